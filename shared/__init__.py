@@ -1,0 +1,1 @@
+"""The booking-to-Teams bridge: everything the function does, independent of the Functions host."""
