@@ -24,14 +24,27 @@ class FieldProblem:
     reason: str
 
 
+@dataclass(frozen=True)
+class BookingIdentity:
+    """The identifying fields of a booking that were valid, echoed even when the rest was not."""
+
+    source: str | None = None
+    record_id: str | None = None
+    revision: int | None = None
+    organizer_id: str | None = None
+
+
 class InvalidBooking(BridgeError):
     """The booking message cannot be processed as sent; retrying cannot fix it."""
 
-    def __init__(self, code: str, message: str, problems: list[FieldProblem] | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, problems: list[FieldProblem] | None = None, identity: BookingIdentity | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.problems = problems or []
+        self.identity = identity or BookingIdentity()
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,9 @@ APP_SETTINGS = (
 )
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?$")
-_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _LOOPBACK_NAMES = {"localhost"}
 
@@ -115,11 +117,15 @@ def _graph_base_url(env: Mapping[str, str]) -> str:
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ConfigurationError(GRAPH_BASE_URL, f"{value!r} is not an absolute URL {example}")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigurationError(GRAPH_BASE_URL, f"{value!r} must use https (plain http is allowed only on loopback, for the simulator)")
+        raise ConfigurationError(
+            GRAPH_BASE_URL, f"{value!r} must use https (plain http is allowed only on loopback, for the simulator)"
+        )
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigurationError(GRAPH_BASE_URL, f"{value!r} must not carry credentials, a query or a fragment")
     if not parts.path.endswith("/v1.0"):
-        raise ConfigurationError(GRAPH_BASE_URL, f"{value!r} must end with /v1.0, the API version this bridge is built against ({example})")
+        raise ConfigurationError(
+            GRAPH_BASE_URL, f"{value!r} must end with /v1.0, the API version this bridge is built against ({example})"
+        )
     return value
 
 

@@ -1,0 +1,33 @@
+"""The Service Bus-triggered function: adapts the host's message to the pipeline and back.
+
+Returning normally completes the message (autoCompleteMessages in host.json); raising
+abandons it, so Service Bus redelivers it until maxDeliveryCount and then dead-letters it.
+"""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared.pipeline import InboundMessage
+from shared.runtime import get_pipeline
+from shared.settings import BOOKINGS_QUEUE, SERVICE_BUS_CONNECTION
+
+blueprint = func.Blueprint()
+
+
+@blueprint.function_name("create_meeting")
+@blueprint.service_bus_queue_trigger(
+    arg_name="message",
+    queue_name=f"%{BOOKINGS_QUEUE}%",
+    connection=SERVICE_BUS_CONNECTION,
+)
+def create_meeting(message: func.ServiceBusMessage) -> None:
+    """One booking message in, one result message out (or an exception for redelivery)."""
+    get_pipeline().handle(
+        InboundMessage(
+            body=message.get_body(),
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            delivery_count=message.delivery_count,
+        )
+    )

@@ -1,0 +1,260 @@
+"""The booking message contract (schema version 1) and its parser.
+
+Upstream systems rely on these field names, so they are the JSON names exactly; the
+JSON Schema in schemas/booking.v1.schema.json is generated from this model
+(python -m shared.schemas) and a test keeps it current. Every way a message can be
+wrong ends in InvalidBooking with the field path and the reason, never in an
+unhandled exception: a message that cannot succeed must still get an answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from shared.errors import BookingIdentity, FieldProblem, InvalidBooking
+
+SCHEMA_VERSION = 1
+MAX_BODY_BYTES = 64 * 1024
+MAX_ATTENDEES = 250
+MAX_SUBJECT_LENGTH = 255
+MAX_DURATION_HOURS = 24
+MAX_DURATION = timedelta(hours=MAX_DURATION_HOURS)
+# The roles Graph accepts for a meeting participant that are meaningful for a meeting
+# (onlineMeetingRole in the v1.0 metadata, less `producer`, which is for live events,
+# and `unknownFutureValue`, which is not a role).
+ATTENDEE_ROLES = ("attendee", "presenter", "coorganizer")
+# Graph: "Assigning the presenter or coorganizer role to users who are not registered in
+# Microsoft Entra ID is not currently supported" (create onlineMeeting), so those need a userId.
+ROLES_NEEDING_USER_ID = frozenset({"presenter", "coorganizer"})
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_DATE_TIME_WITH_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})$")
+_DATE_TIME_HINT = "an ISO 8601 date-time with a UTC offset, such as 2026-12-01T10:00:00+01:00"
+
+
+def _printable(value: str) -> str:
+    if not value.isprintable():
+        raise ValueError("must contain only printable characters (no control characters or line breaks)")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _json_integer(value: Any) -> Any:
+    # JSON true and 1.0 are not the integer 1; Python would say they are.
+    if type(value) is not int:
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+def _date_time_string(value: Any) -> Any:
+    # Numbers would be read as Unix timestamps and naive strings guessed at: both are refused.
+    if not isinstance(value, str):
+        raise ValueError(f"must be {_DATE_TIME_HINT}")
+    if not _DATE_TIME_WITH_OFFSET.match(value):
+        raise ValueError(f"must be {_DATE_TIME_HINT} (naive times are refused, never guessed)")
+    return value
+
+
+def _guid(value: str) -> str:
+    if not _GUID.match(value):
+        raise ValueError("must be a GUID such as 6f1c3a2e-8d4b-4a57-9e2f-0c1d2b3a4f5e (an Entra object id, not a UPN)")
+    return value.lower()
+
+
+Guid = Annotated[str, AfterValidator(_guid), Field(json_schema_extra={"pattern": _GUID.pattern})]
+SourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+RecordId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_printable)]
+Revision = Annotated[int, Strict(), Field(ge=0)]
+DateTimeWithOffset = Annotated[
+    AwareDatetime, BeforeValidator(_date_time_string), Field(json_schema_extra={"format": "date-time"})
+]
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        str_strip_whitespace=False,
+        field_title_generator=lambda name, _info: to_camel(name),
+    )
+
+
+class Attendee(_Contract):
+    """A meeting participant. Graph has failed on attendees without a UPN, so it is required."""
+
+    upn: Annotated[str, Field(min_length=3, max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")] = Field(
+        description="The attendee's user principal name or email address."
+    )
+    user_id: Guid | None = Field(default=None, description="The attendee's Entra object id, when known.")
+    role: Literal["attendee", "presenter", "coorganizer"] = Field(
+        default="attendee", description="Presenter and coorganizer need userId: Graph supports them only for Entra users."
+    )
+
+    @field_validator("role")
+    @classmethod
+    def _role_needs_user_id(cls, role: str, info: ValidationInfo) -> str:
+        if role in ROLES_NEEDING_USER_ID and not info.data.get("user_id"):
+            raise ValueError(f"role '{role}' needs userId: Graph assigns it only to users registered in Microsoft Entra ID")
+        return role
+
+
+class Booking(_Contract):
+    """A booking message, schema version 1: one source record that should have one Teams meeting."""
+
+    model_config = ConfigDict(
+        title="Booking message (schema version 1)",
+        json_schema_extra={
+            "if": {"properties": {"action": {"const": "upsert"}}},
+            "then": {"required": ["subject", "start", "end"]},
+        },
+    )
+
+    schema_version: Annotated[Literal[1], BeforeValidator(_json_integer)] = Field(description="Always 1 for this contract.")
+    source: SourceName = Field(description="The upstream system, 1-64 of A-Za-z0-9._- . With recordId it identifies the record.")
+    record_id: RecordId = Field(description="The record's id in the source system, 1-256 printable characters.")
+    revision: Revision | None = Field(default=None, description="The source's version of the record; echoed in the result.")
+    action: Literal["upsert", "cancel"] = Field(default="upsert", description="upsert creates or returns the meeting.")
+    organizer_id: Guid = Field(description="The organizer's Microsoft Entra object id (a GUID, not a UPN).")
+    subject: (
+        Annotated[str, Field(min_length=1, max_length=MAX_SUBJECT_LENGTH), AfterValidator(_printable), AfterValidator(_not_blank)]
+        | None
+    ) = Field(default=None, validate_default=True, description="Required for upsert.")
+    start: DateTimeWithOffset | None = Field(
+        default=None, validate_default=True, description="Required for upsert; must carry a UTC offset."
+    )
+    end: DateTimeWithOffset | None = Field(
+        default=None,
+        validate_default=True,
+        description=f"Required for upsert; after start, at most {MAX_DURATION_HOURS} hours later.",
+    )
+    attendees: list[Attendee] = Field(
+        default_factory=list, max_length=MAX_ATTENDEES, description="Optional meeting participants."
+    )
+
+    @field_validator("subject", "start")
+    @classmethod
+    def _required_for_upsert(cls, value: object, info: ValidationInfo) -> object:
+        if value is None and info.data.get("action", "upsert") == "upsert":
+            raise ValueError("is required when action is 'upsert'")
+        return value
+
+    @field_validator("end")
+    @classmethod
+    def _end_after_start(cls, end: datetime | None, info: ValidationInfo) -> datetime | None:
+        if end is None:
+            if info.data.get("action", "upsert") == "upsert":
+                raise ValueError("is required when action is 'upsert'")
+            return None
+        start = info.data.get("start")
+        if start is None:
+            return end
+        if end <= start:
+            raise ValueError("must be after start")
+        if end - start > MAX_DURATION:
+            raise ValueError(f"must be at most {MAX_DURATION_HOURS} hours after start")
+        return end
+
+    @field_validator("attendees")
+    @classmethod
+    def _unique_attendees(cls, attendees: list[Attendee]) -> list[Attendee]:
+        seen: set[str] = set()
+        for attendee in attendees:
+            key = attendee.upn.lower()
+            if key in seen:
+                raise ValueError("must not list the same upn twice")
+            seen.add(key)
+        return attendees
+
+
+def parse_booking(body: bytes) -> Booking:
+    """Decode and validate one booking message body; raise InvalidBooking saying exactly what is wrong."""
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidBooking("body_too_large", f"the message body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidBooking("invalid_encoding", f"the message body is not UTF-8 (byte {error.start})") from None
+    try:
+        document = json.loads(text.removeprefix("\ufeff"), object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+    except (ValueError, RecursionError) as error:
+        raise InvalidBooking("invalid_json", f"the message body is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise InvalidBooking(
+            "invalid_booking", "the message body must be a JSON object", [FieldProblem(None, "must be an object")]
+        )
+    try:
+        return Booking.model_validate(document)
+    except ValidationError as error:
+        problems = [_problem(detail) for detail in error.errors(include_url=False, include_input=False)]
+        raise InvalidBooking(
+            "invalid_booking", "the booking message does not match schema version 1", problems, _valid_identity(document)
+        ) from None
+
+
+def _valid_identity(document: dict[str, Any]) -> BookingIdentity:
+    """The identifying fields that are valid on their own, so the source system can still match the answer."""
+    valid = {}
+    for name, adapter in _IDENTITY_ADAPTERS.items():
+        alias = to_camel(name)
+        if alias in document:
+            try:
+                valid[name] = adapter.validate_python(document[alias])
+            except ValidationError:
+                continue
+    return BookingIdentity(**valid)
+
+
+def _problem(detail: Any) -> FieldProblem:
+    location = ".".join(str(part) for part in detail["loc"]) or None
+    reason = detail["msg"]
+    if detail["type"] == "extra_forbidden":
+        reason = "is not a field of schema version 1"
+    elif reason.startswith("Value error, "):
+        reason = reason.removeprefix("Value error, ")
+    return FieldProblem(location, reason)
+
+
+_IDENTITY_ADAPTERS = {
+    "source": TypeAdapter(SourceName),
+    "record_id": TypeAdapter(RecordId),
+    "revision": TypeAdapter(Revision),
+    "organizer_id": TypeAdapter(Guid),
+}
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in document:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        document[key] = value
+    return document
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")

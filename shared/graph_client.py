@@ -1,0 +1,157 @@
+"""Microsoft Graph over one shared requests.Session: tokens, timeouts, retries, error parsing.
+
+One client per process, used by every invocation thread: the session's connection pool is
+thread-safe and keeps TLS connections to Graph alive between messages. Retrying a
+createOrGet POST is safe because the externalId makes it idempotent; that is the point of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from shared.errors import GraphAccessDenied, GraphErrorInfo, GraphPermanentError, GraphTransientError
+from shared.retry_policy import RETRY_STATUSES, RetryPolicy, parse_retry_after
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_SECONDS = 3.05
+READ_TIMEOUT_SECONDS = 20.0
+# Statuses that retrying later (a redelivery) may fix, but that are not worth retrying in-call.
+_REDELIVER_STATUSES = frozenset({408, 409, 500, 502})
+_ACCESS_DENIED_STATUSES = frozenset({401, 403})
+_CONNECTION_FAILURES = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
+@dataclass(frozen=True)
+class GraphResponse:
+    status: int
+    payload: Any
+    request_id: str | None
+
+
+class GraphClient:
+    """Calls Graph for one organizer at a time; raises the error kinds in shared.errors."""
+
+    def __init__(
+        self,
+        base_url: str,
+        bearer_token: Callable[[], str],
+        *,
+        retry_policy: RetryPolicy | None = None,
+        max_connections: int = 32,
+        read_timeout_seconds: float = READ_TIMEOUT_SECONDS,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._bearer_token = bearer_token
+        self._retry_policy = retry_policy or RetryPolicy()
+        self._read_timeout = read_timeout_seconds
+        self._session = requests.Session()
+        # Retries are ours (they need the budget and Retry-After); urllib3's would double them.
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max_connections, max_retries=0)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
+
+    def create_or_get(self, organizer_id: str, body: bytes) -> GraphResponse:
+        """POST /users/{organizerId}/onlineMeetings/createOrGet; 201 = created, 200 = existing."""
+        url = f"{self._base_url}/users/{quote(organizer_id, safe='')}/onlineMeetings/createOrGet"
+        return self._post_with_retries(url, body)
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _post_with_retries(self, url: str, body: bytes) -> GraphResponse:
+        policy = self._retry_policy
+        deadline = time.monotonic() + policy.budget_seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            client_request_id = str(uuid.uuid4())
+            remaining = deadline - time.monotonic()
+            timeout = (CONNECT_TIMEOUT_SECONDS, max(1.0, min(self._read_timeout, remaining)))
+            try:
+                response = self._session.post(
+                    url,
+                    data=body,
+                    headers={"Authorization": f"Bearer {self._bearer_token()}", "client-request-id": client_request_id},
+                    timeout=timeout,
+                )
+            except _CONNECTION_FAILURES as error:
+                info = GraphErrorInfo(None, type(error).__name__, _connection_failure(error), None, client_request_id)
+            else:
+                if response.status_code in (200, 201):
+                    return _success(response, client_request_id)
+                info = _error_info(response, client_request_id)
+                if response.status_code in _ACCESS_DENIED_STATUSES:
+                    raise GraphAccessDenied(info)
+                if response.status_code in _REDELIVER_STATUSES or (
+                    response.status_code >= 500 and response.status_code not in RETRY_STATUSES
+                ):
+                    raise GraphTransientError(info, attempt)
+                if response.status_code not in RETRY_STATUSES:
+                    raise GraphPermanentError(info)
+
+            wait = policy.backoff_seconds(attempt, info.retry_after_seconds)
+            if time.monotonic() + wait >= deadline:
+                raise GraphTransientError(info, attempt)
+            logger.warning(
+                "graph retry attempt=%d status=%s code=%s waitSeconds=%.2f graphRequestId=%s",
+                attempt,
+                info.http_status,
+                info.code,
+                wait,
+                info.request_id,
+            )
+            time.sleep(wait)
+
+
+def _success(response: requests.Response, client_request_id: str) -> GraphResponse:
+    request_id = response.headers.get("request-id")
+    try:
+        payload = response.json()
+    except ValueError:
+        info = GraphErrorInfo(
+            response.status_code, "InvalidResponse", "the success response is not JSON", request_id, client_request_id
+        )
+        raise GraphTransientError(info, 1) from None
+    return GraphResponse(response.status_code, payload, request_id)
+
+
+def _error_info(response: requests.Response, client_request_id: str) -> GraphErrorInfo:
+    """Parse Graph's error format: {"error": {"code", "message", "innerError": {"request-id", ...}}}."""
+    code, message, request_id = f"HTTP{response.status_code}", response.reason or "", response.headers.get("request-id")
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        error = {}
+    if isinstance(error, dict):
+        code = str(error.get("code") or code)
+        message = str(error.get("message") or message)
+        inner = error.get("innerError") or error.get("innererror") or {}
+        if isinstance(inner, dict) and inner.get("request-id"):
+            request_id = str(inner["request-id"])
+    return GraphErrorInfo(
+        http_status=response.status_code,
+        code=code,
+        message=message,
+        request_id=request_id,
+        client_request_id=client_request_id,
+        retry_after_seconds=parse_retry_after(response.headers.get("Retry-After")),
+    )
+
+
+def _connection_failure(error: Exception) -> str:
+    if isinstance(error, requests.ConnectTimeout):
+        return "timed out connecting to Graph"
+    if isinstance(error, requests.Timeout):
+        return "Graph did not answer within the read timeout"
+    return "the connection to Graph failed or was dropped before an answer"

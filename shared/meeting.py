@@ -1,0 +1,74 @@
+"""The meeting as the result reports it, mapped from Graph's onlineMeeting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class _ResultModel(BaseModel):
+    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
+
+
+class DialIn(_ResultModel):
+    """Dial-in details from Graph's audioConferencing, present when the organizer has an audio conferencing licence."""
+
+    conference_id: str | None = None
+    toll_number: str | None = None
+    toll_free_number: str | None = None
+    dialin_url: str | None = None
+
+
+class Meeting(_ResultModel):
+    """What an attendee needs to join, and what Graph actually scheduled."""
+
+    id: str = Field(description="Graph's onlineMeeting id, for later updates or cancellation.")
+    join_web_url: str
+    join_meeting_id: str | None = None
+    passcode: str | None = None
+    dial_in: DialIn | None = None
+    subject: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class MalformedMeeting(ValueError):
+    """Graph answered success but the body lacks what every onlineMeeting has."""
+
+
+def meeting_from_graph(payload: Any) -> Meeting:
+    """Map a createOrGet success body to Meeting; raise MalformedMeeting if it is not an onlineMeeting."""
+    if not isinstance(payload, dict) or not payload.get("id") or not payload.get("joinWebUrl"):
+        raise MalformedMeeting("the success response has no onlineMeeting id or joinWebUrl")
+    join_settings = payload.get("joinMeetingIdSettings") or {}
+    audio = payload.get("audioConferencing") or {}
+    dial_in = DialIn(
+        conference_id=audio.get("conferenceId") or audio.get("ConferenceId"),
+        toll_number=audio.get("tollNumber"),
+        toll_free_number=audio.get("tollFreeNumber"),
+        dialin_url=audio.get("dialinUrl"),
+    )
+    return Meeting(
+        id=payload["id"],
+        join_web_url=payload["joinWebUrl"],
+        join_meeting_id=join_settings.get("joinMeetingId"),
+        passcode=join_settings.get("passcode"),
+        dial_in=dial_in if any(dial_in.model_dump().values()) else None,
+        subject=payload.get("subject"),
+        start=_utc(payload.get("startDateTime")),
+        end=_utc(payload.get("endDateTime")),
+    )
+
+
+def _utc(value: Any) -> datetime | None:
+    # Graph writes seven fractional digits ("...18.0615989Z"); Python 3.11 reads them (truncating to six).
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)

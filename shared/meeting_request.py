@@ -1,0 +1,44 @@
+"""The createOrGet request body for a booking: only the parameters createOrGet declares.
+
+Times go to Graph in UTC and are always sent: createOrGet otherwise defaults them to
+"now" and "now + 1 hour", which would silently give a meeting at the wrong time.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.booking import Attendee, Booking
+
+# From the v1.0 metadata: createOrGet's parameters, less the binding parameter. chatInfo is
+# declared too but the bridge has nothing to put in it.
+CREATE_OR_GET_PARAMETERS = frozenset({"externalId", "startDateTime", "endDateTime", "subject", "participants", "chatInfo"})
+
+
+def build_create_or_get_body(booking: Booking, external_id: str) -> bytes:
+    """Return the JSON body (UTF-8 bytes, encoded once) for POST .../onlineMeetings/createOrGet."""
+    body: dict[str, Any] = {
+        "externalId": external_id,
+        "startDateTime": graph_date_time(booking.start),
+        "endDateTime": graph_date_time(booking.end),
+        "subject": booking.subject,
+    }
+    if booking.attendees:
+        body["participants"] = {"attendees": [_participant(attendee) for attendee in booking.attendees]}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def graph_date_time(moment: datetime | None) -> str:
+    """ISO 8601 in UTC with a Z, the form Graph documents for these parameters."""
+    if moment is None:
+        raise ValueError("an upsert booking always has start and end")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _participant(attendee: Attendee) -> dict[str, Any]:
+    participant: dict[str, Any] = {"upn": attendee.upn, "role": attendee.role}
+    if attendee.user_id:
+        participant["identity"] = {"user": {"id": attendee.user_id}}
+    return participant
