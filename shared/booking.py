@@ -17,7 +17,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -29,6 +28,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from shared.contract_model import ContractModel
 from shared.errors import BookingIdentity, FieldProblem, InvalidBooking
 
 SCHEMA_VERSION = 1
@@ -93,15 +93,9 @@ DateTimeWithOffset = Annotated[
 ]
 
 
-class _Contract(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        frozen=True,
-        alias_generator=to_camel,
-        populate_by_name=True,
-        str_strip_whitespace=False,
-        field_title_generator=lambda name, _info: to_camel(name),
-    )
+class _Contract(ContractModel):
+    # Unknown fields are refused: a misspelt field silently ignored is a booking silently wrong.
+    model_config = ConfigDict(extra="forbid")
 
 
 class Attendee(_Contract):

@@ -5,15 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
+
+from shared.contract_model import ContractModel
 
 
-class _ResultModel(BaseModel):
-    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
-
-
-class DialIn(_ResultModel):
+class DialIn(ContractModel):
     """Dial-in details from Graph's audioConferencing, present when the organizer has an audio conferencing licence."""
 
     conference_id: str | None = None
@@ -22,7 +19,7 @@ class DialIn(_ResultModel):
     dialin_url: str | None = None
 
 
-class Meeting(_ResultModel):
+class Meeting(ContractModel):
     """What an attendee needs to join, and what Graph actually scheduled."""
 
     id: str = Field(description="Graph's onlineMeeting id, for later updates or cancellation.")
@@ -46,7 +43,7 @@ def meeting_from_graph(payload: Any) -> Meeting:
     join_settings = payload.get("joinMeetingIdSettings") or {}
     audio = payload.get("audioConferencing") or {}
     dial_in = DialIn(
-        conference_id=audio.get("conferenceId") or audio.get("ConferenceId"),
+        conference_id=audio.get("conferenceId"),
         toll_number=audio.get("tollNumber"),
         toll_free_number=audio.get("tollFreeNumber"),
         dialin_url=audio.get("dialinUrl"),

@@ -10,9 +10,9 @@ import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field
 
+from shared.contract_model import ContractModel
 from shared.errors import FieldProblem, GraphErrorInfo, InvalidBooking
 from shared.meeting import Meeting
 
@@ -29,16 +29,12 @@ class ResultStatus(StrEnum):
     FAILED = "failed"  # Graph refused the booking for a reason retrying cannot fix (400, 404, ...)
 
 
-class _ResultModel(BaseModel):
-    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
-
-
-class ErrorDetail(_ResultModel):
+class ErrorDetail(ContractModel):
     field: str | None = Field(description="Dotted path of the booking field, or null for the whole message.")
     reason: str
 
 
-class ResultError(_ResultModel):
+class ResultError(ContractModel):
     code: str = Field(description="Our code for rejections (invalid_booking, ...); Graph's error code for Graph failures.")
     message: str
     details: list[ErrorDetail] = Field(default_factory=list)
@@ -46,7 +42,7 @@ class ResultError(_ResultModel):
     request_id: str | None = Field(default=None, description="Graph's request-id, to quote to Microsoft support.")
 
 
-class ResultMessage(_ResultModel):
+class ResultMessage(ContractModel):
     """The answer to one booking message."""
 
     model_config = ConfigDict(title="Meeting result message (schema version 1)")

@@ -1,0 +1,27 @@
+"""Booking messages for tests: one valid example, varied by keyword."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ORGANIZER_ID = "6f1c3a2e-8d4b-4a57-9e2f-0c1d2b3a4f5e"
+
+
+def booking(**overrides: Any) -> dict[str, Any]:
+    """A valid booking message (schema version 1); keyword arguments replace or add fields."""
+    document: dict[str, Any] = {
+        "schemaVersion": 1,
+        "source": "crm-eu",
+        "recordId": "BK-10023",
+        "revision": 3,
+        "action": "upsert",
+        "organizerId": ORGANIZER_ID,
+        "subject": "Intro call with Contoso",
+        "start": "2026-12-01T10:00:00+01:00",
+        "end": "2026-12-01T10:30:00+01:00",
+        "attendees": [{"upn": "ada@contoso.com", "role": "attendee"}],
+    }
+    document.update(overrides)
+    return document

@@ -1,0 +1,133 @@
+"""Fixtures that start the real local parts: the Graph simulator and the managed-identity endpoint.
+
+Only the Service Bus leg is intercepted, at the SDK boundary (ServiceBusSender.send_messages):
+everything up to the AMQP transfer, including the real ServiceBusClient and ServiceBusMessage,
+runs as in Azure.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.servicebus import ServiceBusMessage, ServiceBusSender
+from azure.servicebus.exceptions import ServiceBusConnectionError
+
+import function_app
+from shared.result import ResultMessage
+from shared.runtime import reset_pipeline
+from tests.bookings import ORGANIZER_ID
+from simulator import GraphSimulator
+
+TEST_NAMESPACE = "bridge-tests.servicebus.windows.net"
+
+# Environment that would steer azure-identity or the settings away from the test endpoints.
+_FOREIGN_ENVIRONMENT = (
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "IMDS_ENDPOINT",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "AZURE_FUNCTIONS_ENVIRONMENT",
+    "ServiceBusConnection",
+    "ServiceBusConnection__clientId",
+    "ServiceBusConnection__credential",
+    "BOOKINGS_QUEUE",
+    "RESULTS_QUEUE",
+)
+
+
+class SentResults:
+    """What reached ServiceBusSender.send_messages, with optional injected send failures."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, ServiceBusMessage]] = []
+        self.failures_to_inject = 0
+
+    def record(self, sender: ServiceBusSender, message: ServiceBusMessage, *args: Any, **kwargs: Any) -> None:
+        if self.failures_to_inject:
+            self.failures_to_inject -= 1
+            raise ServiceBusConnectionError(message="injected: the AMQP link was lost")
+        self.messages.append((sender.entity_name, message))
+
+    def results(self) -> list[ResultMessage]:
+        return [ResultMessage.model_validate_json(str(message)) for _, message in self.messages]
+
+
+@pytest.fixture
+def graph() -> Iterator[GraphSimulator]:
+    """Graph on loopback; it knows only ORGANIZER_ID, as a tenant knows only its own users."""
+    with GraphSimulator(known_organizers=[ORGANIZER_ID]) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def managed_identity(graph: GraphSimulator, monkeypatch: pytest.MonkeyPatch) -> GraphSimulator:
+    """azure-identity's real App Service managed-identity path, pointed at the simulator's token endpoint."""
+    for name in _FOREIGN_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IDENTITY_ENDPOINT", graph.identity_endpoint)
+    monkeypatch.setenv("IDENTITY_HEADER", graph.identity_header)
+    return graph
+
+
+@pytest.fixture
+def sent_results(monkeypatch: pytest.MonkeyPatch) -> SentResults:
+    sent = SentResults()
+    monkeypatch.setattr(ServiceBusSender, "send_messages", sent.record)
+    return sent
+
+
+@pytest.fixture
+def app_settings(managed_identity: GraphSimulator, sent_results: SentResults, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The function app's settings as infra sets them, with Graph on loopback; a fresh pipeline per test."""
+    monkeypatch.setenv("ServiceBusConnection__fullyQualifiedNamespace", TEST_NAMESPACE)
+    monkeypatch.setenv("GRAPH_BASE_URL", managed_identity.graph_base_url)
+    reset_pipeline()
+    yield
+    reset_pipeline()
+
+
+class HostInvoker:
+    """Invokes create_meeting the way the Functions host does, and settles like Service Bus would."""
+
+    def __init__(self, sent: SentResults) -> None:
+        functions = {function.get_function_name(): function for function in function_app.app.get_functions()}
+        self._function = functions["create_meeting"].get_user_function()
+        self.sent = sent
+
+    def deliver(
+        self,
+        body: dict[str, Any] | bytes,
+        *,
+        message_id: str | None = None,
+        delivery_count: int = 1,
+        correlation_id: str | None = None,
+    ) -> None:
+        """One delivery; raises whatever the function raises (the host would then abandon the message)."""
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
+        message = func.ServiceBusMessage(
+            body=raw,
+            message_id=message_id or str(uuid.uuid4()),
+            delivery_count=delivery_count,
+            correlation_id=correlation_id,
+            content_type="application/json",
+            application_properties={},
+            user_properties={},
+        )
+        self._function(message)
+
+    def last_result(self) -> ResultMessage:
+        return self.sent.results()[-1]
+
+
+@pytest.fixture
+def host(app_settings: None, sent_results: SentResults) -> HostInvoker:
+    return HostInvoker(sent_results)

@@ -1,0 +1,198 @@
+"""The booking message contract: what is accepted, and the exact answer to each bad input."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shared.booking import MAX_ATTENDEES, MAX_BODY_BYTES, Booking, parse_booking
+from shared.errors import InvalidBooking
+from shared.meeting_request import build_create_or_get_body
+from shared.schemas import SCHEMA_DIR, SCHEMA_FILES, render_schema
+from tests.bookings import ORGANIZER_ID, booking
+
+
+def encode(document: Any) -> bytes:
+    return json.dumps(document).encode("utf-8")
+
+
+def rejection(body: bytes) -> tuple[str, dict[str | None, str]]:
+    with pytest.raises(InvalidBooking) as raised:
+        parse_booking(body)
+    return raised.value.code, {problem.field: problem.reason for problem in raised.value.problems}
+
+
+def test_the_documented_example_is_valid_and_normalised() -> None:
+    parsed = parse_booking(encode(booking(organizerId=ORGANIZER_ID.upper())))
+    assert parsed.organizer_id == ORGANIZER_ID
+    assert parsed.action == "upsert"
+    assert parsed.start.astimezone(UTC) == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def test_minimal_booking_defaults_to_upsert_without_attendees() -> None:
+    document = booking()
+    for optional in ("revision", "action", "attendees"):
+        document.pop(optional)
+    parsed = parse_booking(encode(document))
+    assert (parsed.action, parsed.revision, parsed.attendees) == ("upsert", None, [])
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "field", "reason"),
+    [
+        ("naive start", {"start": "2026-12-01T10:00:00"}, "start", "naive times are refused"),
+        ("date only", {"end": "2026-12-01"}, "end", "UTC offset"),
+        ("unix time", {"start": 1764579600}, "start", "ISO 8601"),
+        ("end before start", {"end": "2026-12-01T09:00:00+01:00"}, "end", "must be after start"),
+        ("end equals start", {"end": "2026-12-01T10:00:00+01:00"}, "end", "must be after start"),
+        ("over a day", {"end": "2026-12-02T10:00:01+01:00"}, "end", "at most 24 hours"),
+        ("UPN as organizer", {"organizerId": "ada@contoso.com"}, "organizerId", "not a UPN"),
+        ("unknown action", {"action": "delete"}, "action", "'upsert' or 'cancel'"),
+        ("unknown field", {"location": "Room 1"}, "location", "not a field of schema version 1"),
+        ("schema version 2", {"schemaVersion": 2}, "schemaVersion", "Input should be 1"),
+        ("schema version as string", {"schemaVersion": "1"}, "schemaVersion", "JSON integer"),
+        ("schema version as true", {"schemaVersion": True}, "schemaVersion", "JSON integer"),
+        ("revision as string", {"revision": "3"}, "revision", "valid integer"),
+        ("negative revision", {"revision": -1}, "revision", "greater than or equal to 0"),
+        ("source with a slash", {"source": "crm/eu"}, "source", "pattern"),
+        ("source too long", {"source": "s" * 65}, "source", "pattern"),
+        ("empty recordId", {"recordId": ""}, "recordId", "at least 1 character"),
+        ("recordId too long", {"recordId": "r" * 257}, "recordId", "at most 256 characters"),
+        ("control character in recordId", {"recordId": "BK\x00-1"}, "recordId", "printable"),
+        ("line break in subject", {"subject": "Intro\ncall"}, "subject", "printable"),
+        ("blank subject", {"subject": "   "}, "subject", "must not be blank"),
+        ("subject too long", {"subject": "s" * 256}, "subject", "at most 255 characters"),
+        ("subject missing", {"subject": None}, "subject", "required when action is 'upsert'"),
+        ("subject as number", {"subject": 42}, "subject", "valid string"),
+        ("attendees not a list", {"attendees": {"upn": "a@b"}}, "attendees", "valid list"),
+        ("attendee without upn", {"attendees": [{"role": "attendee"}]}, "attendees.0.upn", "Field required"),
+        ("attendee upn not an address", {"attendees": [{"upn": "ada"}]}, "attendees.0.upn", "pattern"),
+        ("attendee role producer", {"attendees": [{"upn": "a@b.c", "role": "producer"}]}, "attendees.0.role", "'attendee'"),
+        ("presenter without userId", {"attendees": [{"upn": "a@b.c", "role": "presenter"}]}, "attendees.0.role", "needs userId"),
+        ("duplicate attendee", {"attendees": [{"upn": "a@b.c"}, {"upn": "A@B.C"}]}, "attendees", "same upn twice"),
+        ("unknown attendee field", {"attendees": [{"upn": "a@b.c", "email": "x"}]}, "attendees.0.email", "not a field"),
+        (
+            "too many attendees",
+            {"attendees": [{"upn": f"u{n}@b.c"} for n in range(MAX_ATTENDEES + 1)]},
+            "attendees",
+            "at most 250",
+        ),
+    ],
+)
+def test_each_bad_field_is_named_with_its_reason(name: str, overrides: dict[str, Any], field: str, reason: str) -> None:
+    document = booking(**overrides)
+    if overrides.get("subject", "") is None:
+        document.pop("subject")
+    code, problems = rejection(encode(document))
+    assert code == "invalid_booking", name
+    assert field in problems, (name, problems)
+    assert reason in problems[field], (name, problems[field])
+
+
+def test_ten_thousand_attendees_are_refused_by_size_before_parsing() -> None:
+    body = encode(booking(attendees=[{"upn": f"user{n}@contoso.com"} for n in range(10_000)]))
+    assert rejection(body)[0] == "body_too_large"
+
+
+def test_ten_megabyte_body_is_refused_by_size() -> None:
+    code, problems = rejection(b" " * (10 * 1024 * 1024))
+    assert code == "body_too_large"
+    assert problems == {}
+
+
+def test_the_size_limit_is_exact() -> None:
+    document = encode(booking())
+    at_limit = document + b" " * (MAX_BODY_BYTES - len(document))
+    assert parse_booking(at_limit).record_id == "BK-10023"
+    assert rejection(at_limit + b" ")[0] == "body_too_large"
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        (b"\xff\xfe{\x00}\x00", "invalid_encoding", "not UTF-8"),
+        (b"{'schemaVersion': 1}", "invalid_json", "not JSON"),
+        (b'{"schemaVersion": 1, "schemaVersion": 1}', "invalid_json", "appears twice"),
+        (b'{"revision": NaN}', "invalid_json", "NaN"),
+        (b"", "invalid_json", "not JSON"),
+        (b"[1, 2]", "invalid_booking", "JSON object"),
+        (b'"a string"', "invalid_booking", "JSON object"),
+    ],
+)
+def test_unreadable_bodies(body: bytes, code: str, message: str) -> None:
+    with pytest.raises(InvalidBooking) as raised:
+        parse_booking(body)
+    assert raised.value.code == code
+    assert message in raised.value.message
+
+
+def test_a_utf8_byte_order_mark_is_tolerated() -> None:
+    assert parse_booking(b"\xef\xbb\xbf" + encode(booking())).source == "crm-eu"
+
+
+def test_cancel_needs_only_the_identifying_fields() -> None:
+    parsed = parse_booking(
+        encode({"schemaVersion": 1, "source": "crm-eu", "recordId": "BK-1", "action": "cancel", "organizerId": ORGANIZER_ID})
+    )
+    assert (parsed.action, parsed.subject, parsed.start) == ("cancel", None, None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_are_accepted_or_rejected_never_crash(body: bytes) -> None:
+    try:
+        parse_booking(body)
+    except InvalidBooking as error:
+        assert error.code in {"invalid_encoding", "invalid_json", "invalid_booking", "body_too_large"}
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(booking())), json_values, max_size=6))
+def test_near_valid_bookings_are_accepted_or_rejected_with_reasons(replacements: dict[str, Any]) -> None:
+    document = booking(**replacements)
+    try:
+        parsed = parse_booking(encode(document))
+    except InvalidBooking as error:
+        assert error.code == "invalid_booking"
+        assert error.problems and all(problem.reason for problem in error.problems)
+    else:
+        if parsed.action == "upsert":
+            assert json.loads(build_create_or_get_body(parsed, "x"))["endDateTime"].endswith("Z")
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMA_FILES))
+def test_committed_json_schemas_are_current(name: str) -> None:
+    committed = (SCHEMA_DIR / name).read_text(encoding="utf-8")
+    assert committed == render_schema(SCHEMA_FILES[name]), "run: python -m shared.schemas"
+
+
+def test_json_schema_names_the_fields_upstream_systems_rely_on() -> None:
+    schema = json.loads((SCHEMA_DIR / "booking.v1.schema.json").read_text(encoding="utf-8"))
+    assert set(schema["properties"]) == {
+        "schemaVersion",
+        "source",
+        "recordId",
+        "revision",
+        "action",
+        "organizerId",
+        "subject",
+        "start",
+        "end",
+        "attendees",
+    }
+    assert set(schema["required"]) == {"schemaVersion", "source", "recordId", "organizerId"}
+    assert schema["then"]["required"] == ["subject", "start", "end"]
+    assert schema["additionalProperties"] is False
+    assert Booking.model_json_schema(by_alias=True)["title"] == schema["title"]
