@@ -29,7 +29,7 @@ from shared.external_id import derive_external_id
 from shared.graph_client import GraphClient
 from shared.meeting import MalformedMeeting, Meeting, meeting_from_graph
 from shared.meeting_request import build_create_or_get_body
-from shared.publisher import ResultPublisher
+from shared.publisher import ResultSink
 from shared.result import ResultError, ResultMessage, ResultStatus, graph_error, rejected_error, utc_now
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class InboundMessage:
 class BookingPipeline:
     """Turns booking messages into published results, one call per message, from any thread."""
 
-    def __init__(self, graph: GraphClient, publisher: ResultPublisher, now: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, graph: GraphClient, publisher: ResultSink, now: Callable[[], datetime] = utc_now) -> None:
         self._graph = graph
         self._publisher = publisher
         self._now = now

@@ -8,6 +8,7 @@ several threads, so sends are serialised by a lock; a send is one AMQP transfer 
 from __future__ import annotations
 
 import threading
+from typing import Protocol
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
@@ -18,6 +19,14 @@ from shared.result import ResultMessage, result_message_id
 from shared.settings import ServiceBusTarget
 
 CONTENT_TYPE = "application/json"
+
+
+class ResultSink(Protocol):
+    """Where the pipeline hands results: the results queue in Azure, the terminal in `simulate`."""
+
+    def publish_result(self, result: ResultMessage, correlation_id: str) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def build_service_bus_client(target: ServiceBusTarget, credential: TokenCredential) -> ServiceBusClient:

@@ -7,13 +7,14 @@ runs as in Azure.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import azure.functions as func
 import pytest
+from azure.functions.servicebus import ServiceBusMessage as TriggerMessage
 from azure.servicebus import ServiceBusMessage, ServiceBusSender
 from azure.servicebus.exceptions import ServiceBusConnectionError
 
@@ -51,7 +52,7 @@ class SentResults:
         self.messages: list[tuple[str, ServiceBusMessage]] = []
         self.failures_to_inject = 0
 
-    def record(self, sender: ServiceBusSender, message: ServiceBusMessage, *args: Any, **kwargs: Any) -> None:
+    def record(self, sender: ServiceBusSender, message: ServiceBusMessage) -> None:
         if self.failures_to_inject:
             self.failures_to_inject -= 1
             raise ServiceBusConnectionError(message="injected: the AMQP link was lost")
@@ -81,7 +82,11 @@ def managed_identity(graph: GraphSimulator, monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.fixture
 def sent_results(monkeypatch: pytest.MonkeyPatch) -> SentResults:
     sent = SentResults()
-    monkeypatch.setattr(ServiceBusSender, "send_messages", sent.record)
+
+    def send_messages(sender: ServiceBusSender, message: ServiceBusMessage, *args: Any, **kwargs: Any) -> None:
+        sent.record(sender, message)
+
+    monkeypatch.setattr(ServiceBusSender, "send_messages", send_messages)
     return sent
 
 
@@ -95,12 +100,17 @@ def app_settings(managed_identity: GraphSimulator, sent_results: SentResults, mo
     reset_pipeline()
 
 
+@functools.cache
+def indexed_functions() -> dict[str, Any]:
+    """The app's functions as the worker indexes them: once per process (indexing twice is an error)."""
+    return {function.get_function_name(): function for function in function_app.app.get_functions()}
+
+
 class HostInvoker:
     """Invokes create_meeting the way the Functions host does, and settles like Service Bus would."""
 
     def __init__(self, sent: SentResults) -> None:
-        functions = {function.get_function_name(): function for function in function_app.app.get_functions()}
-        self._function = functions["create_meeting"].get_user_function()
+        self._function = indexed_functions()["create_meeting"].get_user_function()
         self.sent = sent
 
     def deliver(
@@ -113,7 +123,7 @@ class HostInvoker:
     ) -> None:
         """One delivery; raises whatever the function raises (the host would then abandon the message)."""
         raw = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
-        message = func.ServiceBusMessage(
+        message = TriggerMessage(
             body=raw,
             message_id=message_id or str(uuid.uuid4()),
             delivery_count=delivery_count,

@@ -1,0 +1,50 @@
+"""`python -m simulator --port 8010`: run the simulator until Ctrl-C, for `func start` against it.
+
+Prints the settings the function app needs, in `export`-able form.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+
+from simulator.graph_simulator import DEFAULT_TENANT_ID, GraphSimulator
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line, serve, and stop cleanly on Ctrl-C."""
+    parser = argparse.ArgumentParser(
+        prog="python -m simulator", description="Run the Graph createOrGet + managed identity simulator until Ctrl-C."
+    )
+    parser.add_argument("--port", type=int, default=8010, help="port on 127.0.0.1 (0 picks a free one; default 8010)")
+    parser.add_argument("--tenant-id", default=DEFAULT_TENANT_ID)
+    parser.add_argument("--client-id", help="the user-assigned identity's client id; token requests for others get 400")
+    parser.add_argument("--organizer", action="append", help="a user id that exists (repeatable); default: every GUID")
+    parser.add_argument("--deny", action="append", default=[], help="a user id without an application access policy (repeatable)")
+    parser.add_argument("--no-dial-in", action="store_true", help="organizers have no Audio Conferencing licence")
+    args = parser.parse_args(argv)
+
+    simulator = GraphSimulator(
+        known_organizers=args.organizer,
+        tenant_id=args.tenant_id,
+        expected_client_id=args.client_id,
+        dial_in=not args.no_dial_in,
+        port=args.port,
+    )
+    for user_id in args.deny:
+        simulator.deny_organizer(user_id)
+    with simulator:
+        print(f"GRAPH_BASE_URL={simulator.graph_base_url}")
+        print(f"IDENTITY_ENDPOINT={simulator.identity_endpoint}")
+        print(f"IDENTITY_HEADER={simulator.identity_header}")
+        if args.client_id:
+            print(f"AZURE_CLIENT_ID={args.client_id}")
+        print("# Graph simulator running; Ctrl-C to stop.", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("# stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""GraphSimulator: Graph's createOrGet and App Service's identity endpoint on one loopback port.
+
+The function app runs against it unchanged: GRAPH_BASE_URL points at /v1.0, and
+IDENTITY_ENDPOINT / IDENTITY_HEADER make azure-identity's ManagedIdentityCredential ask this
+process for tokens (scope "<origin>/.default", so the token resource is the origin).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+from simulator.dispatch import Dispatcher
+from simulator.faults import Fault, FaultQueue
+from simulator.graph_api import GraphApi
+from simulator.identity import ManagedIdentityEndpoint
+from simulator.meeting_store import MeetingStore, meeting_key
+from simulator.recording import RecordedRequest, Recorder, SimulatorStats
+from simulator.server import HttpServerThread
+
+DEFAULT_TENANT_ID = "8d2f6b1e-4c3a-4f5e-9b7d-1a2c3e4f5a6b"
+
+
+class GraphSimulator:
+    """In-process Graph + managed identity for tests and the `simulate` command.
+
+    known_organizers: None means every GUID-shaped user id exists; otherwise only these (case-insensitive).
+    expected_client_id: when set, the app's only identity is this user-assigned one; token
+        requests for any other client_id (or none) get App Service's 400.
+    dial_in: whether organizers have Audio Conferencing (audioConferencing is null without it).
+    port: 0 picks a free port.
+    """
+
+    def __init__(
+        self,
+        known_organizers: Iterable[str] | None = None,
+        tenant_id: str = DEFAULT_TENANT_ID,
+        token_lifetime_seconds: float = 86400,
+        expected_client_id: str | None = None,
+        *,
+        dial_in: bool = True,
+        port: int = 0,
+    ) -> None:
+        if isinstance(known_organizers, str):
+            raise TypeError("known_organizers is a collection of user ids, not one id")
+        self.tenant_id = tenant_id
+        self.identity_header = secrets.token_urlsafe(24)
+        self._port = port
+        self._server: HttpServerThread | None = None
+        self._stopping = threading.Event()
+        self._faults = FaultQueue()
+        self._recorder = Recorder()
+        self._store = MeetingStore()
+        self._identity = ManagedIdentityEndpoint(
+            secret=self.identity_header,
+            lifetime_seconds=token_lifetime_seconds,
+            expected_client_id=expected_client_id,
+        )
+        self._graph = GraphApi(
+            identity=self._identity,
+            store=self._store,
+            tenant_id=tenant_id,
+            known_organizers=known_organizers,
+            dial_in=dial_in,
+            base_url=lambda: self.graph_base_url,
+        )
+        self._dispatcher = Dispatcher(
+            graph=self._graph,
+            identity=self._identity,
+            faults=self._faults,
+            recorder=self._recorder,
+            stopping=self._stopping,
+        )
+
+    # Lifecycle
+
+    def start(self) -> GraphSimulator:
+        """Bind 127.0.0.1 and serve on a background thread."""
+        if self._server is not None:
+            raise RuntimeError("GraphSimulator is already started")
+        self._stopping.clear()
+        self._server = HttpServerThread(self._dispatcher, "127.0.0.1", self._port)
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection; requests still waiting on a delay are dropped."""
+        if self._server is None:
+            return
+        self._stopping.set()
+        self._server.stop()
+        self._server = None
+
+    def __enter__(self) -> GraphSimulator:
+        return self.start() if self._server is None else self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.stop()
+
+    # Where clients connect
+
+    @property
+    def origin(self) -> str:
+        """http://127.0.0.1:PORT: the token resource Graph calls accept (scope = origin + "/.default")."""
+        if self._server is None:
+            raise RuntimeError("GraphSimulator is not started; call start() or use it as a context manager")
+        return f"http://127.0.0.1:{self._server.port}"
+
+    @property
+    def graph_base_url(self) -> str:
+        """The GRAPH_BASE_URL to give the app: http://127.0.0.1:PORT/v1.0."""
+        return f"{self.origin}/v1.0"
+
+    @property
+    def identity_endpoint(self) -> str:
+        """The IDENTITY_ENDPOINT to give the app (send identity_header as IDENTITY_HEADER)."""
+        return f"{self.origin}/msi/token"
+
+    # Shaping behaviour
+
+    def deny_organizer(self, user_id: str) -> None:
+        """createOrGet for this user answers 403, as when no Teams application access policy covers them."""
+        self._graph.deny(user_id)
+
+    def inject(self, fault: Fault) -> None:
+        """Queue a fault for its target; faults apply in the order they were injected."""
+        self._faults.push(fault)
+
+    def reset(self) -> None:
+        """Forget meetings, queued faults, recorded requests and counters (denials and issued tokens stay)."""
+        self._store.clear()
+        self._faults.clear()
+        self._recorder.reset()
+
+    # What happened
+
+    def meeting_for(self, organizer_id: str, external_id: str) -> dict[str, Any] | None:
+        """The stored meeting, exactly as createOrGet returns it, or None."""
+        return self._store.get(meeting_key(self.tenant_id, organizer_id, external_id))
+
+    def meetings(self) -> list[dict[str, Any]]:
+        """Every meeting created, oldest first."""
+        return self._store.all()
+
+    @property
+    def stats(self) -> SimulatorStats:
+        """A snapshot of the request, connection and status counters."""
+        return self._recorder.stats()
+
+    def graph_requests(self) -> list[RecordedRequest]:
+        """Every request to the Graph side, as received (faulted and rejected ones included)."""
+        return self._recorder.requests("graph")
+
+    def token_requests(self) -> list[RecordedRequest]:
+        """Every request to the identity endpoint, as received."""
+        return self._recorder.requests("token")
