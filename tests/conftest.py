@@ -21,8 +21,8 @@ from azure.servicebus.exceptions import ServiceBusConnectionError
 import function_app
 from shared.result import ResultMessage
 from shared.runtime import reset_pipeline
-from tests.bookings import ORGANIZER_ID
 from simulator import GraphSimulator
+from tests.bookings import ORGANIZER_ID
 
 TEST_NAMESPACE = "bridge-tests.servicebus.windows.net"
 

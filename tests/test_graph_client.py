@@ -27,7 +27,9 @@ BODY = json.dumps(
 def client(managed_identity: GraphSimulator) -> Iterator[GraphClient]:
     token = GraphToken(ManagedIdentityCredential(), graph_scope_for(managed_identity.graph_base_url))
     graph_client = GraphClient(
-        managed_identity.graph_base_url, token.bearer, retry_policy=RetryPolicy(budget_seconds=5, base_delay_seconds=0.01, max_delay_seconds=0.05)
+        managed_identity.graph_base_url,
+        token.bearer,
+        retry_policy=RetryPolicy(budget_seconds=5, base_delay_seconds=0.01, max_delay_seconds=0.05),
     )
     yield graph_client
     graph_client.close()
@@ -77,7 +79,9 @@ def test_a_dropped_connection_is_retried(client: GraphClient, graph: GraphSimula
     assert client.create_or_get(ORGANIZER_ID, BODY).status == 201
 
 
-def test_a_dropped_answer_after_graph_created_the_meeting_returns_that_meeting(client: GraphClient, graph: GraphSimulator) -> None:
+def test_a_dropped_answer_after_graph_created_the_meeting_returns_that_meeting(
+    client: GraphClient, graph: GraphSimulator
+) -> None:
     graph.inject(Fault(drop_connection=True, drop_after_processing=True))
     response = client.create_or_get(ORGANIZER_ID, BODY)
 
@@ -87,7 +91,9 @@ def test_a_dropped_answer_after_graph_created_the_meeting_returns_that_meeting(c
 
 def test_a_slow_answer_past_the_read_timeout_is_retried_without_a_second_meeting(managed_identity: GraphSimulator) -> None:
     token = GraphToken(ManagedIdentityCredential(), graph_scope_for(managed_identity.graph_base_url))
-    impatient = GraphClient(managed_identity.graph_base_url, token.bearer, read_timeout_seconds=0.3, retry_policy=RetryPolicy(budget_seconds=5))
+    impatient = GraphClient(
+        managed_identity.graph_base_url, token.bearer, read_timeout_seconds=0.3, retry_policy=RetryPolicy(budget_seconds=5)
+    )
     managed_identity.inject(Fault(delay_seconds=1.0))
     try:
         response = impatient.create_or_get(ORGANIZER_ID, BODY)
@@ -110,7 +116,11 @@ def test_throttling_beyond_the_budget_raises_transient_with_graphs_details(clien
 
 def test_persistent_503_gives_up_within_the_budget(managed_identity: GraphSimulator) -> None:
     token = GraphToken(ManagedIdentityCredential(), graph_scope_for(managed_identity.graph_base_url))
-    quick = GraphClient(managed_identity.graph_base_url, token.bearer, retry_policy=RetryPolicy(budget_seconds=0.5, base_delay_seconds=0.05, max_delay_seconds=0.1))
+    quick = GraphClient(
+        managed_identity.graph_base_url,
+        token.bearer,
+        retry_policy=RetryPolicy(budget_seconds=0.5, base_delay_seconds=0.05, max_delay_seconds=0.1),
+    )
     managed_identity.inject(Fault(status=503, times=1000))
     try:
         with pytest.raises(GraphTransientError) as raised:
