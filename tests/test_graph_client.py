@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from typing import Any
 
 import pytest
 from azure.identity import ManagedIdentityCredential
@@ -23,14 +24,16 @@ BODY = json.dumps(
 ).encode()
 
 
+def client_for(simulator: GraphSimulator, scope: str | None = None, **options: Any) -> GraphClient:
+    """A GraphClient on the simulator, with its token from azure-identity's managed-identity path."""
+    token = GraphToken(ManagedIdentityCredential(), scope or graph_scope_for(simulator.graph_base_url))
+    return GraphClient(simulator.graph_base_url, token.bearer, **options)
+
+
 @pytest.fixture
 def client(managed_identity: GraphSimulator) -> Iterator[GraphClient]:
-    token = GraphToken(ManagedIdentityCredential(), graph_scope_for(managed_identity.graph_base_url))
-    graph_client = GraphClient(
-        managed_identity.graph_base_url,
-        token.bearer,
-        retry_policy=RetryPolicy(budget_seconds=5, base_delay_seconds=0.01, max_delay_seconds=0.05),
-    )
+    quick_retries = RetryPolicy(budget_seconds=5, base_delay_seconds=0.01, max_delay_seconds=0.05)
+    graph_client = client_for(managed_identity, retry_policy=quick_retries)
     yield graph_client
     graph_client.close()
 
@@ -166,8 +169,7 @@ def test_forbidden_is_access_denied(client: GraphClient, graph: GraphSimulator) 
 
 
 def test_a_token_for_another_audience_is_refused_as_access_denied(managed_identity: GraphSimulator) -> None:
-    wrong_audience = GraphToken(ManagedIdentityCredential(), "https://graph.microsoft.com/.default")
-    stranger = GraphClient(managed_identity.graph_base_url, wrong_audience.bearer)
+    stranger = client_for(managed_identity, scope="https://graph.microsoft.com/.default")
     try:
         with pytest.raises(GraphAccessDenied) as raised:
             stranger.create_or_get(ORGANIZER_ID, BODY)
