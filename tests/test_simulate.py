@@ -1,0 +1,70 @@
+"""README's first command: the real pipeline on the committed samples, with no Azure account."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from shared.external_id import derive_external_id
+from tests.bookings import REPO_ROOT, booking
+
+
+def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith(("IDENTITY_", "MSI_", "AZURE_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "shared.cli", *args],
+        cwd=REPO_ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
+
+
+def test_simulate_answers_every_committed_sample() -> None:
+    completed = run_cli("simulate", "samples/")
+
+    assert completed.returncode == 0, completed.stderr
+    results = [json.loads(line) for line in completed.stdout.splitlines()]
+    assert [(r["bookingMessageId"], r["status"]) for r in results] == [
+        ("samples/01-new-booking.json", "created"),
+        ("samples/02-repeat-of-new-booking.json", "existing"),
+        ("samples/03-reschedule.json", "existing"),
+        ("samples/04-invalid.json", "rejected"),
+        ("samples/05-unknown-organizer.json", "failed"),
+    ]
+    new, repeat, reschedule, invalid, unknown = results
+    assert new["meeting"]["joinWebUrl"].startswith("https://teams.microsoft.com/l/meetup-join/")
+    assert repeat["meeting"]["id"] == reschedule["meeting"]["id"] == new["meeting"]["id"]
+    assert new["externalId"] == derive_external_id("crm-eu", "BK-10023")
+    assert {d["field"] for d in invalid["error"]["details"]} == {"start", "room"}
+    assert (unknown["error"]["httpStatus"], unknown["error"]["code"]) == (404, "NotFound")
+
+    summaries = completed.stderr.splitlines()
+    assert summaries[0].startswith("created   crm-eu/BK-10023")
+    assert "invalid_booking: start: must be an ISO 8601 date-time" in summaries[3]
+    assert summaries[-1] == "5 message(s), 5 answered, 0 left for redelivery"
+
+
+def test_simulate_reads_json_lines_from_stdin_and_shows_progress() -> None:
+    lines = "".join(json.dumps(booking(recordId=f"BK-{n}")) + "\n" for n in range(25))
+
+    completed = run_cli("simulate", "-", stdin=lines)
+
+    assert completed.returncode == 0, completed.stderr
+    assert [json.loads(line)["status"] for line in completed.stdout.splitlines()] == ["created"] * 25
+    assert "progress 25/25" in completed.stderr
+
+
+def test_simulate_names_a_missing_input() -> None:
+    completed = run_cli("simulate", "no-such-folder/")
+    assert completed.returncode == 2
+    assert "no such file or folder: no-such-folder/" in completed.stderr
+
+
+def test_external_id_command_prints_the_derivation() -> None:
+    completed = run_cli("external-id", "crm-eu", "BK-10023")
+    assert (completed.returncode, completed.stdout) == (0, "5e106aa4-0b14-5bcb-b472-250d61821683\n")
