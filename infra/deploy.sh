@@ -1,0 +1,364 @@
+#!/usr/bin/env bash
+# Deploys Booking Bridge from an empty (or existing) resource group in one command:
+# infrastructure (main.bicep + main.bicepparam), the function code, the Microsoft Graph
+# app role, then prints the one Teams step that has no API. Safe to run again: every
+# step checks what is there first. See README.md (Deploy to Azure).
+set -euo pipefail
+
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(dirname "$SCRIPT_DIR")"
+readonly SCRIPT_DIR REPO_ROOT
+readonly PARAMETERS_FILE="$SCRIPT_DIR/main.bicepparam"
+# Well-known ids, the same in every tenant: the Microsoft Graph application and its
+# OnlineMeetings.ReadWrite.All application role.
+readonly MICROSOFT_GRAPH_APP_ID="00000003-0000-0000-c000-000000000000"
+readonly ONLINE_MEETINGS_ROLE_ID="b8bb2037-6e08-44ac-a4ea-4674e010e2a4"
+readonly ONLINE_MEETINGS_ROLE="OnlineMeetings.ReadWrite.All"
+readonly TEAMS_POLICY_NAME="BookingBridge"
+
+resource_group="${BOOKING_BRIDGE_RESOURCE_GROUP:-}"
+location=""
+app_name="${BOOKING_BRIDGE_APP_NAME:-bookingbridge}"
+what_if=false
+publish_code=true
+graph_in_template=false
+local_access=false
+organizers=()
+graph_role_pending=false
+
+usage() {
+  cat <<EOF
+Usage: infra/deploy.sh --resource-group NAME [options]
+
+Deploys Booking Bridge: Bicep infrastructure, the function code, and the Microsoft
+Graph app role; then prints the Teams application access policy commands.
+
+Options:
+  -g, --resource-group NAME  Resource group to deploy into (or BOOKING_BRIDGE_RESOURCE_GROUP).
+  -l, --location REGION      Region for a resource group that does not exist yet; it must
+                             offer Flex Consumption (az functionapp list-flexconsumption-locations).
+  -n, --app-name NAME        Short name resource names are built from (default: bookingbridge).
+      --what-if              Show what the deployment would change, and change nothing.
+      --skip-code            Deploy the infrastructure only; do not publish the function code.
+      --graph-in-template    Grant $ONLINE_MEETINGS_ROLE in the Bicep deployment (Microsoft
+                             Graph extension) instead of with az rest afterwards. Either way
+                             you need the Entra rights to assign Microsoft Graph app roles.
+      --local-access         Also let you (the signed-in az principal) send test bookings,
+                             read results and replay dead letters with the local tools.
+      --organizer UPN        Organizer to name in the printed Grant-CsApplicationAccessPolicy
+                             command (repeatable); without it the command has a placeholder.
+  -h, --help                 Show this help.
+
+Prerequisites: Azure CLI 2.60+ signed in (az login) with Owner, or Contributor plus
+User Access Administrator, on the resource group; Bicep (az bicep install); Azure Functions
+Core Tools (func) or zip to publish the code.
+
+Tear down: az group delete --name NAME --yes (see README.md (Deploy to Azure) for what outlives it).
+EOF
+}
+
+die() {
+  printf 'deploy.sh: error: %s\n' "$*" >&2
+  exit 1
+}
+
+warn() {
+  printf 'deploy.sh: warning: %s\n' "$*" >&2
+}
+
+step() {
+  printf '\n==> %s\n' "$*"
+}
+
+parse_arguments() {
+  while (($# > 0)); do
+    case "$1" in
+      -g | --resource-group)
+        [[ $# -ge 2 ]] || die "$1 needs a value"
+        resource_group="$2"
+        shift 2
+        ;;
+      -l | --location)
+        [[ $# -ge 2 ]] || die "$1 needs a value"
+        location="$2"
+        shift 2
+        ;;
+      -n | --app-name)
+        [[ $# -ge 2 ]] || die "$1 needs a value"
+        app_name="$2"
+        shift 2
+        ;;
+      --what-if)
+        what_if=true
+        shift
+        ;;
+      --skip-code)
+        publish_code=false
+        shift
+        ;;
+      --graph-in-template)
+        graph_in_template=true
+        shift
+        ;;
+      --local-access)
+        local_access=true
+        shift
+        ;;
+      --organizer)
+        [[ $# -ge 2 ]] || die "$1 needs a value"
+        organizers+=("$2")
+        shift 2
+        ;;
+      -h | --help)
+        usage
+        exit 0
+        ;;
+      *)
+        die "unknown option '$1' (see --help)"
+        ;;
+    esac
+  done
+  [[ -n "$resource_group" ]] || die "--resource-group is required (see --help)"
+  [[ "$app_name" =~ ^[a-z][a-z0-9-]{1,19}$ ]] ||
+    die "--app-name '$app_name' must be 2-20 lowercase letters, digits or hyphens, starting with a letter"
+}
+
+check_prerequisites() {
+  step "Checking prerequisites"
+  command -v az >/dev/null 2>&1 ||
+    die "the Azure CLI (az) is not installed: see https://learn.microsoft.com/cli/azure/install-azure-cli"
+  az account show --output none 2>/dev/null ||
+    die "az is not signed in: run 'az login', then 'az account set --subscription <id>'"
+  az bicep version >/dev/null 2>&1 ||
+    die "Bicep is not installed for az: run 'az bicep install'"
+  if [[ "$publish_code" == true && "$what_if" == false ]]; then
+    [[ -f "$REPO_ROOT/host.json" ]] ||
+      die "no host.json in $REPO_ROOT: run deploy.sh from a checkout of the bridge, or pass --skip-code"
+    command -v func >/dev/null 2>&1 || command -v zip >/dev/null 2>&1 ||
+      die "publishing needs Azure Functions Core Tools (func) or zip: install one, or pass --skip-code"
+  fi
+  local subscription
+  subscription="$(az account show --query '[name, id]' --output tsv | paste -sd ' ')"
+  printf 'Subscription: %s\n' "$subscription"
+}
+
+ensure_resource_group() {
+  step "Resource group $resource_group"
+  if [[ "$(az group exists --name "$resource_group")" == "true" ]]; then
+    printf 'Exists.\n'
+    return
+  fi
+  [[ -n "$location" ]] ||
+    die "resource group '$resource_group' does not exist: pass --location REGION to create it (list Flex Consumption regions with: az functionapp list-flexconsumption-locations --output table)"
+  if [[ "$what_if" == true ]]; then
+    die "resource group '$resource_group' does not exist and --what-if changes nothing: create it first with 'az group create --name $resource_group --location $location'"
+  fi
+  az group create --name "$resource_group" --location "$location" --output none
+  printf 'Created in %s.\n' "$location"
+}
+
+# The object id and kind of whoever az is signed in as, for --local-access.
+signed_in_principal() {
+  local kind
+  kind="$(az account show --query user.type --output tsv)"
+  case "$kind" in
+    user)
+      printf '%s User\n' "$(az ad signed-in-user show --query id --output tsv)"
+      ;;
+    servicePrincipal)
+      printf '%s ServicePrincipal\n' "$(az ad sp show --id "$(az account show --query user.name --output tsv)" --query id --output tsv)"
+      ;;
+    *)
+      die "--local-access cannot tell who is signed in (az account type '$kind'); leave it out"
+      ;;
+  esac
+}
+
+deployment_name() {
+  printf 'booking-bridge-%s' "$app_name"
+}
+
+deploy_infrastructure() {
+  # main.bicepparam reads these; nothing else is passed on the command line.
+  export BOOKING_BRIDGE_APP_NAME="$app_name"
+  export BOOKING_BRIDGE_GRANT_GRAPH_IN_TEMPLATE="$graph_in_template"
+  export BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_ID=""
+  export BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_TYPE="User"
+  if [[ "$local_access" == true ]]; then
+    read -r BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_ID BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_TYPE < <(signed_in_principal)
+    [[ -n "$BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_ID" ]] || die "--local-access could not read your object id from Entra"
+  fi
+
+  if [[ "$what_if" == true ]]; then
+    step "What the deployment would change (nothing is changed)"
+    az deployment group what-if --resource-group "$resource_group" --name "$(deployment_name)" \
+      --parameters "$PARAMETERS_FILE"
+    return
+  fi
+  step "Deploying infrastructure (az deployment group create, a few minutes)"
+  az deployment group create --resource-group "$resource_group" --name "$(deployment_name)" \
+    --parameters "$PARAMETERS_FILE" --output none
+}
+
+deployment_output() {
+  az deployment group show --resource-group "$resource_group" --name "$(deployment_name)" \
+    --query "properties.outputs.$1.value" --output tsv
+}
+
+# zip -x patterns for every name in .funcignore (gitignore-style, at any depth), so both
+# publishing paths leave out the same files.
+package_excludes() {
+  local pattern
+  while read -r pattern || [[ -n "$pattern" ]]; do
+    [[ -z "$pattern" || "$pattern" == \#* ]] && continue
+    pattern="${pattern#/}"
+    pattern="${pattern%/}"
+    printf '%s\n' "$pattern" "$pattern/*" "*/$pattern" "*/$pattern/*"
+  done <"$REPO_ROOT/.funcignore"
+}
+
+publish_function_code() {
+  local function_app="$1"
+  step "Publishing the function code to $function_app"
+  if command -v func >/dev/null 2>&1; then
+    # Core Tools builds remotely on Flex Consumption and honours .funcignore.
+    (cd "$REPO_ROOT" && func azure functionapp publish "$function_app" --python)
+    return
+  fi
+  [[ -f "$REPO_ROOT/.funcignore" ]] ||
+    die "no .funcignore in $REPO_ROOT to say what to leave out of the package: install Azure Functions Core Tools (func) instead"
+  local package_dir pattern excludes=()
+  while read -r pattern; do
+    excludes+=("$pattern")
+  done < <(package_excludes)
+  package_dir="$(mktemp -d)"
+  # shellcheck disable=SC2064 # expand now: the trap must remove this very directory.
+  trap "rm -rf '$package_dir'" EXIT
+  (cd "$REPO_ROOT" && zip -qr "$package_dir/app.zip" . -x ${excludes[@]+"${excludes[@]}"})
+  # Flex Consumption deploys through the One Deploy endpoint; --build-remote installs
+  # requirements.txt on Linux, so the package needs no pre-built dependencies.
+  az functionapp deployment source config-zip --resource-group "$resource_group" \
+    --name "$function_app" --src "$package_dir/app.zip" --build-remote true --output none
+}
+
+# Grants OnlineMeetings.ReadWrite.All to the identity with Microsoft Graph, unless it has it.
+grant_graph_app_role() {
+  local principal_id="$1" graph_url graph_sp_id role_known existing body attempt
+  step "Microsoft Graph app role $ONLINE_MEETINGS_ROLE"
+  graph_url="$(az cloud show --query endpoints.microsoftGraphResourceId --output tsv)"
+  graph_url="${graph_url%/}/v1.0"
+  graph_sp_id="$(az ad sp show --id "$MICROSOFT_GRAPH_APP_ID" --query id --output tsv)"
+  role_known="$(az ad sp show --id "$MICROSOFT_GRAPH_APP_ID" \
+    --query "length(appRoles[?id=='$ONLINE_MEETINGS_ROLE_ID' && value=='$ONLINE_MEETINGS_ROLE'])" --output tsv)"
+  [[ "$role_known" == "1" ]] ||
+    die "Microsoft Graph in this tenant has no app role $ONLINE_MEETINGS_ROLE_ID ($ONLINE_MEETINGS_ROLE)"
+
+  # A new identity's service principal can take a minute or two to reach Microsoft Graph.
+  for attempt in 1 2 3 4 5 6; do
+    if existing="$(az rest --method get \
+      --url "$graph_url/servicePrincipals/$principal_id/appRoleAssignments" \
+      --query "length(value[?appRoleId=='$ONLINE_MEETINGS_ROLE_ID' && resourceId=='$graph_sp_id'])" \
+      --output tsv 2>/dev/null)"; then
+      break
+    fi
+    existing=""
+    printf 'Waiting for the identity to appear in Microsoft Graph (attempt %s of 6)...\n' "$attempt"
+    sleep 20
+  done
+  if [[ -z "$existing" ]]; then
+    graph_role_pending=true
+    warn "the identity $principal_id is not visible in Microsoft Graph yet: run deploy.sh again in a few minutes to grant $ONLINE_MEETINGS_ROLE"
+    return
+  fi
+  if [[ "$existing" == "1" ]]; then
+    printf 'Already granted.\n'
+    return
+  fi
+
+  body="{\"principalId\":\"$principal_id\",\"resourceId\":\"$graph_sp_id\",\"appRoleId\":\"$ONLINE_MEETINGS_ROLE_ID\"}"
+  if az rest --method post --url "$graph_url/servicePrincipals/$graph_sp_id/appRoleAssignedTo" \
+    --headers "Content-Type=application/json" --body "$body" --output none; then
+    printf 'Granted.\n'
+    return
+  fi
+  graph_role_pending=true
+  warn "could not grant $ONLINE_MEETINGS_ROLE: assigning Microsoft Graph app roles needs a Privileged Role Administrator (or Global Administrator). Ask one to run:"
+  printf "  az rest --method post --url '%s' --headers 'Content-Type=application/json' --body '%s'\n" \
+    "$graph_url/servicePrincipals/$graph_sp_id/appRoleAssignedTo" "$body" >&2
+}
+
+print_teams_policy_step() {
+  local client_id="$1" grant_lines="" organizer
+  if ((${#organizers[@]} > 0)); then
+    for organizer in "${organizers[@]}"; do
+      grant_lines+="  Grant-CsApplicationAccessPolicy -PolicyName $TEAMS_POLICY_NAME -Identity \"$organizer\""$'\n'
+    done
+  else
+    grant_lines="  Grant-CsApplicationAccessPolicy -PolicyName $TEAMS_POLICY_NAME -Identity \"<organizer UPN, such as ana@contoso.com>\""$'\n'
+  fi
+  step "Last step, by a Teams administrator (no API for it): the application access policy"
+  cat <<EOF
+Microsoft Graph lets the bridge create meetings only for organizers an application access
+policy allows. In PowerShell with the MicrosoftTeams module (Install-Module MicrosoftTeams):
+
+  Connect-MicrosoftTeams
+  New-CsApplicationAccessPolicy -Identity $TEAMS_POLICY_NAME -AppIds "$client_id" -Description "Booking Bridge creates Teams meetings for booking organizers"
+${grant_lines}
+or, to allow every organizer in the tenant instead:
+
+  Grant-CsApplicationAccessPolicy -PolicyName $TEAMS_POLICY_NAME -Global
+
+If the policy already exists (a redeploy with a new identity), add the client id instead:
+
+  Set-CsApplicationAccessPolicy -Identity $TEAMS_POLICY_NAME -AppIds @{Add="$client_id"}
+
+WARNING: a new or changed policy takes up to 30 minutes to apply. Until then Graph answers
+403 for these organizers and the bridge reports them as not permitted.
+EOF
+}
+
+main() {
+  parse_arguments "$@"
+  check_prerequisites
+  ensure_resource_group
+  deploy_infrastructure
+  if [[ "$what_if" == true ]]; then
+    printf '\nWhat-if only: nothing was changed, no code was published.\n'
+    return
+  fi
+
+  local function_app client_id principal_id namespace bookings_queue results_queue granted_by_template
+  function_app="$(deployment_output functionAppName)"
+  client_id="$(deployment_output identityClientId)"
+  principal_id="$(deployment_output identityPrincipalId)"
+  namespace="$(deployment_output serviceBusNamespaceFqdn)"
+  bookings_queue="$(deployment_output bookingsQueueName)"
+  results_queue="$(deployment_output resultsQueueName)"
+  granted_by_template="$(deployment_output graphAppRoleGrantedByTemplate)"
+
+  if [[ "$publish_code" == true ]]; then
+    publish_function_code "$function_app"
+  fi
+  if [[ "$granted_by_template" == [Tt]rue ]]; then
+    step "Microsoft Graph app role $ONLINE_MEETINGS_ROLE"
+    printf 'Granted by the Bicep deployment.\n'
+  else
+    grant_graph_app_role "$principal_id"
+  fi
+  print_teams_policy_step "$client_id"
+
+  step "Deployed"
+  cat <<EOF
+  Function app:        $function_app
+  Identity client id:  $client_id
+  Identity object id:  $principal_id
+  Service Bus:         $namespace
+  Bookings queue:      $bookings_queue
+  Results queue:       $results_queue
+EOF
+  if [[ "$graph_role_pending" == true ]]; then
+    die "the Microsoft Graph app role is not granted yet (see the warning above); everything else is deployed"
+  fi
+}
+
+main "$@"

@@ -1,0 +1,200 @@
+// The whole Booking Bridge deployment into one resource group: one user-assigned
+// identity, a Flex Consumption function app, its storage, the Service Bus namespace with
+// the bookings and results queues, Log Analytics + Application Insights, the role
+// assignments that tie them together and, optionally, the Microsoft Graph app role.
+// Deploy with ./deploy.sh (see README.md in this folder); parameters live in main.bicepparam.
+
+targetScope = 'resourceGroup'
+
+@description('Short name the resource names are built from: lowercase letters, digits and hyphens, starting with a letter.')
+@minLength(2)
+@maxLength(20)
+param appName string = 'bookingbridge'
+
+@description('Azure region for every resource; it must offer the Flex Consumption plan (az functionapp list-flexconsumption-locations).')
+param location string = resourceGroup().location
+
+@description('Tags applied to every resource.')
+param tags object = {
+  application: 'booking-bridge'
+}
+
+@description('Python version of the Functions runtime; keep it the version the tests run on.')
+@allowed([
+  '3.10'
+  '3.11'
+  '3.12'
+])
+param pythonVersion string = '3.11'
+
+@description('Memory of each Flex Consumption instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Most instances the app scales out to. Each instance calls Microsoft Graph, so this also caps the load the bridge puts on Graph.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Python worker threads per instance (PYTHON_THREADPOOL_THREAD_COUNT). Keep it at least host.json\'s serviceBus.maxConcurrentCalls, or the worker runs fewer invocations at once than the host hands it.')
+@minValue(1)
+@maxValue(64)
+param workerThreadCount int = 16
+
+@description('Service Bus tier: Standard, or Premium for isolated capacity and private networking.')
+@allowed([
+  'Standard'
+  'Premium'
+])
+param serviceBusSku string = 'Standard'
+
+@description('Name of the queue booking systems send bookings to (the app setting BOOKINGS_QUEUE).')
+param bookingsQueueName string = 'bookings'
+
+@description('Name of the queue the bridge publishes results to (the app setting RESULTS_QUEUE).')
+param resultsQueueName string = 'meeting-results'
+
+@description('Deliveries of one booking before Service Bus dead-letters it. This is the one place the retry count is configured: the function does not count attempts itself.')
+@minValue(1)
+@maxValue(100)
+param bookingsMaxDeliveryCount int = 10
+
+@description('How long an unconsumed message lives on either queue (ISO 8601 duration) before it is dead-lettered.')
+param messageTimeToLive string = 'P14D'
+
+@description('Microsoft Graph base URL the bridge calls (the app setting GRAPH_BASE_URL); change it for a national cloud.')
+param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
+
+@description('Days Log Analytics keeps logs and telemetry.')
+@minValue(30)
+@maxValue(730)
+param logRetentionInDays int = 30
+
+@description('Grant the identity Azure Service Bus Data Owner on the bookings queue only, which Flex Consumption needs to scale on queue length (see modules/rbac.bicep).')
+param allowScaleByQueueLength bool = true
+
+@description('Grant OnlineMeetings.ReadWrite.All with the Microsoft Graph Bicep extension. Needs Entra rights to assign Graph app roles; when false, deploy.sh grants it with az rest instead.')
+param grantGraphAppRole bool = false
+
+@description('Object id of a person or group who runs the local tools against the real namespace (send bookings, read results, replay dead letters); empty grants nothing.')
+param deployerPrincipalId string = ''
+
+@description('Kind of principal deployerPrincipalId names.')
+@allowed([
+  'User'
+  'Group'
+  'ServicePrincipal'
+])
+param deployerPrincipalType string = 'User'
+
+var token = uniqueString(resourceGroup().id, appName)
+var compactName = take(replace(toLower(appName), '-', ''), 9)
+var deploymentContainerName = 'app-package'
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: {
+    name: 'id-${appName}-${token}'
+    location: location
+    tags: tags
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    logAnalyticsName: 'log-${appName}-${token}'
+    applicationInsightsName: 'appi-${appName}-${token}'
+    location: location
+    tags: tags
+    retentionInDays: logRetentionInDays
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    name: 'st${compactName}${token}'
+    location: location
+    tags: tags
+    deploymentContainerName: deploymentContainerName
+  }
+}
+
+module serviceBus 'modules/servicebus.bicep' = {
+  name: 'servicebus'
+  params: {
+    name: 'sb-${appName}-${token}'
+    location: location
+    tags: tags
+    sku: serviceBusSku
+    bookingsQueueName: bookingsQueueName
+    resultsQueueName: resultsQueueName
+    bookingsMaxDeliveryCount: bookingsMaxDeliveryCount
+    messageTimeToLive: messageTimeToLive
+  }
+}
+
+// Role assignments go in before the app so the host can reach storage and Service Bus
+// on its first start.
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  params: {
+    identityPrincipalId: identity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    serviceBusNamespaceName: serviceBus.outputs.name
+    bookingsQueueName: serviceBus.outputs.bookingsQueueName
+    resultsQueueName: serviceBus.outputs.resultsQueueName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    allowScaleByQueueLength: allowScaleByQueueLength
+    deployerPrincipalId: deployerPrincipalId
+    deployerPrincipalType: deployerPrincipalType
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  params: {
+    planName: 'plan-${appName}-${token}'
+    name: 'func-${appName}-${token}'
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    pythonVersion: pythonVersion
+    instanceMemoryMB: instanceMemoryMB
+    maximumInstanceCount: maximumInstanceCount
+    workerThreadCount: workerThreadCount
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    storageBlobEndpoint: storage.outputs.blobEndpoint
+    storageQueueEndpoint: storage.outputs.queueEndpoint
+    storageTableEndpoint: storage.outputs.tableEndpoint
+    serviceBusNamespaceFqdn: serviceBus.outputs.fullyQualifiedNamespace
+    bookingsQueueName: serviceBus.outputs.bookingsQueueName
+    resultsQueueName: serviceBus.outputs.resultsQueueName
+    graphBaseUrl: graphBaseUrl
+    applicationInsightsConnectionString: monitoring.outputs.connectionString
+  }
+  dependsOn: [
+    rbac
+  ]
+}
+
+module graphAppRole 'modules/graph-app-role.bicep' = if (grantGraphAppRole) {
+  name: 'graph-app-role'
+  params: {
+    principalId: identity.outputs.principalId
+  }
+}
+
+output functionAppName string = functionApp.outputs.name
+output identityClientId string = identity.outputs.clientId
+output identityPrincipalId string = identity.outputs.principalId
+output serviceBusNamespaceFqdn string = serviceBus.outputs.fullyQualifiedNamespace
+output bookingsQueueName string = serviceBus.outputs.bookingsQueueName
+output resultsQueueName string = serviceBus.outputs.resultsQueueName
+output graphAppRoleGrantedByTemplate bool = grantGraphAppRole

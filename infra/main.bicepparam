@@ -1,0 +1,24 @@
+// Parameters for main.bicep. deploy.sh passes its command-line choices in through the
+// BOOKING_BRIDGE_* environment variables read below; edit the other values here.
+using 'main.bicep'
+
+param appName = readEnvironmentVariable('BOOKING_BRIDGE_APP_NAME', 'bookingbridge')
+
+param pythonVersion = '3.11'
+param instanceMemoryMB = 2048
+param maximumInstanceCount = 40
+param workerThreadCount = 16
+
+param serviceBusSku = 'Standard'
+param bookingsQueueName = 'bookings'
+param resultsQueueName = 'meeting-results'
+param bookingsMaxDeliveryCount = 10
+param messageTimeToLive = 'P14D'
+
+param graphBaseUrl = 'https://graph.microsoft.com/v1.0'
+param logRetentionInDays = 30
+param allowScaleByQueueLength = true
+
+param grantGraphAppRole = bool(readEnvironmentVariable('BOOKING_BRIDGE_GRANT_GRAPH_IN_TEMPLATE', 'false'))
+param deployerPrincipalId = readEnvironmentVariable('BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_ID', '')
+param deployerPrincipalType = readEnvironmentVariable('BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_TYPE', 'User')

@@ -1,0 +1,171 @@
+// The function app on the Flex Consumption plan (Linux, Python). Every setting the code
+// reads is named in shared/settings.py; tests/test_infra.py fails when the names here
+// and the code's drift apart. Only identity-based connections: no key, no connection
+// string with a secret.
+
+@description('Name of the Flex Consumption plan.')
+param planName string
+
+@description('Name of the function app (globally unique; it is the host name).')
+param name string
+
+@description('Azure region for the plan and the app.')
+param location string
+
+@description('Tags applied to the plan and the app.')
+param tags object
+
+@description('Resource id of the user-assigned identity the app runs as.')
+param identityId string
+
+@description('Client id of the user-assigned identity, written into the identity-based connection settings.')
+param identityClientId string
+
+@description('Python version of the Functions runtime.')
+param pythonVersion string
+
+@description('Memory of each instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int
+
+@description('Most instances the app scales out to; caps the concurrent calls the bridge makes to Microsoft Graph.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int
+
+@description('Python worker threads (PYTHON_THREADPOOL_THREAD_COUNT); at least host.json\'s serviceBus.maxConcurrentCalls, or the worker runs fewer invocations than the host hands it.')
+@minValue(1)
+@maxValue(64)
+param workerThreadCount int
+
+@description('URL of the blob container the platform deploys the code package from.')
+param deploymentContainerUrl string
+
+@description('Blob endpoint of the host storage account.')
+param storageBlobEndpoint string
+
+@description('Queue endpoint of the host storage account.')
+param storageQueueEndpoint string
+
+@description('Table endpoint of the host storage account.')
+param storageTableEndpoint string
+
+@description('Host name of the Service Bus namespace, such as contoso.servicebus.windows.net.')
+param serviceBusNamespaceFqdn string
+
+@description('Queue the function is triggered from.')
+param bookingsQueueName string
+
+@description('Queue the function publishes results to.')
+param resultsQueueName string
+
+@description('Microsoft Graph base URL the bridge calls.')
+param graphBaseUrl string
+
+@description('Application Insights connection string (no key in it; ingestion needs an Entra token).')
+param applicationInsightsConnectionString string
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: zone redundancy on Flex Consumption is region-dependent; during a zone outage bookings wait durably on the queue
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_17: client certificates guard HTTP endpoints; the app has only a Service Bus trigger and no HTTP function
+  // checkov:skip=CKV_AZURE_212: Flex Consumption scales to zero by design; bookings wait durably on the queue until an instance starts
+  // checkov:skip=CKV_AZURE_213: health checks probe an HTTP path; a queue-triggered app has none to probe
+  // checkov:skip=CKV_AZURE_222: the public endpoint serves only deployment and management (no HTTP function); closing it needs a VNet this deployment does not have
+  name: name
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+      // Flex Consumption rejects FUNCTIONS_WORKER_RUNTIME and FUNCTIONS_EXTENSION_VERSION:
+      // the runtime comes from functionAppConfig below.
+      appSettings: [
+        { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+        { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
+        { name: 'AzureWebJobsStorage__blobServiceUri', value: storageBlobEndpoint }
+        { name: 'AzureWebJobsStorage__queueServiceUri', value: storageQueueEndpoint }
+        { name: 'AzureWebJobsStorage__tableServiceUri', value: storageTableEndpoint }
+        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
+        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
+        { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: serviceBusNamespaceFqdn }
+        { name: 'ServiceBusConnection__credential', value: 'managedidentity' }
+        { name: 'ServiceBusConnection__clientId', value: identityClientId }
+        { name: 'BOOKINGS_QUEUE', value: bookingsQueueName }
+        { name: 'RESULTS_QUEUE', value: resultsQueueName }
+        { name: 'GRAPH_BASE_URL', value: graphBaseUrl }
+        { name: 'AZURE_CLIENT_ID', value: identityClientId }
+        { name: 'PYTHON_THREADPOOL_THREAD_COUNT', value: string(workerThreadCount) }
+      ]
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      runtime: {
+        name: 'python'
+        version: pythonVersion
+      }
+      scaleAndConcurrency: {
+        instanceMemoryMB: instanceMemoryMB
+        maximumInstanceCount: maximumInstanceCount
+      }
+    }
+  }
+}
+
+// Basic (user name and password) publishing credentials off for both FTP and the SCM
+// site: code is published with the deployer's Entra token.
+resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+output name string = site.name
+output defaultHostName string = site.properties.defaultHostName

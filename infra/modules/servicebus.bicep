@@ -1,0 +1,97 @@
+// The Service Bus namespace and the bridge's two queues. Local (SAS key) auth is off:
+// every client, the function app included, authenticates with Entra ID.
+
+@description('Name of the Service Bus namespace (6-50 characters, globally unique).')
+@minLength(6)
+@maxLength(50)
+param name string
+
+@description('Azure region for the namespace.')
+param location string
+
+@description('Tags applied to the namespace.')
+param tags object
+
+@description('Service Bus tier: Standard, or Premium for isolated capacity and private networking.')
+@allowed([
+  'Standard'
+  'Premium'
+])
+param sku string
+
+@description('Queue the booking systems send booking messages to; the function is triggered from it.')
+param bookingsQueueName string
+
+@description('Queue the function publishes one result message to per booking.')
+param resultsQueueName string
+
+@description('Deliveries of a booking before Service Bus dead-letters it. This is the only place the retry count is configured.')
+@minValue(1)
+@maxValue(100)
+param bookingsMaxDeliveryCount int
+
+@description('How long an unconsumed message lives (ISO 8601 duration) before it is dead-lettered.')
+param messageTimeToLive string
+
+resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
+  name: name
+  location: location
+  tags: tags
+  sku: sku == 'Premium' ? {
+    name: 'Premium'
+    tier: 'Premium'
+    capacity: 1
+  } : {
+    name: 'Standard'
+    tier: 'Standard'
+  }
+  properties: {
+    disableLocalAuth: true
+    minimumTlsVersion: '1.2'
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+// Why these numbers: one invocation spends at most 45 s retrying Graph, well inside the
+// 1-minute lock, and host.json lets the host renew the lock for up to 5 minutes
+// (maxAutoLockRenewalDuration = functionTimeout = 00:05:00), so a lock never lapses
+// mid-invocation. Redelivery is safe because createOrGet is idempotent per externalId.
+// Sessions stay off until the ordering decision is made; requiresSession cannot be
+// changed on an existing queue, so turning it on later means a new queue.
+resource bookingsQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
+  parent: namespace
+  name: bookingsQueueName
+  properties: {
+    lockDuration: 'PT1M'
+    maxDeliveryCount: bookingsMaxDeliveryCount
+    deadLetteringOnMessageExpiration: true
+    defaultMessageTimeToLive: messageTimeToLive
+    requiresSession: false
+    requiresDuplicateDetection: false
+    enablePartitioning: false
+  }
+}
+
+// Duplicate detection drops a result the function publishes twice for the same message
+// id (a retry after a lost acknowledgement). Service Bus requires the window to be at
+// least 10 minutes when detection is on; one hour covers every redelivery of a booking.
+resource resultsQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
+  parent: namespace
+  name: resultsQueueName
+  properties: {
+    lockDuration: 'PT1M'
+    maxDeliveryCount: 10
+    deadLetteringOnMessageExpiration: true
+    defaultMessageTimeToLive: messageTimeToLive
+    requiresSession: false
+    requiresDuplicateDetection: true
+    duplicateDetectionHistoryTimeWindow: 'PT1H'
+    enablePartitioning: false
+  }
+}
+
+output name string = namespace.name
+// serviceBusEndpoint is 'https://<host>:443/'; the trigger and the SDK want the host only.
+output fullyQualifiedNamespace string = split(split(namespace.properties.serviceBusEndpoint, '//')[1], ':')[0]
+output bookingsQueueName string = bookingsQueue.name
+output resultsQueueName string = resultsQueue.name

@@ -1,0 +1,60 @@
+"""One source of truth: the setting and queue names in shared/settings.py are the ones infra sets,
+README documents and local.settings.json.example lists."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from shared.settings import (
+    APP_SETTINGS,
+    BOOKINGS_QUEUE,
+    DEFAULT_BOOKINGS_QUEUE,
+    DEFAULT_GRAPH_BASE_URL,
+    DEFAULT_RESULTS_QUEUE,
+    GRAPH_BASE_URL,
+    RESULTS_QUEUE,
+)
+from tests.bookings import REPO_ROOT
+from tests.test_infra import bicep_app_setting_names
+
+README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+EXAMPLE = json.loads((REPO_ROOT / "local.settings.json.example").read_text(encoding="utf-8"))["Values"]
+# Settings the Functions host or worker reads, not the bridge.
+HOST_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "PYTHON_THREADPOOL_THREAD_COUNT"}
+
+
+def readme_settings_table() -> dict[str, str]:
+    """The rows of README's "Settings" table: name -> default column."""
+    section = README.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    return {match[0]: match[1].strip() for match in re.findall(r"^\| `([A-Za-z_]+)` \| ([^|]+)\|", section, re.MULTILINE)}
+
+
+def test_readme_documents_exactly_the_settings_the_code_reads() -> None:
+    assert set(readme_settings_table()) == set(APP_SETTINGS)
+
+
+def test_readme_defaults_are_the_codes() -> None:
+    table = readme_settings_table()
+    assert table[BOOKINGS_QUEUE] == f"`{DEFAULT_BOOKINGS_QUEUE}`"
+    assert table[RESULTS_QUEUE] == f"`{DEFAULT_RESULTS_QUEUE}`"
+    assert table[GRAPH_BASE_URL] == f"`{DEFAULT_GRAPH_BASE_URL}`"
+
+
+def test_local_settings_example_lists_every_setting_and_only_known_ones() -> None:
+    assert set(APP_SETTINGS) <= set(EXAMPLE)
+    assert set(EXAMPLE) - set(APP_SETTINGS) <= HOST_SETTINGS
+    assert EXAMPLE[BOOKINGS_QUEUE] == DEFAULT_BOOKINGS_QUEUE
+    assert EXAMPLE[RESULTS_QUEUE] == DEFAULT_RESULTS_QUEUE
+    assert EXAMPLE[GRAPH_BASE_URL] == DEFAULT_GRAPH_BASE_URL
+
+
+def test_infra_sets_every_setting_the_code_reads() -> None:
+    assert set(APP_SETTINGS) <= bicep_app_setting_names()
+
+
+def test_worker_threads_cover_host_concurrency_everywhere() -> None:
+    host = json.loads((REPO_ROOT / "host.json").read_text(encoding="utf-8"))
+    concurrency = host["extensions"]["serviceBus"]["maxConcurrentCalls"]
+    assert int(EXAMPLE["PYTHON_THREADPOOL_THREAD_COUNT"]) >= concurrency
+    assert "PYTHON_THREADPOOL_THREAD_COUNT" in bicep_app_setting_names()
