@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from shared.external_id import derive_external_id
+from shared.queue_ops import add_queue_commands
 from shared.simulate import DEMO_ORGANIZERS, read_inputs, run_simulation
 
 EXIT_OK = 0
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     external_id.add_argument("source")
     external_id.add_argument("record_id", metavar="RECORD_ID")
     external_id.set_defaults(handler=_external_id)
+    add_queue_commands(commands)
     return parser
 
 
