@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from shared.external_id import derive_external_id
-from shared.queue_ops import add_queue_commands
+from shared.queues import add_queue_commands
 from shared.simulate import DEMO_ORGANIZERS, read_inputs, run_simulation
 
 EXIT_OK = 0

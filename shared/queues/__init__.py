@@ -1,0 +1,19 @@
+"""`send`, `results` and `dlq`: the command line over the real queues (or the local emulator).
+
+    python -m shared.cli send samples/01-new-booking.json --namespace contoso-bookings.servicebus.windows.net
+    python -m shared.cli results --status failed --format table
+    python -m shared.cli dlq list
+    python -m shared.cli dlq replay --reason MaxDeliveryCountExceeded --dry-run
+
+The pure parts (validation, message ids, filters, the replay copy, tables, error wording) are
+apart from the few functions that talk to Service Bus, so they are tested without a namespace.
+Nothing is settled before the step that makes settling safe has succeeded: `results --receive`
+completes a result only after printing it, `dlq replay` completes a dead-lettered booking only
+after its copy was sent, and every other message received is abandoned, never lost.
+"""
+
+from __future__ import annotations
+
+from shared.queues.commands import add_queue_commands
+
+__all__ = ["add_queue_commands"]
