@@ -9,13 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from shared.exit_codes import EXIT_OK, EXIT_USAGE
 from shared.external_id import derive_external_id
 from shared.queues import add_queue_commands
 from shared.simulate import DEMO_ORGANIZERS, read_inputs, run_simulation
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:

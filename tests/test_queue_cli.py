@@ -42,6 +42,7 @@ from azure.servicebus.exceptions import (
 
 from shared import cli
 from shared.booking import parse_booking
+from shared.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from shared.external_id import derive_external_id
 from shared.queues import connection, settlement
 from shared.queues.connection import explain_service_bus_error, resolve_endpoint
@@ -307,10 +308,6 @@ def test_the_stand_in_only_adds_attributes_the_sdk_received_message_has() -> Non
 # --- the command line ----------------------------------------------------------------------
 
 
-def test_exit_codes_are_the_cli_s() -> None:
-    assert (connection.EXIT_OK, connection.EXIT_FAILED, connection.EXIT_USAGE) == (cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_USAGE)
-
-
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
@@ -325,7 +322,7 @@ def test_every_command_explains_itself(argv: list[str], expected: str, capsys: p
     with pytest.raises(SystemExit) as exit_:
         cli.main(argv)
     help_text = " ".join(capsys.readouterr().out.split())
-    assert exit_.value.code == cli.EXIT_OK
+    assert exit_.value.code == EXIT_OK
     assert expected in help_text
     assert "--namespace FQDN" in help_text and "--connection-string" in help_text
 
@@ -346,7 +343,7 @@ def test_every_command_explains_itself(argv: list[str], expected: str, capsys: p
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         cli.main(argv)
-    assert exit_.value.code == cli.EXIT_USAGE
+    assert exit_.value.code == EXIT_USAGE
     assert "usage:" in capsys.readouterr().err
 
 
@@ -370,13 +367,13 @@ def test_no_namespace_is_a_usage_error_naming_the_setting(capsys: pytest.Capture
     for name in _SETTINGS:
         monkeypatch.delenv(name, raising=False)
     code, _, err = run(capsys, "results")
-    assert code == cli.EXIT_USAGE
+    assert code == EXIT_USAGE
     assert "ServiceBusConnection__fullyQualifiedNamespace: is not set" in err and "--namespace" in err
 
 
 def test_a_connection_string_is_only_for_the_emulator(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "dlq", "list", "--connection-string", "Endpoint=sb://x.servicebus.windows.net;SharedAccessKey=k")
-    assert code == cli.EXIT_USAGE
+    assert code == EXIT_USAGE
     assert "UseDevelopmentEmulator=true" in err
 
 
@@ -405,7 +402,7 @@ def test_the_emulator_gets_a_real_client_without_connecting() -> None:
 
 def test_one_invalid_input_means_nothing_is_sent(broker: Broker, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "send", str(SAMPLES))
-    assert code == cli.EXIT_FAILED
+    assert code == EXIT_FAILED
     assert broker.clients_built == 0 and broker.calls == []
     assert out == ""
     invalid = SAMPLES / "04-invalid.json"
@@ -417,13 +414,13 @@ def test_one_invalid_input_means_nothing_is_sent(broker: Broker, capsys: pytest.
 def test_a_body_that_is_not_json_is_named_too(broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "broken.jsonl").write_text(json.dumps(booking()) + "\n{not json\n")
     code, _, err = run(capsys, "send", str(tmp_path / "broken.jsonl"))
-    assert code == cli.EXIT_FAILED and broker.calls == []
+    assert code == EXIT_FAILED and broker.calls == []
     assert f"{tmp_path / 'broken.jsonl'}:2: invalid_json: the message body is not JSON" in err
 
 
 def test_skip_invalid_sends_the_original_bytes_of_the_valid_ones(broker: Broker, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "send", str(SAMPLES), "--skip-invalid")
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     sent = broker.sent[DEFAULT_BOOKINGS_QUEUE]
     files = [path for path in sorted(SAMPLES.glob("*.json")) if path.name != "04-invalid.json"]
     assert [b"".join(message.body) for message in sent] == [path.read_bytes() for path in files]
@@ -439,7 +436,7 @@ def test_skip_invalid_sends_the_original_bytes_of_the_valid_ones(broker: Broker,
 
 def test_correlation_and_session_ids_on_request(broker: Broker, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, _ = run(capsys, "send", str(SAMPLES / "05-unknown-organizer.json"), "--correlation-id", "import-7", "--session")
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     [message] = broker.sent[DEFAULT_BOOKINGS_QUEUE]
     assert message.correlation_id == "import-7"
     assert message.session_id == derive_external_id("lms", "course-42-session-7")
@@ -447,7 +444,7 @@ def test_correlation_and_session_ids_on_request(broker: Broker, capsys: pytest.C
 
 def test_dry_run_prints_and_sends_nothing(broker: Broker, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "send", str(SAMPLES / "01-new-booking.json"), "--dry-run")
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     assert broker.clients_built == 0 and broker.calls == []
     [line] = [json.loads(line) for line in out.splitlines()]
     assert line["body"] == (SAMPLES / "01-new-booking.json").read_text()
@@ -492,7 +489,7 @@ def test_large_inputs_go_in_batches_within_the_size_limit(broker: Broker, tmp_pa
     (tmp_path / "many.jsonl").write_text("\n".join(lines))
     broker.batch_limit = 2500
     code, out, _ = run(capsys, "send", str(tmp_path / "many.jsonl"))
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     assert len(broker.batches) > 1 and sum(broker.batches) == 12
     sent = broker.sent[DEFAULT_BOOKINGS_QUEUE]
     assert [message.application_properties["recordId"] for message in sent] == [f"BK-{n}" for n in range(12)]
@@ -504,7 +501,7 @@ def test_a_failed_batch_says_what_went_and_that_sending_again_is_safe(broker: Br
     broker.batch_limit = 2500
     broker.failing_batch = 2
     code, out, err = run(capsys, "send", str(tmp_path / "many.jsonl"))
-    assert code == cli.EXIT_FAILED
+    assert code == EXIT_FAILED
     [first_batch] = broker.batches
     assert f"error: cannot reach {NAMESPACE}: connection reset by peer" in err
     assert f"{first_batch} of 6 message(s) were sent before the failure" in err and "again is safe" in err
@@ -527,7 +524,7 @@ def results(broker: Broker) -> Broker:
 
 def test_peek_filters_and_touches_nothing(results: Broker, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "results", "--status", "failed", "--source", "crm-eu")
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     assert [json.loads(line)["recordId"] for line in out.splitlines()] == ["BK-4"]
     assert results.settlements() == [] and len(results.queues[DEFAULT_RESULTS_QUEUE]) == 4
     assert "nothing was removed" in err
@@ -535,7 +532,7 @@ def test_peek_filters_and_touches_nothing(results: Broker, capsys: pytest.Captur
 
 def test_the_table_shows_status_record_revision_external_id_and_outcome(results: Broker, capsys) -> None:
     code, out, _ = run(capsys, "results", "--format", "table", "--max", "2")
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     header, created, failed = out.splitlines()
     assert header.split() == ["STATUS", "SOURCE/RECORD", "REV", "EXTERNAL", "ID", "JOIN", "URL", "OR", "ERROR"]
     assert created.split() == ["created", "crm-eu/BK-1", "1", derive_external_id("crm-eu", "BK-1"), "https://teams.example/l/1"]
@@ -549,7 +546,7 @@ def test_external_id_filter_ignores_case(results: Broker, capsys: pytest.Capture
 
 def test_receive_completes_matches_and_abandons_the_rest(results: Broker, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "results", "--receive", "--status", "failed")
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     assert [json.loads(line)["recordId"] for line in out.splitlines()] == ["C-7", "BK-4"]
     settled = {(operation, detail) for operation, _, detail in results.settlements()}
     assert settled == {("complete", "result-2"), ("complete", "result-4"), ("abandon", "result-1"), ("abandon", "result-3")}
@@ -591,7 +588,7 @@ def dead_letters(broker: Broker) -> Broker:
 
 def test_dlq_list_shows_why_and_how_often(dead_letters: Broker, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "dlq", "list")
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     header, first, *_ = out.splitlines()
     assert header.split()[:3] == ["SEQ", "MESSAGE", "ID"]
     assert first.split()[:5] == ["11", "booking-11", "2026-11-30T08:00:11+00:00", "10", "crm-eu/BK-11"]
@@ -616,18 +613,18 @@ def test_dlq_list_filters_and_reads_the_record_from_properties_when_the_body_is_
 def test_dlq_show_by_sequence_number_or_message_id(dead_letters: Broker, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "dlq", "show", "12")
     shown = json.loads(out)
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     assert shown["body"]["recordId"] == "BK-12" and shown["applicationProperties"]["replayCount"] == 1
     assert shown["deadLetterReason"] == "TTLExpiredException" and shown["correlationId"] == "corr-12"
     code, out, _ = run(capsys, "dlq", "show", "booking-13")
     assert json.loads(out)["sessionId"] == "session-13"
     code, _, err = run(capsys, "dlq", "show", "404")
-    assert code == cli.EXIT_FAILED and "no dead-lettered message with sequence number or message id '404'" in err
+    assert code == EXIT_FAILED and "no dead-lettered message with sequence number or message id '404'" in err
 
 
 def test_replay_sends_each_copy_before_completing_its_original(dead_letters: Broker, capsys) -> None:
     code, out, err = run(capsys, "dlq", "replay", "--all")
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     assert dead_letters.settlements() == [
         ("send", DEFAULT_BOOKINGS_QUEUE, "booking-11"),
         ("complete", DLQ, "booking-11"),
@@ -676,7 +673,7 @@ def test_replaying_by_id_stops_once_every_id_was_found(dead_letters: Broker, cap
 
 def test_messages_not_chosen_are_abandoned_and_stay(dead_letters: Broker, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "dlq", "replay", "--message-id", "booking-12")
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     assert [(operation, detail) for operation, _, detail in dead_letters.settlements()] == [
         ("send", "booking-12"),
         ("complete", "booking-12"),
@@ -690,7 +687,7 @@ def test_messages_not_chosen_are_abandoned_and_stay(dead_letters: Broker, capsys
 def test_a_failed_send_abandons_the_original_and_completes_nothing(dead_letters: Broker, capsys) -> None:
     dead_letters.failures[("send", DEFAULT_BOOKINGS_QUEUE)] = ServiceBusServerBusyError(message="server busy")
     code, out, err = run(capsys, "dlq", "replay", "--all")
-    assert code == cli.EXIT_FAILED
+    assert code == EXIT_FAILED
     assert not [call for call in dead_letters.calls if call[0] == "complete"]
     assert {detail for operation, _, detail in dead_letters.settlements() if operation == "abandon"} == {
         "booking-11",
@@ -705,7 +702,7 @@ def test_a_failed_send_abandons_the_original_and_completes_nothing(dead_letters:
 def test_an_original_that_cannot_be_removed_after_its_copy_went_is_reported(dead_letters: Broker, capsys) -> None:
     dead_letters.failures[("complete", DLQ)] = ServiceBusError("The lock on the message lock has expired.")
     code, _, err = run(capsys, "dlq", "replay", "--message-id", "booking-11")
-    assert code == cli.EXIT_FAILED
+    assert code == EXIT_FAILED
     assert dead_letters.sent[DEFAULT_BOOKINGS_QUEUE][0].message_id == "booking-11"
     assert "the copy of message booking-11 was sent to bookings, but the original could not be removed" in err
     assert "do not replay it again" in err
@@ -765,7 +762,7 @@ def test_peek_with_wait_looks_again_for_new_results_until_the_time_is_up() -> No
 
 def test_replay_dry_run_only_peeks(dead_letters: Broker, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "dlq", "replay", "--reason", "maxdeliverycountexceeded", "--dry-run")
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     assert {operation for operation, _, _ in dead_letters.calls} <= {"open receiver", "peek", "close receiver", "close client"}
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["messageId"] for line in lines] == ["booking-11", "booking-13"]
@@ -775,7 +772,7 @@ def test_replay_dry_run_only_peeks(dead_letters: Broker, capsys: pytest.CaptureF
 
 def test_replay_needs_a_choice(dead_letters: Broker, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "dlq", "replay")
-    assert code == cli.EXIT_USAGE and "choose what to replay" in err
+    assert code == EXIT_USAGE and "choose what to replay" in err
     assert dead_letters.calls == []
 
 
@@ -785,14 +782,14 @@ def test_replay_needs_a_choice(dead_letters: Broker, capsys: pytest.CaptureFixtu
 def test_missing_queue(results: Broker, capsys: pytest.CaptureFixture[str]) -> None:
     results.failures[("open receiver", DEFAULT_RESULTS_QUEUE)] = MessagingEntityNotFoundError(message="entity not found")
     code, _, err = run(capsys, "results")
-    assert code == cli.EXIT_FAILED
+    assert code == EXIT_FAILED
     assert f"error: queue not found: meeting-results in {NAMESPACE}" in err
 
 
 def test_missing_sender_role_stops_replay_before_anything_is_locked(dead_letters: Broker, capsys) -> None:
     dead_letters.failures[("open sender", DEFAULT_BOOKINGS_QUEUE)] = ServiceBusAuthorizationError(message="Unauthorized access")
     code, _, err = run(capsys, "dlq", "replay", "--all")
-    assert code == cli.EXIT_FAILED
+    assert code == EXIT_FAILED
     assert f"error: permission denied: you need Azure Service Bus Data Sender on bookings in {NAMESPACE}" in err
     assert not [call for call in dead_letters.calls if call[0] == "receive"]
 
@@ -801,7 +798,7 @@ def test_not_logged_in(broker: Broker, capsys: pytest.CaptureFixture[str]) -> No
     unavailable = CredentialUnavailableError("DefaultAzureCredential failed to retrieve a token. Please run 'az login'")
     broker.failures[("open sender", DEFAULT_BOOKINGS_QUEUE)] = ServiceBusError("Handler failed.", error=unavailable)
     code, _, err = run(capsys, "send", str(SAMPLES / "01-new-booking.json"))
-    assert code == cli.EXIT_FAILED
+    assert code == EXIT_FAILED
     assert "error: not logged in: run az login" in err
 
 

@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from shared.errors import ConfigurationError
-from shared.queues.connection import EXIT_FAILED, EXIT_USAGE, QueueCommandError
+from shared.exit_codes import EXIT_FAILED, EXIT_USAGE
+from shared.queues.connection import QueueCommandError
 from shared.queues.dead_letters import run_dlq_list, run_dlq_replay, run_dlq_show
 from shared.queues.results import run_results
 from shared.queues.send import run_send

@@ -40,12 +40,6 @@ from shared.settings import (
     load_settings,
 )
 
-# The exit codes of shared/cli.py, which imports this module and so cannot be imported here;
-# tests/test_queue_cli.py keeps the two in step.
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-
 _EMULATOR_ENDPOINT = re.compile(r"endpoint=sb://([^;/]+)", re.IGNORECASE)
 
 

@@ -19,18 +19,10 @@ from azure.servicebus.exceptions import MessageSizeExceededError
 
 from shared.booking import Booking, parse_booking
 from shared.errors import InvalidBooking
+from shared.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from shared.external_id import derive_external_id
 from shared.publisher import CONTENT_TYPE
-from shared.queues.connection import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    QueueCommandError,
-    QueueEndpoint,
-    open_client,
-    resolve_endpoint,
-    talking_to,
-)
+from shared.queues.connection import QueueCommandError, QueueEndpoint, open_client, resolve_endpoint, talking_to
 from shared.queues.messages import message_body, message_properties
 from shared.simulate import BookingInput, read_inputs
 

@@ -1,0 +1,5 @@
+"""Exit statuses of every `python -m shared.cli` command, so scripts can tell them apart."""
+
+EXIT_OK = 0  # done
+EXIT_FAILED = 1  # something failed; the message says what to do
+EXIT_USAGE = 2  # wrong arguments, settings or inputs
