@@ -1,6 +1,7 @@
 """`python -m simulator --port 8010`: run the simulator until Ctrl-C, for `func start` against it.
 
-Prints the settings the function app needs, in `export`-able form.
+Prints the settings the function app needs, in `export`-able form. `--latency-ms` and `--rate`
+give it Graph's latency and throttling, to watch the app under load.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--organizer", action="append", help="a user id that exists (repeatable); default: every GUID")
     parser.add_argument("--deny", action="append", default=[], help="a user id without an application access policy (repeatable)")
     parser.add_argument("--no-dial-in", action="store_true", help="organizers have no Audio Conferencing licence")
+    parser.add_argument("--latency-ms", type=float, default=0, help="added to every Graph answer (default 0)")
+    parser.add_argument(
+        "--rate", type=float, help="Graph requests per second before answering 429 with Retry-After (default: unlimited)"
+    )
     args = parser.parse_args(argv)
 
     simulator = GraphSimulator(
@@ -30,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
         expected_client_id=args.client_id,
         dial_in=not args.no_dial_in,
         port=args.port,
+        latency_seconds=args.latency_ms / 1000,
+        rate_limit_per_second=args.rate,
     )
     for user_id in args.deny:
         simulator.deny_organizer(user_id)

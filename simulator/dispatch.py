@@ -1,7 +1,9 @@
 """One request's path through the simulator: record it, apply the next fault, then answer.
 
 The identity endpoint lives under /msi/, everything else is the Graph side; each has its
-own fault queue, so a test can throttle token requests without touching Graph calls.
+own fault queue, so a test can throttle token requests without touching Graph calls. Load
+shaping (a constant latency, a request rate limit) applies to every Graph request, as Graph's
+own latency and throttling do, and never to token requests.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from simulator.graph_errors import fault_error, graph_error_response
 from simulator.identity import ManagedIdentityEndpoint, token_fault_response
 from simulator.recording import Recorder
 from simulator.server import HttpRequest, HttpResponse
+from simulator.throttle import TokenBucket
 
 IDENTITY_PATH_PREFIX = "/msi/"
 
@@ -29,12 +32,16 @@ class Dispatcher:
         faults: FaultQueue,
         recorder: Recorder,
         stopping: threading.Event,
+        latency_seconds: float = 0.0,
+        rate_limit: TokenBucket | None = None,
     ) -> None:
         self._graph = graph
         self._identity = identity
         self._faults = faults
         self._recorder = recorder
         self._stopping = stopping
+        self._latency_seconds = latency_seconds
+        self._rate_limit = rate_limit
 
     def connection_opened(self) -> None:
         self._recorder.connection()
@@ -43,10 +50,21 @@ class Dispatcher:
         """The response to send, or None to close the connection without one."""
         target: FaultTarget = "token" if request.path.startswith(IDENTITY_PATH_PREFIX) else "graph"
         self._recorder.request(target, request)
-        response = self._answer(target, request, self._faults.take(target))
+        response = self._shaped(request) if target == "graph" else self._answer(target, request, self._faults.take(target))
         if response is not None:
             self._recorder.response(response.status)
         return response
+
+    def _shaped(self, request: HttpRequest) -> HttpResponse | None:
+        """A Graph request under the configured rate limit and latency (the bucket is checked on arrival)."""
+        retry_after = self._rate_limit.take() if self._rate_limit is not None else None
+        if self._latency_seconds and self._stopping.wait(self._latency_seconds):
+            return None
+        if retry_after is not None:
+            error = fault_error(429)
+            error.headers["Retry-After"] = str(retry_after)
+            return graph_error_response(error, request)
+        return self._answer("graph", request, self._faults.take("graph"))
 
     def _answer(self, target: FaultTarget, request: HttpRequest, fault: Fault | None) -> HttpResponse | None:
         if fault is None:

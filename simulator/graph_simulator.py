@@ -20,6 +20,7 @@ from simulator.identity import ManagedIdentityEndpoint
 from simulator.meeting_store import MeetingStore, meeting_key
 from simulator.recording import RecordedRequest, Recorder, SimulatorStats
 from simulator.server import HttpServerThread
+from simulator.throttle import TokenBucket
 
 DEFAULT_TENANT_ID = "8d2f6b1e-4c3a-4f5e-9b7d-1a2c3e4f5a6b"
 
@@ -32,6 +33,8 @@ class GraphSimulator:
         requests for any other client_id (or none) get App Service's 400.
     dial_in: whether organizers have Audio Conferencing (audioConferencing is null without it).
     port: 0 picks a free port.
+    latency_seconds: added before answering every Graph request (Graph's own latency), for load runs.
+    rate_limit_per_second: Graph requests beyond this rate get 429 with Retry-After in whole seconds.
     """
 
     def __init__(
@@ -43,9 +46,13 @@ class GraphSimulator:
         *,
         dial_in: bool = True,
         port: int = 0,
+        latency_seconds: float = 0.0,
+        rate_limit_per_second: float | None = None,
     ) -> None:
         if isinstance(known_organizers, str):
             raise TypeError("known_organizers is a collection of user ids, not one id")
+        if latency_seconds < 0:
+            raise ValueError("latency_seconds must not be negative")
         self.tenant_id = tenant_id
         self.identity_header = secrets.token_urlsafe(24)
         self._port = port
@@ -73,6 +80,8 @@ class GraphSimulator:
             faults=self._faults,
             recorder=self._recorder,
             stopping=self._stopping,
+            latency_seconds=latency_seconds,
+            rate_limit=TokenBucket(rate_limit_per_second) if rate_limit_per_second is not None else None,
         )
 
     # Lifecycle

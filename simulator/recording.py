@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.server import HttpRequest
@@ -48,6 +48,8 @@ class SimulatorStats:
     token_requests: int
     connections_opened: int
     responses_by_status: dict[int, int]
+    # How many distinct connections carried requests for each target ("graph", "token").
+    connections_by_target: dict[str, int] = field(default_factory=dict)
 
 
 class Recorder:
@@ -58,6 +60,7 @@ class Recorder:
         self._requests: dict[str, list[RecordedRequest]] = {"graph": [], "token": []}
         self._connections = 0
         self._statuses: Counter[int] = Counter()
+        self._connections_used: dict[str, set[int]] = {"graph": set(), "token": set()}
 
     def request(self, target: str, request: HttpRequest) -> None:
         """Record a request on `target` ("graph" or "token") as soon as it arrives."""
@@ -71,6 +74,7 @@ class Recorder:
         )
         with self._lock:
             self._requests[target].append(recorded)
+            self._connections_used[target].add(request.connection_id)
 
     def connection(self) -> None:
         with self._lock:
@@ -92,12 +96,15 @@ class Recorder:
                 token_requests=len(self._requests["token"]),
                 connections_opened=self._connections,
                 responses_by_status=dict(self._statuses),
+                connections_by_target={target: len(ids) for target, ids in self._connections_used.items()},
             )
 
     def reset(self) -> None:
         with self._lock:
             for requests in self._requests.values():
                 requests.clear()
+            for connections in self._connections_used.values():
+                connections.clear()
             self._connections = 0
             self._statuses.clear()
 

@@ -9,6 +9,7 @@ body write otherwise meets the client's delayed ACK and costs 40 ms per request.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import socket
 import sys
@@ -35,6 +36,7 @@ class HttpRequest:
     body: bytes
     request_id: str
     client_request_id: str
+    connection_id: int = 0  # which TCP connection carried it: numbered from 1 in the order they were accepted
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], app: HttpApp) -> None:
         self.app = app
+        self.connection_ids = itertools.count(1)
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -113,6 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        self.connection_id = next(self.server.connection_ids)
         self.server.track(self.connection)
         self.server.app.connection_opened()
 
@@ -180,6 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             request_id=str(uuid.uuid4()),
             client_request_id=headers.get("client-request-id") or str(uuid.uuid4()),
+            connection_id=self.connection_id,
         )
 
     def _write(self, request: HttpRequest, response: HttpResponse) -> None:

@@ -1,0 +1,79 @@
+"""Cold start: process start to first published result, against a floor that only imports and calls Graph once.
+
+`python -m bench.cold_start ours` imports function_app, indexes it as the worker does and handles
+one message; `python -m bench.cold_start floor` imports the runtime dependencies (azure.functions,
+azure.identity, azure.servicebus, requests, pydantic), fetches a token the same way and sends one
+createOrGet. Both print the moments (time.time()) they reached, as JSON; the parent measures from
+just before it started the process. Only the standard library is imported before the clock's
+first reading, so neither side pays for the benchmark's own code.
+
+With `-X importtime` the child marks on stderr where the first message begins, so the import
+breakdown can tell imports at start-up from imports deferred to the first message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+FIRST_MESSAGE_MARK = "bench: first message"
+# The parent passes what both sides need in the environment: no argument parsing, no imports.
+URL, BODY, BOOKING, SCOPE = "BENCH_URL", "BENCH_CREATE_OR_GET_BODY", "BENCH_BOOKING", "BENCH_SCOPE"
+
+
+def ours() -> dict[str, float]:
+    started = time.time()
+    from azure.functions.servicebus import ServiceBusMessage as TriggerMessage
+    from azure.servicebus import ServiceBusSender
+
+    import function_app
+
+    imported = time.time()
+    moments: dict[str, float] = {}
+
+    def send_messages(sender: object, message: object, *args: object, **kwargs: object) -> None:
+        moments["published"] = time.time()
+
+    ServiceBusSender.send_messages = send_messages  # type: ignore[method-assign]
+    functions = {function.get_function_name(): function for function in function_app.app.get_functions()}
+    indexed = time.time()
+    print(FIRST_MESSAGE_MARK, file=sys.stderr, flush=True)
+    message = TriggerMessage(
+        body=os.environ[BOOKING].encode("utf-8"),
+        message_id=f"cold-start-{os.getpid()}",
+        delivery_count=1,
+        content_type="application/json",
+        application_properties={},
+        user_properties={},
+    )
+    functions["create_meeting"].get_user_function()(message)
+    return {"started": started, "imported": imported, "indexed": indexed, **moments}
+
+
+def floor() -> dict[str, float]:
+    started = time.time()
+    import azure.functions
+    import azure.identity
+    import azure.servicebus
+    import pydantic
+    import requests
+
+    del azure.functions, azure.servicebus, pydantic
+    imported = time.time()
+    print(FIRST_MESSAGE_MARK, file=sys.stderr, flush=True)
+    token = azure.identity.ManagedIdentityCredential().get_token(os.environ[SCOPE]).token
+    response = requests.Session().post(
+        os.environ[URL],
+        data=os.environ[BODY].encode("utf-8"),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=(3.05, 20),
+    )
+    if response.status_code not in (200, 201):
+        raise RuntimeError(f"createOrGet answered {response.status_code}: {response.text}")
+    return {"started": started, "imported": imported, "published": time.time()}
+
+
+if __name__ == "__main__":
+    print(json.dumps({"ours": ours, "floor": floor}[sys.argv[1]]()), flush=True)

@@ -1,0 +1,126 @@
+"""The Graph simulator in a process of its own, so the CPU a measurement reads is the bridge's alone.
+
+The simulator's server threads would otherwise share the bridge's process (and its CPU clock and
+GIL). The parent asks the child for its counters and its own CPU time over a pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import time
+from dataclasses import asdict
+from multiprocessing.connection import Connection
+from types import TracebackType
+from typing import Any
+
+# A namespace that never resolves: the benchmark captures results before they would leave for it.
+BENCH_NAMESPACE = "bridge-bench.servicebus.windows.net"
+_START_TIMEOUT_SECONDS = 30
+# Environment that would steer azure-identity or the settings away from the simulator.
+_FOREIGN_ENVIRONMENT = (
+    "AZURE_CLIENT_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "MSI_ENDPOINT",
+    "MSI_SECRET",
+    "IMDS_ENDPOINT",
+    "IDENTITY_SERVER_THUMBPRINT",
+    "AZURE_FUNCTIONS_ENVIRONMENT",
+    "ServiceBusConnection",
+    "ServiceBusConnection__clientId",
+    "ServiceBusConnection__credential",
+    "BOOKINGS_QUEUE",
+    "RESULTS_QUEUE",
+)
+
+
+class SimulatorProcess:
+    """GraphSimulator (every GUID is a known organizer) served from a spawned child process."""
+
+    def __init__(self, *, latency_seconds: float = 0.0, rate_limit_per_second: float | None = None) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, child_end = context.Pipe()
+        self._process = context.Process(
+            target=_serve, args=(child_end, latency_seconds, rate_limit_per_second), name="graph-simulator", daemon=True
+        )
+        self.latency_seconds = latency_seconds
+        self.rate_limit_per_second = rate_limit_per_second
+        self.urls: dict[str, str] = {}
+
+    def __enter__(self) -> SimulatorProcess:
+        self._process.start()
+        try:
+            if not self._pipe.poll(_START_TIMEOUT_SECONDS):
+                raise EOFError
+            self.urls = self._pipe.recv()
+        except EOFError:
+            self._process.kill()
+            raise RuntimeError("the simulator process did not start (see its traceback above)") from None
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        with contextlib.suppress(EOFError, OSError):
+            self._ask("stop")
+        self._process.join(5)
+        if self._process.is_alive():
+            self._process.kill()
+
+    @property
+    def graph_base_url(self) -> str:
+        return self.urls["graph_base_url"]
+
+    def function_environment(self) -> dict[str, str]:
+        """The environment a process running the function app gets: infra's settings, Graph and identity on loopback."""
+        environment = {name: value for name, value in os.environ.items() if name not in _FOREIGN_ENVIRONMENT}
+        environment.update(
+            {
+                "IDENTITY_ENDPOINT": self.urls["identity_endpoint"],
+                "IDENTITY_HEADER": self.urls["identity_header"],
+                "GRAPH_BASE_URL": self.urls["graph_base_url"],
+                "ServiceBusConnection__fullyQualifiedNamespace": BENCH_NAMESPACE,
+            }
+        )
+        return environment
+
+    def stats(self) -> dict[str, Any]:
+        """The simulator's counters since the last reset, and the simulator process's CPU seconds so far."""
+        return self._ask("stats")
+
+    def reset(self) -> None:
+        """Forget meetings, recorded requests and counters (between measurements)."""
+        self._ask("reset")
+
+    def _ask(self, command: str) -> Any:
+        self._pipe.send(command)
+        return self._pipe.recv()
+
+
+def _serve(pipe: Connection, latency_seconds: float, rate_limit_per_second: float | None) -> None:
+    from simulator import GraphSimulator
+
+    with GraphSimulator(latency_seconds=latency_seconds, rate_limit_per_second=rate_limit_per_second) as simulator:
+        pipe.send(
+            {
+                "graph_base_url": simulator.graph_base_url,
+                "identity_endpoint": simulator.identity_endpoint,
+                "identity_header": simulator.identity_header,
+            }
+        )
+        while True:
+            try:
+                command = pipe.recv()
+            except EOFError:
+                return
+            if command == "stats":
+                stats = asdict(simulator.stats)
+                stats["responses_by_status"] = {str(status): count for status, count in stats["responses_by_status"].items()}
+                pipe.send({**stats, "cpu_seconds": time.process_time()})
+            elif command == "reset":
+                simulator.reset()
+                pipe.send(None)
+            else:
+                pipe.send(None)
+                return

@@ -1,0 +1,57 @@
+"""Booking messages for load runs: valid, distinct records, with some records sent again unchanged.
+
+A repeat is the same booking body under a new message id (an upstream re-send): createOrGet
+answers it 200 with the existing meeting, and it still costs exactly one Graph request.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+ORGANIZERS = tuple(str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-organizer-{n}")) for n in range(8))
+_FIRST_START = datetime(2027, 3, 1, 9, 0, tzinfo=timezone(timedelta(hours=1)))
+# A repeat refers to the record this many messages earlier: long finished, even with many threads.
+_REPEAT_DISTANCE = 100
+
+
+def booking_body(prefix: str, record: int) -> bytes:
+    """One valid booking message (schema version 1) for record number `record`."""
+    start = _FIRST_START + timedelta(minutes=15 * record)
+    document = {
+        "schemaVersion": 1,
+        "source": "bench",
+        "recordId": f"{prefix}-{record:07d}",
+        "revision": 1,
+        "action": "upsert",
+        "organizerId": ORGANIZERS[record % len(ORGANIZERS)],
+        "subject": f"Consultation {record}",
+        "start": start.isoformat(),
+        "end": (start + timedelta(minutes=30)).isoformat(),
+        "attendees": [
+            {"upn": f"client{record}@contoso.example", "role": "attendee"},
+            {"upn": "advisor@contoso.example", "role": "attendee"},
+        ],
+    }
+    return json.dumps(document).encode("utf-8")
+
+
+def record_for(index: int, repeat_every: int) -> int:
+    """The record message `index` carries: its own, or (every `repeat_every`-th message) an earlier one."""
+    record = index
+    while repeat_every and record >= _REPEAT_DISTANCE and record % repeat_every == repeat_every - 1:
+        record -= _REPEAT_DISTANCE
+    return record
+
+
+def messages(prefix: str, count: int, *, repeat_every: int = 0) -> Iterator[tuple[str, bytes]]:
+    """(message id, body) for `count` messages; generated lazily, so long runs hold none of them."""
+    for index in range(count):
+        yield f"{prefix}-message-{index:07d}", booking_body(prefix, record_for(index, repeat_every))
+
+
+def distinct_records(count: int, repeat_every: int) -> int:
+    """How many meetings `count` messages should create."""
+    return len({record_for(index, repeat_every) for index in range(count)})
