@@ -42,18 +42,20 @@ def meeting_from_graph(payload: Any) -> Meeting:
         raise MalformedMeeting("the success response has no onlineMeeting id or joinWebUrl")
     join_settings = payload.get("joinMeetingIdSettings") or {}
     audio = payload.get("audioConferencing") or {}
-    dial_in = DialIn(
-        conference_id=audio.get("conferenceId"),
-        toll_number=audio.get("tollNumber"),
-        toll_free_number=audio.get("tollFreeNumber"),
-        dialin_url=audio.get("dialinUrl"),
-    )
+    dial_in = None
+    if any(audio.get(name) for name in ("conferenceId", "tollNumber", "tollFreeNumber", "dialinUrl")):
+        dial_in = DialIn(
+            conference_id=audio.get("conferenceId"),
+            toll_number=audio.get("tollNumber"),
+            toll_free_number=audio.get("tollFreeNumber"),
+            dialin_url=audio.get("dialinUrl"),
+        )
     return Meeting(
         id=payload["id"],
         join_web_url=payload["joinWebUrl"],
         join_meeting_id=join_settings.get("joinMeetingId"),
         passcode=join_settings.get("passcode"),
-        dial_in=dial_in if any(dial_in.model_dump().values()) else None,
+        dial_in=dial_in,
         subject=payload.get("subject"),
         start=_utc(payload.get("startDateTime")),
         end=_utc(payload.get("endDateTime")),

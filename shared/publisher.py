@@ -1,12 +1,17 @@
 """Publishes result messages to the results queue with the azure-servicebus SDK.
 
-One client and one sender per process. The SDK does not promise that a sender is
-thread-safe (azure-servicebus README, "Thread safety"), and the worker runs invocations on
-several threads, so sends are serialised by a lock; a send is one AMQP transfer on an open link.
+One client per process and a small pool of senders. The SDK does not promise that a sender
+is thread-safe (azure-servicebus README, "Thread safety"), and the worker runs invocations on
+several threads. One sender behind a lock capped throughput at 1 / send time whatever the
+concurrency (bench: 88 msg/s at 16 threads with a 10 ms send); instead each invocation borrows
+an idle sender, so at most one sender per concurrent invocation is ever opened (each is one
+AMQP connection: azure-servicebus 7 does not share connections between senders).
 """
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
 from typing import Protocol
 
@@ -17,6 +22,8 @@ from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSend
 from shared.errors import PublishError
 from shared.result import ResultMessage, result_message_id
 from shared.settings import ServiceBusTarget
+
+logger = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/json"
 
@@ -51,30 +58,50 @@ def to_service_bus_message(result: ResultMessage, correlation_id: str) -> Servic
 
 
 class ResultPublisher:
-    """Sends results to one queue over one sender, shared by every invocation thread."""
+    """Sends results to one queue, lending each invocation thread a sender of its own."""
 
     def __init__(self, client: ServiceBusClient, queue_name: str) -> None:
         self._client = client
         self._queue_name = queue_name
-        self._sender: ServiceBusSender | None = None
+        self._idle: queue.SimpleQueue[ServiceBusSender] = queue.SimpleQueue()
+        self._opened: list[ServiceBusSender] = []
         self._lock = threading.Lock()
 
     def publish_result(self, result: ResultMessage, correlation_id: str) -> None:
         """Send one result; raise PublishError so that the booking is redelivered if it did not go."""
         message = to_service_bus_message(result, correlation_id)
-        with self._lock:
-            try:
-                if self._sender is None:
-                    self._sender = self._client.get_queue_sender(self._queue_name)
-                self._sender.send_messages(message)
-            except (AzureError, OSError) as error:
-                raise PublishError(
-                    f"could not send the result to queue {self._queue_name!r}: {type(error).__name__}: {error}"
-                ) from error
+        sender = self._borrow()
+        try:
+            sender.send_messages(message)
+        except (AzureError, OSError) as error:
+            self._discard(sender)
+            problem = f"could not send the result to queue {self._queue_name!r}: {type(error).__name__}: {error}"
+            raise PublishError(problem) from error
+        self._idle.put(sender)
 
     def close(self) -> None:
         with self._lock:
-            if self._sender is not None:
-                self._sender.close()
-                self._sender = None
-            self._client.close()
+            senders, self._opened = self._opened, []
+        for sender in senders:
+            sender.close()
+        self._client.close()
+
+    def _borrow(self) -> ServiceBusSender:
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            # The client keeps a registry of its handlers, so creation is serialised; the sender
+            # itself connects on its first send, outside the lock.
+            with self._lock:
+                sender = self._client.get_queue_sender(self._queue_name)
+                self._opened.append(sender)
+            return sender
+
+    def _discard(self, sender: ServiceBusSender) -> None:
+        # A sender whose send failed may hold a broken link: close it and let the next send open a fresh one.
+        with self._lock:
+            self._opened.remove(sender)
+        try:
+            sender.close()
+        except (AzureError, OSError) as error:
+            logger.warning("closing a failed results sender also failed: %s", type(error).__name__)

@@ -178,6 +178,24 @@ def test_a_token_for_another_audience_is_refused_as_access_denied(managed_identi
     assert raised.value.info.http_status == 401
 
 
+def test_proxy_settings_from_the_environment_are_honoured(
+    managed_identity: GraphSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens on the discard port
+    proxied = client_for(managed_identity, retry_policy=RetryPolicy(budget_seconds=0.2))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    direct = client_for(managed_identity)
+    try:
+        with pytest.raises(GraphTransientError):
+            proxied.create_or_get(ORGANIZER_ID, BODY)
+        assert direct.create_or_get(ORGANIZER_ID, BODY).status == 201
+    finally:
+        proxied.close()
+        direct.close()
+
+
 def test_retry_after_accepts_seconds_and_http_dates() -> None:
     now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     assert parse_retry_after("7", now) == 7
