@@ -15,26 +15,11 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
 
+from simulator.environment import STEERING_VARIABLES
+
 # A namespace that never resolves: the benchmark captures results before they would leave for it.
 BENCH_NAMESPACE = "bridge-bench.servicebus.windows.net"
 _START_TIMEOUT_SECONDS = 30
-# Environment that would steer azure-identity or the settings away from the simulator.
-_FOREIGN_ENVIRONMENT = (
-    "AZURE_CLIENT_ID",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_FEDERATED_TOKEN_FILE",
-    "MSI_ENDPOINT",
-    "MSI_SECRET",
-    "IMDS_ENDPOINT",
-    "IDENTITY_SERVER_THUMBPRINT",
-    "AZURE_FUNCTIONS_ENVIRONMENT",
-    "ServiceBusConnection",
-    "ServiceBusConnection__clientId",
-    "ServiceBusConnection__credential",
-    "BOOKINGS_QUEUE",
-    "RESULTS_QUEUE",
-)
 
 
 class SimulatorProcess:
@@ -74,7 +59,7 @@ class SimulatorProcess:
 
     def function_environment(self) -> dict[str, str]:
         """The environment a process running the function app gets: infra's settings, Graph and identity on loopback."""
-        environment = {name: value for name, value in os.environ.items() if name not in _FOREIGN_ENVIRONMENT}
+        environment = {name: value for name, value in os.environ.items() if name not in STEERING_VARIABLES}
         environment.update(
             {
                 "IDENTITY_ENDPOINT": self.urls["identity_endpoint"],

@@ -22,27 +22,10 @@ import function_app
 from shared.result import ResultMessage
 from shared.runtime import reset_pipeline
 from simulator import GraphSimulator
+from simulator.environment import STEERING_VARIABLES
 from tests.bookings import ORGANIZER_ID
 
 TEST_NAMESPACE = "bridge-tests.servicebus.windows.net"
-
-# Environment that would steer azure-identity or the settings away from the test endpoints.
-_FOREIGN_ENVIRONMENT = (
-    "AZURE_CLIENT_ID",
-    "AZURE_TENANT_ID",
-    "AZURE_CLIENT_SECRET",
-    "AZURE_FEDERATED_TOKEN_FILE",
-    "MSI_ENDPOINT",
-    "MSI_SECRET",
-    "IMDS_ENDPOINT",
-    "IDENTITY_SERVER_THUMBPRINT",
-    "AZURE_FUNCTIONS_ENVIRONMENT",
-    "ServiceBusConnection",
-    "ServiceBusConnection__clientId",
-    "ServiceBusConnection__credential",
-    "BOOKINGS_QUEUE",
-    "RESULTS_QUEUE",
-)
 
 
 class SentResults:
@@ -72,7 +55,7 @@ def graph() -> Iterator[GraphSimulator]:
 @pytest.fixture
 def managed_identity(graph: GraphSimulator, monkeypatch: pytest.MonkeyPatch) -> GraphSimulator:
     """azure-identity's real App Service managed-identity path, pointed at the simulator's token endpoint."""
-    for name in _FOREIGN_ENVIRONMENT:
+    for name in STEERING_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("IDENTITY_ENDPOINT", graph.identity_endpoint)
     monkeypatch.setenv("IDENTITY_HEADER", graph.identity_header)
