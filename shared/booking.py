@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -31,7 +31,6 @@ from pydantic.alias_generators import to_camel
 from shared.contract_model import ContractModel
 from shared.errors import BookingIdentity, FieldProblem, InvalidBooking
 
-SCHEMA_VERSION = 1
 MAX_BODY_BYTES = 64 * 1024
 MAX_ATTENDEES = 250
 MAX_SUBJECT_LENGTH = 255
@@ -40,7 +39,8 @@ MAX_DURATION = timedelta(hours=MAX_DURATION_HOURS)
 # The roles Graph accepts for a meeting participant that are meaningful for a meeting
 # (onlineMeetingRole in the v1.0 metadata, less `producer`, which is for live events,
 # and `unknownFutureValue`, which is not a role).
-ATTENDEE_ROLES = ("attendee", "presenter", "coorganizer")
+AttendeeRole = Literal["attendee", "presenter", "coorganizer"]
+ATTENDEE_ROLES = get_args(AttendeeRole)
 # Graph: "Assigning the presenter or coorganizer role to users who are not registered in
 # Microsoft Entra ID is not currently supported" (create onlineMeeting), so those need a userId.
 ROLES_NEEDING_USER_ID = frozenset({"presenter", "coorganizer"})
@@ -105,7 +105,7 @@ class Attendee(_Contract):
         description="The attendee's user principal name or email address."
     )
     user_id: Guid | None = Field(default=None, description="The attendee's Entra object id, when known.")
-    role: Literal["attendee", "presenter", "coorganizer"] = Field(
+    role: AttendeeRole = Field(
         default="attendee", description="Presenter and coorganizer need userId: Graph supports them only for Entra users."
     )
 
@@ -150,7 +150,7 @@ class Booking(_Contract):
         default_factory=list, max_length=MAX_ATTENDEES, description="Optional meeting participants."
     )
 
-    @field_validator("subject", "start")
+    @field_validator("subject", "start", "end")
     @classmethod
     def _required_for_upsert(cls, value: object, info: ValidationInfo) -> object:
         if value is None and info.data.get("action", "upsert") == "upsert":
@@ -160,12 +160,9 @@ class Booking(_Contract):
     @field_validator("end")
     @classmethod
     def _end_after_start(cls, end: datetime | None, info: ValidationInfo) -> datetime | None:
-        if end is None:
-            if info.data.get("action", "upsert") == "upsert":
-                raise ValueError("is required when action is 'upsert'")
-            return None
+        # Runs after _required_for_upsert, so a missing end here is one that cancel may omit.
         start = info.data.get("start")
-        if start is None:
+        if end is None or start is None:
             return end
         if end <= start:
             raise ValueError("must be after start")
