@@ -85,7 +85,7 @@ class GraphClient:
                 info = GraphErrorInfo(None, type(error).__name__, _connection_failure(error), None, client_request_id)
             else:
                 if response.status_code in (200, 201):
-                    return _success(response, client_request_id)
+                    return _success(response, client_request_id, attempt)
                 info = _error_info(response, client_request_id)
                 if response.status_code in _ACCESS_DENIED_STATUSES:
                     raise GraphAccessDenied(info)
@@ -125,7 +125,7 @@ def _graph_session(base_url: str, max_connections: int) -> requests.Session:
     return session
 
 
-def _success(response: requests.Response, client_request_id: str) -> GraphResponse:
+def _success(response: requests.Response, client_request_id: str, attempt: int) -> GraphResponse:
     request_id = response.headers.get("request-id")
     try:
         payload = response.json()
@@ -133,7 +133,7 @@ def _success(response: requests.Response, client_request_id: str) -> GraphRespon
         info = GraphErrorInfo(
             response.status_code, "InvalidResponse", "the success response is not JSON", request_id, client_request_id
         )
-        raise GraphTransientError(info, 1) from None
+        raise GraphTransientError(info, attempt) from None
     return GraphResponse(response.status_code, payload, request_id)
 
 
