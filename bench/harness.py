@@ -141,7 +141,7 @@ def drive(
     threads: int,
     on_completed: Callable[[int], None] | None = None,
 ) -> DriveOutcome:
-    """Run messages through `threads` concurrent invocations, as the host does up to maxConcurrentCalls.
+    """Run messages through `threads` concurrent invocations, as the host does up to maxConcurrentSessions.
 
     on_completed(n) is called (under a lock, in completion order) after the n-th message is settled.
     """

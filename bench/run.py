@@ -1,7 +1,7 @@
 """`python -m bench.run`: the six measurements of issue 6, side by side with their floors, as a table and JSON.
 
     1 per-message cost     bookings one at a time through the function vs a bare requests.Session.post loop
-    2 throughput           maxConcurrentCalls threads against a Graph that takes --latency-ms per request
+    2 throughput           maxConcurrentSessions threads against a Graph that takes --latency-ms per request
     3 round-trips          Graph requests, token requests and connections, from the simulator's counters
     4 cold start           process start to first published result vs importing the dependencies + one call
     5 throttling           against a Graph limited to --rate requests/s (429 + Retry-After beyond)
@@ -37,7 +37,8 @@ _CHILD_TIMEOUT_SECONDS = 1800
 def host_settings() -> dict[str, Any]:
     """host.json's Service Bus concurrency settings, which the throughput runs copy."""
     service_bus = json.loads((REPO_ROOT / "host.json").read_text(encoding="utf-8"))["extensions"]["serviceBus"]
-    return {"maxConcurrentCalls": service_bus["maxConcurrentCalls"], "prefetchCount": service_bus.get("prefetchCount", 0)}
+    concurrency = service_bus["maxConcurrentSessions"] * service_bus.get("maxConcurrentCallsPerSession", 1)
+    return {"maxConcurrentSessions": concurrency, "prefetchCount": service_bus.get("prefetchCount", 0)}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -49,8 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--threads",
         type=int,
-        default=host["maxConcurrentCalls"],
-        help="concurrent invocations (default: host.json maxConcurrentCalls)",
+        default=host["maxConcurrentSessions"],
+        help="concurrent invocations (default: host.json maxConcurrentSessions x maxConcurrentCallsPerSession)",
     )
     parser.add_argument("--latency-ms", type=float, help="Graph's added latency, throughput and throttling runs (default 100)")
     parser.add_argument(

@@ -1,7 +1,8 @@
 """The Graph simulator in a process of its own, so the CPU a measurement reads is the bridge's alone.
 
 The simulator's server threads would otherwise share the bridge's process (and its CPU clock and
-GIL). The parent asks the child for its counters and its own CPU time over a pipe.
+GIL). The parent asks the child for its counters and its own CPU time over a pipe. Azurite's Table
+service runs beside it (its own Node process), so the per-record state is the real table too.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ import contextlib
 import multiprocessing
 import os
 import time
+import uuid
+from contextlib import ExitStack
 from dataclasses import asdict
 from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
 
 from simulator.environment import STEERING_VARIABLES
+from tests.azurite import azurite_table_service
 
 # A namespace that never resolves: the benchmark captures results before they would leave for it.
 BENCH_NAMESPACE = "bridge-bench.servicebus.windows.net"
@@ -34,8 +38,11 @@ class SimulatorProcess:
         self.latency_seconds = latency_seconds
         self.rate_limit_per_second = rate_limit_per_second
         self.urls: dict[str, str] = {}
+        self._azurite = ExitStack()
+        self._state_connection = ""
 
     def __enter__(self) -> SimulatorProcess:
+        self._state_connection = self._azurite.enter_context(azurite_table_service())
         self._process.start()
         try:
             if not self._pipe.poll(_START_TIMEOUT_SECONDS):
@@ -52,6 +59,7 @@ class SimulatorProcess:
         self._process.join(5)
         if self._process.is_alive():
             self._process.kill()
+        self._azurite.close()
 
     @property
     def graph_base_url(self) -> str:
@@ -66,6 +74,8 @@ class SimulatorProcess:
                 "IDENTITY_HEADER": self.urls["identity_header"],
                 "GRAPH_BASE_URL": self.urls["graph_base_url"],
                 "ServiceBusConnection__fullyQualifiedNamespace": BENCH_NAMESPACE,
+                "RecordStateStorage": self._state_connection,
+                "RECORD_STATE_TABLE": f"bench{uuid.uuid4().hex}",
             }
         )
         return environment

@@ -2,6 +2,8 @@
 
 Returning normally completes the message (autoCompleteMessages in host.json); raising
 abandons it, so Service Bus redelivers it until maxDeliveryCount and then dead-letters it.
+The queue requires sessions (session id = the record's externalId): the host holds one
+record's session on one invocation at a time, so a record's bookings apply in order.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ blueprint = func.Blueprint()
     arg_name="message",
     queue_name=f"%{BOOKINGS_QUEUE}%",
     connection=SERVICE_BUS_CONNECTION,
+    is_sessions_enabled=True,
 )
 def create_meeting(message: func.ServiceBusMessage) -> None:
     """One booking message in, one result message out (or an exception for redelivery)."""
@@ -29,5 +32,7 @@ def create_meeting(message: func.ServiceBusMessage) -> None:
             message_id=message.message_id,
             correlation_id=message.correlation_id,
             delivery_count=message.delivery_count,
+            session_id=message.session_id,
+            application_properties=message.application_properties or {},
         )
     )

@@ -44,7 +44,8 @@ Options:
                              Graph extension) instead of with az rest afterwards. Either way
                              you need the Entra rights to assign Microsoft Graph app roles.
       --local-access         Also let you (the signed-in az principal) send test bookings,
-                             read results and replay dead letters with the local tools.
+                             read results and replay dead letters with the local tools
+                             (your own grants, apart from the function identity's).
       --organizer UPN        Organizer to name in the printed Grant-CsApplicationAccessPolicy
                              command (repeatable); without it the command has a placeholder.
   -h, --help                 Show this help.
@@ -353,7 +354,7 @@ main() {
   Identity client id:  $client_id
   Identity object id:  $principal_id
   Service Bus:         $namespace
-  Bookings queue:      $bookings_queue
+  Bookings queue:      $bookings_queue (sessions: send each booking with its externalId as session id)
   Results queue:       $results_queue
 EOF
   if [[ "$graph_role_pending" == true ]]; then

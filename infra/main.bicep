@@ -40,7 +40,7 @@ param instanceMemoryMB int = 2048
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
-@description('Python worker threads per instance (PYTHON_THREADPOOL_THREAD_COUNT). Keep it at least host.json\'s serviceBus.maxConcurrentCalls, or the worker runs fewer invocations at once than the host hands it.')
+@description('Python worker threads per instance (PYTHON_THREADPOOL_THREAD_COUNT). Keep it at least host.json\'s serviceBus.maxConcurrentSessions, or the worker runs fewer invocations at once than the host hands it.')
 @minValue(1)
 @maxValue(64)
 param workerThreadCount int = 16
@@ -58,7 +58,7 @@ param bookingsQueueName string = 'bookings'
 @description('Name of the queue the bridge publishes results to (the app setting RESULTS_QUEUE).')
 param resultsQueueName string = 'meeting-results'
 
-@description('Deliveries of one booking before Service Bus dead-letters it. This is the one place the retry count is configured: the function does not count attempts itself.')
+@description('Deliveries of one booking before Service Bus dead-letters it. This is the one place the retry count is configured: the queue enforces it, and the app setting BOOKINGS_MAX_DELIVERY_COUNT is read back from the queue so the bridge can publish a failed result on the last delivery.')
 @minValue(1)
 @maxValue(100)
 param bookingsMaxDeliveryCount int = 10
@@ -68,6 +68,14 @@ param messageTimeToLive string = 'P14D'
 
 @description('Microsoft Graph base URL the bridge calls (the app setting GRAPH_BASE_URL); change it for a national cloud.')
 param graphBaseUrl string = 'https://graph.microsoft.com/v1.0'
+
+@description('Table the bridge keeps per-record state in (the app setting RECORD_STATE_TABLE), in the host storage account.')
+@minLength(3)
+@maxLength(63)
+param recordStateTableName string = 'bookingstate'
+
+@description('Optional allow-list (the app setting ALLOWED_ORGANIZERS): comma-separated organizer object ids, or source=objectId entries restricting which source may book for which organizer. Empty means no restriction beyond the Teams application access policy.')
+param allowedOrganizers string = ''
 
 @description('Days Log Analytics keeps logs and telemetry.')
 @minValue(30)
@@ -122,6 +130,7 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: tags
     deploymentContainerName: deploymentContainerName
+    recordStateTableName: recordStateTableName
   }
 }
 
@@ -173,10 +182,13 @@ module functionApp 'modules/functionapp.bicep' = {
     storageBlobEndpoint: storage.outputs.blobEndpoint
     storageQueueEndpoint: storage.outputs.queueEndpoint
     storageTableEndpoint: storage.outputs.tableEndpoint
+    recordStateTableName: storage.outputs.recordStateTableName
     serviceBusNamespaceFqdn: serviceBus.outputs.fullyQualifiedNamespace
     bookingsQueueName: serviceBus.outputs.bookingsQueueName
     resultsQueueName: serviceBus.outputs.resultsQueueName
+    bookingsMaxDeliveryCount: serviceBus.outputs.bookingsMaxDeliveryCount
     graphBaseUrl: graphBaseUrl
+    allowedOrganizers: allowedOrganizers
     applicationInsightsConnectionString: monitoring.outputs.connectionString
   }
   dependsOn: [

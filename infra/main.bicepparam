@@ -16,6 +16,11 @@ param bookingsMaxDeliveryCount = 10
 param messageTimeToLive = 'P14D'
 
 param graphBaseUrl = 'https://graph.microsoft.com/v1.0'
+param recordStateTableName = 'bookingstate'
+// Optional allow-list on top of the Teams application access policy: comma-separated
+// organizer object ids ('id1,id2'), or source=objectId entries ('crm=id1,clinic=id2') that
+// also restrict which booking source may book for which organizer. Empty: no extra restriction.
+param allowedOrganizers = ''
 param logRetentionInDays = 30
 param allowScaleByQueueLength = true
 

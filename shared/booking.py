@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    StrictBool,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -44,6 +45,14 @@ ATTENDEE_ROLES = get_args(AttendeeRole)
 # Graph: "Assigning the presenter or coorganizer role to users who are not registered in
 # Microsoft Entra ID is not currently supported" (create onlineMeeting), so those need a userId.
 ROLES_NEEDING_USER_ID = frozenset({"presenter", "coorganizer"})
+
+# Meeting options, named as in the v1.0 metadata (onlineMeetingBase) and limited to its enum
+# members, less unknownFutureValue: createOrGet does not take them, so they are applied by PATCH.
+LobbyBypassScope = Literal[
+    "organizer", "organization", "organizationAndFederated", "everyone", "invited", "organizationExcludingGuests"
+]
+OnlineMeetingPresenters = Literal["everyone", "organization", "roleIsPresenter", "organizer"]
+MeetingChatMode = Literal["enabled", "disabled", "limited"]
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DATE_TIME_WITH_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})$")
@@ -117,6 +126,27 @@ class Attendee(_Contract):
         return role
 
 
+class LobbyBypassSettings(_Contract):
+    """Graph's lobbyBypassSettings: who skips the lobby."""
+
+    scope: LobbyBypassScope | None = Field(default=None, description="Who bypasses the lobby (Graph's lobbyBypassScope).")
+    is_dial_in_bypass_enabled: StrictBool | None = Field(default=None, description="Whether dial-in callers bypass it.")
+
+
+class MeetingOptions(_Contract):
+    """Meeting options, with Graph's property names and values; omitted ones keep Teams' defaults."""
+
+    lobby_bypass_settings: LobbyBypassSettings | None = None
+    allowed_presenters: OnlineMeetingPresenters | None = Field(default=None, description="Graph's onlineMeetingPresenters.")
+    allow_meeting_chat: MeetingChatMode | None = Field(default=None, description="Graph's meetingChatMode.")
+    is_entry_exit_announced: StrictBool | None = None
+    record_automatically: StrictBool | None = None
+
+    def to_graph(self) -> dict[str, Any]:
+        """The options as onlineMeeting properties, only those the booking set."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
 class Booking(_Contract):
     """A booking message, schema version 1: one source record that should have one Teams meeting."""
 
@@ -131,8 +161,15 @@ class Booking(_Contract):
     schema_version: Annotated[Literal[1], BeforeValidator(_json_integer)] = Field(description="Always 1 for this contract.")
     source: SourceName = Field(description="The upstream system, 1-64 of A-Za-z0-9._- . With recordId it identifies the record.")
     record_id: RecordId = Field(description="The record's id in the source system, 1-256 printable characters.")
-    revision: Revision | None = Field(default=None, description="The source's version of the record; echoed in the result.")
-    action: Literal["upsert", "cancel"] = Field(default="upsert", description="upsert creates or returns the meeting.")
+    revision: Revision | None = Field(
+        default=None,
+        description="The source's version of the record, increasing with every change. A booking older than the "
+        "newest one applied is answered `superseded` and changes nothing; without it, order is delivery order.",
+    )
+    action: Literal["upsert", "cancel"] = Field(
+        default="upsert",
+        description="upsert creates the meeting or brings it in line with this booking; cancel deletes it.",
+    )
     organizer_id: Guid = Field(description="The organizer's Microsoft Entra object id (a GUID, not a UPN).")
     subject: (
         Annotated[str, Field(min_length=1, max_length=MAX_SUBJECT_LENGTH), AfterValidator(_printable), AfterValidator(_not_blank)]
@@ -147,8 +184,11 @@ class Booking(_Contract):
         description=f"Required for upsert; after start, at most {MAX_DURATION_HOURS} hours later.",
     )
     attendees: list[Attendee] = Field(
-        default_factory=list, max_length=MAX_ATTENDEES, description="Optional meeting participants."
+        default_factory=list,
+        max_length=MAX_ATTENDEES,
+        description="Meeting participants; on update this is the full list (people left out are removed).",
     )
+    options: MeetingOptions | None = Field(default=None, description="Meeting options, applied after creation.")
 
     @field_validator("subject", "start", "end")
     @classmethod

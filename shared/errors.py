@@ -91,6 +91,17 @@ class GraphTransientError(RetryableError):
         self.attempts = attempts
 
 
+class GraphThrottled(GraphTransientError):
+    """Graph asked us to wait (Retry-After) longer than the invocation has left.
+
+    The pipeline re-enqueues the booking for after that wait instead of sleeping on the
+    message lock or burning a delivery."""
+
+    def __init__(self, info: GraphErrorInfo, attempts: int, retry_after_seconds: float) -> None:
+        super().__init__(info, attempts)
+        self.retry_after_seconds = retry_after_seconds
+
+
 class GraphAccessDenied(RetryableError):
     """Graph answered 401 or 403: the identity lacks the app role or the Teams access policy."""
 

@@ -1,4 +1,4 @@
-"""Microsoft Graph over one shared requests.Session: tokens, timeouts, retries, error parsing.
+"""Microsoft Graph's onlineMeetings calls over one shared requests.Session: tokens, timeouts, retries, errors.
 
 One client per process, used by every invocation thread: the session's connection pool is
 thread-safe and keeps TLS connections to Graph alive between messages. Retrying a
@@ -19,7 +19,7 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 
-from shared.errors import GraphAccessDenied, GraphErrorInfo, GraphPermanentError, GraphTransientError
+from shared.errors import GraphAccessDenied, GraphErrorInfo, GraphPermanentError, GraphThrottled, GraphTransientError
 from shared.retry_policy import RETRY_STATUSES, RetryPolicy, parse_retry_after
 
 logger = logging.getLogger(__name__)
@@ -57,17 +57,40 @@ class GraphClient:
         self._read_timeout = read_timeout_seconds
         self._session = _graph_session(self._base_url, max_connections)
 
-    def create_or_get(self, organizer_id: str, body: bytes) -> GraphResponse:
+    def create_or_get(self, organizer_id: str, body: bytes, deadline: float | None = None) -> GraphResponse:
         """POST /users/{organizerId}/onlineMeetings/createOrGet; 201 = created, 200 = existing."""
-        url = f"{self._base_url}/users/{quote(organizer_id, safe='')}/onlineMeetings/createOrGet"
-        return self._post_with_retries(url, body)
+        return self._send("POST", f"{self._meetings_url(organizer_id)}/createOrGet", body, deadline)
+
+    def update_meeting(self, organizer_id: str, meeting_id: str, body: bytes, deadline: float | None = None) -> GraphResponse:
+        """PATCH /users/{organizerId}/onlineMeetings/{id}; Graph answers 200 with the updated meeting.
+
+        A PATCH sets absolute values, so retrying one whose answer was lost is harmless."""
+        return self._send("PATCH", f"{self._meetings_url(organizer_id)}/{quote(meeting_id, safe='')}", body, deadline)
+
+    def delete_meeting(self, organizer_id: str, meeting_id: str, deadline: float | None = None) -> bool:
+        """DELETE /users/{organizerId}/onlineMeetings/{id}: True if deleted now, False if it was already gone (404)."""
+        url = f"{self._meetings_url(organizer_id)}/{quote(meeting_id, safe='')}"
+        try:
+            self._send("DELETE", url, None, deadline)
+        except GraphPermanentError as error:
+            if error.info.http_status == 404:
+                return False
+            raise
+        return True
+
+    def deadline(self) -> float:
+        """A monotonic deadline one retry budget from now: pass it to every call of one invocation."""
+        return time.monotonic() + self._retry_policy.budget_seconds
 
     def close(self) -> None:
         self._session.close()
 
-    def _post_with_retries(self, url: str, body: bytes) -> GraphResponse:
+    def _meetings_url(self, organizer_id: str) -> str:
+        return f"{self._base_url}/users/{quote(organizer_id, safe='')}/onlineMeetings"
+
+    def _send(self, method: str, url: str, body: bytes | None, deadline: float | None) -> GraphResponse:
         policy = self._retry_policy
-        deadline = time.monotonic() + policy.budget_seconds
+        deadline = deadline if deadline is not None else self.deadline()
         attempt = 0
         while True:
             attempt += 1
@@ -75,7 +98,8 @@ class GraphClient:
             remaining = deadline - time.monotonic()
             timeout = (CONNECT_TIMEOUT_SECONDS, max(1.0, min(self._read_timeout, remaining)))
             try:
-                response = self._session.post(
+                response = self._session.request(
+                    method,
                     url,
                     data=body,
                     headers={"Authorization": f"Bearer {self._bearer_token()}", "client-request-id": client_request_id},
@@ -84,6 +108,8 @@ class GraphClient:
             except _CONNECTION_FAILURES as error:
                 info = GraphErrorInfo(None, type(error).__name__, _connection_failure(error), None, client_request_id)
             else:
+                if response.status_code == 204:
+                    return GraphResponse(204, None, response.headers.get("request-id"))
                 if response.status_code in (200, 201):
                     return _success(response, client_request_id, attempt)
                 info = _error_info(response, client_request_id)
@@ -98,9 +124,12 @@ class GraphClient:
 
             wait = policy.backoff_seconds(attempt, info.retry_after_seconds)
             if time.monotonic() + wait >= deadline:
+                if info.retry_after_seconds is not None:
+                    raise GraphThrottled(info, attempt, info.retry_after_seconds)
                 raise GraphTransientError(info, attempt)
             logger.warning(
-                "graph retry attempt=%d status=%s code=%s waitSeconds=%.2f graphRequestId=%s",
+                "graph retry method=%s attempt=%d status=%s code=%s waitSeconds=%.2f graphRequestId=%s",
+                method,
                 attempt,
                 info.http_status,
                 info.code,

@@ -57,12 +57,13 @@ def meeting_from_graph(payload: Any) -> Meeting:
         passcode=join_settings.get("passcode"),
         dial_in=dial_in,
         subject=payload.get("subject"),
-        start=_utc(payload.get("startDateTime")),
-        end=_utc(payload.get("endDateTime")),
+        start=graph_instant(payload.get("startDateTime")),
+        end=graph_instant(payload.get("endDateTime")),
     )
 
 
-def _utc(value: Any) -> datetime | None:
+def graph_instant(value: Any) -> datetime | None:
+    """A Graph Edm.DateTimeOffset string as an aware UTC datetime, or None if absent or unreadable."""
     # Graph writes seven fractional digits ("...18.0615989Z"); Python 3.11 reads them (truncating to six).
     if not isinstance(value, str):
         return None

@@ -26,7 +26,7 @@ def build_create_or_get_body(booking: Booking, external_id: str) -> bytes:
         "subject": booking.subject,
     }
     if booking.attendees:
-        body["participants"] = {"attendees": [_participant(attendee) for attendee in booking.attendees]}
+        body["participants"] = {"attendees": [graph_participant(attendee) for attendee in booking.attendees]}
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
@@ -37,7 +37,8 @@ def graph_date_time(moment: datetime | None) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _participant(attendee: Attendee) -> dict[str, Any]:
+def graph_participant(attendee: Attendee) -> dict[str, Any]:
+    """One attendee as Graph's meetingParticipantInfo (createOrGet and PATCH take the same shape)."""
     participant: dict[str, Any] = {"upn": attendee.upn, "role": attendee.role}
     if attendee.user_id:
         participant["identity"] = {"user": {"id": attendee.user_id}}

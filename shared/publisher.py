@@ -57,34 +57,32 @@ def to_service_bus_message(result: ResultMessage, correlation_id: str) -> Servic
     )
 
 
-class ResultPublisher:
-    """Sends results to one queue, lending each invocation thread a sender of its own."""
+class SenderPool:
+    """Senders for one queue, lending each invocation thread a sender of its own."""
 
     def __init__(self, client: ServiceBusClient, queue_name: str) -> None:
         self._client = client
-        self._queue_name = queue_name
+        self.queue_name = queue_name
         self._idle: queue.SimpleQueue[ServiceBusSender] = queue.SimpleQueue()
         self._opened: list[ServiceBusSender] = []
         self._lock = threading.Lock()
 
-    def publish_result(self, result: ResultMessage, correlation_id: str) -> None:
-        """Send one result; raise PublishError so that the booking is redelivered if it did not go."""
-        message = to_service_bus_message(result, correlation_id)
+    def send(self, message: ServiceBusMessage, what: str) -> None:
+        """Send one message; raise PublishError (retryable) if it did not go."""
         sender = self._borrow()
         try:
             sender.send_messages(message)
         except (AzureError, OSError) as error:
             self._discard(sender)
-            problem = f"could not send the result to queue {self._queue_name!r}: {type(error).__name__}: {error}"
-            raise PublishError(problem) from error
+            raise PublishError(f"could not send {what} to queue {self.queue_name!r}: {type(error).__name__}: {error}") from error
         self._idle.put(sender)
 
     def close(self) -> None:
+        """Close the senders (not the client, which the pools of one process share)."""
         with self._lock:
             senders, self._opened = self._opened, []
         for sender in senders:
             sender.close()
-        self._client.close()
 
     def _borrow(self) -> ServiceBusSender:
         try:
@@ -93,7 +91,7 @@ class ResultPublisher:
             # The client keeps a registry of its handlers, so creation is serialised; the sender
             # itself connects on its first send, outside the lock.
             with self._lock:
-                sender = self._client.get_queue_sender(self._queue_name)
+                sender = self._client.get_queue_sender(self.queue_name)
                 self._opened.append(sender)
             return sender
 
@@ -104,4 +102,20 @@ class ResultPublisher:
         try:
             sender.close()
         except (AzureError, OSError) as error:
-            logger.warning("closing a failed results sender also failed: %s", type(error).__name__)
+            logger.warning("closing a failed sender also failed: %s", type(error).__name__)
+
+
+class ResultPublisher:
+    """Sends results to the results queue; closing it closes the process's Service Bus client."""
+
+    def __init__(self, client: ServiceBusClient, queue_name: str) -> None:
+        self._client = client
+        self._senders = SenderPool(client, queue_name)
+
+    def publish_result(self, result: ResultMessage, correlation_id: str) -> None:
+        """Send one result; raise PublishError so that the booking is redelivered if it did not go."""
+        self._senders.send(to_service_bus_message(result, correlation_id), "the result")
+
+    def close(self) -> None:
+        self._senders.close()
+        self._client.close()

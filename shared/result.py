@@ -13,7 +13,14 @@ from enum import StrEnum
 from pydantic import ConfigDict, Field
 
 from shared.contract_model import ContractModel
-from shared.errors import FieldProblem, GraphErrorInfo, InvalidBooking
+from shared.errors import (
+    FieldProblem,
+    GraphAccessDenied,
+    GraphErrorInfo,
+    GraphTransientError,
+    InvalidBooking,
+    RetryableError,
+)
 from shared.meeting import Meeting
 
 # Fixed for ever: result message ids derived from it are what duplicate detection compares.
@@ -24,9 +31,12 @@ class ResultStatus(StrEnum):
     """What happened to a booking. Consumers filter on it (it is also an application property)."""
 
     CREATED = "created"  # Graph created a new meeting (201)
-    EXISTING = "existing"  # the meeting for this record already existed and is returned unchanged (200)
-    REJECTED = "rejected"  # the booking message is invalid; fix it at the source and send it again
-    FAILED = "failed"  # Graph refused the booking for a reason retrying cannot fix (400, 404, ...)
+    EXISTING = "existing"  # the meeting already matched the booking; nothing was changed
+    UPDATED = "updated"  # the existing meeting was changed to match the booking (changedFields says what)
+    CANCELLED = "cancelled"  # no meeting is left for the record (meetingExisted says whether one was deleted)
+    SUPERSEDED = "superseded"  # a newer revision was already applied; this older one changed nothing
+    REJECTED = "rejected"  # the booking message is invalid or not allowed; fix it at the source and send it again
+    FAILED = "failed"  # Graph refused for a reason retrying cannot fix, or the last delivery failed
 
 
 class ErrorDetail(ContractModel):
@@ -59,6 +69,16 @@ class ResultMessage(ContractModel):
     graph_request_id: str | None = Field(
         description="Graph's request-id of the call that decided the result, if Graph was called."
     )
+    changed_fields: list[str] = Field(
+        default_factory=list,
+        description="For updated (and created with options): the booking fields that were applied to the meeting.",
+    )
+    meeting_existed: bool | None = Field(
+        default=None, description="For cancelled: whether a meeting existed and was deleted by this booking."
+    )
+    applied_revision: int | None = Field(
+        default=None, description="For superseded: the newer revision already applied to the record."
+    )
     booking_message_id: str = Field(description="The Service Bus message id of the booking message.")
     processed_at: datetime
 
@@ -78,6 +98,20 @@ def rejected_error(error: InvalidBooking) -> ResultError:
 
 def graph_error(info: GraphErrorInfo) -> ResultError:
     return ResultError(code=info.code, message=info.message, http_status=info.http_status, request_id=info.request_id)
+
+
+def retry_exhausted_error(error: RetryableError, deliveries: int) -> ResultError:
+    """The last error of a booking that is about to be dead-lettered, for its `failed` result."""
+    prefix = f"gave up after {deliveries} deliveries; the booking message is being dead-lettered. Last error: "
+    if isinstance(error, GraphTransientError | GraphAccessDenied):
+        info = error.info
+        return ResultError(code=info.code, message=prefix + str(error), http_status=info.http_status, request_id=info.request_id)
+    # Our own kinds, in snake case: token_error, publish_error, configuration_error, state_store_error, ...
+    return ResultError(code=_snake(type(error).__name__), message=prefix + str(error))
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{char.lower()}" if char.isupper() else char for char in name).lstrip("_")
 
 
 def _detail(problem: FieldProblem) -> ErrorDetail:

@@ -1,4 +1,4 @@
-"""The process's one pipeline: settings, credential, Graph session and Service Bus sender, built once.
+"""The process's one pipeline: settings, credential, Graph session, Service Bus senders and state table, built once.
 
 Built on the first message rather than at import, so a cold start pays for it once and a
 configuration error surfaces as a failed invocation (logged, message redelivered) naming the setting.
@@ -12,8 +12,10 @@ from azure.core.credentials import TokenCredential
 
 from shared.credential import GraphToken, build_credential
 from shared.graph_client import GraphClient
-from shared.pipeline import BookingPipeline
-from shared.publisher import ResultPublisher, build_service_bus_client
+from shared.pipeline import BookingPipeline, PipelineLimits
+from shared.publisher import ResultPublisher, SenderPool, build_service_bus_client
+from shared.record_state import RecordStateStore, TableRecordStateStore
+from shared.retry_policy import RetryPolicy
 from shared.settings import Settings, load_settings
 
 _lock = threading.Lock()
@@ -21,11 +23,31 @@ _pipeline: BookingPipeline | None = None
 
 
 def build_pipeline(settings: Settings, credential: TokenCredential | None = None) -> BookingPipeline:
-    """Wire the pipeline for these settings; one credential serves Graph and Service Bus."""
+    """Wire the pipeline for these settings; one credential serves Graph, Service Bus and the state table."""
     credential = credential or build_credential(settings)
-    graph = GraphClient(settings.graph_base_url, GraphToken(credential, settings.graph_scope).bearer)
-    publisher = ResultPublisher(build_service_bus_client(settings.service_bus, credential), settings.results_queue)
-    return BookingPipeline(graph, publisher)
+    graph = GraphClient(
+        settings.graph_base_url,
+        GraphToken(credential, settings.graph_scope).bearer,
+        retry_policy=RetryPolicy(budget_seconds=settings.graph_retry_budget_seconds),
+    )
+    service_bus = build_service_bus_client(settings.service_bus, credential)
+    return BookingPipeline(
+        graph,
+        ResultPublisher(service_bus, settings.results_queue),
+        build_record_state_store(settings, credential),
+        SenderPool(service_bus, settings.bookings_queue),
+        policy=settings.organizer_policy,
+        limits=PipelineLimits(settings.max_delivery_count, settings.max_throttle_requeues),
+    )
+
+
+def build_record_state_store(settings: Settings, credential: TokenCredential) -> RecordStateStore:
+    """The state table through the identity in Azure, or Azurite's when a local connection string is set."""
+    target = settings.record_state.require()
+    if target.emulator_connection_string:
+        return TableRecordStateStore.for_emulator(target.emulator_connection_string, settings.record_state_table)
+    assert target.table_service_uri is not None  # require() guarantees one of the two
+    return TableRecordStateStore.with_identity(target.table_service_uri, settings.record_state_table, credential)
 
 
 def get_pipeline() -> BookingPipeline:

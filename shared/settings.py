@@ -12,10 +12,11 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from shared.errors import ConfigurationError
+from shared.organizer_policy import OrganizerPolicy, parse_organizer_policy
 
 # The trigger's connection name; the host reads ServiceBusConnection__* from it.
 SERVICE_BUS_CONNECTION = "ServiceBusConnection"
@@ -26,12 +27,27 @@ BOOKINGS_QUEUE = "BOOKINGS_QUEUE"
 RESULTS_QUEUE = "RESULTS_QUEUE"
 GRAPH_BASE_URL = "GRAPH_BASE_URL"
 AZURE_CLIENT_ID = "AZURE_CLIENT_ID"
+# Per-record state (last applied revision, cancellation) in Azure Table storage: the identity
+# reaches the table service at this URI; locally RECORD_STATE_CONNECTION may hold Azurite's string.
+RECORD_STATE_CONNECTION = "RecordStateStorage"
+RECORD_STATE_TABLE_SERVICE_URI = "RecordStateStorage__tableServiceUri"
+RECORD_STATE_TABLE = "RECORD_STATE_TABLE"
+# The bookings queue's maxDeliveryCount, passed in by infra from the same parameter.
+BOOKINGS_MAX_DELIVERY_COUNT = "BOOKINGS_MAX_DELIVERY_COUNT"
+ALLOWED_ORGANIZERS = "ALLOWED_ORGANIZERS"
+GRAPH_RETRY_BUDGET_SECONDS = "GRAPH_RETRY_BUDGET_SECONDS"
+MAX_THROTTLE_REQUEUES = "MAX_THROTTLE_REQUEUES"
 # Set to "Development" by Core Tools (`func start`); never set in Azure.
 FUNCTIONS_ENVIRONMENT = "AZURE_FUNCTIONS_ENVIRONMENT"
 
 DEFAULT_BOOKINGS_QUEUE = "bookings"
 DEFAULT_RESULTS_QUEUE = "meeting-results"
 DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
+DEFAULT_RECORD_STATE_TABLE = "bookingstate"
+DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT = 10
+# Well inside the bookings queue's 1-minute lock, which the host renews for up to 5 minutes.
+DEFAULT_GRAPH_RETRY_BUDGET_SECONDS = 45.0
+DEFAULT_MAX_THROTTLE_REQUEUES = 5
 
 # The settings an operator may set, in the order README documents them.
 APP_SETTINGS = (
@@ -42,7 +58,18 @@ APP_SETTINGS = (
     RESULTS_QUEUE,
     GRAPH_BASE_URL,
     AZURE_CLIENT_ID,
+    RECORD_STATE_TABLE_SERVICE_URI,
+    RECORD_STATE_CONNECTION,
+    RECORD_STATE_TABLE,
+    BOOKINGS_MAX_DELIVERY_COUNT,
+    ALLOWED_ORGANIZERS,
+    GRAPH_RETRY_BUDGET_SECONDS,
+    MAX_THROTTLE_REQUEUES,
 )
+# Settings infra leaves at the code's default: tuning knobs an operator may set, not wiring.
+TUNING_SETTINGS = (GRAPH_RETRY_BUDGET_SECONDS, MAX_THROTTLE_REQUEUES)
+# Local-only settings: infra never sets them (Azure uses the identity-based form).
+LOCAL_ONLY_SETTINGS = (RECORD_STATE_CONNECTION,)
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?$")
 _HOST_NAME = re.compile(
@@ -50,6 +77,9 @@ _HOST_NAME = re.compile(
 )
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _LOOPBACK_NAMES = {"localhost"}
+_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+# Azurite's well-known development account: the only storage account a connection string may name.
+_AZURITE_ACCOUNT = "devstoreaccount1"
 
 
 @dataclass(frozen=True)
@@ -61,6 +91,23 @@ class ServiceBusTarget:
 
 
 @dataclass(frozen=True)
+class RecordStateTarget:
+    """Where per-record state lives: a table service reached with the identity, or Azurite locally."""
+
+    table_service_uri: str | None = None
+    emulator_connection_string: str | None = None
+
+    def require(self) -> RecordStateTarget:
+        """This target, or ConfigurationError if neither form is set (only the function needs the table)."""
+        if self.table_service_uri is None and self.emulator_connection_string is None:
+            raise ConfigurationError(
+                RECORD_STATE_TABLE_SERVICE_URI,
+                "is not set: give the storage account's table endpoint, such as https://contosobridge.table.core.windows.net",
+            )
+        return self
+
+
+@dataclass(frozen=True)
 class Settings:
     bookings_queue: str
     results_queue: str
@@ -69,6 +116,12 @@ class Settings:
     service_bus: ServiceBusTarget
     managed_identity_client_id: str | None
     developer_credential: bool
+    record_state: RecordStateTarget = RecordStateTarget()
+    record_state_table: str = DEFAULT_RECORD_STATE_TABLE
+    max_delivery_count: int = DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT
+    organizer_policy: OrganizerPolicy = field(default_factory=OrganizerPolicy)
+    graph_retry_budget_seconds: float = DEFAULT_GRAPH_RETRY_BUDGET_SECONDS
+    max_throttle_requeues: int = DEFAULT_MAX_THROTTLE_REQUEUES
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -83,6 +136,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         service_bus=_service_bus_target(env),
         managed_identity_client_id=_managed_identity_client_id(env),
         developer_credential=_value(env, FUNCTIONS_ENVIRONMENT) == "Development",
+        record_state=_record_state_target(env),
+        record_state_table=_table_name(env),
+        max_delivery_count=_integer(env, BOOKINGS_MAX_DELIVERY_COUNT, DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, 1, 2000),
+        organizer_policy=_organizer_policy(env),
+        graph_retry_budget_seconds=_seconds(env, GRAPH_RETRY_BUDGET_SECONDS, DEFAULT_GRAPH_RETRY_BUDGET_SECONDS),
+        max_throttle_requeues=_integer(env, MAX_THROTTLE_REQUEUES, DEFAULT_MAX_THROTTLE_REQUEUES, 0, 100),
     )
 
 
@@ -183,3 +242,75 @@ def _managed_identity_client_id(env: Mapping[str, str]) -> str | None:
         )
     chosen = client_id or trigger_client_id
     return chosen.lower() if chosen else None
+
+
+def _record_state_target(env: Mapping[str, str]) -> RecordStateTarget:
+    connection_string = _value(env, RECORD_STATE_CONNECTION)
+    if connection_string is not None:
+        # As for Service Bus: a connection string (a secret) is accepted only for the local emulator.
+        if not _is_azurite(connection_string):
+            raise ConfigurationError(
+                RECORD_STATE_CONNECTION,
+                "a connection string is accepted only for Azurite (UseDevelopmentStorage=true, or "
+                f"AccountName={_AZURITE_ACCOUNT} with a loopback TableEndpoint); in Azure remove it and set "
+                f"{RECORD_STATE_TABLE_SERVICE_URI} so the managed identity is used",
+            )
+        return RecordStateTarget(emulator_connection_string=connection_string)
+    uri = _value(env, RECORD_STATE_TABLE_SERVICE_URI)
+    if uri is None:
+        return RecordStateTarget()  # the function requires it (RecordStateTarget.require); the queue CLI does not
+    parts = urlsplit(uri)
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.username or parts.password:
+        raise ConfigurationError(
+            RECORD_STATE_TABLE_SERVICE_URI,
+            f"{uri!r} is not a table endpoint such as https://contosobridge.table.core.windows.net",
+        )
+    return RecordStateTarget(table_service_uri=uri.rstrip("/"))
+
+
+def _is_azurite(connection_string: str) -> bool:
+    fields = dict(part.split("=", 1) for part in connection_string.replace(" ", "").split(";") if "=" in part)
+    fields = {key.lower(): value for key, value in fields.items()}
+    if fields.get("usedevelopmentstorage", "").lower() == "true":
+        return True
+    endpoint = urlsplit(fields.get("tableendpoint", ""))
+    return fields.get("accountname") == _AZURITE_ACCOUNT and bool(endpoint.hostname) and _is_loopback(endpoint.hostname or "")
+
+
+def _table_name(env: Mapping[str, str]) -> str:
+    value = _value(env, RECORD_STATE_TABLE) or DEFAULT_RECORD_STATE_TABLE
+    if not _TABLE_NAME.match(value):
+        raise ConfigurationError(
+            RECORD_STATE_TABLE, f"{value!r} is not a table name (3-63 letters and digits, starting with a letter)"
+        )
+    return value
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    text = _value(env, name)
+    if text is None:
+        return default
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ConfigurationError(name, f"{text!r} is not a whole number from {low} to {high}")
+    return int(text)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = _value(env, name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    # More than four minutes would outlast the host's lock renewal and function timeout (5 minutes).
+    if not 1.0 <= value <= 240.0:
+        raise ConfigurationError(name, f"{text!r} is not a number of seconds from 1 to 240")
+    return value
+
+
+def _organizer_policy(env: Mapping[str, str]) -> OrganizerPolicy:
+    try:
+        return parse_organizer_policy(_value(env, ALLOWED_ORGANIZERS) or "")
+    except ValueError as error:
+        raise ConfigurationError(ALLOWED_ORGANIZERS, str(error)) from None

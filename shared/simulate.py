@@ -2,8 +2,9 @@
 
 Graph and the managed-identity endpoint are the project's simulator, started in-process on
 loopback; azure-identity fetches its token from it through its real App Service code path.
-Only the last leg differs from Azure: results are printed instead of sent to the queue, in
-the exact form (message id, properties, body) the publisher would send.
+Two legs differ from Azure: results are printed instead of sent to the queue, in the exact
+form (message id, properties, body) the publisher would send, and per-record state (the
+ordering guard) is kept in memory for the run instead of in the state table.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from shared.errors import RetryableError
 from shared.graph_client import GraphClient
 from shared.pipeline import BookingPipeline, InboundMessage
 from shared.publisher import to_service_bus_message
-from shared.result import ResultMessage
+from shared.record_state import MemoryRecordStateStore
+from shared.result import ResultMessage, ResultStatus
 from shared.settings import graph_scope_for
 
 # The simulated tenant's users: the organizers the committed samples use (one sample names
@@ -86,12 +88,17 @@ def summarize(result: ResultMessage, label: str) -> str:
     """One line a person can read: status, record, externalId, then the join URL or the error."""
     record = f"{result.source or '?'}/{result.record_id or '?'}"
     if result.meeting:
-        outcome = f"join {result.meeting.join_web_url}"
+        changed = f" changed={','.join(result.changed_fields)}" if result.changed_fields else ""
+        outcome = f"join {result.meeting.join_web_url}{changed}"
+    elif result.status is ResultStatus.CANCELLED:
+        outcome = "meeting deleted" if result.meeting_existed else "no meeting existed; none left"
+    elif result.status is ResultStatus.SUPERSEDED:
+        outcome = f"revision {result.applied_revision} already applied; nothing changed"
     else:
         error = result.error
         problems = "; ".join(f"{d.field or 'body'}: {d.reason}" for d in error.details) if error else ""
         outcome = f"{error.code}: {problems or error.message}" if error else ""
-    return f"{result.status.value:<9} {record:<40} externalId={result.external_id or '-'}  {outcome}  ({label})"
+    return f"{result.status.value:<10} {record:<40} externalId={result.external_id or '-'}  {outcome}  ({label})"
 
 
 @contextlib.contextmanager
@@ -122,14 +129,14 @@ def run_simulation(
     step = max(1, len(inputs) // 10)
     with graph_endpoint(graph_url, organizers) as (base_url, credential):
         graph = GraphClient(base_url, GraphToken(credential, graph_scope_for(base_url)).bearer)
-        pipeline = BookingPipeline(graph, PrintedResults(out, err))
+        pipeline = BookingPipeline(graph, PrintedResults(out, err), MemoryRecordStateStore())
         try:
             for number, booking in enumerate(inputs, 1):
                 try:
                     pipeline.handle(InboundMessage(body=booking.body, message_id=booking.label, delivery_count=1))
                 except RetryableError as error:
                     redelivered += 1
-                    err.write(f"{'redeliver':<9} {booking.label}: {error}\n")
+                    err.write(f"{'redeliver':<10} {booking.label}: {error}\n")
                 if len(inputs) > _PROGRESS_ABOVE and (number % step == 0 or number == len(inputs)):
                     err.write(f"progress {number}/{len(inputs)}\n")
         finally:

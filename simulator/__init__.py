@@ -1,4 +1,4 @@
-"""A local stand-in for Microsoft Graph's onlineMeetings createOrGet and App Service managed identity.
+"""A local stand-in for Microsoft Graph's onlineMeetings (createOrGet, GET, PATCH, DELETE) and App Service managed identity.
 
 Strict where Graph is strict, so client mistakes fail here first; faults on demand, so retry
 and timeout handling can be exercised; stdlib only, so it ships with the app and runs in-process.

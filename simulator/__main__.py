@@ -1,5 +1,7 @@
 """`python -m simulator --port 8010`: run the simulator until Ctrl-C, for `func start` against it.
 
+Serves POST /v1.0/users/{userId}/onlineMeetings/createOrGet, GET/PATCH/DELETE of
+/v1.0/users/{userId}/onlineMeetings/{meetingId} and the identity endpoint /msi/token.
 Prints the settings the function app needs, in `export`-able form. `--latency-ms` and `--rate`
 give it Graph's latency and throttling, to watch the app under load.
 """
@@ -15,7 +17,12 @@ from simulator.graph_simulator import DEFAULT_TENANT_ID, GraphSimulator
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line, serve, and stop cleanly on Ctrl-C."""
     parser = argparse.ArgumentParser(
-        prog="python -m simulator", description="Run the Graph createOrGet + managed identity simulator until Ctrl-C."
+        prog="python -m simulator",
+        description=(
+            "Run the Graph onlineMeetings + managed identity simulator until Ctrl-C. Routes: "
+            "POST /v1.0/users/{userId}/onlineMeetings/createOrGet; GET, PATCH, DELETE "
+            "/v1.0/users/{userId}/onlineMeetings/{meetingId}; GET /msi/token."
+        ),
     )
     parser.add_argument("--port", type=int, default=8010, help="port on 127.0.0.1 (0 picks a free one; default 8010)")
     parser.add_argument("--tenant-id", default=DEFAULT_TENANT_ID)

@@ -1,7 +1,7 @@
 """One request's path through the simulator: record it, apply the next fault, then answer.
 
 The identity endpoint lives under /msi/, everything else is the Graph side; each has its
-own fault queue, so a test can throttle token requests without touching Graph calls. Load
+own fault queue (and its own chaos faults), so a test can throttle token requests without touching Graph calls. Load
 shaping (a constant latency, a request rate limit) applies to every Graph request, as Graph's
 own latency and throttling do, and never to token requests.
 """

@@ -1,13 +1,16 @@
-"""Failures to inject, queued per target and consumed in the order they were queued.
+"""Failures to inject: queued per target and consumed in the order they were queued, or at random (chaos).
 
 Real Graph throttles (429 with Retry-After), has bad minutes (503, 504), answers late and
-loses connections. A client's retry logic is only tested if those can be produced on demand.
+loses connections. A client's retry logic is only tested if those can be produced on demand;
+chaos spreads them over a load run at a set probability, seeded so a failing run can be replayed.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -63,23 +66,57 @@ class _Pending:
 
 
 class FaultQueue:
-    """Thread-safe FIFO of faults per target; each fault is used `times` times, then discarded."""
+    """Thread-safe FIFO of faults per target; each fault is used `times` times, then discarded.
+
+    With chaos on, a request that finds its target's queue empty gets, with the chaos probability,
+    one of that target's chaos faults picked at random. Queued faults always come first.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queues: dict[str, deque[_Pending]] = {target: deque() for target in FAULT_TARGETS}
+        self._chaos: dict[str, tuple[Fault, ...]] = {}
+        self._chaos_probability = 0.0
+        # One generator per target, so token traffic does not shift the sequence Graph requests see.
+        self._random: dict[str, random.Random] = {}
 
     def push(self, fault: Fault) -> None:
         """Queue a fault behind those already waiting for the same target."""
         with self._lock:
             self._queues[fault.target].append(_Pending(fault, fault.times))
 
+    def chaos(self, faults: Sequence[Fault], probability: float, seed: int | None = None) -> None:
+        """From now on, each request with nothing queued gets one of its target's `faults` with `probability`.
+
+        A chaos fault applies to the one request it is picked for (its `times` is not used).
+        `seed` makes the picks repeatable for the same sequence of requests; no faults or
+        probability 0 turns chaos off.
+        """
+        if not 0 <= probability <= 1:
+            raise ValueError(f"Chaos probability must be between 0 and 1, not {probability}")
+        if not all(isinstance(fault, Fault) for fault in faults):
+            raise TypeError("Chaos faults must be Fault instances")
+        if probability > 0 and not faults:
+            raise ValueError("Chaos with a non-zero probability needs at least one fault to choose from")
+        with self._lock:
+            if not faults or probability == 0:
+                self._stop_chaos()
+                return
+            self._chaos = {target: tuple(f for f in faults if f.target == target) for target in FAULT_TARGETS}
+            self._chaos_probability = probability
+            self._random = {target: random.Random(None if seed is None else f"{seed}/{target}") for target in FAULT_TARGETS}
+
+    def stop_chaos(self) -> None:
+        """Turn chaos off; queued faults are kept."""
+        with self._lock:
+            self._stop_chaos()
+
     def take(self, target: FaultTarget) -> Fault | None:
-        """The fault for the request arriving now, or None when nothing is queued."""
+        """The fault for the request arriving now, or None when nothing is queued and chaos spares it."""
         with self._lock:
             queue = self._queues[target]
             if not queue:
-                return None
+                return self._chaos_pick(target)
             pending = queue[0]
             pending.remaining -= 1
             if pending.remaining == 0:
@@ -87,7 +124,20 @@ class FaultQueue:
             return pending.fault
 
     def clear(self) -> None:
-        """Forget every queued fault."""
+        """Forget every queued fault and turn chaos off."""
         with self._lock:
             for queue in self._queues.values():
                 queue.clear()
+            self._stop_chaos()
+
+    def _chaos_pick(self, target: FaultTarget) -> Fault | None:
+        candidates = self._chaos.get(target)
+        if not candidates:
+            return None
+        rng = self._random[target]
+        return rng.choice(candidates) if rng.random() < self._chaos_probability else None
+
+    def _stop_chaos(self) -> None:
+        self._chaos = {}
+        self._chaos_probability = 0.0
+        self._random = {}

@@ -1,14 +1,19 @@
-"""Graph's one endpoint here: POST /v1.0/users/{userId}/onlineMeetings/createOrGet.
+"""Graph's onlineMeetings endpoints here, for an application (app-only) token.
 
-Checks run in the order a caller meets them on real Graph: the route, the bearer token,
-/me (delegated only), the body, then the organizer (does the user exist, and does an
-application access policy let this app act for them), and finally create-or-get.
+POST /v1.0/users/{userId}/onlineMeetings/createOrGet, and GET (read), PATCH (Update
+onlineMeeting) and DELETE of /v1.0/users/{userId}/onlineMeetings/{meetingId}.
+Checks run in the order a caller meets them on real Graph: the route and method, the bearer
+token, /me (delegated only), the body, then the organizer (does the user exist, and does an
+application access policy let this app act for them), and finally the meeting itself (a
+meeting id is found only under its own organizer).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
 from urllib.parse import unquote
 
 from simulator.create_or_get import parse_create_or_get
@@ -16,21 +21,30 @@ from simulator.edm_datetime import now_ticks
 from simulator.graph_errors import GraphError, graph_error_response
 from simulator.identity import ManagedIdentityEndpoint
 from simulator.meeting_document import new_meeting_document
-from simulator.meeting_store import MeetingStore, meeting_key
+from simulator.meeting_store import MeetingStore, meeting_key, meeting_owner
+from simulator.meeting_update import parse_meeting_update
 from simulator.server import HttpRequest, HttpResponse, json_response
 
 # Successful Graph answers carry OData's parameters; a client must not compare Content-Type exactly.
 ODATA_CONTENT_TYPE = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 _OBJECT_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # Graph matches path segments case-insensitively and accepts the namespace-qualified action name.
-_CREATE_OR_GET_PATH = re.compile(
-    r"/v1\.0/(?:(?P<me>me)|users/(?P<user>[^/]+))/onlineMeetings/(?:microsoft\.graph\.)?createOrGet",
-    re.IGNORECASE,
-)
+_MEETINGS = r"/v1\.0/(?:(?P<me>me)|users/(?P<user>[^/]+))/onlineMeetings"
+_CREATE_OR_GET_PATH = re.compile(_MEETINGS + r"/(?:microsoft\.graph\.)?createOrGet", re.IGNORECASE)
+# A meeting id is one path segment; clients percent-encode it, so it is decoded before lookup.
+_MEETING_PATH = re.compile(_MEETINGS + r"/(?P<meeting>[^/]+)", re.IGNORECASE)
+_MEETING_METHODS = ("GET", "PATCH", "DELETE")
+
+
+@dataclass(frozen=True)
+class _Route:
+    operation: Literal["createOrGet", "meeting"]
+    user: str | None  # None for /me
+    meeting_id: str = ""
 
 
 class GraphApi:
-    """The createOrGet surface: authorization, organizers, validation and the meeting store."""
+    """createOrGet and GET/PATCH/DELETE of one meeting: authorization, organizers, validation and the meeting store."""
 
     def __init__(
         self,
@@ -51,27 +65,35 @@ class GraphApi:
         self._base_url = base_url
 
     def deny(self, user_id: str) -> None:
-        """Behave as if no application access policy covers `user_id`: createOrGet answers 403."""
+        """Behave as if no application access policy covers `user_id`: their meetings answer 403."""
         self._denied.add(user_id.lower())
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one Graph request, in Graph's success or error format."""
         try:
-            return self._create_or_get(request)
+            return self._answer(request)
         except GraphError as error:
             return graph_error_response(error, request)
 
-    def _create_or_get(self, request: HttpRequest) -> HttpResponse:
-        user_segment = _route(request)
-        base_url = self._base_url()
-        audience = base_url.removesuffix("/v1.0")
-        problem = self._identity.check_bearer(request.headers.get("authorization"), audience)
+    def _answer(self, request: HttpRequest) -> HttpResponse:
+        route = _route(request)
+        problem = self._identity.check_bearer(request.headers.get("authorization"), self._base_url().removesuffix("/v1.0"))
         if problem is not None:
             raise GraphError(401, "InvalidAuthenticationToken", problem)
-        if user_segment is None:
+        if route.user is None:
             raise GraphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
+        if route.operation == "createOrGet":
+            return self._create_or_get(request, route.user)
+        if request.method == "PATCH":
+            return self._update(request, route.user, route.meeting_id)
+        if request.method == "DELETE":
+            return self._delete(route.user, route.meeting_id)
+        return self._get(route.user, route.meeting_id)
+
+    def _create_or_get(self, request: HttpRequest, user_segment: str) -> HttpResponse:
         params = parse_create_or_get(request.headers.get("content-type"), request.body, now_ticks())
         organizer_id = self._organizer(user_segment)
+        base_url = self._base_url()
         created, meeting = self._store.create_or_get(
             meeting_key(self._tenant_id, organizer_id, params.external_id),
             lambda: new_meeting_document(
@@ -83,7 +105,26 @@ class GraphApi:
                 created_ticks=now_ticks(),
             ),
         )
-        return json_response(201 if created else 200, meeting, {"Content-Type": ODATA_CONTENT_TYPE})
+        return _meeting_response(201 if created else 200, meeting)
+
+    def _get(self, user_segment: str, meeting_id: str) -> HttpResponse:
+        owner = meeting_owner(self._tenant_id, self._organizer(user_segment))
+        return _meeting_response(200, self._found(self._store.find(owner, meeting_id), user_segment, meeting_id))
+
+    def _update(self, request: HttpRequest, user_segment: str, meeting_id: str) -> HttpResponse:
+        update = parse_meeting_update(request.headers.get("content-type"), request.body)
+        owner = meeting_owner(self._tenant_id, self._organizer(user_segment))
+        return _meeting_response(200, self._found(self._store.update(owner, meeting_id, update.apply), user_segment, meeting_id))
+
+    def _delete(self, user_segment: str, meeting_id: str) -> HttpResponse:
+        owner = meeting_owner(self._tenant_id, self._organizer(user_segment))
+        self._found(self._store.delete(owner, meeting_id), user_segment, meeting_id)
+        return HttpResponse(204, b"")
+
+    def _found(self, meeting: dict[str, Any] | None, user_segment: str, meeting_id: str) -> dict[str, Any]:
+        if meeting is None:
+            raise GraphError(404, "NotFound", f"The online meeting '{meeting_id}' of the user '{user_segment}' was not found.")
+        return meeting
 
     def _organizer(self, user_id: str) -> str:
         """The organizer's canonical (lower-case) object id, if the app may act for them."""
@@ -101,21 +142,39 @@ class GraphApi:
         return organizer_id
 
 
-def _route(request: HttpRequest) -> str | None:
-    """The user segment of a createOrGet path (None for /me); GraphError 404 for other paths, 405 for other methods."""
-    match = _CREATE_OR_GET_PATH.fullmatch(request.path)
-    if match is None:
+def _meeting_response(status: int, meeting: dict[str, Any]) -> HttpResponse:
+    return json_response(status, meeting, {"Content-Type": ODATA_CONTENT_TYPE})
+
+
+def _route(request: HttpRequest) -> _Route:
+    """Which operation the path names; GraphError 404 for other paths, 405 for a method the resource does not take."""
+    create_or_get = _CREATE_OR_GET_PATH.fullmatch(request.path)
+    if create_or_get is not None:
+        if request.method != "POST":
+            raise GraphError(
+                405,
+                "MethodNotAllowed",
+                f"The HTTP method '{request.method}' is not allowed on createOrGet; it is an action and takes POST.",
+                {"Allow": "POST"},
+            )
+        return _Route("createOrGet", _user(create_or_get))
+    meeting = _MEETING_PATH.fullmatch(request.path)
+    if meeting is None:
         raise GraphError(
             404,
             "NotFound",
             f"Resource not found for the path '{request.path}'. "
             "createOrGet is POST /v1.0/users/{userId}/onlineMeetings/createOrGet.",
         )
-    if request.method != "POST":
+    if request.method not in _MEETING_METHODS:
         raise GraphError(
             405,
             "MethodNotAllowed",
-            f"The HTTP method '{request.method}' is not allowed on createOrGet; it is an action and takes POST.",
-            {"Allow": "POST"},
+            f"The HTTP method '{request.method}' is not allowed on an onlineMeeting; it takes GET, PATCH and DELETE.",
+            {"Allow": ", ".join(_MEETING_METHODS)},
         )
+    return _Route("meeting", _user(meeting), unquote(meeting["meeting"]))
+
+
+def _user(match: re.Match[str]) -> str | None:
     return None if match["me"] else unquote(match["user"])

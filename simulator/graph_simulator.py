@@ -1,4 +1,7 @@
-"""GraphSimulator: Graph's createOrGet and App Service's identity endpoint on one loopback port.
+"""GraphSimulator: Graph's onlineMeetings endpoints and App Service's identity endpoint on one loopback port.
+
+Graph side: POST /v1.0/users/{userId}/onlineMeetings/createOrGet, and GET, PATCH and DELETE
+of /v1.0/users/{userId}/onlineMeetings/{meetingId}.
 
 The function app runs against it unchanged: GRAPH_BASE_URL points at /v1.0, and
 IDENTITY_ENDPOINT / IDENTITY_HEADER make azure-identity's ManagedIdentityCredential ask this
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -131,15 +134,31 @@ class GraphSimulator:
     # Shaping behaviour
 
     def deny_organizer(self, user_id: str) -> None:
-        """createOrGet for this user answers 403, as when no Teams application access policy covers them."""
+        """Requests for this user's meetings answer 403, as when no Teams application access policy covers them."""
         self._graph.deny(user_id)
 
     def inject(self, fault: Fault) -> None:
         """Queue a fault for its target; faults apply in the order they were injected."""
         self._faults.push(fault)
 
+    def chaos(self, faults: Sequence[Fault], probability: float, *, seed: int | None = None) -> None:
+        """From now on, a request with no queued fault gets, with `probability`, one of its target's `faults` at random.
+
+        Each Fault's `target` says which side it hits ("graph" or "token"); queued faults (inject)
+        keep priority. `seed` makes the picks repeatable for the same sequence of requests.
+        chaos([], 0) turns it off, as do stop_chaos() and reset().
+        """
+        self._faults.chaos(faults, probability, seed)
+
+    def stop_chaos(self) -> None:
+        """Stop random faults; queued ones stay."""
+        self._faults.stop_chaos()
+
     def reset(self) -> None:
-        """Forget meetings, queued faults, recorded requests and counters (denials and issued tokens stay)."""
+        """Forget meetings (live and deleted), queued faults, chaos, recorded requests and counters.
+
+        Denials and issued tokens stay.
+        """
         self._store.clear()
         self._faults.clear()
         self._recorder.reset()
@@ -147,12 +166,16 @@ class GraphSimulator:
     # What happened
 
     def meeting_for(self, organizer_id: str, external_id: str) -> dict[str, Any] | None:
-        """The stored meeting, exactly as createOrGet returns it, or None."""
+        """The live meeting, exactly as createOrGet returns it, or None (also after it was deleted)."""
         return self._store.get(meeting_key(self.tenant_id, organizer_id, external_id))
 
     def meetings(self) -> list[dict[str, Any]]:
-        """Every meeting created, oldest first."""
+        """Every live (created and not deleted) meeting, oldest first."""
         return self._store.all()
+
+    def deleted_meetings(self) -> list[dict[str, Any]]:
+        """Every meeting deleted through DELETE, as it was when deleted, oldest deletion first."""
+        return self._store.deleted()
 
     @property
     def stats(self) -> SimulatorStats:

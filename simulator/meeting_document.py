@@ -57,14 +57,21 @@ def new_meeting_document(
                 "role": "presenter",
                 "identity": {"user": {"id": organizer_id, "displayName": None, "tenantId": tenant_id, "identityProvider": "AAD"}},
             },
-            # Attendees come back as sent; a role that was not sent is null (see the createOrGet example).
-            "attendees": [
-                {"upn": attendee.get("upn"), "role": attendee.get("role"), "identity": attendee.get("identity")}
-                for attendee in request.attendees
-            ],
+            "attendees": [attendee_document(attendee) for attendee in request.attendees],
         },
         "lobbyBypassSettings": {"scope": "organization", "isDialInBypassEnabled": False},
+        # The meeting options Update onlineMeeting can change, at Teams' defaults.
+        "allowMeetingChat": "enabled",
+        "allowAttendeeToEnableCamera": True,
+        "allowAttendeeToEnableMic": True,
+        "allowTeamworkReactions": True,
+        "recordAutomatically": False,
     }
+
+
+def attendee_document(attendee: dict[str, Any]) -> dict[str, Any]:
+    """An attendee as Graph returns it: as sent, a role or identity not sent as null (see the createOrGet example)."""
+    return {"upn": attendee.get("upn"), "role": attendee.get("role"), "identity": attendee.get("identity")}
 
 
 def _join_web_url(thread_id: str, tenant_id: str, organizer_id: str) -> str:

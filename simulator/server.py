@@ -193,7 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.send_header("request-id", request.request_id)
         self.send_header("client-request-id", request.client_request_id)
-        self.send_header("Content-Length", str(len(response.body)))
+        # RFC 9110: a 204 has no content and carries no Content-Length.
+        if response.status != 204:
+            self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)

@@ -1,4 +1,5 @@
-"""Fixtures that start the real local parts: the Graph simulator and the managed-identity endpoint.
+"""Fixtures that start the real local parts: the Graph simulator with its managed-identity endpoint,
+and Azurite's Table service for the per-record state.
 
 Only the Service Bus leg is intercepted, at the SDK boundary (ServiceBusSender.send_messages):
 everything up to the AMQP transfer, including the real ServiceBusClient and ServiceBusMessage,
@@ -21,8 +22,10 @@ from azure.servicebus.exceptions import ServiceBusConnectionError
 import function_app
 from shared.result import ResultMessage
 from shared.runtime import reset_pipeline
+from shared.settings import DEFAULT_BOOKINGS_QUEUE, DEFAULT_RESULTS_QUEUE
 from simulator import GraphSimulator
 from simulator.environment import STEERING_VARIABLES
+from tests.azurite import azurite_table_service
 from tests.bookings import ORGANIZER_ID
 
 TEST_NAMESPACE = "bridge-tests.servicebus.windows.net"
@@ -42,7 +45,21 @@ class SentResults:
         self.messages.append((sender.entity_name, message))
 
     def results(self) -> list[ResultMessage]:
-        return [ResultMessage.model_validate_json(str(message)) for _, message in self.messages]
+        return [ResultMessage.model_validate_json(str(message)) for message in self.to(DEFAULT_RESULTS_QUEUE)]
+
+    def to(self, queue_name: str) -> list[ServiceBusMessage]:
+        return [message for entity, message in self.messages if entity == queue_name]
+
+    def requeued(self) -> list[ServiceBusMessage]:
+        """Scheduled copies of throttled bookings, sent back to the bookings queue."""
+        return self.to(DEFAULT_BOOKINGS_QUEUE)
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[str]:
+    """Azurite's Table service on loopback, one per test session: its connection string."""
+    with azurite_table_service() as connection_string:
+        yield connection_string
 
 
 @pytest.fixture
@@ -74,10 +91,16 @@ def sent_results(monkeypatch: pytest.MonkeyPatch) -> SentResults:
 
 
 @pytest.fixture
-def app_settings(managed_identity: GraphSimulator, sent_results: SentResults, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The function app's settings as infra sets them, with Graph on loopback; a fresh pipeline per test."""
+def app_settings(
+    managed_identity: GraphSimulator, sent_results: SentResults, azurite: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """The function app's settings as infra sets them, with Graph and the state table on loopback.
+
+    A fresh pipeline and a fresh state table per test, so no test sees another's records."""
     monkeypatch.setenv("ServiceBusConnection__fullyQualifiedNamespace", TEST_NAMESPACE)
     monkeypatch.setenv("GRAPH_BASE_URL", managed_identity.graph_base_url)
+    monkeypatch.setenv("RecordStateStorage", azurite)
+    monkeypatch.setenv("RECORD_STATE_TABLE", f"state{uuid.uuid4().hex}")
     reset_pipeline()
     yield
     reset_pipeline()
@@ -103,6 +126,8 @@ class HostInvoker:
         message_id: str | None = None,
         delivery_count: int = 1,
         correlation_id: str | None = None,
+        session_id: str | None = None,
+        application_properties: dict[str, Any] | None = None,
     ) -> None:
         """One delivery; raises whatever the function raises (the host would then abandon the message)."""
         raw = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
@@ -111,9 +136,10 @@ class HostInvoker:
             message_id=message_id or str(uuid.uuid4()),
             delivery_count=delivery_count,
             correlation_id=correlation_id,
+            session_id=session_id,
             content_type="application/json",
-            application_properties={},
-            user_properties={},
+            application_properties=application_properties or {},
+            user_properties=application_properties or {},
         )
         self._function(message)
 

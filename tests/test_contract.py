@@ -189,6 +189,7 @@ def test_json_schema_names_the_fields_upstream_systems_rely_on() -> None:
         "organizerId",
         "subject",
         "start",
+        "options",
         "end",
         "attendees",
     }

@@ -95,8 +95,8 @@ def test_reschedule_reaches_the_same_meeting(host, graph) -> None:
     host.deliver(booking(revision=2, start="2026-12-02T10:00:00+01:00", end="2026-12-02T11:00:00+01:00", subject="Moved"))
 
     created, again = host.sent.results()
-    assert again.status is ResultStatus.EXISTING
-    assert again.revision == 2
+    assert again.status is ResultStatus.UPDATED and again.changed_fields == ["subject", "start", "end"]
+    assert again.revision == 2 and again.meeting.subject == "Moved"
     assert again.meeting.id == created.meeting.id
     assert len(graph.meetings()) == 1
 
@@ -136,13 +136,13 @@ def test_unreadable_bodies_are_rejected_without_identity(host, body, code) -> No
     assert host.sent.messages[-1][1].application_properties == {"status": "rejected"}
 
 
-def test_cancel_is_answered_as_unsupported_until_cancellation_exists(host, graph) -> None:
+def test_cancel_needs_no_subject_or_times(host, graph) -> None:
     host.deliver({"schemaVersion": 1, "source": "crm-eu", "recordId": "BK-1", "action": "cancel", "organizerId": ORGANIZER_ID})
 
     result = host.last_result()
-    assert (result.status, result.error.code) == (ResultStatus.REJECTED, "unsupported_action")
+    assert (result.status, result.error, result.meeting_existed) == (ResultStatus.CANCELLED, None, False)
     assert result.external_id == derive_external_id("crm-eu", "BK-1")
-    assert graph.graph_requests() == []
+    assert graph.meetings() == []
 
 
 def test_unknown_organizer_is_a_failed_result_with_graphs_error(host, graph) -> None:
@@ -217,7 +217,7 @@ def test_logs_carry_no_subject_attendee_or_token(host, graph, caplog, level) -> 
         host.deliver(booking(recordId="BK-3", start="naive", subject=secret_subject))
 
     assert "booking processed status=created source=crm-eu" in caplog.text
-    assert "graph retry attempt=1 status=429" in caplog.text
+    assert "graph retry method=POST attempt=1 status=429" in caplog.text
     issued = {request.headers["Authorization"].removeprefix("Bearer ") for request in graph.graph_requests()}
     forbidden = [secret_subject, "jane.doe", "patients.example", graph.identity_header, *issued]
     if level >= logging.INFO:

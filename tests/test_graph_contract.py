@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ElementTree
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
-from shared.booking import ATTENDEE_ROLES, parse_booking
+from shared.booking import ATTENDEE_ROLES, LobbyBypassScope, MeetingChatMode, OnlineMeetingPresenters, parse_booking
+from shared.meeting_changes import meeting_update
+from shared.meeting_lifecycle import LOCK_BEFORE_DELETE
 from shared.meeting_request import CREATE_OR_GET_PARAMETERS, build_create_or_get_body
 from tests.bookings import REPO_ROOT, booking
 
@@ -133,6 +135,45 @@ def test_every_property_read_from_the_response_exists_on_onlinemeeting(metadata:
         assert declared, name
         for inner in nested or ():
             assert metadata.property_type(_short(declared), inner), f"{name}.{inner}"
+
+
+EVERY_OPTION = {
+    "lobbyBypassSettings": {"scope": "invited", "isDialInBypassEnabled": True},
+    "allowedPresenters": "roleIsPresenter",
+    "allowMeetingChat": "limited",
+    "isEntryExitAnnounced": False,
+    "recordAutomatically": True,
+}
+
+
+def test_every_property_a_patch_sends_exists_on_onlinemeeting(metadata: GraphMetadata) -> None:
+    changed = booking(
+        subject="Moved",
+        start="2027-01-05T10:00:00+01:00",
+        end="2027-01-05T11:00:00+01:00",
+        attendees=[{"upn": "ada@contoso.com", "userId": "1f35f2e6-9cab-44ad-8d5a-b74c14720000", "role": "presenter"}],
+        options=EVERY_OPTION,
+    )
+    update = meeting_update(parse_booking(json.dumps(changed).encode()), {"subject": "Before", "participants": {}})
+    assert set(update.body) == {"subject", "startDateTime", "endDateTime", "participants", *EVERY_OPTION}
+    for name, value in [*update.body.items(), *LOCK_BEFORE_DELETE.items()]:
+        declared = metadata.property_type("onlineMeeting", name)
+        assert declared, f"{name} is not a property of onlineMeeting"
+        metadata.check_value(declared, value, name)
+
+
+@pytest.mark.parametrize(
+    ("contract_values", "enum"),
+    [
+        (LobbyBypassScope, "lobbyBypassScope"),
+        (OnlineMeetingPresenters, "onlineMeetingPresenters"),
+        (MeetingChatMode, "meetingChatMode"),
+    ],
+)
+def test_every_option_value_the_contract_allows_is_a_member_of_graphs_enum(
+    metadata: GraphMetadata, contract_values: Any, enum: str
+) -> None:
+    assert set(get_args(contract_values)) == metadata.enums[enum] - {"unknownFutureValue"}
 
 
 @pytest.mark.parametrize(

@@ -27,12 +27,23 @@ from typing import Any
 import pytest
 from pycep import BicepParser
 
-from shared.settings import APP_SETTINGS, DEFAULT_BOOKINGS_QUEUE, DEFAULT_GRAPH_BASE_URL, DEFAULT_RESULTS_QUEUE
+from shared.settings import (
+    APP_SETTINGS,
+    DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT,
+    DEFAULT_BOOKINGS_QUEUE,
+    DEFAULT_GRAPH_BASE_URL,
+    DEFAULT_RECORD_STATE_TABLE,
+    DEFAULT_RESULTS_QUEUE,
+    LOCAL_ONLY_SETTINGS,
+    TUNING_SETTINGS,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INFRA = REPO_ROOT / "infra"
 MODULES = INFRA / "modules"
 DEPLOY_SCRIPT = INFRA / "deploy.sh"
+HOST_JSON = REPO_ROOT / "host.json"
+EMULATOR_CONFIG = REPO_ROOT / "local" / "servicebus-emulator" / "Config.json"
 
 # The settings the Functions host itself reads, on top of the code's APP_SETTINGS.
 HOST_SETTINGS = frozenset(
@@ -64,6 +75,8 @@ EXPECTED_ROLE_ASSIGNMENTS = {
     "bookingsReceiver": (SERVICE_BUS_DATA_RECEIVER, "bookingsQueue", "identityPrincipalId", False),
     "bookingsQueueLengthReader": (SERVICE_BUS_DATA_OWNER, "bookingsQueue", "identityPrincipalId", True),
     "resultsSender": (SERVICE_BUS_DATA_SENDER, "resultsQueue", "identityPrincipalId", False),
+    # The function re-enqueues a long-throttled booking; its own grant, not the deployer's below.
+    "bookingsSender": (SERVICE_BUS_DATA_SENDER, "bookingsQueue", "identityPrincipalId", False),
     "storageBlobOwner": (STORAGE_BLOB_DATA_OWNER, "storage", "identityPrincipalId", False),
     "storageQueueContributor": (STORAGE_QUEUE_DATA_CONTRIBUTOR, "storage", "identityPrincipalId", False),
     "storageTableContributor": (STORAGE_TABLE_DATA_CONTRIBUTOR, "storage", "identityPrincipalId", False),
@@ -164,6 +177,36 @@ def iso8601_minutes(duration: str) -> float:
     return days * 1440 + hours * 60 + minutes + seconds / 60
 
 
+def timespan_seconds(value: str) -> float:
+    """Seconds in a .NET TimeSpan as host.json writes it, such as 00:00:05 or 00:00:00.80."""
+    match = re.fullmatch(r"(\d+):(\d{2}):(\d{2}(?:\.\d+)?)", value)
+    assert match, f"{value!r} is not a hh:mm:ss TimeSpan"
+    hours, minutes, seconds = match.groups()
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def reference(expression: Any) -> str:
+    """A property access such as serviceBus.outputs.name as that dotted text (else the expression as JSON)."""
+    if isinstance(expression, str):
+        return expression
+    operator = expression.get("operator", {}) if isinstance(expression, dict) else {}
+    if operator.get("type") != "property_accessor":
+        return json.dumps(expression)
+    operands = operator["operands"]
+    return f"{reference(operands['operand_1'])}.{reference(operands['operand_2'])}"
+
+
+def module_params(symbol: str) -> dict[str, Any]:
+    """The params main.bicep passes to one module."""
+    body, _ = unwrap_condition(parse_bicep(INFRA / "main.bicep")["modules"][symbol]["config"])
+    return body["params"]
+
+
+def host_service_bus() -> dict[str, Any]:
+    """host.json's extensions.serviceBus section."""
+    return json.loads(HOST_JSON.read_text())["extensions"]["serviceBus"]
+
+
 def function_app_settings() -> dict[str, Any]:
     """Name -> value (pycep expression) of every app setting the function app gets."""
     site = properties_of(parse_bicep(MODULES / "functionapp.bicep"), "site")
@@ -229,9 +272,11 @@ def test_every_parameter_has_a_description(path: Path) -> None:
 
 def test_app_setting_names_are_the_codes_plus_the_hosts() -> None:
     names = bicep_app_setting_names()
-    assert names == set(APP_SETTINGS) | HOST_SETTINGS, (
-        f"missing from infra: {sorted(set(APP_SETTINGS) | HOST_SETTINGS - names)}; "
-        f"unknown to the code: {sorted(names - set(APP_SETTINGS) - HOST_SETTINGS)}"
+    # Tuning knobs keep the code's default as their one source; local-only settings never reach Azure.
+    wired = set(APP_SETTINGS) - set(TUNING_SETTINGS) - set(LOCAL_ONLY_SETTINGS)
+    assert names == wired | HOST_SETTINGS, (
+        f"missing from infra: {sorted(wired | HOST_SETTINGS - names)}; "
+        f"unknown to the code or not meant for infra: {sorted(names - wired - HOST_SETTINGS)}"
     )
 
 
@@ -242,6 +287,9 @@ def test_queue_and_graph_defaults_match_the_code() -> None:
         ("bookingsQueueName", DEFAULT_BOOKINGS_QUEUE),
         ("resultsQueueName", DEFAULT_RESULTS_QUEUE),
         ("graphBaseUrl", DEFAULT_GRAPH_BASE_URL),
+        ("recordStateTableName", DEFAULT_RECORD_STATE_TABLE),
+        ("bookingsMaxDeliveryCount", DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT),
+        ("allowedOrganizers", ""),
     ):
         assert main[name]["default"] == expected, f"main.bicep default for {name}"
         assert values[name] == expected, f"main.bicepparam value for {name}"
@@ -268,9 +316,38 @@ def test_python_version_default_is_the_one_the_tests_run_on() -> None:
     assert parse_bicepparam(INFRA / "main.bicepparam")["pythonVersion"] == running
 
 
+def test_record_state_and_organizer_settings_flow_from_main_bicep() -> None:
+    settings = function_app_settings()
+    # The same account as AzureWebJobsStorage, reached with the identity: no connection string.
+    assert settings["RecordStateStorage__tableServiceUri"] == "storageTableEndpoint"
+    assert settings["RECORD_STATE_TABLE"] == "recordStateTableName"
+    assert settings["ALLOWED_ORGANIZERS"] == "allowedOrganizers"
+    function_app = module_params("functionApp")
+    assert reference(function_app["storageTableEndpoint"]) == "storage.outputs.tableEndpoint"
+    assert reference(function_app["recordStateTableName"]) == "storage.outputs.recordStateTableName"
+    assert function_app["allowedOrganizers"] == "allowedOrganizers"
+    assert module_params("storage")["recordStateTableName"] == "recordStateTableName"
+
+
+def test_host_takes_one_message_per_session_and_lets_idle_sessions_go() -> None:
+    host = json.loads(HOST_JSON.read_text())
+    service_bus = host["extensions"]["serviceBus"]
+    # Per record, in order: one invocation per session at a time.
+    assert service_bus["maxConcurrentCallsPerSession"] == 1
+    assert service_bus["maxConcurrentSessions"] >= 1
+    # A session with nothing more to deliver must free its slot in seconds, not after the
+    # default (clientRetryOptions.tryTimeout, one minute).
+    assert 0 < timespan_seconds(service_bus["sessionIdleTimeout"]) <= 10
+    # The only trigger is session-enabled, so maxConcurrentCalls would be dead configuration;
+    # dynamic concurrency would ignore maxConcurrentSessions altogether.
+    assert "maxConcurrentCalls" not in service_bus
+    assert not host.get("concurrency", {}).get("dynamicConcurrencyEnabled", False)
+    assert service_bus["autoCompleteMessages"] is True
+
+
 def test_worker_threads_cover_the_hosts_concurrency() -> None:
-    host = json.loads((REPO_ROOT / "host.json").read_text())
-    concurrency = host["extensions"]["serviceBus"]["maxConcurrentCalls"]
+    service_bus = host_service_bus()
+    concurrency = service_bus["maxConcurrentSessions"] * service_bus["maxConcurrentCallsPerSession"]
     assert parse_bicep(INFRA / "main.bicep")["parameters"]["workerThreadCount"]["default"] >= concurrency
     assert parse_bicepparam(INFRA / "main.bicepparam")["workerThreadCount"] >= concurrency
     setting = function_app_settings()["PYTHON_THREADPOOL_THREAD_COUNT"]
@@ -306,6 +383,7 @@ def test_connections_are_identity_based() -> None:
     # A bare AzureWebJobsStorage or ServiceBusConnection would be a connection string.
     assert "AzureWebJobsStorage" not in settings
     assert "ServiceBusConnection" not in settings
+    assert "RecordStateStorage" not in settings
     secretish = [name for name in settings if re.search(r"connection_?string|key|secret|password", name, re.I)]
     assert secretish == ["APPLICATIONINSIGHTS_CONNECTION_STRING"], secretish
 
@@ -377,6 +455,19 @@ def test_storage_account_has_shared_keys_off() -> None:
     assert properties["defaultToOAuthAuthentication"] is True
 
 
+def test_record_state_table_lives_in_the_host_storage_account() -> None:
+    tree = parse_bicep(MODULES / "storage.bicep")
+    [service] = resources_of_type(tree, "Microsoft.Storage/storageAccounts/tableServices").values()
+    assert service["config"] == {"parent": "storage", "name": "default"}
+    tables = resources_of_type(tree, "Microsoft.Storage/storageAccounts/tableServices/tables")
+    assert {symbol: table["config"] for symbol, table in tables.items()} == {
+        "recordStateTable": {"parent": "tableService", "name": "recordStateTableName"}
+    }
+    assert reference(tree["outputs"]["recordStateTableName"]["value"]) == "recordStateTable.name"
+    # Covered by the account-wide Storage Table Data Contributor the host already needs.
+    assert EXPECTED_ROLE_ASSIGNMENTS["storageTableContributor"][1] == "storage"
+
+
 def test_service_bus_has_local_auth_off() -> None:
     tree = parse_bicep(MODULES / "servicebus.bicep")
     properties = properties_of(tree, "namespace")
@@ -405,20 +496,41 @@ def test_bookings_queue_fits_the_retry_budget() -> None:
     assert iso8601_minutes(bookings["lockDuration"]) * 60 > 45
     assert bookings["maxDeliveryCount"] == "bookingsMaxDeliveryCount"
     assert bookings["deadLetteringOnMessageExpiration"] is True
-    assert bookings["requiresSession"] is False
     assert bookings["defaultMessageTimeToLive"] == "messageTimeToLive"
     main = parse_bicep(INFRA / "main.bicep")["parameters"]
     assert main["bookingsMaxDeliveryCount"]["default"] == 10
     assert iso8601_minutes(main["messageTimeToLive"]["default"]) >= 24 * 60
 
 
+def test_bookings_queue_keeps_each_records_messages_in_order() -> None:
+    bookings = properties_of(parse_bicep(MODULES / "servicebus.bicep"), "bookingsQueue")
+    assert bookings["requiresSession"] is True
+    # Off: a dead-letter replay re-sends with the original message id and would be dropped.
+    assert bookings["requiresDuplicateDetection"] is False
+    assert "duplicateDetectionHistoryTimeWindow" not in bookings
+
+
 def test_max_delivery_count_is_configured_in_one_place() -> None:
-    main = parse_bicep(INFRA / "main.bicep")
-    service_bus, _ = unwrap_condition(main["modules"]["serviceBus"]["config"])
-    assert service_bus["params"]["bookingsMaxDeliveryCount"] == "bookingsMaxDeliveryCount"
+    assert module_params("serviceBus")["bookingsMaxDeliveryCount"] == "bookingsMaxDeliveryCount"
     assert parse_bicepparam(INFRA / "main.bicepparam")["bookingsMaxDeliveryCount"] == 10
-    declaring = {path.name for path in bicep_files() if "bookingsMaxDeliveryCount" in parse_bicep(path).get("parameters", {})}
-    assert declaring == {"main.bicep", "servicebus.bicep"}
+    values = {
+        path.name: parse_bicep(path)["parameters"]["bookingsMaxDeliveryCount"]["default"]
+        for path in bicep_files()
+        if "bookingsMaxDeliveryCount" in parse_bicep(path).get("parameters", {})
+    }
+    # Only main.bicep has a value; the modules must be handed it.
+    assert values == {"main.bicep": 10, "servicebus.bicep": None, "functionapp.bicep": None}
+
+
+def test_the_bridge_reads_the_max_delivery_count_the_queue_enforces() -> None:
+    service_bus = parse_bicep(MODULES / "servicebus.bicep")
+    assert properties_of(service_bus, "bookingsQueue")["maxDeliveryCount"] == "bookingsMaxDeliveryCount"
+    output = service_bus["outputs"]["bookingsMaxDeliveryCount"]["value"]
+    assert reference(output) == "bookingsQueue.properties.maxDeliveryCount"
+    passed = module_params("functionApp")["bookingsMaxDeliveryCount"]
+    assert reference(passed) == "serviceBus.outputs.bookingsMaxDeliveryCount"
+    setting = function_app_settings()["BOOKINGS_MAX_DELIVERY_COUNT"]
+    assert setting == {"function": {"type": "string", "parameters": {"value_to_convert": "bookingsMaxDeliveryCount"}}}
 
 
 def test_results_queue_detects_duplicates_for_at_least_ten_minutes() -> None:
@@ -426,6 +538,18 @@ def test_results_queue_detects_duplicates_for_at_least_ten_minutes() -> None:
     assert results["requiresDuplicateDetection"] is True
     assert iso8601_minutes(results["duplicateDetectionHistoryTimeWindow"]) >= 10
     assert results["deadLetteringOnMessageExpiration"] is True
+
+
+def test_the_emulator_queues_behave_like_the_azure_ones() -> None:
+    [namespace] = json.loads(EMULATOR_CONFIG.read_text())["UserConfig"]["Namespaces"]
+    emulated = {queue["Name"]: queue["Properties"] for queue in namespace["Queues"]}
+    tree = parse_bicep(MODULES / "servicebus.bicep")
+    for name, symbol in ((DEFAULT_BOOKINGS_QUEUE, "bookingsQueue"), (DEFAULT_RESULTS_QUEUE, "resultsQueue")):
+        azure = properties_of(tree, symbol)
+        assert emulated[name]["RequiresSession"] is azure["requiresSession"], f"{name}: sessions differ from Azure"
+        assert emulated[name]["RequiresDuplicateDetection"] is azure["requiresDuplicateDetection"], name
+        assert emulated[name]["LockDuration"] == azure["lockDuration"], name
+    assert emulated[DEFAULT_BOOKINGS_QUEUE]["MaxDeliveryCount"] == DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT
 
 
 def test_namespace_output_is_a_host_name_not_an_url() -> None:

@@ -408,7 +408,7 @@ def test_one_invalid_input_means_nothing_is_sent(broker: Broker, capsys: pytest.
     invalid = SAMPLES / "04-invalid.json"
     assert f"{invalid}: start: must be an ISO 8601 date-time" in err
     assert f"{invalid}: room: is not a field of schema version 1" in err
-    assert "nothing sent: 1 of 5 message(s) are invalid" in err
+    assert "nothing sent: 1 of 8 message(s) are invalid" in err
 
 
 def test_a_body_that_is_not_json_is_named_too(broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -427,15 +427,18 @@ def test_skip_invalid_sends_the_original_bytes_of_the_valid_ones(broker: Broker,
     first = sent[0]
     assert first.subject == "booking" and first.content_type == "application/json"
     assert first.application_properties == {"source": "crm-eu", "recordId": "BK-10023"}
-    assert first.correlation_id == first.message_id and first.session_id is None
+    assert first.correlation_id == first.message_id
+    assert first.session_id == derive_external_id("crm-eu", "BK-10023")  # sessions keep one record's bookings in order
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["messageId"] for line in lines] == [message.message_id for message in sent]
     assert lines[0]["externalId"] == derive_external_id("crm-eu", "BK-10023")
-    assert "invalid: " in err and f"sent 4 message(s) to bookings in {NAMESPACE}" in err
+    assert "invalid: " in err and f"sent 7 message(s) to bookings in {NAMESPACE}" in err
 
 
-def test_correlation_and_session_ids_on_request(broker: Broker, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, _ = run(capsys, "send", str(SAMPLES / "05-unknown-organizer.json"), "--correlation-id", "import-7", "--session")
+def test_correlation_id_on_request_and_session_id_always_the_external_id(
+    broker: Broker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, _ = run(capsys, "send", str(SAMPLES / "05-unknown-organizer.json"), "--correlation-id", "import-7")
     assert code == EXIT_OK
     [message] = broker.sent[DEFAULT_BOOKINGS_QUEUE]
     assert message.correlation_id == "import-7"

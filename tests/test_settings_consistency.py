@@ -13,7 +13,9 @@ from shared.settings import (
     DEFAULT_GRAPH_BASE_URL,
     DEFAULT_RESULTS_QUEUE,
     GRAPH_BASE_URL,
+    LOCAL_ONLY_SETTINGS,
     RESULTS_QUEUE,
+    TUNING_SETTINGS,
 )
 from tests.bookings import REPO_ROOT
 from tests.test_infra import bicep_app_setting_names
@@ -49,12 +51,15 @@ def test_local_settings_example_lists_every_setting_and_only_known_ones() -> Non
     assert EXAMPLE[GRAPH_BASE_URL] == DEFAULT_GRAPH_BASE_URL
 
 
-def test_infra_sets_every_setting_the_code_reads() -> None:
-    assert set(APP_SETTINGS) <= bicep_app_setting_names()
+def test_infra_sets_every_setting_the_code_reads_except_tuning_and_local_ones() -> None:
+    wired = set(APP_SETTINGS) - set(TUNING_SETTINGS) - set(LOCAL_ONLY_SETTINGS)
+    assert wired <= bicep_app_setting_names()
+    assert not (set(TUNING_SETTINGS) | set(LOCAL_ONLY_SETTINGS)) & bicep_app_setting_names()
 
 
 def test_worker_threads_cover_host_concurrency_everywhere() -> None:
     host = json.loads((REPO_ROOT / "host.json").read_text(encoding="utf-8"))
-    concurrency = host["extensions"]["serviceBus"]["maxConcurrentCalls"]
+    service_bus = host["extensions"]["serviceBus"]
+    concurrency = service_bus["maxConcurrentSessions"] * service_bus["maxConcurrentCallsPerSession"]
     assert int(EXAMPLE["PYTHON_THREADPOOL_THREAD_COUNT"]) >= concurrency
     assert "PYTHON_THREADPOOL_THREAD_COUNT" in bicep_app_setting_names()

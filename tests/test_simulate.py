@@ -32,21 +32,35 @@ def test_simulate_answers_every_committed_sample() -> None:
     assert [(r["bookingMessageId"], r["status"]) for r in results] == [
         ("samples/01-new-booking.json", "created"),
         ("samples/02-repeat-of-new-booking.json", "existing"),
-        ("samples/03-reschedule.json", "existing"),
+        ("samples/03-reschedule.json", "updated"),
         ("samples/04-invalid.json", "rejected"),
         ("samples/05-unknown-organizer.json", "failed"),
+        ("samples/06-late-retry-of-revision-1.json", "superseded"),
+        ("samples/07-cancel.json", "cancelled"),
+        ("samples/08-with-options.json", "created"),
     ]
-    new, repeat, reschedule, invalid, unknown = results
+    new, repeat, reschedule, invalid, unknown, late, cancel, options = results
     assert new["meeting"]["joinWebUrl"].startswith("https://teams.microsoft.com/l/meetup-join/")
     assert repeat["meeting"]["id"] == reschedule["meeting"]["id"] == new["meeting"]["id"]
+    assert reschedule["changedFields"] == ["subject", "start", "end"]
+    assert (late["appliedRevision"], late["meeting"]) == (2, None)
+    assert (cancel["meetingExisted"], cancel["meeting"]) == (True, None)
+    assert options["changedFields"] == [
+        "options.lobbyBypassSettings",
+        "options.allowedPresenters",
+        "options.allowMeetingChat",
+        "options.isEntryExitAnnounced",
+    ]
     assert new["externalId"] == derive_external_id("crm-eu", "BK-10023")
     assert {d["field"] for d in invalid["error"]["details"]} == {"start", "room"}
     assert (unknown["error"]["httpStatus"], unknown["error"]["code"]) == (404, "NotFound")
 
     summaries = completed.stderr.splitlines()
-    assert summaries[0].startswith("created   crm-eu/BK-10023")
+    assert summaries[0].startswith("created    crm-eu/BK-10023")
     assert "invalid_booking: start: must be an ISO 8601 date-time" in summaries[3]
-    assert summaries[-1] == "5 message(s), 5 answered, 0 left for redelivery"
+    assert "revision 2 already applied; nothing changed" in summaries[5]
+    assert "meeting deleted" in summaries[6]
+    assert summaries[-1] == "8 message(s), 8 answered, 0 left for redelivery"
 
 
 def test_simulate_reads_json_lines_from_stdin_and_shows_progress() -> None:

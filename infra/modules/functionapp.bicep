@@ -1,7 +1,8 @@
 // The function app on the Flex Consumption plan (Linux, Python). Every setting the code
 // reads is named in shared/settings.py; tests/test_infra.py fails when the names here
-// and the code's drift apart. Only identity-based connections: no key, no connection
-// string with a secret.
+// and the code's drift apart. Tuning knobs (GRAPH_RETRY_BUDGET_SECONDS,
+// MAX_THROTTLE_REQUEUES) are left unset so the code's defaults stay their one source.
+// Only identity-based connections: no key, no connection string with a secret.
 
 @description('Name of the Flex Consumption plan.')
 param planName string
@@ -37,7 +38,7 @@ param instanceMemoryMB int
 @maxValue(1000)
 param maximumInstanceCount int
 
-@description('Python worker threads (PYTHON_THREADPOOL_THREAD_COUNT); at least host.json\'s serviceBus.maxConcurrentCalls, or the worker runs fewer invocations than the host hands it.')
+@description('Python worker threads (PYTHON_THREADPOOL_THREAD_COUNT); at least host.json\'s serviceBus.maxConcurrentSessions, or the worker runs fewer invocations than the host hands it.')
 @minValue(1)
 @maxValue(64)
 param workerThreadCount int
@@ -51,8 +52,11 @@ param storageBlobEndpoint string
 @description('Queue endpoint of the host storage account.')
 param storageQueueEndpoint string
 
-@description('Table endpoint of the host storage account.')
+@description('Table endpoint of the host storage account; it also holds the per-record state table.')
 param storageTableEndpoint string
+
+@description('Name of the table the bridge keeps per-record state in.')
+param recordStateTableName string
 
 @description('Host name of the Service Bus namespace, such as contoso.servicebus.windows.net.')
 param serviceBusNamespaceFqdn string
@@ -62,6 +66,14 @@ param bookingsQueueName string
 
 @description('Queue the function publishes results to.')
 param resultsQueueName string
+
+@description('The bookings queue\'s maxDeliveryCount; the bridge publishes a failed result on the last delivery.')
+@minValue(1)
+@maxValue(100)
+param bookingsMaxDeliveryCount int
+
+@description('Organizer object ids the bridge may book for, optionally as source=objectId pairs (comma-separated); empty leaves it to the Teams application access policy.')
+param allowedOrganizers string
 
 @description('Microsoft Graph base URL the bridge calls.')
 param graphBaseUrl string
@@ -121,8 +133,14 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'ServiceBusConnection__clientId', value: identityClientId }
         { name: 'BOOKINGS_QUEUE', value: bookingsQueueName }
         { name: 'RESULTS_QUEUE', value: resultsQueueName }
+        { name: 'BOOKINGS_MAX_DELIVERY_COUNT', value: string(bookingsMaxDeliveryCount) }
         { name: 'GRAPH_BASE_URL', value: graphBaseUrl }
         { name: 'AZURE_CLIENT_ID', value: identityClientId }
+        // The identity-based form only; the bare RecordStateStorage connection string is
+        // for Azurite on a developer's machine.
+        { name: 'RecordStateStorage__tableServiceUri', value: storageTableEndpoint }
+        { name: 'RECORD_STATE_TABLE', value: recordStateTableName }
+        { name: 'ALLOWED_ORGANIZERS', value: allowedOrganizers }
         { name: 'PYTHON_THREADPOOL_THREAD_COUNT', value: string(workerThreadCount) }
       ]
     }

@@ -95,10 +95,25 @@ resource bookingsQueueLengthReader 'Microsoft.Authorization/roleAssignments@2022
   }
 }
 
-// The function publishes one result per booking. No Sender on bookings: nothing re-enqueues.
+// The function publishes one result per booking.
 resource resultsSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(resultsQueue.id, identityPrincipalId, serviceBusDataSender)
   scope: resultsQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataSender)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// When Graph keeps throttling a booking past the invocation's retry budget, the function
+// sends a scheduled copy of it back to the bookings queue to try again later.
+// Unconditional, so re-enqueueing also works with allowScaleByQueueLength=false (Data
+// Owner would carry Send too). This is the identity's own grant; the optional
+// deployerBookingsSender below is for a person running the local tools.
+resource bookingsSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(bookingsQueue.id, identityPrincipalId, serviceBusDataSender)
+  scope: bookingsQueue
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataSender)
     principalId: identityPrincipalId
@@ -119,7 +134,9 @@ resource storageBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 
 // The Functions docs pair these two with Blob Data Owner for an identity-based
 // AzureWebJobsStorage: the host writes diagnostic events to tables and uses queues
-// for some of its own work.
+// for some of its own work. The table grant also covers the bridge's per-record state
+// table in the same account; a grant scoped to that one table would be possible but add
+// nothing, since the host needs this account-wide one anyway.
 resource storageQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, identityPrincipalId, storageQueueDataContributor)
   scope: storage

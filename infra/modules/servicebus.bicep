@@ -55,9 +55,20 @@ resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
 // Why these numbers: one invocation spends at most 45 s retrying Graph, well inside the
 // 1-minute lock, and host.json lets the host renew the lock for up to 5 minutes
 // (maxAutoLockRenewalDuration = functionTimeout = 00:05:00), so a lock never lapses
-// mid-invocation. Redelivery is safe because createOrGet is idempotent per externalId.
-// Sessions stay off until the ordering decision is made; requiresSession cannot be
-// changed on an existing queue, so turning it on later means a new queue.
+// mid-invocation. Redelivery is safe because the bridge is idempotent per revision.
+//
+// Sessions: producers set the session id to the record's externalId, so Service Bus hands
+// one record's messages (create, reschedule, cancel) to one invocation at a time, in the
+// order they were sent, while different records still run in parallel. The lock above is
+// then the session lock, renewed the same way.
+// requiresSession can be set only when a queue is created (Service Bus docs, "Message
+// sessions"), so a redeploy cannot switch an existing queue over. A deployment made
+// before sessions must drain the bookings queue and its dead letters, delete the queue,
+// then redeploy; there are no such production deployments yet.
+//
+// Duplicate detection stays off: replaying a dead letter re-sends it with its original
+// message id, and detection would silently drop the replay. The bridge needs no help
+// against duplicates here: it is idempotent per revision.
 resource bookingsQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
   parent: namespace
   name: bookingsQueueName
@@ -66,7 +77,7 @@ resource bookingsQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
     maxDeliveryCount: bookingsMaxDeliveryCount
     deadLetteringOnMessageExpiration: true
     defaultMessageTimeToLive: messageTimeToLive
-    requiresSession: false
+    requiresSession: true
     requiresDuplicateDetection: false
     enablePartitioning: false
   }
@@ -94,4 +105,7 @@ output name string = namespace.name
 // serviceBusEndpoint is 'https://<host>:443/'; the trigger and the SDK want the host only.
 output fullyQualifiedNamespace string = split(split(namespace.properties.serviceBusEndpoint, '//')[1], ':')[0]
 output bookingsQueueName string = bookingsQueue.name
+// Read back from the queue, so the app setting BOOKINGS_MAX_DELIVERY_COUNT is the count
+// Service Bus enforces, not a second copy that could drift.
+output bookingsMaxDeliveryCount int = bookingsQueue.properties.maxDeliveryCount
 output resultsQueueName string = resultsQueue.name

@@ -123,9 +123,6 @@ def _add_send(commands: argparse._SubParsersAction) -> None:
     send.add_argument("inputs", nargs="+", metavar="PATH", help="a .json file (one message), a .jsonl file, a folder, or -")
     send.add_argument("--skip-invalid", action="store_true", help="send the valid messages even if some are invalid")
     send.add_argument("--correlation-id", metavar="ID", help="the correlation id of every message (default: its message id)")
-    send.add_argument(
-        "--session", action="store_true", help="set each session id to the externalId (for a bookings queue with sessions)"
-    )
     send.add_argument("--dry-run", action="store_true", help="print what would be sent, with the body, and send nothing")
     send.set_defaults(handler=_handler(run_send))
 

@@ -71,8 +71,9 @@ def booking_message_id(booking: Booking, body: bytes) -> str:
     return str(uuid.uuid5(BOOKING_MESSAGE_NAMESPACE, f"{booking.source}\n{booking.record_id}\n{revision}\n{digest}"))
 
 
-def to_booking_message(item: ValidBooking, *, correlation_id: str | None = None, session: bool = False) -> ServiceBusMessage:
-    """The wire form of a booking: the original bytes, a deterministic id, filterable properties."""
+def to_booking_message(item: ValidBooking, *, correlation_id: str | None = None) -> ServiceBusMessage:
+    """The wire form of a booking: the original bytes, a deterministic id, filterable properties, and the
+    externalId as session id (the bookings queue requires sessions; one record, one session, in order)."""
     message_id = booking_message_id(item.booking, item.body)
     return ServiceBusMessage(
         item.body,
@@ -81,8 +82,7 @@ def to_booking_message(item: ValidBooking, *, correlation_id: str | None = None,
         content_type=CONTENT_TYPE,
         subject=BOOKING_SUBJECT,
         application_properties={"source": item.booking.source, "recordId": item.booking.record_id},
-        # Only on request: sessions are not on yet, and a sessionful queue needs every message to carry one.
-        session_id=derive_external_id(item.booking.source, item.booking.record_id) if session else None,
+        session_id=derive_external_id(item.booking.source, item.booking.record_id),
     )
 
 
@@ -147,9 +147,7 @@ def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not valid:
         err.write("nothing sent: no valid booking message\n")
         return EXIT_FAILED
-    labelled = [
-        (item.label, to_booking_message(item, correlation_id=args.correlation_id, session=args.session)) for item in valid
-    ]
+    labelled = [(item.label, to_booking_message(item, correlation_id=args.correlation_id)) for item in valid]
     if args.dry_run:
         for label, message in labelled:
             out.write(json.dumps(describe_outgoing(label, message, with_body=True)) + "\n")

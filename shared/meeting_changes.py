@@ -1,0 +1,91 @@
+"""What must change in an existing meeting for it to match a booking, as one PATCH body.
+
+createOrGet returns an existing meeting unchanged, so a reschedule or an edited attendee
+list only reaches Teams through PATCH. Graph's update rules shape the body: start and end
+always travel together, and attendees are always the full list (whoever is left out is
+removed). Fields that already match are left out, so an unchanged booking sends no PATCH.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shared.booking import Attendee, Booking, MeetingOptions
+from shared.meeting import graph_instant
+from shared.meeting_request import graph_date_time, graph_participant
+
+
+@dataclass(frozen=True)
+class MeetingUpdate:
+    """The booking fields that differ (contract names, e.g. "start", "options.allowMeetingChat") and the PATCH body."""
+
+    changed_fields: tuple[str, ...]
+    body: dict[str, Any]
+
+    def __bool__(self) -> bool:
+        return bool(self.changed_fields)
+
+    def encoded(self) -> bytes:
+        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def meeting_update(booking: Booking, meeting: dict[str, Any]) -> MeetingUpdate:
+    """Compare an upsert booking with Graph's onlineMeeting document."""
+    changed: list[str] = []
+    body: dict[str, Any] = {}
+    if booking.subject != meeting.get("subject"):
+        changed.append("subject")
+        body["subject"] = booking.subject
+    times = {"start": (booking.start, "startDateTime"), "end": (booking.end, "endDateTime")}
+    moved = [field for field, (wanted, graph_name) in times.items() if not _same_instant(wanted, meeting.get(graph_name))]
+    if moved:
+        changed.extend(moved)
+        body["startDateTime"] = graph_date_time(booking.start)
+        body["endDateTime"] = graph_date_time(booking.end)
+    if _attendee_keys(booking.attendees) != _graph_attendee_keys(meeting, booking.attendees):
+        changed.append("attendees")
+        body["participants"] = {"attendees": [graph_participant(attendee) for attendee in booking.attendees]}
+    if booking.options is not None:
+        for name, value in _option_changes(booking.options, meeting).items():
+            changed.append(f"options.{name}")
+            body[name] = value
+    return MeetingUpdate(tuple(changed), body)
+
+
+def _same_instant(wanted: datetime | None, graph_value: Any) -> bool:
+    return wanted is not None and graph_instant(graph_value) == wanted
+
+
+def _attendee_keys(attendees: list[Attendee]) -> dict[str, tuple[str, str | None]]:
+    return {attendee.upn.lower(): (attendee.role, attendee.user_id) for attendee in attendees}
+
+
+def _graph_attendee_keys(meeting: dict[str, Any], wanted: list[Attendee]) -> dict[str, tuple[str, str | None]]:
+    """Graph's attendees in the booking's terms: a role Graph leaves null is the default (attendee), and a
+    userId Graph resolved on its own counts only when the booking names one."""
+    wanted_ids = {attendee.upn.lower(): attendee.user_id for attendee in wanted}
+    participants = meeting.get("participants") or {}
+    keys: dict[str, tuple[str, str | None]] = {}
+    for attendee in participants.get("attendees") or []:
+        upn = str(attendee.get("upn") or "").lower()
+        identity = (attendee.get("identity") or {}).get("user") or {}
+        user_id = str(identity.get("id")).lower() if identity.get("id") and wanted_ids.get(upn) else None
+        keys[upn] = (attendee.get("role") or "attendee", user_id)
+    return keys
+
+
+def _option_changes(options: MeetingOptions, meeting: dict[str, Any]) -> dict[str, Any]:
+    """The options whose meeting value differs; lobbyBypassSettings is sent whole (Graph replaces complex values)."""
+    changes: dict[str, Any] = {}
+    for name, wanted in options.to_graph().items():
+        current = meeting.get(name)
+        if isinstance(wanted, dict):
+            current = current if isinstance(current, dict) else {}
+            if any(current.get(key) != value for key, value in wanted.items()):
+                changes[name] = {**{key: current[key] for key in ("scope", "isDialInBypassEnabled") if key in current}, **wanted}
+        elif current != wanted:
+            changes[name] = wanted
+    return changes

@@ -1,0 +1,55 @@
+"""Which organizers the bridge may create meetings for, and on behalf of which sources.
+
+Teams' application access policy is tenant-wide: once granted, the app may act for every
+covered user. This is the operator's narrower guard in front of it, checked before Graph is
+called. ALLOWED_ORGANIZERS is a comma-separated list of entries:
+
+    6f1c3a2e-...          any source may book for this organizer
+    crm=6f1c3a2e-...      only source "crm" may book for this organizer
+
+Empty (the default) means no restriction beyond the Teams policy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_SOURCE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+ANY_SOURCE = "*"
+
+
+@dataclass(frozen=True)
+class OrganizerPolicy:
+    """organizer object id (lower case) -> the sources allowed to book for them ("*" = any)."""
+
+    allowed: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def restricts(self) -> bool:
+        return bool(self.allowed)
+
+    def permits(self, source: str, organizer_id: str) -> bool:
+        if not self.allowed:
+            return True
+        sources = self.allowed.get(organizer_id.lower())
+        return sources is not None and (ANY_SOURCE in sources or source in sources)
+
+
+def parse_organizer_policy(text: str) -> OrganizerPolicy:
+    """Parse ALLOWED_ORGANIZERS; raise ValueError naming the first entry that is not valid."""
+    allowed: dict[str, set[str]] = {}
+    for raw in text.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        source, _, organizer = entry.rpartition("=")
+        source = source.strip() or ANY_SOURCE
+        organizer = organizer.strip()
+        if not _GUID.match(organizer):
+            raise ValueError(f"entry {entry!r}: the organizer must be an Entra object id (a GUID)")
+        if source != ANY_SOURCE and not _SOURCE.match(source):
+            raise ValueError(f"entry {entry!r}: {source!r} is not a source name (1-64 of A-Za-z0-9._-)")
+        allowed.setdefault(organizer.lower(), set()).add(source)
+    return OrganizerPolicy({organizer: frozenset(sources) for organizer, sources in allowed.items()})

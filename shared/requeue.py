@@ -1,0 +1,73 @@
+"""Re-enqueue a throttled booking for after Graph's Retry-After, instead of sleeping on its lock.
+
+When Graph asks for a longer wait than the invocation has left, sleeping would hold the
+message lock and a worker, and failing would spend one of the queue's deliveries on a
+throttle that says nothing about the booking. So the bridge sends a scheduled copy of the
+booking to its own queue, same body and session, and completes the original. The copy
+carries the original message id (so the result keeps its id) and a count, and the count
+is bounded: past MAX_THROTTLE_REQUEUES the booking takes the ordinary redelivery path.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from azure.servicebus import ServiceBusMessage
+
+from shared.publisher import CONTENT_TYPE
+
+ORIGINAL_MESSAGE_ID_PROPERTY = "bridgeOriginalMessageId"
+REQUEUE_COUNT_PROPERTY = "bridgeRequeueCount"
+# Fixed for ever: a redelivered original re-sends the same copy id for the same count.
+REQUEUE_MESSAGE_NAMESPACE = uuid.UUID("0c3f5d7e-9a41-4b6f-8e2d-5f1a7c9b3e60")
+# A little past Retry-After, spread so that throttled bookings do not all return in the same second.
+_SCHEDULE_MARGIN_SECONDS = 1.0
+
+
+def original_message_id(message_id: str, properties: Mapping[str, Any]) -> str:
+    """The id of the booking message as the producer sent it, for a re-enqueued copy too."""
+    original = properties.get(ORIGINAL_MESSAGE_ID_PROPERTY)
+    return str(original) if original else message_id
+
+
+def requeue_count(properties: Mapping[str, Any]) -> int:
+    """How many times this booking has been re-enqueued for throttling (0 for the producer's message)."""
+    value = properties.get(REQUEUE_COUNT_PROPERTY, 0)
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def requeued_copy(
+    body: bytes,
+    *,
+    original_id: str,
+    count: int,
+    session_id: str | None,
+    correlation_id: str | None,
+    delay_seconds: float,
+    now: datetime | None = None,
+) -> ServiceBusMessage:
+    """The scheduled copy: same body and session, the original's id as a property, the new count."""
+    scheduled = (now or datetime.now(UTC)) + timedelta(seconds=delay_seconds + _SCHEDULE_MARGIN_SECONDS)
+    return ServiceBusMessage(
+        body,
+        message_id=str(uuid.uuid5(REQUEUE_MESSAGE_NAMESPACE, f"{original_id}\n{count}")),
+        session_id=session_id,
+        correlation_id=correlation_id,
+        content_type=CONTENT_TYPE,
+        application_properties={ORIGINAL_MESSAGE_ID_PROPERTY: original_id, REQUEUE_COUNT_PROPERTY: count},
+        scheduled_enqueue_time_utc=scheduled,
+    )
+
+
+class Requeue(Protocol):
+    """Where throttled bookings go back to: the bookings queue in Azure."""
+
+    def send(self, message: ServiceBusMessage, what: str) -> None: ...
+
+    def close(self) -> None: ...

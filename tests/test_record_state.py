@@ -1,0 +1,244 @@
+"""The record-state store: one behaviour, two stores (memory, and Table storage on Azurite)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from azure.core.credentials import AccessToken
+from azure.data.tables import TableServiceClient
+
+from shared.errors import RetryableError
+from shared.record_state import (
+    MemoryRecordStateStore,
+    RecordState,
+    RecordStateStore,
+    StateConflict,
+    StateStoreError,
+    TableRecordStateStore,
+)
+from tests.azurite import azurite_table_service, emulator_connection_string
+
+ORGANIZER_ID = "7b1c1e7a-5f0e-4c39-9c3d-2f1f2d6f7a10"
+MEETING_ID = "MSo3YjFjMWU3YS01ZjBlLTRjMzktOWMzZC0yZjFmMmQ2ZjdhMTAqMA**MjAyNi0xMi0wMVQxMDowMDowMA=="
+WRITERS = 8
+# Bounds a test that would otherwise hang if a timeout were not applied; not a performance assertion.
+LIVENESS_SECONDS = 60
+
+
+def table_name() -> str:
+    return f"state{uuid.uuid4().hex}"
+
+
+@pytest.fixture(params=["memory", "table"])
+def store(request: pytest.FixtureRequest) -> Iterator[RecordStateStore]:
+    if request.param == "memory":
+        opened: RecordStateStore = MemoryRecordStateStore()
+    else:
+        opened = TableRecordStateStore.for_emulator(request.getfixturevalue("azurite"), table_name())
+    yield opened
+    opened.close()
+
+
+def new_record() -> str:
+    return str(uuid.uuid4())
+
+
+def state(external_id: str, revision: int | None = 1, cancelled: bool = False) -> RecordState:
+    return RecordState(
+        external_id=external_id, revision=revision, cancelled=cancelled, organizer_id=ORGANIZER_ID, meeting_id=MEETING_ID
+    )
+
+
+def test_a_record_never_written_has_no_state(store: RecordStateStore) -> None:
+    assert store.read(new_record()) is None
+
+
+@pytest.mark.parametrize(
+    ("revision", "cancelled", "organizer_id", "meeting_id"),
+    [
+        (None, False, ORGANIZER_ID, MEETING_ID),
+        (0, False, ORGANIZER_ID, None),
+        (42, True, ORGANIZER_ID, None),
+        (2**63 - 1, False, None, MEETING_ID),
+    ],
+    ids=["no-revision", "revision-0-no-meeting", "cancelled", "largest-revision-no-organizer"],
+)
+def test_an_inserted_state_reads_back_field_for_field(
+    store: RecordStateStore, revision: int | None, cancelled: bool, organizer_id: str | None, meeting_id: str | None
+) -> None:
+    external_id = new_record()
+    written = store.write(RecordState(external_id, revision, cancelled, organizer_id, meeting_id), expected=None)
+
+    assert written.etag
+    assert written == RecordState(external_id, revision, cancelled, organizer_id, meeting_id, etag=written.etag)
+    assert store.read(external_id) == written
+
+
+def test_inserting_a_record_that_exists_conflicts(store: RecordStateStore) -> None:
+    external_id = new_record()
+    first = store.write(state(external_id, revision=1), expected=None)
+
+    with pytest.raises(StateConflict):
+        store.write(state(external_id, revision=2), expected=None)
+    assert store.read(external_id) == first
+
+
+def test_replacing_with_the_current_etag_stores_the_new_state_under_a_new_etag(store: RecordStateStore) -> None:
+    external_id = new_record()
+    first = store.write(state(external_id, revision=1), expected=None)
+
+    second = store.write(RecordState(external_id, 2, True, ORGANIZER_ID, None), expected=first)
+
+    assert second.etag and second.etag != first.etag
+    assert store.read(external_id) == RecordState(external_id, 2, True, ORGANIZER_ID, None, etag=second.etag)
+
+
+def test_replacing_with_a_stale_etag_conflicts_and_keeps_the_newer_state(store: RecordStateStore) -> None:
+    external_id = new_record()
+    first = store.write(state(external_id, revision=1), expected=None)
+    second = store.write(state(external_id, revision=3), expected=first)
+
+    with pytest.raises(StateConflict):
+        store.write(state(external_id, revision=2), expected=first)
+    assert store.read(external_id) == second
+
+
+def test_a_conflict_is_retryable(store: RecordStateStore) -> None:
+    external_id = new_record()
+    store.write(state(external_id), expected=None)
+
+    with pytest.raises(RetryableError):
+        store.write(state(external_id), expected=None)
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["inserting", "replacing"])
+def test_of_concurrent_writers_from_the_same_read_exactly_one_wins(store: RecordStateStore, existing: bool) -> None:
+    external_id = new_record()
+    expected = store.write(state(external_id, revision=0), expected=None) if existing else None
+    start = threading.Barrier(WRITERS)
+
+    def write(revision: int) -> RecordState | StateConflict:
+        start.wait()
+        try:
+            return store.write(state(external_id, revision=revision), expected=expected)
+        except StateConflict as conflict:
+            return conflict
+
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        outcomes = list(pool.map(write, range(1, WRITERS + 1)))
+
+    winners = [outcome for outcome in outcomes if isinstance(outcome, RecordState)]
+    assert len(winners) == 1
+    assert sum(isinstance(outcome, StateConflict) for outcome in outcomes) == WRITERS - 1
+    assert store.read(external_id) == winners[0]
+
+
+def test_a_write_for_another_record_than_expected_is_refused(store: RecordStateStore) -> None:
+    stored = store.write(state(new_record()), expected=None)
+
+    with pytest.raises(ValueError, match="same record"):
+        store.write(state(new_record()), expected=stored)
+
+
+def test_a_write_expecting_a_state_that_was_never_stored_is_refused(store: RecordStateStore) -> None:
+    external_id = new_record()
+    store.write(state(external_id), expected=None)
+
+    with pytest.raises(ValueError, match="no etag"):
+        store.write(state(external_id, revision=2), expected=state(external_id))
+
+
+@pytest.mark.parametrize("revision", [-1, 2**63], ids=["negative", "beyond-int64"])
+def test_a_revision_outside_int64_is_refused_before_reaching_the_store(store: RecordStateStore, revision: int) -> None:
+    external_id = new_record()
+
+    with pytest.raises(ValueError, match="Int64"):
+        store.write(state(external_id, revision=revision), expected=None)
+    assert store.read(external_id) is None
+
+
+def test_for_emulator_creates_the_table_once(azurite: str) -> None:
+    name = table_name()
+    first = TableRecordStateStore.for_emulator(azurite, name)
+    external_id = new_record()
+    written = first.write(state(external_id), expected=None)
+    first.close()
+
+    with TableServiceClient.from_connection_string(azurite) as service:
+        assert [table.name for table in service.query_tables(f"TableName eq '{name}'")] == [name]
+    again = TableRecordStateStore.for_emulator(azurite, name)
+    assert again.read(external_id) == written
+    again.close()
+
+
+def test_a_stopped_store_raises_a_store_error_naming_the_table_but_not_the_record() -> None:
+    name = table_name()
+    external_id = new_record()
+    with azurite_table_service() as connection_string:
+        store = TableRecordStateStore.for_emulator(connection_string, name)
+        written = store.write(state(external_id), expected=None)
+
+    failing_calls: list[Callable[[], object]] = [
+        lambda: store.read(external_id),
+        lambda: store.write(state(external_id), expected=None),
+        lambda: store.write(state(external_id, revision=2), expected=written),
+    ]
+    for call in failing_calls:
+        with pytest.raises(StateStoreError) as raised:
+            call()
+        assert name in str(raised.value)
+        assert external_id not in str(raised.value)
+        assert isinstance(raised.value, RetryableError)
+    store.close()
+
+
+def test_a_store_that_accepts_but_never_answers_gives_up_after_the_read_timeout() -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections complete in the kernel's backlog; nothing ever reads or answers
+        connection_string = emulator_connection_string(silent.getsockname()[1])
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            attempt = pool.submit(TableRecordStateStore.for_emulator, connection_string, table_name(), read_timeout=0.2)
+            with pytest.raises(StateStoreError, match="ServiceResponseTimeoutError"):
+                attempt.result(timeout=LIVENESS_SECONDS)
+
+
+def test_a_missing_table_is_a_store_error_that_says_how_to_fix_it(azurite: str) -> None:
+    missing = TableRecordStateStore(TableServiceClient.from_connection_string(azurite).get_table_client(table_name()))
+
+    with pytest.raises(StateStoreError, match="does not exist"):
+        missing.read(new_record())
+    with pytest.raises(StateStoreError, match="does not exist"):
+        missing.write(state(new_record()), expected=None)
+    missing.close()
+
+
+class RecordingCredential:
+    """A TokenCredential that records the scopes it was asked for."""
+
+    def __init__(self) -> None:
+        self.scopes: list[tuple[str, ...]] = []
+
+    def get_token(self, *scopes: str, **kwargs: object) -> AccessToken:
+        self.scopes.append(scopes)
+        return AccessToken("token", int(time.time()) + 3600)
+
+
+def test_the_identity_store_asks_for_a_storage_token_and_reports_an_unreachable_endpoint() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    credential = RecordingCredential()
+    store = TableRecordStateStore.with_identity(f"https://127.0.0.1:{port}", "bridgestate", credential)
+
+    with pytest.raises(StateStoreError, match="'bridgestate'"):
+        store.read(new_record())
+    assert credential.scopes == [("https://storage.azure.com/.default",)]
+    store.close()
