@@ -100,3 +100,64 @@ def test_a_bad_setting_fails_fast_naming_the_setting(environment: dict[str, str]
     assert raised.value.setting == setting
     assert str(raised.value).startswith(f"setting {setting}: ")
     assert hint in str(raised.value)
+
+
+ORGANIZER = "6f1c3a2e-8d4b-4a57-9e2f-0c1d2b3a4f5e"
+OTHER = "2b9d4c1e-5f3a-4e8b-9c7d-1a2b3c4d5e6f"
+
+
+def test_lifecycle_defaults_and_the_state_table_is_required_only_where_it_is_used() -> None:
+    settings = load_settings(NAMESPACE)
+    assert (settings.record_state_table, settings.max_delivery_count, settings.max_throttle_requeues) == ("bookingstate", 10, 5)
+    assert settings.graph_retry_budget_seconds == 45.0 and not settings.organizer_policy.restricts
+    with pytest.raises(ConfigurationError, match="RecordStateStorage__tableServiceUri"):
+        settings.record_state.require()
+    uri = load_settings({**NAMESPACE, "RecordStateStorage__tableServiceUri": "https://contosobridge.table.core.windows.net/"})
+    assert uri.record_state.require().table_service_uri == "https://contosobridge.table.core.windows.net"
+
+
+@pytest.mark.parametrize(
+    "connection_string",
+    [
+        "UseDevelopmentStorage=true",
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=x;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;",
+    ],
+)
+def test_azurite_is_the_only_storage_connection_string_accepted(connection_string: str) -> None:
+    settings = load_settings({**NAMESPACE, "RecordStateStorage": connection_string})
+    assert settings.record_state.emulator_connection_string == connection_string
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("RecordStateStorage", "DefaultEndpointsProtocol=https;AccountName=prod;AccountKey=secret", "accepted only for Azurite"),
+        (
+            "RecordStateStorage",
+            "AccountName=devstoreaccount1;AccountKey=x;TableEndpoint=http://storage.example.com/devstoreaccount1",
+            "accepted only for Azurite",
+        ),
+        ("RecordStateStorage__tableServiceUri", "http://contosobridge.table.core.windows.net", "not a table endpoint"),
+        ("RECORD_STATE_TABLE", "booking-state", "not a table name"),
+        ("BOOKINGS_MAX_DELIVERY_COUNT", "0", "whole number from 1"),
+        ("BOOKINGS_MAX_DELIVERY_COUNT", "ten", "whole number from 1"),
+        ("MAX_THROTTLE_REQUEUES", "-1", "whole number from 0"),
+        ("GRAPH_RETRY_BUDGET_SECONDS", "600", "seconds from 1 to 240"),
+        ("GRAPH_RETRY_BUDGET_SECONDS", "nan", "seconds from 1 to 240"),
+        ("ALLOWED_ORGANIZERS", "ada@contoso.com", "must be an Entra object id"),
+        ("ALLOWED_ORGANIZERS", f"crm eu={ORGANIZER}", "is not a source name"),
+    ],
+)
+def test_each_lifecycle_setting_is_checked_and_named(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message) as caught:
+        load_settings({**NAMESPACE, name: value})
+    assert caught.value.setting == name
+
+
+def test_the_organizer_allow_list_restricts_organizers_and_optionally_sources() -> None:
+    policy = load_settings(
+        {**NAMESPACE, "ALLOWED_ORGANIZERS": f" {ORGANIZER.upper()} , lms={OTHER}, crm={OTHER},"}
+    ).organizer_policy
+    assert policy.permits("anything", ORGANIZER) and policy.permits("lms", OTHER.upper()) and policy.permits("crm", OTHER)
+    assert not policy.permits("clinic", OTHER)
+    assert not policy.permits("lms", "00000000-0000-0000-0000-000000000001")
