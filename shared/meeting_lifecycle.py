@@ -3,6 +3,12 @@
 Every step is safe to repeat, which is what makes redelivery harmless: createOrGet is
 idempotent per externalId, a PATCH sets absolute values, and deleting a meeting that is
 already gone is reported as such, not as an error.
+
+A long throttle normally re-enqueues the booking for later (shared.requeue). Once this
+booking has already changed something in Graph, that would let the record's next revision
+overtake a half-applied one (a locked but undeleted meeting, a moved meeting whose old copy
+is still live), so a throttle after a write is raised as an ordinary transient error
+instead: Service Bus redelivers it first in its session, before anything newer.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.booking import Booking
-from shared.errors import GraphErrorInfo, GraphPermanentError, GraphTransientError
+from shared.errors import GraphErrorInfo, GraphPermanentError, GraphThrottled, GraphTransientError
 from shared.graph_client import GraphClient, GraphResponse
 from shared.meeting import MalformedMeeting, Meeting, meeting_from_graph
 from shared.meeting_changes import meeting_update
@@ -62,6 +68,10 @@ class MeetingLifecycle:
             return Outcome(status, response.request_id, meeting)
         try:
             patched = self._graph.update_meeting(organizer, meeting.id, update.encoded(), deadline)
+        except GraphThrottled as error:
+            if response.status == 201:
+                raise _in_order(error) from error
+            raise
         except GraphPermanentError as error:
             if error.info.http_status == 404:
                 # Deleted between our two calls: the next delivery's createOrGet makes a new one.
@@ -85,13 +95,22 @@ class MeetingLifecycle:
         if existed:
             self.retire(organizer_id, meeting.id, deadline)
         else:
-            self._delete(organizer_id, meeting.id, deadline)
+            try:
+                self._delete(organizer_id, meeting.id, deadline)
+            except GraphThrottled as error:
+                raise _in_order(error) from error
         return Outcome(ResultStatus.CANCELLED, response.request_id, meeting_existed=existed)
 
-    def retire(self, organizer_id: str, meeting_id: str, deadline: float) -> bool:
-        """Lock a meeting people may hold the link to, then delete it; False if it was already gone."""
+    def retire(self, organizer_id: str, meeting_id: str, deadline: float, *, after_write: bool = False) -> bool:
+        """Lock a meeting people may hold the link to, then delete it; False if it was already gone.
+
+        after_write: this booking has already changed Graph (a move to another organizer)."""
         try:
             self._graph.update_meeting(organizer_id, meeting_id, _encoded(LOCK_BEFORE_DELETE), deadline)
+        except GraphThrottled as error:
+            if after_write:
+                raise _in_order(error) from error
+            raise
         except GraphPermanentError as error:
             if error.info.http_status == 404:
                 return False
@@ -102,7 +121,10 @@ class MeetingLifecycle:
                 error.info.code,
                 error.info.request_id,
             )
-        return self._delete(organizer_id, meeting_id, deadline)
+        try:
+            return self._delete(organizer_id, meeting_id, deadline)
+        except GraphThrottled as error:
+            raise _in_order(error) from error
 
     def _delete(self, organizer_id: str, meeting_id: str, deadline: float) -> bool:
         try:
@@ -110,6 +132,11 @@ class MeetingLifecycle:
         except GraphPermanentError as error:
             # A refused delete leaves a meeting that should not exist: keep the booking for redelivery.
             raise GraphTransientError(error.info, 1) from error
+
+
+def _in_order(error: GraphThrottled) -> GraphTransientError:
+    """The same throttle, as an error Service Bus redelivers in session order rather than one re-enqueued."""
+    return GraphTransientError(error.info, error.attempts)
 
 
 def _meeting(response: GraphResponse) -> Meeting:

@@ -182,7 +182,7 @@ class BookingPipeline:
         """A booking moved to another organizer leaves a meeting under the old one: lock and delete it."""
         if state is None or state.meeting_id is None or state.organizer_id in (None, booking.organizer_id):
             return
-        self._lifecycle.retire(state.organizer_id, state.meeting_id, deadline)
+        self._lifecycle.retire(state.organizer_id, state.meeting_id, deadline, after_write=True)
 
     def _requeued(self, message: InboundMessage, error: GraphThrottled, started: float) -> bool:
         count = requeue_count(message.application_properties)

@@ -285,3 +285,35 @@ def cancel(**overrides: Any) -> dict[str, Any]:
 
 def booking_bytes() -> bytes:
     return json.dumps(booking()).encode("utf-8")
+
+
+def test_a_throttle_after_the_booking_changed_graph_is_redelivered_in_order_not_reenqueued(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
+    # Found by the fault run: a re-enqueued cancel whose lock had landed let the next revision re-book a locked meeting.
+    host.deliver(booking(revision=3))
+    graph.inject(Fault(times=2))  # createOrGet and the lock go through...
+    graph.inject(Fault(status=429, retry_after="120"))  # ...the DELETE is throttled for longer than the budget
+
+    with pytest.raises(GraphTransientError) as raised:
+        host.deliver(cancel(revision=4), session_id=EXTERNAL_ID)
+
+    assert not isinstance(raised.value, GraphThrottled) and host.sent.requeued() == []
+    host.deliver(cancel(revision=4), session_id=EXTERNAL_ID, delivery_count=2)  # the redelivery, first in its session
+    assert host.last_result().status is ResultStatus.CANCELLED and graph.meetings() == []
+
+
+def test_a_move_whose_old_meeting_cannot_be_retired_yet_is_redelivered_and_then_retires_it(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
+    # Found by the fault run: a re-enqueued move let the next revision answer `existing` and orphan a meeting.
+    host.deliver(booking(revision=3))
+    graph.inject(Fault())  # the createOrGet under the new organizer goes through...
+    graph.inject(Fault(status=429, retry_after="120"))  # ...locking the old meeting is throttled
+
+    with pytest.raises(GraphTransientError):
+        host.deliver(booking(revision=4, organizerId=SECOND_ORGANIZER))
+    assert host.sent.requeued() == [] and graph.meeting_for(ORGANIZER_ID, EXTERNAL_ID) is not None
+
+    host.deliver(booking(revision=4, organizerId=SECOND_ORGANIZER), delivery_count=2)
+    assert graph.meeting_for(ORGANIZER_ID, EXTERNAL_ID) is None and len(graph.meetings()) == 1
