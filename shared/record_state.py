@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import requests
 from azure.core import MatchConditions
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import (
@@ -32,14 +31,16 @@ from azure.core.exceptions import (
 )
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import EdmType, EntityProperty, TableClient, UpdateMode
-from requests.adapters import HTTPAdapter
 
 from shared.errors import RetryableError
+from shared.http_session import pooled_session
 
 # One entity per record, addressed by (PartitionKey, RowKey): a point read or write, the cheapest
 # Table operation, and one partition per record so load spreads across partitions. The fixed
 # RowKey leaves room for more rows per record (a history, markers) in the same partition, where
 # an entity group transaction could write them atomically with the state.
+# Azurite listens on loopback (shared.settings accepts no other storage connection string).
+_EMULATOR_ENDPOINT = "http://127.0.0.1"
 STATE_ROW_KEY = "state"
 
 # A point operation takes milliseconds, so these bound a hung or unreachable store, not a slow one.
@@ -154,7 +155,10 @@ class TableRecordStateStore:
     ) -> TableRecordStateStore:
         """The store in Azure: the app's identity on an existing table (infra creates it; the app cannot)."""
         client = TableClient(
-            endpoint=table_service_uri, table_name=table_name, credential=credential, **_client_options(read_timeout)
+            endpoint=table_service_uri,
+            table_name=table_name,
+            credential=credential,
+            **_client_options(read_timeout, table_service_uri),
         )
         return cls(client)
 
@@ -163,7 +167,9 @@ class TableRecordStateStore:
         cls, connection_string: str, table_name: str, *, read_timeout: float = READ_TIMEOUT_SECONDS
     ) -> TableRecordStateStore:
         """The store on Azurite, creating the table if missing (a fresh emulator has none)."""
-        client = TableClient.from_connection_string(connection_string, table_name, **_client_options(read_timeout))
+        client = TableClient.from_connection_string(
+            connection_string, table_name, **_client_options(read_timeout, _EMULATOR_ENDPOINT)
+        )
         store = cls(client)
         try:
             client.create_table()
@@ -229,15 +235,16 @@ class TableRecordStateStore:
         return StateStoreError(problem)
 
 
-def _client_options(read_timeout: float) -> dict[str, Any]:
-    session = requests.Session()
+def _client_options(read_timeout: float, endpoint: str) -> dict[str, Any]:
     # The SDK's own session pools 10 connections per host; with more concurrent invocations than that,
     # urllib3 discards the surplus after each call and logs a warning. Retries are the SDK's policy's.
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=MAX_CONNECTIONS, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
+    # use_env_settings=False: the session has read the proxy settings once (shared.http_session).
     transport = RequestsTransport(
-        session=session, session_owner=True, connection_timeout=CONNECTION_TIMEOUT_SECONDS, read_timeout=read_timeout
+        session=pooled_session(endpoint, MAX_CONNECTIONS),
+        session_owner=True,
+        use_env_settings=False,
+        connection_timeout=CONNECTION_TIMEOUT_SECONDS,
+        read_timeout=read_timeout,
     )
     return {"transport": transport, "retry_total": RETRY_TOTAL}
 
