@@ -16,6 +16,8 @@ from shared.booking import ATTENDEE_ROLES, LobbyBypassScope, MeetingChatMode, On
 from shared.meeting_changes import meeting_update
 from shared.meeting_lifecycle import LOCK_BEFORE_DELETE
 from shared.meeting_request import CREATE_OR_GET_PARAMETERS, build_create_or_get_body
+from simulator.meeting_update import BOOLEAN_OPTIONS, ENUM_OPTIONS, LOBBY_BYPASS_SCOPES, NOT_UPDATABLE, UPDATABLE
+from simulator.odata_body import ROLES
 from tests.bookings import REPO_ROOT, booking
 
 METADATA = REPO_ROOT.parent / "shared" / "graph" / "onlineMeeting.v1.0.csdl.xml"
@@ -33,12 +35,14 @@ class GraphMetadata:
     def __init__(self) -> None:
         schema = ElementTree.fromstring(_without_repeated_namespace(METADATA.read_text(encoding="utf-8")))
         self.properties: dict[str, dict[str, str]] = {}
+        self.navigation: dict[str, set[str]] = {}
         self.base_types: dict[str, str] = {}
         self.enums: dict[str, set[str]] = {}
         for kind in ("EntityType", "ComplexType"):
             for element in schema.iter(f"{EDM}{kind}"):
                 name = element.get("Name")
                 self.properties[name] = {prop.get("Name"): prop.get("Type") for prop in element.iter(f"{EDM}Property")}
+                self.navigation[name] = {prop.get("Name") for prop in element.iter(f"{EDM}NavigationProperty")}
                 if element.get("BaseType"):
                     self.base_types[name] = _short(element.get("BaseType"))
         for element in schema.iter(f"{EDM}EnumType"):
@@ -189,3 +193,16 @@ def test_the_metadata_check_catches_a_misspelt_property_or_enum_value(
 ) -> None:
     with pytest.raises(AssertionError):
         metadata.check_value(metadata.create_or_get[parameter], value, parameter)
+
+
+def test_the_simulators_update_rules_use_the_metadatas_names_and_members(metadata: GraphMetadata) -> None:
+    meeting_types = ("onlineMeeting", "onlineMeetingBase", "entity")
+    on_meeting = {name for kind in meeting_types for name in [*metadata.properties[kind], *metadata.navigation[kind]]}
+
+    assert on_meeting == UPDATABLE | NOT_UPDATABLE
+    assert not UPDATABLE & NOT_UPDATABLE
+    assert BOOLEAN_OPTIONS <= UPDATABLE
+    for enum_type, members in ENUM_OPTIONS.values():
+        assert members == metadata.enums[enum_type] - {"unknownFutureValue"}
+    assert metadata.enums["lobbyBypassScope"] - {"unknownFutureValue"} == LOBBY_BYPASS_SCOPES
+    assert metadata.enums["onlineMeetingRole"] - {"unknownFutureValue"} == ROLES
