@@ -39,9 +39,9 @@ from shared.http_session import pooled_session
 # Table operation, and one partition per record so load spreads across partitions. The fixed
 # RowKey leaves room for more rows per record (a history, markers) in the same partition, where
 # an entity group transaction could write them atomically with the state.
+STATE_ROW_KEY = "state"
 # Azurite listens on loopback (shared.settings accepts no other storage connection string).
 _EMULATOR_ENDPOINT = "http://127.0.0.1"
-STATE_ROW_KEY = "state"
 
 # A point operation takes milliseconds, so these bound a hung or unreachable store, not a slow one.
 # The SDK sends each request at most twice (RETRY_TOTAL = 1; its first retry has no delay), so one
@@ -50,7 +50,7 @@ STATE_ROW_KEY = "state"
 CONNECTION_TIMEOUT_SECONDS = 2.0
 READ_TIMEOUT_SECONDS = 5.0
 RETRY_TOTAL = 1
-# Connections kept to the table endpoint: more than host.json's maxConcurrentCalls (16), like the Graph client's.
+# Connections kept to the table endpoint: more than host.json's maxConcurrentSessions (16), like the Graph client's.
 MAX_CONNECTIONS = 32
 
 # Table properties are Edm.Int64 at most; revisions are stored as such.
