@@ -27,6 +27,7 @@ from simulator import GraphSimulator
 from simulator.environment import STEERING_VARIABLES
 from tests.azurite import azurite_table_service
 from tests.bookings import ORGANIZER_ID
+from tests.simulator_client import fetch_token
 
 TEST_NAMESPACE = "bridge-tests.servicebus.windows.net"
 
@@ -67,6 +68,19 @@ def graph() -> Iterator[GraphSimulator]:
     """Graph on loopback; it knows only ORGANIZER_ID, as a tenant knows only its own users."""
     with GraphSimulator(known_organizers=[ORGANIZER_ID]) as simulator:
         yield simulator
+
+
+@pytest.fixture
+def sim() -> Iterator[GraphSimulator]:
+    """A simulator where every GUID-shaped user exists, for tests that talk to it by hand."""
+    with GraphSimulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def token(sim: GraphSimulator) -> str:
+    """A Graph token from `sim`'s managed-identity endpoint."""
+    return fetch_token(sim).json()["access_token"]
 
 
 @pytest.fixture

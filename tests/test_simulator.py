@@ -6,7 +6,6 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +15,7 @@ from azure.core.exceptions import ClientAuthenticationError
 from azure.identity import ManagedIdentityCredential
 
 from simulator import Fault, GraphSimulator
+from tests.simulator_client import fetch_token, origin
 
 ORGANIZER = "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
 OTHER_ORGANIZER = "0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a"
@@ -28,26 +28,6 @@ BODY = {
 }
 GRAPH_DATE_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z")
 UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-@pytest.fixture
-def sim() -> Iterator[GraphSimulator]:
-    with GraphSimulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def token(sim: GraphSimulator) -> str:
-    return fetch_token(sim).json()["access_token"]
-
-
-def origin(sim: GraphSimulator) -> str:
-    return sim.graph_base_url.removesuffix("/v1.0")
-
-
-def fetch_token(sim: GraphSimulator, http: Any = requests, **params: str) -> requests.Response:
-    query = {"api-version": "2019-08-01", "resource": origin(sim), **params}
-    return http.get(sim.identity_endpoint, params=query, headers={"X-IDENTITY-HEADER": sim.identity_header}, timeout=5)
 
 
 def create_or_get(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +14,7 @@ import requests
 from simulator import Fault, GraphSimulator
 from simulator.meeting_store import MeetingStore, meeting_key, meeting_owner
 from simulator.meeting_update import LOBBY_BYPASS_SCOPES, NOT_UPDATABLE, UPDATABLE
+from tests.simulator_client import fetch_token
 
 ORGANIZER = "6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f"
 OTHER_ORGANIZER = "0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a"
@@ -28,26 +28,10 @@ BODY = {
 
 
 @pytest.fixture
-def sim() -> Iterator[GraphSimulator]:
-    with GraphSimulator() as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def token(sim: GraphSimulator) -> str:
-    return fetch_token(sim).json()["access_token"]
-
-
-@pytest.fixture
 def meeting(sim: GraphSimulator, token: str) -> dict[str, Any]:
     response = create_or_get(sim, token)
     assert response.status_code == 201
     return response.json()
-
-
-def fetch_token(sim: GraphSimulator) -> requests.Response:
-    query = {"api-version": "2019-08-01", "resource": sim.graph_base_url.removesuffix("/v1.0")}
-    return requests.get(sim.identity_endpoint, params=query, headers={"X-IDENTITY-HEADER": sim.identity_header}, timeout=5)
 
 
 def auth(token: str | None) -> dict[str, str]:
