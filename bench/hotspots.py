@@ -106,7 +106,7 @@ class MessagePath:
                 if stage == 6:
                     return to_service_bus_message(result, message_id)
                 if stage >= 7:
-                    publisher.publish_result(result, message_id)
+                    publisher.publish_result(result, message_id, message_id)
                 if stage >= 8:
                     logger.info(
                         "booking processed status=%s source=%s externalId=%s errorCode=%s graphRequestId=%s "
@@ -220,7 +220,7 @@ def alone(path: MessagePath, repeat: int) -> dict[str, float]:
         "meeting_from_graph": cpu_us(lambda: meeting_from_graph(response.payload), repeat),
         "ResultMessage(...)": cpu_us(result, repeat),
         "ResultMessage.model_dump_json": cpu_us(lambda: built.model_dump_json(by_alias=True), repeat),
-        "result_message_id (uuid5)": cpu_us(lambda: result_message_id("alone"), repeat),
+        "result_message_id (uuid5)": cpu_us(lambda: result_message_id("alone", ResultStatus.CREATED), repeat),
         "ServiceBusMessage(...)": cpu_us(
             lambda: ServiceBusMessage(
                 wire, message_id="m", correlation_id="c", content_type="application/json", application_properties=properties
@@ -228,7 +228,7 @@ def alone(path: MessagePath, repeat: int) -> dict[str, float]:
             repeat,
         ),
         "to_service_bus_message": cpu_us(lambda: to_service_bus_message(built, "c"), repeat),
-        "publish_result": cpu_us(lambda: path.publisher.publish_result(built, "c"), repeat),
+        "publish_result": cpu_us(lambda: path.publisher.publish_result(built, "c", "alone"), repeat),
     }
 
 

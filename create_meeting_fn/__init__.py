@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from shared.pipeline import InboundMessage
-from shared.runtime import get_pipeline
+from shared.inbound import InboundMessage
+from shared.runtime import handle
 from shared.settings import BOOKINGS_QUEUE, SERVICE_BUS_CONNECTION
 
 blueprint = func.Blueprint()
@@ -26,7 +26,7 @@ blueprint = func.Blueprint()
 )
 def create_meeting(message: func.ServiceBusMessage) -> None:
     """One booking message in, one result message out (or an exception for redelivery)."""
-    get_pipeline().handle(
+    handle(
         InboundMessage(
             body=message.get_body(),
             message_id=message.message_id,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+import unicodedata
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -54,14 +55,21 @@ LobbyBypassScope = Literal[
 OnlineMeetingPresenters = Literal["everyone", "organization", "roleIsPresenter", "organizer"]
 MeetingChatMode = Literal["enabled", "disabled", "limited"]
 
+# Cc: control characters; Cs: unpaired surrogates (JSON can escape them, UTF-8 cannot carry them).
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cs"})
+_LINE_BREAKS = frozenset("\u2028\u2029")
+# Table storage keeps revisions as Edm.Int64.
+MAX_REVISION = 2**63 - 1
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DATE_TIME_WITH_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})$")
 _DATE_TIME_HINT = "an ISO 8601 date-time with a UTC offset, such as 2026-12-01T10:00:00+01:00"
 
 
-def _printable(value: str) -> str:
-    if not value.isprintable():
-        raise ValueError("must contain only printable characters (no control characters or line breaks)")
+def _one_line(value: str) -> str:
+    # Control characters and line breaks are refused; format characters (a soft hyphen, the zero-width
+    # joiner inside an emoji) and other spaces (a non-breaking space) are ordinary text in a subject.
+    if any(unicodedata.category(character) in _REFUSED_CATEGORIES or character in _LINE_BREAKS for character in value):
+        raise ValueError("must not contain control characters or line breaks")
     return value
 
 
@@ -87,6 +95,14 @@ def _date_time_string(value: Any) -> Any:
     return value
 
 
+def _utc(value: datetime) -> datetime:
+    # 9999-12-31T23:00:00-12:00 is a valid offset date-time whose UTC form is past year 9999.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must be within years 1 to 9999 once converted to UTC") from None
+
+
 def _guid(value: str) -> str:
     if not _GUID.match(value):
         raise ValueError("must be a GUID such as 6f1c3a2e-8d4b-4a57-9e2f-0c1d2b3a4f5e (an Entra object id, not a UPN)")
@@ -95,10 +111,10 @@ def _guid(value: str) -> str:
 
 Guid = Annotated[str, AfterValidator(_guid), Field(json_schema_extra={"pattern": _GUID.pattern})]
 SourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
-RecordId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_printable)]
-Revision = Annotated[int, Strict(), Field(ge=0)]
+RecordId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_one_line)]
+Revision = Annotated[int, Strict(), Field(ge=0, le=MAX_REVISION)]
 DateTimeWithOffset = Annotated[
-    AwareDatetime, BeforeValidator(_date_time_string), Field(json_schema_extra={"format": "date-time"})
+    AwareDatetime, BeforeValidator(_date_time_string), AfterValidator(_utc), Field(json_schema_extra={"format": "date-time"})
 ]
 
 
@@ -160,7 +176,9 @@ class Booking(_Contract):
 
     schema_version: Annotated[Literal[1], BeforeValidator(_json_integer)] = Field(description="Always 1 for this contract.")
     source: SourceName = Field(description="The upstream system, 1-64 of A-Za-z0-9._- . With recordId it identifies the record.")
-    record_id: RecordId = Field(description="The record's id in the source system, 1-256 printable characters.")
+    record_id: RecordId = Field(
+        description="The record's id in the source system: 1-256 characters, no control characters or line breaks."
+    )
     revision: Revision | None = Field(
         default=None,
         description="The source's version of the record, increasing with every change. A booking older than the "
@@ -172,7 +190,7 @@ class Booking(_Contract):
     )
     organizer_id: Guid = Field(description="The organizer's Microsoft Entra object id (a GUID, not a UPN).")
     subject: (
-        Annotated[str, Field(min_length=1, max_length=MAX_SUBJECT_LENGTH), AfterValidator(_printable), AfterValidator(_not_blank)]
+        Annotated[str, Field(min_length=1, max_length=MAX_SUBJECT_LENGTH), AfterValidator(_one_line), AfterValidator(_not_blank)]
         | None
     ) = Field(default=None, validate_default=True, description="Required for upsert.")
     start: DateTimeWithOffset | None = Field(
@@ -234,6 +252,10 @@ def parse_booking(body: bytes) -> Booking:
         document = json.loads(text.removeprefix("\ufeff"), object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
     except (ValueError, RecursionError) as error:
         raise InvalidBooking("invalid_json", f"the message body is not JSON: {error}") from None
+    if "\\ud" in text.lower() and _has_unpaired_surrogate(document):
+        raise InvalidBooking(
+            "invalid_json", "the message body escapes an unpaired UTF-16 surrogate (\\ud800-\\udfff), which is not text"
+        )
     if not isinstance(document, dict):
         raise InvalidBooking(
             "invalid_booking", "the message body must be a JSON object", [FieldProblem(None, "must be an object")]
@@ -285,6 +307,16 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise ValueError(f"the key {key!r} appears twice in one object")
         document[key] = value
     return document
+
+
+def _has_unpaired_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= character <= "\udfff" for character in value)
+    if isinstance(value, dict):
+        return any(_has_unpaired_surrogate(key) or _has_unpaired_surrogate(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_unpaired_surrogate(item) for item in value)
+    return False
 
 
 def _no_constants(name: str) -> Any:

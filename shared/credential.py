@@ -15,17 +15,16 @@ from azure.core.exceptions import AzureError
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
 from shared.errors import TokenError
-from shared.settings import Settings
 
 # Renew this long before expiry (or at half-life for short tokens), so no request leaves with a token about to lapse.
 REFRESH_MARGIN_SECONDS = 300
 
 
-def build_credential(settings: Settings) -> TokenCredential:
-    """The process's one credential, for Graph and Service Bus alike."""
-    if settings.developer_credential:
-        return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
-    return ManagedIdentityCredential(client_id=settings.managed_identity_client_id)
+def build_credential(managed_identity_client_id: str | None, developer: bool) -> TokenCredential:
+    """The process's one credential, for Graph, Service Bus and the state table alike."""
+    if developer:
+        return DefaultAzureCredential(managed_identity_client_id=managed_identity_client_id)
+    return ManagedIdentityCredential(client_id=managed_identity_client_id)
 
 
 class GraphToken:
@@ -57,6 +56,5 @@ class GraphToken:
         except AzureError as error:
             # Only the SDK's own summary: it names the endpoint and the cause, never the token.
             raise TokenError(
-                f"the managed identity could not issue a token for {self._scope}: {error.message}. "
-                "Check that the function app has the user-assigned identity attached and that AZURE_CLIENT_ID is its client id."
+                f"the managed identity could not issue a token for {self._scope}: {error.message}. To fix: {TokenError.fix}"
             ) from error

@@ -1,19 +1,28 @@
-"""The closed set of error kinds; each one decides what happens to a booking message.
+"""The closed set of error kinds, each with a stable public `code` and the fix an operator needs.
 
-- InvalidBooking: the message can never succeed -> a `rejected` result, the message completes.
-- GraphPermanentError: Graph refused the request for a reason retrying cannot fix (400, 404, ...)
+A result's `error.code` is the kind's `code` attribute (or Graph's own code for Graph's answers),
+never a Python class name: renaming a class must not change the contract. What happens to the
+booking message for each kind is decided in one place, shared.failure_policy:
+
+- InvalidBooking: can never succeed -> a `rejected` result, the message completes.
+- GraphRefused: Graph refused for a reason retrying cannot fix (400, 404, a redirect, ...)
   -> a `failed` result carrying Graph's code and request-id, the message completes.
-- RetryableError and its kinds (Graph transient or access denied, token, publish, configuration):
-  the function raises, Service Bus redelivers, and after maxDeliveryCount dead-letters the message.
+- RetryableError and its kinds (Graph unavailable, throttled or access denied, token, publish,
+  configuration, state store): the message is retried (re-enqueued or redelivered), and the
+  last delivery publishes a `failed` result before Service Bus dead-letters it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 
 class BridgeError(Exception):
     """Base of every error the bridge raises on purpose."""
+
+    code: ClassVar[str] = "internal_error"
+    fix: ClassVar[str] = ""
 
 
 @dataclass(frozen=True)
@@ -37,11 +46,14 @@ class BookingIdentity:
 class InvalidBooking(BridgeError):
     """The booking message cannot be processed as sent; retrying cannot fix it."""
 
+    code = "invalid_booking"
+    fix = "correct the booking at its source and send it again"
+
     def __init__(
         self, code: str, message: str, problems: list[FieldProblem] | None = None, identity: BookingIdentity | None = None
     ) -> None:
         super().__init__(message)
-        self.code = code
+        self.code = code  # type: ignore[misc]  # the rejection's own code: invalid_json, body_too_large, ...
         self.message = message
         self.problems = problems or []
         self.identity = identity or BookingIdentity()
@@ -49,7 +61,7 @@ class InvalidBooking(BridgeError):
 
 @dataclass(frozen=True)
 class GraphErrorInfo:
-    """What Graph said about a failed request, parsed from its error body and headers."""
+    """What Graph said about a failed request, parsed from its error body and headers (bounded, untrusted)."""
 
     http_status: int | None
     code: str
@@ -59,53 +71,67 @@ class GraphErrorInfo:
     retry_after_seconds: float | None = field(default=None, compare=False)
 
 
-class GraphPermanentError(BridgeError):
-    """Graph refused the request for a reason that retrying the same booking cannot fix."""
+class GraphError(BridgeError):
+    """Base of Graph's answers that are errors; the result reports Graph's own code."""
 
-    def __init__(self, info: GraphErrorInfo) -> None:
-        super().__init__(f"Graph answered {info.http_status} {info.code}: {info.message} (request-id {info.request_id})")
+    def __init__(self, summary: str, info: GraphErrorInfo) -> None:
+        super().__init__(summary)
         self.info = info
 
 
+class GraphRefused(GraphError):
+    """Graph refused the request for a reason that retrying the same booking cannot fix."""
+
+    code = "graph_refused"
+
+    def __init__(self, info: GraphErrorInfo) -> None:
+        super().__init__(f"Graph answered {info.http_status} {info.code}: {info.message} (request-id {info.request_id})", info)
+
+
 class RetryableError(BridgeError):
-    """A failure that retrying may fix: the function raises so that Service Bus redelivers."""
+    """A failure that retrying may fix."""
 
 
 class ConfigurationError(RetryableError):
     """A setting is missing or malformed. Retrying helps once an operator fixes the setting."""
+
+    code = "configuration_error"
+    fix = "correct the app setting it names (az functionapp config appsettings set), then replay the dead letters"
 
     def __init__(self, setting: str, problem: str) -> None:
         super().__init__(f"setting {setting}: {problem}")
         self.setting = setting
 
 
-class GraphTransientError(RetryableError):
-    """Graph throttled, failed or was unreachable for longer than the invocation's retry budget."""
+class GraphUnavailable(GraphError, RetryableError):
+    """Graph failed, answered nonsense or was unreachable for longer than the invocation's retry budget."""
+
+    code = "graph_unavailable"
 
     def __init__(self, info: GraphErrorInfo, attempts: int) -> None:
         super().__init__(
             f"Graph call failed after {attempts} attempt(s): {info.http_status or 'no response'} {info.code}: "
-            f"{info.message} (request-id {info.request_id})"
+            f"{info.message} (request-id {info.request_id})",
+            info,
         )
-        self.info = info
         self.attempts = attempts
 
 
-class GraphThrottled(GraphTransientError):
-    """Graph asked us to wait (Retry-After) longer than the invocation has left.
+class GraphThrottled(GraphUnavailable):
+    """Graph asked us to wait (Retry-After, already bounded) longer than the invocation has left."""
 
-    The pipeline re-enqueues the booking for after that wait instead of sleeping on the
-    message lock or burning a delivery."""
+    code = "graph_throttled"
 
     def __init__(self, info: GraphErrorInfo, attempts: int, retry_after_seconds: float) -> None:
         super().__init__(info, attempts)
         self.retry_after_seconds = retry_after_seconds
 
 
-class GraphAccessDenied(RetryableError):
+class GraphAccessDenied(GraphError, RetryableError):
     """Graph answered 401 or 403: the identity lacks the app role or the Teams access policy."""
 
-    FIX = (
+    code = "graph_access_denied"
+    fix = (
         "grant the managed identity the Microsoft Graph application role OnlineMeetings.ReadWrite.All and "
         "create a Teams application access policy for its client id (New-CsApplicationAccessPolicy, then "
         "Grant-CsApplicationAccessPolicy for the organizer or -Global); a new policy can take up to 30 minutes to apply"
@@ -113,14 +139,44 @@ class GraphAccessDenied(RetryableError):
 
     def __init__(self, info: GraphErrorInfo) -> None:
         super().__init__(
-            f"Graph answered {info.http_status} {info.code} (request-id {info.request_id}): {info.message}. To fix: {self.FIX}"
+            f"Graph answered {info.http_status} {info.code} (request-id {info.request_id}): {info.message}. To fix: {self.fix}",
+            info,
         )
-        self.info = info
 
 
 class TokenError(RetryableError):
-    """The managed identity could not issue a token for Graph."""
+    """The managed identity could not issue a token."""
+
+    code = "token_error"
+    fix = "check that the function app has the user-assigned identity attached and that AZURE_CLIENT_ID is its client id"
 
 
 class PublishError(RetryableError):
-    """The result could not be sent to the results queue."""
+    """A message could not be sent to a queue."""
+
+    code = "publish_error"
+    fix = "check the results queue exists and the identity has Azure Service Bus Data Sender on it"
+
+
+class StateConflict(RetryableError):
+    """Another writer changed the record's state since it was read."""
+
+    code = "state_conflict"
+
+
+class StateStoreError(RetryableError):
+    """The state store could not be reached or refused the request (retrying may fix it)."""
+
+    code = "state_store_error"
+    fix = "grant the function app's identity Storage Table Data Contributor on the storage account, and deploy infra/"
+
+
+class MalformedMeeting(ValueError):
+    """Graph answered success but the body is not an onlineMeeting the bridge can read (no value is quoted)."""
+
+
+class InternalError(BridgeError):
+    """Something the bridge did not foresee: a defect. The result names no detail beyond the exception's type."""
+
+    code = "internal_error"
+    fix = "report it with the invocation id; the function's log has the stack trace"

@@ -3,8 +3,8 @@
 Graph identifies a createOrGet meeting by tenant + organizer + externalId, so the same
 record must always give the same externalId: in any process, on any version of this code.
 It is UUIDv5 over "<source>\\n<recordId>" (UTF-8) in a fixed namespace. The encoding is
-unambiguous because `source` admits only [A-Za-z0-9._-] and `recordId` only printable
-characters, so neither can contain the newline. revision, subject and times are not part of
+unambiguous because `source` admits only [A-Za-z0-9._-] and `recordId` no control characters
+or line breaks, so neither can contain the newline. revision, subject and times are not part of
 it: a reschedule must reach the same meeting. Upstream systems can compute it themselves;
 README.md lists test vectors, and tests/test_external_id.py pins them.
 """

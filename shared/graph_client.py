@@ -17,17 +17,16 @@ from urllib.parse import quote
 
 import requests
 
-from shared.errors import GraphAccessDenied, GraphErrorInfo, GraphPermanentError, GraphThrottled, GraphTransientError
+from shared.errors import GraphAccessDenied, GraphErrorInfo, GraphRefused, GraphThrottled, GraphUnavailable
+from shared.graph_answers import MAX_REQUEST_ID_LENGTH, Answer, bounded, classify, error_info
 from shared.http_session import pooled_session
-from shared.retry_policy import RETRY_STATUSES, RetryPolicy, parse_retry_after
+from shared.log_text import escaped
+from shared.retry_policy import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 3.05
 READ_TIMEOUT_SECONDS = 20.0
-# Statuses that retrying later (a redelivery) may fix, but that are not worth retrying in-call.
-_REDELIVER_STATUSES = frozenset({408, 409, 500, 502})
-_ACCESS_DENIED_STATUSES = frozenset({401, 403})
 _CONNECTION_FAILURES = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
@@ -39,7 +38,10 @@ class GraphResponse:
 
 
 class GraphClient:
-    """Calls Graph for one organizer at a time; raises the error kinds in shared.errors."""
+    """Calls Graph for one organizer at a time; raises the error kinds in shared.errors.
+
+    Redirects are never followed: Graph does not send them for these calls, and following one would
+    carry the subject and attendee addresses to another host."""
 
     def __init__(
         self,
@@ -71,7 +73,7 @@ class GraphClient:
         url = f"{self._meetings_url(organizer_id)}/{quote(meeting_id, safe='')}"
         try:
             self._send("DELETE", url, None, deadline)
-        except GraphPermanentError as error:
+        except GraphRefused as error:
             if error.info.http_status == 404:
                 return False
             raise
@@ -103,37 +105,37 @@ class GraphClient:
                     data=body,
                     headers={"Authorization": f"Bearer {self._bearer_token()}", "client-request-id": client_request_id},
                     timeout=timeout,
+                    allow_redirects=False,
                 )
             except _CONNECTION_FAILURES as error:
                 info = GraphErrorInfo(None, type(error).__name__, _connection_failure(error), None, client_request_id)
             else:
-                if response.status_code == 204:
-                    return GraphResponse(204, None, response.headers.get("request-id"))
-                if response.status_code in (200, 201):
+                answer = classify(response.status_code)
+                if answer is Answer.SUCCESS and response.status_code != 204:
                     return _success(response, client_request_id, attempt)
-                info = _error_info(response, client_request_id)
-                if response.status_code in _ACCESS_DENIED_STATUSES:
+                if answer is Answer.SUCCESS:
+                    return GraphResponse(204, None, _request_id(response))
+                info = error_info(response.status_code, response.reason, response.headers, response.content, client_request_id)
+                if answer is Answer.ACCESS_DENIED:
                     raise GraphAccessDenied(info)
-                if response.status_code in _REDELIVER_STATUSES or (
-                    response.status_code >= 500 and response.status_code not in RETRY_STATUSES
-                ):
-                    raise GraphTransientError(info, attempt)
-                if response.status_code not in RETRY_STATUSES:
-                    raise GraphPermanentError(info)
+                if answer is Answer.UNAVAILABLE:
+                    raise GraphUnavailable(info, attempt)
+                if answer in (Answer.REFUSED, Answer.NOT_FOUND):
+                    raise GraphRefused(info)
 
             wait = policy.backoff_seconds(attempt, info.retry_after_seconds)
-            if time.monotonic() + wait >= deadline:
+            if attempt >= policy.max_attempts or time.monotonic() + wait >= deadline:
                 if info.retry_after_seconds is not None:
                     raise GraphThrottled(info, attempt, info.retry_after_seconds)
-                raise GraphTransientError(info, attempt)
+                raise GraphUnavailable(info, attempt)
             logger.warning(
                 "graph retry method=%s attempt=%d status=%s code=%s waitSeconds=%.2f graphRequestId=%s",
                 method,
                 attempt,
                 info.http_status,
-                info.code,
+                escaped(info.code),
                 wait,
-                info.request_id,
+                escaped(info.request_id),
             )
             time.sleep(wait)
 
@@ -145,38 +147,20 @@ def _graph_session(base_url: str, max_connections: int) -> requests.Session:
 
 
 def _success(response: requests.Response, client_request_id: str, attempt: int) -> GraphResponse:
-    request_id = response.headers.get("request-id")
+    request_id = _request_id(response)
     try:
         payload = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         info = GraphErrorInfo(
             response.status_code, "InvalidResponse", "the success response is not JSON", request_id, client_request_id
         )
-        raise GraphTransientError(info, attempt) from None
+        raise GraphUnavailable(info, attempt) from None
     return GraphResponse(response.status_code, payload, request_id)
 
 
-def _error_info(response: requests.Response, client_request_id: str) -> GraphErrorInfo:
-    """Parse Graph's error format: {"error": {"code", "message", "innerError": {"request-id", ...}}}."""
-    code, message, request_id = f"HTTP{response.status_code}", response.reason or "", response.headers.get("request-id")
-    try:
-        error = response.json().get("error") or {}
-    except (ValueError, AttributeError):
-        error = {}
-    if isinstance(error, dict):
-        code = str(error.get("code") or code)
-        message = str(error.get("message") or message)
-        inner = error.get("innerError") or error.get("innererror") or {}
-        if isinstance(inner, dict) and inner.get("request-id"):
-            request_id = str(inner["request-id"])
-    return GraphErrorInfo(
-        http_status=response.status_code,
-        code=code,
-        message=message,
-        request_id=request_id,
-        client_request_id=client_request_id,
-        retry_after_seconds=parse_retry_after(response.headers.get("Retry-After")),
-    )
+def _request_id(response: requests.Response) -> str | None:
+    value = response.headers.get("request-id")
+    return bounded(value, MAX_REQUEST_ID_LENGTH) if value else None
 
 
 def _connection_failure(error: Exception) -> str:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import Field
 
 from shared.contract_model import ContractModel
+from shared.errors import MalformedMeeting
+from shared.wire_format import graph_instant
+
+# The longest id, URL or text taken from Graph's meeting into a result.
+MAX_GRAPH_TEXT_LENGTH = 2048
 
 
 class DialIn(ContractModel):
@@ -32,43 +37,40 @@ class Meeting(ContractModel):
     end: datetime | None = None
 
 
-class MalformedMeeting(ValueError):
-    """Graph answered success but the body lacks what every onlineMeeting has."""
-
-
 def meeting_from_graph(payload: Any) -> Meeting:
-    """Map a createOrGet success body to Meeting; raise MalformedMeeting if it is not an onlineMeeting."""
-    if not isinstance(payload, dict) or not payload.get("id") or not payload.get("joinWebUrl"):
+    """Map a Graph success body to Meeting; raise MalformedMeeting if it is not an onlineMeeting.
+
+    Graph's body is outside input: a value of the wrong type is left out (and never quoted), so a
+    surprise in one optional field cannot fail a booking whose meeting exists."""
+    if not isinstance(payload, dict) or not _text(payload.get("id")) or not _text(payload.get("joinWebUrl")):
         raise MalformedMeeting("the success response has no onlineMeeting id or joinWebUrl")
-    join_settings = payload.get("joinMeetingIdSettings") or {}
-    audio = payload.get("audioConferencing") or {}
-    dial_in = None
-    if any(audio.get(name) for name in ("conferenceId", "tollNumber", "tollFreeNumber", "dialinUrl")):
-        dial_in = DialIn(
-            conference_id=audio.get("conferenceId"),
-            toll_number=audio.get("tollNumber"),
-            toll_free_number=audio.get("tollFreeNumber"),
-            dialin_url=audio.get("dialinUrl"),
+    join_settings = _object(payload.get("joinMeetingIdSettings"))
+    audio = _object(payload.get("audioConferencing"))
+    dial_in_fields = {
+        name: _text(audio.get(graph_name))
+        for name, graph_name in (
+            ("conference_id", "conferenceId"),
+            ("toll_number", "tollNumber"),
+            ("toll_free_number", "tollFreeNumber"),
+            ("dialin_url", "dialinUrl"),
         )
+    }
     return Meeting(
         id=payload["id"],
         join_web_url=payload["joinWebUrl"],
-        join_meeting_id=join_settings.get("joinMeetingId"),
-        passcode=join_settings.get("passcode"),
-        dial_in=dial_in,
-        subject=payload.get("subject"),
+        join_meeting_id=_text(join_settings.get("joinMeetingId")),
+        passcode=_text(join_settings.get("passcode")),
+        dial_in=DialIn(**dial_in_fields) if any(dial_in_fields.values()) else None,
+        subject=_text(payload.get("subject")),
         start=graph_instant(payload.get("startDateTime")),
         end=graph_instant(payload.get("endDateTime")),
     )
 
 
-def graph_instant(value: Any) -> datetime | None:
-    """A Graph Edm.DateTimeOffset string as an aware UTC datetime, or None if absent or unreadable."""
-    # Graph writes seven fractional digits ("...18.0615989Z"); Python 3.11 reads them (truncating to six).
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+def _text(value: Any) -> str | None:
+    # Real ids and Teams URLs are a few hundred characters; anything longer is not one, and would bloat the result.
+    return value if isinstance(value, str) and 0 < len(value) <= MAX_GRAPH_TEXT_LENGTH else None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

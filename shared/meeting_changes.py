@@ -8,14 +8,12 @@ removed). Fields that already match are left out, so an unchanged booking sends 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from shared.booking import Attendee, Booking, MeetingOptions
-from shared.meeting import graph_instant
-from shared.meeting_request import graph_date_time, graph_participant
+from shared.wire_format import encoded, graph_date_time, graph_instant, graph_participant
 
 
 @dataclass(frozen=True)
@@ -29,7 +27,7 @@ class MeetingUpdate:
         return bool(self.changed_fields)
 
     def encoded(self) -> bytes:
-        return json.dumps(self.body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return encoded(self.body)
 
 
 def meeting_update(booking: Booking, meeting: dict[str, Any]) -> MeetingUpdate:

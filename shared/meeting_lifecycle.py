@@ -1,39 +1,32 @@
-"""Bring Teams in line with one booking: create, update or cancel its meeting through Graph.
+"""Bring Teams in line with one booking: create, update, move or cancel its meeting through Graph.
 
-Every step is safe to repeat, which is what makes redelivery harmless: createOrGet is
-idempotent per externalId, a PATCH sets absolute values, and deleting a meeting that is
-already gone is reported as such, not as an error.
-
-A long throttle normally re-enqueues the booking for later (shared.requeue). Once this
-booking has already changed something in Graph, that would let the record's next revision
-overtake a half-applied one (a locked but undeleted meeting, a moved meeting whose old copy
-is still live), so a throttle after a write is raised as an ordinary transient error
-instead: Service Bus redelivers it first in its session, before anything newer.
+Every step is safe to repeat, which is what makes redelivery harmless: createOrGet is idempotent
+per externalId, a PATCH sets absolute values, and deleting a meeting that is already gone is
+reported as such, not as an error. Graph's refusals are raised as the error kinds in shared.errors
+and decided on by shared.failure_policy; what this booking has already done in Graph is kept in a
+GraphProgress, so that a later failure neither forgets a meeting nor re-enqueues a half-applied
+booking.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 from shared.booking import Booking
-from shared.errors import GraphErrorInfo, GraphPermanentError, GraphThrottled, GraphTransientError
+from shared.errors import GraphAccessDenied, GraphErrorInfo, GraphRefused, GraphUnavailable, MalformedMeeting
 from shared.graph_client import GraphClient, GraphResponse
-from shared.meeting import MalformedMeeting, Meeting, meeting_from_graph
+from shared.log_text import escaped
+from shared.meeting import Meeting, meeting_from_graph
 from shared.meeting_changes import meeting_update
 from shared.meeting_request import build_create_or_get_body
-from shared.result import ResultStatus
+from shared.record_state import RecordState
+from shared.result import ResultStatus, ResultWarning
+from shared.wire_format import LOCK_BEFORE_DELETE, encoded, lookup_body
 
 logger = logging.getLogger(__name__)
 
-# Before a cancelled meeting is deleted: Graph keeps a deleted meeting's join link working,
-# so first send everyone but the organizer to a lobby nobody will open, with no chat.
-LOCK_BEFORE_DELETE = {
-    "lobbyBypassSettings": {"scope": "organizer", "isDialInBypassEnabled": False},
-    "allowMeetingChat": "disabled",
-}
+PREVIOUS_MEETING_NOT_REMOVED = "previous_meeting_not_removed"
 
 
 @dataclass(frozen=True)
@@ -45,98 +38,135 @@ class Outcome:
     meeting: Meeting | None = None
     changed_fields: tuple[str, ...] = ()
     meeting_existed: bool | None = None
-    error: GraphErrorInfo | None = None
+
+
+@dataclass
+class GraphProgress:
+    """What one delivery has done in Graph so far; kept when a later step fails.
+
+    changed: Graph was written (a meeting created, patched or deleted).
+    meeting: the record's meeting under the booking's organizer, once known (None after a cancel deleted it).
+    previous_settled: the meeting of a moved booking's former organizer is gone or given up on."""
+
+    changed: bool = False
+    meeting: Meeting | None = None
+    previous_settled: bool = True
+    warnings: list[ResultWarning] = field(default_factory=list)
 
 
 class MeetingLifecycle:
-    """The Graph side of upsert and cancel, for one booking at a time (thread-safe, stateless)."""
+    """The Graph side of a booking, one at a time (thread-safe, stateless)."""
 
     def __init__(self, graph: GraphClient) -> None:
         self._graph = graph
 
-    def upsert(self, booking: Booking, external_id: str, deadline: float) -> Outcome:
-        """createOrGet, then PATCH whatever differs (and the options, which createOrGet does not take)."""
-        organizer = booking.organizer_id
-        try:
-            response = self._graph.create_or_get(organizer, build_create_or_get_body(booking, external_id), deadline)
-        except GraphPermanentError as error:
-            return Outcome(ResultStatus.FAILED, error.info.request_id, error=error.info)
-        meeting = _meeting(response)
-        update = meeting_update(booking, response.payload)
-        status = ResultStatus.CREATED if response.status == 201 else ResultStatus.EXISTING
-        if not update:
-            return Outcome(status, response.request_id, meeting)
-        try:
-            patched = self._graph.update_meeting(organizer, meeting.id, update.encoded(), deadline)
-        except GraphThrottled as error:
-            if response.status == 201:
-                raise _in_order(error) from error
-            raise
-        except GraphPermanentError as error:
-            if error.info.http_status == 404:
-                # Deleted between our two calls: the next delivery's createOrGet makes a new one.
-                raise GraphTransientError(error.info, 1) from error
-            return Outcome(ResultStatus.FAILED, error.info.request_id, meeting, error=error.info)
-        if status is ResultStatus.EXISTING:
-            status = ResultStatus.UPDATED
-        return Outcome(status, patched.request_id, _meeting(patched), update.changed_fields)
+    def apply(
+        self, booking: Booking, external_id: str, state: RecordState | None, progress: GraphProgress, deadline: float
+    ) -> Outcome:
+        """Retire a moved booking's old meeting first, then cancel or upsert under the booking's organizer.
 
-    def cancel(self, organizer_id: str, external_id: str, deadline: float) -> Outcome:
-        """Find the meeting by externalId (createOrGet is Graph's only lookup by it), lock it, delete it.
+        Retiring first means that, whatever fails later, Graph holds nothing the record state does not
+        know of, or createOrGet under the booking's organizer cannot find again."""
+        self._retire_previous(state, booking.organizer_id, progress, deadline)
+        if booking.action == "cancel":
+            if state is not None and state.cancelled and state.organizer_id == booking.organizer_id:
+                # Cancelled before and nothing applied since: no meeting to look for.
+                return Outcome(ResultStatus.CANCELLED, None, meeting_existed=False)
+            return self._cancel(booking.organizer_id, external_id, progress, deadline)
+        return self._upsert(booking, external_id, progress, deadline)
 
-        If none existed, createOrGet has just made one, which is deleted straight away: no meeting is left
-        either way, and the result says whether there had been one."""
-        try:
-            response = self._graph.create_or_get(organizer_id, _lookup_body(external_id), deadline)
-        except GraphPermanentError as error:
-            return Outcome(ResultStatus.FAILED, error.info.request_id, error=error.info)
-        meeting = _meeting(response)
-        existed = response.status == 200
-        if existed:
-            self.retire(organizer_id, meeting.id, deadline)
-        else:
-            try:
-                self._delete(organizer_id, meeting.id, deadline)
-            except GraphThrottled as error:
-                raise _in_order(error) from error
-        return Outcome(ResultStatus.CANCELLED, response.request_id, meeting_existed=existed)
-
-    def retire(self, organizer_id: str, meeting_id: str, deadline: float, *, after_write: bool = False) -> bool:
+    def retire(self, organizer_id: str, meeting_id: str, progress: GraphProgress, deadline: float) -> bool:
         """Lock a meeting people may hold the link to, then delete it; False if it was already gone.
 
-        after_write: this booking has already changed Graph (a move to another organizer)."""
+        Graph keeps a deleted meeting's join link working, so everyone but the organizer is first sent to a
+        lobby nobody will open, with no chat."""
         try:
-            self._graph.update_meeting(organizer_id, meeting_id, _encoded(LOCK_BEFORE_DELETE), deadline)
-        except GraphThrottled as error:
-            if after_write:
-                raise _in_order(error) from error
-            raise
-        except GraphPermanentError as error:
+            self._graph.update_meeting(organizer_id, meeting_id, encoded(LOCK_BEFORE_DELETE), deadline)
+            progress.changed = True
+        except GraphRefused as error:
             if error.info.http_status == 404:
                 return False
             # Locking is a courtesy; deleting is the requirement. Go on, and say so.
             logger.warning(
                 "could not lock the meeting before deleting it status=%s code=%s graphRequestId=%s",
                 error.info.http_status,
-                error.info.code,
-                error.info.request_id,
+                escaped(error.info.code),
+                escaped(error.info.request_id),
             )
+        deleted = self._graph.delete_meeting(organizer_id, meeting_id, deadline)
+        progress.changed = True
+        return deleted
+
+    def _upsert(self, booking: Booking, external_id: str, progress: GraphProgress, deadline: float) -> Outcome:
+        """createOrGet, then PATCH whatever differs (and the options, which createOrGet does not take)."""
+        organizer = booking.organizer_id
+        response = self._graph.create_or_get(organizer, build_create_or_get_body(booking, external_id), deadline)
+        progress.changed |= response.status == 201
+        meeting = progress.meeting = _meeting(response)
+        status = ResultStatus.CREATED if response.status == 201 else ResultStatus.EXISTING
+        update = meeting_update(booking, response.payload)
+        if not update:
+            return Outcome(status, response.request_id, meeting)
         try:
-            return self._delete(organizer_id, meeting_id, deadline)
-        except GraphThrottled as error:
-            raise _in_order(error) from error
+            patched = self._graph.update_meeting(organizer, meeting.id, update.encoded(), deadline)
+        except GraphRefused as error:
+            if error.info.http_status == 404:
+                # Deleted between our two calls: the next delivery's createOrGet makes a new one.
+                raise GraphUnavailable(error.info, 1) from error
+            raise
+        progress.changed = True
+        meeting = progress.meeting = _meeting(patched)
+        if status is ResultStatus.EXISTING:
+            status = ResultStatus.UPDATED
+        return Outcome(status, patched.request_id, meeting, update.changed_fields)
 
-    def _delete(self, organizer_id: str, meeting_id: str, deadline: float) -> bool:
+    def _cancel(self, organizer_id: str, external_id: str, progress: GraphProgress, deadline: float) -> Outcome:
+        """Find the meeting by externalId (createOrGet is Graph's only lookup by it), lock it, delete it.
+
+        If none existed, createOrGet has just made one, empty and known to nobody, which is deleted straight
+        away: no meeting is left either way, and the result says whether there had been one."""
+        response = self._graph.create_or_get(organizer_id, lookup_body(external_id), deadline)
+        existed = response.status == 200
+        progress.changed |= not existed
+        meeting = progress.meeting = _meeting(response)
+        if existed:
+            self.retire(organizer_id, meeting.id, progress, deadline)
+        else:
+            self._graph.delete_meeting(organizer_id, meeting.id, deadline)
+        progress.meeting = None
+        return Outcome(ResultStatus.CANCELLED, response.request_id, meeting_existed=existed)
+
+    def _retire_previous(self, state: RecordState | None, organizer_id: str, progress: GraphProgress, deadline: float) -> None:
+        """A booking moved to another organizer leaves a meeting under the old one: lock and delete it.
+
+        If Graph will not let the bridge touch the old organizer's meetings any more (403, or another
+        refusal), the move still goes ahead: the result carries a warning naming the meeting to remove by
+        hand, rather than the record failing on every revision to come."""
+        if state is None or state.meeting_id is None or state.organizer_id in (None, organizer_id):
+            return
+        progress.previous_settled = False
         try:
-            return self._graph.delete_meeting(organizer_id, meeting_id, deadline)
-        except GraphPermanentError as error:
-            # A refused delete leaves a meeting that should not exist: keep the booking for redelivery.
-            raise GraphTransientError(error.info, 1) from error
+            self.retire(state.organizer_id, state.meeting_id, progress, deadline)
+        except (GraphAccessDenied, GraphRefused) as error:
+            progress.warnings.append(_not_removed(error.info, state.meeting_id))
+            logger.warning(
+                "could not remove the moved booking's previous meeting status=%s code=%s graphRequestId=%s",
+                error.info.http_status,
+                escaped(error.info.code),
+                escaped(error.info.request_id),
+            )
+        progress.previous_settled = True
 
 
-def _in_order(error: GraphThrottled) -> GraphTransientError:
-    """The same throttle, as an error Service Bus redelivers in session order rather than one re-enqueued."""
-    return GraphTransientError(error.info, error.attempts)
+def _not_removed(info: GraphErrorInfo, meeting_id: str) -> ResultWarning:
+    return ResultWarning(
+        code=PREVIOUS_MEETING_NOT_REMOVED,
+        message=f"the booking moved to another organizer, but Graph refused to remove the previous organizer's "
+        f"meeting {meeting_id} ({info.http_status} {info.code}); its join link still works: delete it in Teams, "
+        f"or restore the bridge's access to that organizer (for 403: {GraphAccessDenied.fix})",
+        http_status=info.http_status,
+        request_id=info.request_id,
+    )
 
 
 def _meeting(response: GraphResponse) -> Meeting:
@@ -144,12 +174,4 @@ def _meeting(response: GraphResponse) -> Meeting:
         return meeting_from_graph(response.payload)
     except MalformedMeeting as error:
         info = GraphErrorInfo(response.status, "InvalidResponse", str(error), response.request_id)
-        raise GraphTransientError(info, 1) from error
-
-
-def _lookup_body(external_id: str) -> bytes:
-    return _encoded({"externalId": external_id})
-
-
-def _encoded(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+        raise GraphUnavailable(info, 1) from error

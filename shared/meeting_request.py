@@ -6,11 +6,10 @@ Times go to Graph in UTC and are always sent: createOrGet otherwise defaults the
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
 from typing import Any
 
-from shared.booking import Attendee, Booking
+from shared.booking import Booking
+from shared.wire_format import encoded, graph_date_time, graph_participant
 
 # From the v1.0 metadata: createOrGet's parameters, less the binding parameter. chatInfo is
 # declared too but the bridge has nothing to put in it.
@@ -27,19 +26,4 @@ def build_create_or_get_body(booking: Booking, external_id: str) -> bytes:
     }
     if booking.attendees:
         body["participants"] = {"attendees": [graph_participant(attendee) for attendee in booking.attendees]}
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def graph_date_time(moment: datetime | None) -> str:
-    """ISO 8601 in UTC with a Z, the form Graph documents for these parameters."""
-    if moment is None:
-        raise ValueError("an upsert booking always has start and end")
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def graph_participant(attendee: Attendee) -> dict[str, Any]:
-    """One attendee as Graph's meetingParticipantInfo (createOrGet and PATCH take the same shape)."""
-    participant: dict[str, Any] = {"upn": attendee.upn, "role": attendee.role}
-    if attendee.user_id:
-        participant["identity"] = {"user": {"id": attendee.user_id}}
-    return participant
+    return encoded(body)

@@ -11,7 +11,9 @@ and compares each booking with it before touching Graph.
 from __future__ import annotations
 
 from shared.booking import Booking
-from shared.record_state import RecordState, RecordStateStore, StateConflict
+from shared.errors import StateConflict
+from shared.record_state import AppliedOutcome, RecordState, RecordStateStore
+from shared.result import ResultStatus
 
 
 def superseding_revision(state: RecordState | None, booking: Booking) -> int | None:
@@ -30,28 +32,67 @@ def superseding_revision(state: RecordState | None, booking: Booking) -> int | N
     return None
 
 
-def applied_state(previous: RecordState | None, booking: Booking, external_id: str, meeting_id: str | None) -> RecordState:
-    """The state to store once `booking` has been applied (a booking without a revision keeps the last one)."""
+# Outcomes worth remembering for a redelivery of the same booking: what a repeat would not report again
+# (a repeat of `created` finds the meeting `existing`; a repeated cancel finds no meeting to delete).
+_REMEMBERED = frozenset({ResultStatus.CREATED, ResultStatus.UPDATED, ResultStatus.CANCELLED, ResultStatus.FAILED})
+
+
+def applied_state(
+    previous: RecordState | None,
+    booking: Booking,
+    external_id: str,
+    *,
+    meeting_id: str | None,
+    cancelled: bool,
+    outcome: AppliedOutcome,
+) -> RecordState:
+    """The state to store once `booking` has changed what Graph holds (a booking without a revision keeps the last one)."""
     revision = booking.revision if booking.revision is not None else (previous.revision if previous else None)
+    remembered = outcome if outcome.status in _REMEMBERED else (previous.outcome if previous else None)
     return RecordState(
         external_id=external_id,
         revision=revision,
-        cancelled=booking.action == "cancel",
+        cancelled=cancelled,
         organizer_id=booking.organizer_id,
-        meeting_id=None if booking.action == "cancel" else meeting_id,
+        meeting_id=None if cancelled else meeting_id,
+        outcome=remembered,
     )
 
 
-def commit(store: RecordStateStore, state: RecordState, expected: RecordState | None) -> None:
-    """Store `state` if nobody wrote since `expected` was read.
+def as_first_reported(outcome: AppliedOutcome, state: RecordState | None) -> AppliedOutcome:
+    """A redelivery of the booking that last changed the record reports what that booking achieved.
 
-    A conflict from a concurrent delivery of the same booking (same revision, same action) is not
-    an error: both applied the same thing. Any other conflict is raised, so the booking is
-    redelivered and compared again with what the other writer stored."""
+    Its first delivery changed Graph and then could not publish (or lost the publish's acknowledgement): the
+    redelivery finds the meeting `existing`, or a cancelled record with no meeting left, and would report that.
+    Reporting the first outcome again keeps the result truthful, and its id the same for duplicate detection."""
+    first = state.outcome if state is not None else None
+    if first is None or first.booking_key != outcome.booking_key:
+        return outcome
+    repeat = (first.status in (ResultStatus.CREATED, ResultStatus.UPDATED) and outcome.status == ResultStatus.EXISTING) or (
+        first.status == ResultStatus.CANCELLED == outcome.status
+    )
+    return first if repeat else outcome
+
+
+def commit(store: RecordStateStore, state: RecordState, expected: RecordState | None, booking: Booking) -> RecordState | None:
+    """Store `state` if nobody wrote since `expected` was read; None when stored, else the state that won.
+
+    Nothing is written when nothing changed. A conflict with a concurrent delivery that stored the same
+    revision and action is not an error: both applied the same thing. A conflict with a newer booking (a
+    later revision, a cancel of the same revision, or any writer when revisions cannot order them) returns
+    the winner's state, for the caller to repair what this delivery did in Graph. Any other conflict, an
+    older booking that wrote in between, is raised: the booking is redelivered and applied over it."""
+    if state.same_as(expected):
+        return None
     try:
         store.write(state, expected)
+        return None
     except StateConflict:
         current = store.read(state.external_id)
-        if current is not None and (current.revision, current.cancelled) == (state.revision, state.cancelled):
-            return
+        if current is None:
+            raise
+        if (current.revision, current.cancelled, current.organizer_id) == (state.revision, state.cancelled, state.organizer_id):
+            return None
+        if booking.revision is None or current.revision is None or superseding_revision(current, booking) is not None:
+            return current
         raise

@@ -1,68 +1,44 @@
 """One booking message, from body to published result: the path every message takes.
 
-    Service Bus message -> parse_booking -> policy and session checks -> record state (ordering)
-    -> MeetingLifecycle.upsert / cancel (Graph) -> record state -> ResultMessage -> publish_result
+    parse (once) -> policy and session checks -> record state (ordering) -> MeetingLifecycle.apply (Graph)
+    -> record state -> ResultMessage -> publish
 
-Invalid bookings, stale revisions and Graph's permanent refusals become results; everything
-retrying may fix is raised as a RetryableError, so Service Bus redelivers the message. On the
-queue's last delivery the bridge first publishes a `failed` result, so the source hears about it
-before the message is dead-lettered. A long Graph throttle re-enqueues the booking instead
-(shared.requeue). Nothing is swallowed and nothing is lost.
+A straight line that keeps what it learned in a Delivery for the whole message. Invalid bookings,
+stale revisions and refusals become results. Whatever fails, Graph or the bridge itself, goes to
+shared.failure_policy, which alone decides between answering, re-enqueuing, redelivering and giving
+up; on the queue's last delivery the bridge publishes a `failed` result before the message is
+dead-lettered. Nothing is swallowed and nothing is lost.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from shared.booking import Booking, parse_booking
-from shared.errors import (
-    BookingIdentity,
-    GraphThrottled,
-    InvalidBooking,
-    RetryableError,
-)
+from shared.errors import BookingIdentity, GraphRefused, GraphThrottled, InvalidBooking, RetryableError, StateConflict
 from shared.external_id import derive_external_id
+from shared.failure_policy import Action, Decision, Failure, decide, is_expected
 from shared.graph_client import GraphClient
-from shared.meeting_lifecycle import MeetingLifecycle, Outcome
-from shared.ordering import applied_state, commit, superseding_revision
+from shared.inbound import InboundMessage
+from shared.log_text import MAX_LOGGED_ERROR_LENGTH, escaped
+from shared.meeting_lifecycle import GraphProgress, MeetingLifecycle, Outcome
+from shared.ordering import applied_state, as_first_reported, commit, superseding_revision
 from shared.organizer_policy import OrganizerPolicy
 from shared.publisher import ResultSink
-from shared.record_state import RecordState, RecordStateStore
-from shared.requeue import Requeue, original_message_id, requeue_count, requeued_copy
-from shared.result import (
-    ResultError,
-    ResultMessage,
-    ResultStatus,
-    graph_error,
-    rejected_error,
-    retry_exhausted_error,
-    utc_now,
-)
+from shared.record_state import AppliedOutcome, RecordState, RecordStateStore
+from shared.requeue import Requeue, requeued_copy
+from shared.result import ResultError, ResultMessage, ResultStatus, failure_error, graph_error, rejected_error, utc_now
 from shared.settings import DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, DEFAULT_MAX_THROTTLE_REQUEUES
 
+__all__ = ["BookingPipeline", "InboundMessage", "PipelineLimits", "unconfigured_result"]
+
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    """The parts of a Service Bus message the bridge uses, independent of the Functions host."""
-
-    body: bytes
-    message_id: str
-    correlation_id: str | None = None
-    delivery_count: int | None = None
-    session_id: str | None = None
-    application_properties: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def original_id(self) -> str:
-        """The producer's message id, also for a copy re-enqueued after throttling."""
-        return original_message_id(self.message_id, self.application_properties)
 
 
 @dataclass(frozen=True)
@@ -71,6 +47,20 @@ class PipelineLimits:
 
     max_delivery_count: int = DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT
     max_throttle_requeues: int = DEFAULT_MAX_THROTTLE_REQUEUES
+
+
+@dataclass
+class Delivery:
+    """What one delivery has learned so far: kept for the whole message, never derived twice."""
+
+    message: InboundMessage
+    started: float = field(default_factory=time.perf_counter)
+    booking: Booking | None = None
+    identity: BookingIdentity = field(default_factory=BookingIdentity)
+    external_id: str | None = None
+    state: RecordState | None = None
+    progress: GraphProgress = field(default_factory=GraphProgress)
+    result: ResultMessage | None = None
 
 
 class BookingPipeline:
@@ -104,63 +94,60 @@ class BookingPipeline:
         self._publisher.close()
 
     def handle(self, message: InboundMessage) -> ResultMessage | None:
-        """Process and publish (None when re-enqueued); raise RetryableError when Service Bus should redeliver."""
-        started = time.perf_counter()
+        """Process and publish one message (None when re-enqueued); raise when Service Bus should redeliver it."""
+        delivery = Delivery(message)
         try:
-            result = self.process(message)
-            self._publisher.publish_result(result, message.correlation_id or message.original_id)
-        except RetryableError as error:
-            if isinstance(error, GraphThrottled) and self._requeued(message, error, started):
+            delivery.result = self._decide(delivery)
+        except Exception as error:
+            delivery.result = self._answer_failure(delivery, error)
+            if delivery.result is None:
                 return None
-            self._give_up_or_raise(message, error, started)
-            raise
-        logger.info(
-            "booking processed status=%s source=%s externalId=%s revision=%s changed=%s errorCode=%s "
-            "graphRequestId=%s messageId=%s deliveryCount=%s durationMs=%d",
-            result.status.value,
-            result.source,
-            result.external_id,
-            result.revision,
-            ",".join(result.changed_fields) or None,
-            result.error.code if result.error else None,
-            result.graph_request_id,
-            message.message_id,
-            message.delivery_count,
-            _elapsed_ms(started),
-        )
-        return result
-
-    def process(self, message: InboundMessage) -> ResultMessage:
-        """Decide the result for one message, calling Graph when the booking is valid, allowed and current."""
         try:
-            booking = parse_booking(message.body)
-        except InvalidBooking as error:
-            return self._result(message, error.identity, ResultStatus.REJECTED, error=rejected_error(error))
+            self._publish(delivery, delivery.result)
+        except RetryableError as error:
+            self._answer_failure(delivery, error)
+        return delivery.result
 
-        identity = _identity(booking)
-        external_id = derive_external_id(booking.source, booking.record_id)
-        refusal = self._refusal(booking, external_id, message)
+    def _decide(self, delivery: Delivery) -> ResultMessage:
+        """The result for one message, calling Graph when the booking is valid, allowed and current."""
+        try:
+            booking = delivery.booking = parse_booking(delivery.message.body)
+        except InvalidBooking as error:
+            delivery.identity = error.identity
+            return self._result(delivery, ResultStatus.REJECTED, error=rejected_error(error))
+        delivery.identity = BookingIdentity(booking.source, booking.record_id, booking.revision, booking.organizer_id)
+        external_id = delivery.external_id = derive_external_id(booking.source, booking.record_id)
+        refusal = self._refusal(booking, external_id, delivery.message)
         if refusal is not None:
-            return self._result(message, identity, ResultStatus.REJECTED, external_id, error=refusal)
+            return self._result(delivery, ResultStatus.REJECTED, error=refusal)
 
         deadline = self._graph.deadline()
-        state = self._states.read(external_id)
+        state = delivery.state = self._states.read(external_id)
         newer = superseding_revision(state, booking)
         if newer is not None:
-            return self._result(message, identity, ResultStatus.SUPERSEDED, external_id, applied_revision=newer)
+            return self._result(delivery, ResultStatus.SUPERSEDED, applied_revision=newer)
 
-        if booking.action == "cancel" and state is not None and state.cancelled and state.organizer_id == booking.organizer_id:
-            # Cancelled before and nothing applied since: no meeting to look for.
-            outcome = Outcome(ResultStatus.CANCELLED, None, meeting_existed=False)
-        elif booking.action == "cancel":
-            outcome = self._lifecycle.cancel(booking.organizer_id, external_id, deadline)
-        else:
-            outcome = self._lifecycle.upsert(booking, external_id, deadline)
-        if outcome.status is not ResultStatus.FAILED:
-            self._retire_moved_meeting(state, booking, deadline)
-            meeting_id = outcome.meeting.id if outcome.meeting else None
-            commit(self._states, applied_state(state, booking, external_id, meeting_id), state)
-        return self._outcome_result(message, identity, external_id, outcome)
+        outcome = self._lifecycle.apply(booking, external_id, state, delivery.progress, deadline)
+        reported = as_first_reported(self._applied(delivery, outcome), state)
+        stored = applied_state(
+            state,
+            booking,
+            external_id,
+            meeting_id=outcome.meeting.id if outcome.meeting else None,
+            cancelled=booking.action == "cancel",
+            outcome=reported,
+        )
+        winner = commit(self._states, stored, state, booking)
+        if winner is not None:
+            return self._repair(delivery, winner, deadline)
+        return self._result(
+            delivery,
+            ResultStatus(reported.status),
+            meeting=outcome.meeting,
+            graph_request_id=outcome.graph_request_id,
+            changed_fields=list(reported.changed_fields),
+            meeting_existed=reported.meeting_existed,
+        )
 
     def _refusal(self, booking: Booking, external_id: str, message: InboundMessage) -> ResultError | None:
         """Why the bridge will not act on a valid booking: the operator's policy, or a session that breaks ordering."""
@@ -178,20 +165,90 @@ class BookingPipeline:
             )
         return None
 
-    def _retire_moved_meeting(self, state: RecordState | None, booking: Booking, deadline: float) -> None:
-        """A booking moved to another organizer leaves a meeting under the old one: lock and delete it."""
-        if state is None or state.meeting_id is None or state.organizer_id in (None, booking.organizer_id):
-            return
-        self._lifecycle.retire(state.organizer_id, state.meeting_id, deadline, after_write=True)
+    def _repair(self, delivery: Delivery, winner: RecordState, deadline: float) -> ResultMessage:
+        """A newer booking of the record won while this delivery worked (its session lock was lost): undo what
+        can be undone, a meeting this delivery holds for a record that is now cancelled or moved, and answer
+        `superseded`. (A same-organizer meeting is the winner's own; its content is the winner's to correct.)"""
+        booking, meeting = delivery.booking, delivery.progress.meeting
+        assert booking is not None
+        if meeting is not None and (winner.cancelled or winner.organizer_id != booking.organizer_id):
+            self._lifecycle.retire(booking.organizer_id, meeting.id, delivery.progress, deadline)
+        logger.warning(
+            "a newer booking of the record was applied concurrently; this delivery's changes were undone "
+            "externalId=%s revision=%s appliedRevision=%s messageId=%s",
+            delivery.external_id,
+            booking.revision,
+            winner.revision,
+            escaped(delivery.message.message_id),
+        )
+        return self._result(delivery, ResultStatus.SUPERSEDED, applied_revision=winner.revision)
 
-    def _requeued(self, message: InboundMessage, error: GraphThrottled, started: float) -> bool:
-        count = requeue_count(message.application_properties)
-        if self._requeue is None or count >= self._limits.max_throttle_requeues:
-            return False
+    def _applied(self, delivery: Delivery, outcome: Outcome) -> AppliedOutcome:
+        return AppliedOutcome(delivery.message.booking_key, outcome.status.value, outcome.meeting_existed, outcome.changed_fields)
+
+    # Failures: one decision (shared.failure_policy), carried out here.
+
+    def _answer_failure(self, delivery: Delivery, error: Exception) -> ResultMessage | None:
+        """Carry out the policy's decision: a `failed` result to publish, None when re-enqueued, or raise."""
+        error = self._remember_partial(delivery, error)
+        message, booking = delivery.message, delivery.booking
+        failure = Failure(
+            error=error,
+            last_delivery=message.is_last_delivery(self._limits.max_delivery_count),
+            requeue_count=message.requeue_count,
+            graph_changed=delivery.progress.changed,
+            has_revision=booking is not None and booking.revision is not None,
+            can_requeue=self._requeue is not None,
+        )
+        decision = decide(failure, self._limits.max_throttle_requeues)
+        if decision.action is Action.REQUEUE:
+            assert isinstance(error, GraphThrottled)
+            if self._requeued(delivery, error):
+                return None
+            decision = decide(replace(failure, can_requeue=False), self._limits.max_throttle_requeues)
+        if decision.action is Action.ANSWER:
+            return self._failed_result(delivery, error, deliveries=None)  # logged with the result, as any answer
+        self._log_failure(delivery, error, decision)
+        if decision.action is Action.GIVE_UP:
+            # The source hears before the message is dead-lettered: the result that could not be sent, if Graph
+            # did what the booking asked, else a `failed` one.
+            last = delivery.result if decision.republish and delivery.result else None
+            try:
+                self._publish(delivery, last or self._failed_result(delivery, error, deliveries=message.delivery_count))
+            except RetryableError as publish_error:
+                logger.error("could not publish the last delivery's result error=%s", publish_error.code)
+        raise error
+
+    def _remember_partial(self, delivery: Delivery, error: Exception) -> Exception:
+        """A booking that fails after Graph was changed leaves the record state knowing the meeting Graph holds,
+        so a later move or cancel finds it. Returns the error to decide on (the store's, if this write fails)."""
+        booking, progress = delivery.booking, delivery.progress
+        if booking is None or delivery.external_id is None or not progress.changed or not progress.previous_settled:
+            return error
+        stored = applied_state(
+            delivery.state,
+            booking,
+            delivery.external_id,
+            meeting_id=progress.meeting.id if progress.meeting else None,
+            cancelled=False,
+            outcome=AppliedOutcome(delivery.message.booking_key, ResultStatus.FAILED.value),
+        )
+        try:
+            winner = commit(self._states, stored, delivery.state, booking)
+        except RetryableError as store_error:
+            logger.error("could not record the meeting of a failed booking error=%s", store_error.code)
+            return store_error
+        if winner is not None:
+            return StateConflict("a newer booking of the record was applied while this one failed")
+        return error
+
+    def _requeued(self, delivery: Delivery, error: GraphThrottled) -> bool:
+        message = delivery.message
+        assert self._requeue is not None
         copy = requeued_copy(
             message.body,
             original_id=message.original_id,
-            count=count + 1,
+            count=message.requeue_count + 1,
             session_id=message.session_id,
             correlation_id=message.correlation_id,
             delay_seconds=error.retry_after_seconds,
@@ -199,93 +256,99 @@ class BookingPipeline:
         try:
             self._requeue.send(copy, "the throttled booking")
         except RetryableError as send_error:
-            logger.error("could not re-enqueue the throttled booking error=%s", type(send_error).__name__)
+            logger.error("could not re-enqueue the throttled booking error=%s", send_error.code)
             return False
         logger.warning(
             "booking re-enqueued after Graph throttling retryAfterSeconds=%.0f requeueCount=%d graphRequestId=%s "
             "messageId=%s originalMessageId=%s durationMs=%d",
             error.retry_after_seconds,
-            count + 1,
-            error.info.request_id,
-            message.message_id,
-            message.original_id,
-            _elapsed_ms(started),
+            message.requeue_count + 1,
+            escaped(error.info.request_id),
+            escaped(message.message_id),
+            escaped(message.original_id),
+            _elapsed_ms(delivery.started),
         )
         return True
 
-    def _give_up_or_raise(self, message: InboundMessage, error: RetryableError, started: float) -> None:
-        """Log the redelivery; on the last delivery, first publish a `failed` result carrying the error."""
-        last = message.delivery_count is not None and message.delivery_count >= self._limits.max_delivery_count
+    def _log_failure(self, delivery: Delivery, error: Exception, decision: Decision) -> None:
+        # A defect's message may quote anything (a subject, an address): only its type and stack are logged.
+        code = getattr(error, "code", None) if is_expected(error) else None
         logger.error(
-            "booking will be %s messageId=%s deliveryCount=%s error=%s reason=%s durationMs=%d",
-            "dead-lettered" if last else "redelivered",
-            message.message_id,
-            message.delivery_count,
-            type(error).__name__,
-            error,
-            _elapsed_ms(started),
+            "booking will be %s externalId=%s messageId=%s deliveryCount=%s error=%s reason=%s durationMs=%d%s",
+            "dead-lettered" if decision.action is Action.GIVE_UP else "redelivered",
+            delivery.external_id,
+            escaped(delivery.message.message_id),
+            delivery.message.delivery_count,
+            code or type(error).__name__,
+            escaped(error, MAX_LOGGED_ERROR_LENGTH) if code else "unexpected",
+            _elapsed_ms(delivery.started),
+            "" if code else "\n" + "".join(traceback.format_tb(error.__traceback__)),
         )
-        if not last:
-            return
-        try:
-            booking = parse_booking(message.body)
-        except InvalidBooking:  # cannot happen (an invalid booking is answered, not retried); keep the DLQ path
-            return
-        result = self._result(
-            message,
-            _identity(booking),
-            ResultStatus.FAILED,
-            derive_external_id(booking.source, booking.record_id),
-            error=retry_exhausted_error(error, message.delivery_count or 0),
-        )
-        try:
-            self._publisher.publish_result(result, message.correlation_id or message.original_id)
-        except RetryableError as publish_error:
-            logger.error("could not publish the last-attempt result error=%s", type(publish_error).__name__)
 
-    def _outcome_result(
-        self, message: InboundMessage, identity: BookingIdentity, external_id: str, outcome: Outcome
-    ) -> ResultMessage:
+    def _failed_result(self, delivery: Delivery, error: Exception, deliveries: int | None) -> ResultMessage:
+        graph_answer = graph_error(error.info) if isinstance(error, GraphRefused) and deliveries is None else None
         return self._result(
-            message,
-            identity,
-            outcome.status,
-            external_id,
-            meeting=outcome.meeting,
-            error=graph_error(outcome.error) if outcome.error else None,
-            graph_request_id=outcome.graph_request_id,
-            changed_fields=list(outcome.changed_fields),
-            meeting_existed=outcome.meeting_existed,
+            delivery,
+            ResultStatus.FAILED,
+            error=graph_answer or failure_error(error, deliveries),
+            graph_request_id=error.info.request_id if isinstance(error, GraphRefused) else None,
         )
 
-    def _result(
-        self,
-        message: InboundMessage,
-        identity: BookingIdentity,
-        status: ResultStatus,
-        external_id: str | None = None,
-        **details: Any,
-    ) -> ResultMessage:
-        if external_id is None and identity.source and identity.record_id:
-            external_id = derive_external_id(identity.source, identity.record_id)
-        return ResultMessage(
-            status=status,
-            source=identity.source,
-            record_id=identity.record_id,
-            revision=identity.revision,
-            external_id=external_id,
-            organizer_id=identity.organizer_id,
-            meeting=details.pop("meeting", None),
-            error=details.pop("error", None),
-            graph_request_id=details.pop("graph_request_id", None),
-            booking_message_id=message.original_id,
-            processed_at=self._now(),
-            **details,
+    # Answers
+
+    def _publish(self, delivery: Delivery, result: ResultMessage) -> None:
+        message = delivery.message
+        self._publisher.publish_result(result, message.correlation_id or message.original_id, message.booking_key)
+        logger.info(
+            "booking processed status=%s source=%s externalId=%s revision=%s changed=%s errorCode=%s "
+            "graphRequestId=%s messageId=%s deliveryCount=%s durationMs=%d",
+            result.status.value,
+            result.source,
+            result.external_id,
+            result.revision,
+            ",".join(result.changed_fields) or None,
+            escaped(result.error.code) if result.error else None,
+            escaped(result.graph_request_id) if result.graph_request_id else None,
+            escaped(message.message_id),
+            message.delivery_count,
+            _elapsed_ms(delivery.started),
         )
 
+    def _result(self, delivery: Delivery, status: ResultStatus, **details: Any) -> ResultMessage:
+        return build_result(delivery, status, self._now(), **details)
 
-def _identity(booking: Booking) -> BookingIdentity:
-    return BookingIdentity(booking.source, booking.record_id, booking.revision, booking.organizer_id)
+
+def unconfigured_result(message: InboundMessage, error: Exception) -> ResultMessage:
+    """The `failed` result of a booking on its last delivery while a setting keeps the pipeline from being built."""
+    delivery = Delivery(message)
+    try:
+        booking = parse_booking(message.body)
+        delivery.identity = BookingIdentity(booking.source, booking.record_id, booking.revision, booking.organizer_id)
+    except InvalidBooking as invalid:
+        delivery.identity = invalid.identity
+    return build_result(delivery, ResultStatus.FAILED, utc_now(), error=failure_error(error, deliveries=message.delivery_count))
+
+
+def build_result(delivery: Delivery, status: ResultStatus, processed_at: datetime, **details: Any) -> ResultMessage:
+    identity = delivery.identity
+    external_id = delivery.external_id
+    if external_id is None and identity.source and identity.record_id:
+        external_id = derive_external_id(identity.source, identity.record_id)
+    return ResultMessage(
+        status=status,
+        source=identity.source,
+        record_id=identity.record_id,
+        revision=identity.revision,
+        external_id=external_id,
+        organizer_id=identity.organizer_id,
+        meeting=details.pop("meeting", None),
+        error=details.pop("error", None),
+        graph_request_id=details.pop("graph_request_id", None),
+        booking_message_id=delivery.message.original_id,
+        processed_at=processed_at,
+        warnings=list(delivery.progress.warnings),
+        **details,
+    )
 
 
 def _elapsed_ms(started: float) -> int:

@@ -31,7 +31,7 @@ CONTENT_TYPE = "application/json"
 class ResultSink(Protocol):
     """Where the pipeline hands results: the results queue in Azure, the terminal in `simulate`."""
 
-    def publish_result(self, result: ResultMessage, correlation_id: str) -> None: ...
+    def publish_result(self, result: ResultMessage, correlation_id: str, booking_key: str) -> None: ...
 
     def close(self) -> None: ...
 
@@ -43,14 +43,14 @@ def build_service_bus_client(target: ServiceBusTarget, credential: TokenCredenti
     return ServiceBusClient(fully_qualified_namespace=target.fully_qualified_namespace, credential=credential)
 
 
-def to_service_bus_message(result: ResultMessage, correlation_id: str) -> ServiceBusMessage:
-    """The wire form of a result: deterministic message id, filterable properties, JSON body."""
+def to_service_bus_message(result: ResultMessage, correlation_id: str, booking_key: str) -> ServiceBusMessage:
+    """The wire form of a result: a message id derived from the booking and the outcome, filterable properties, JSON body."""
     properties = {"status": result.status.value}
     if result.source:
         properties["source"] = result.source
     return ServiceBusMessage(
         result.model_dump_json(by_alias=True),
-        message_id=result_message_id(result.booking_message_id),
+        message_id=result_message_id(booking_key, result.status),
         correlation_id=correlation_id,
         content_type=CONTENT_TYPE,
         application_properties=properties,
@@ -112,9 +112,9 @@ class ResultPublisher:
         self._client = client
         self._senders = SenderPool(client, queue_name)
 
-    def publish_result(self, result: ResultMessage, correlation_id: str) -> None:
+    def publish_result(self, result: ResultMessage, correlation_id: str, booking_key: str) -> None:
         """Send one result; raise PublishError so that the booking is redelivered if it did not go."""
-        self._senders.send(to_service_bus_message(result, correlation_id), "the result")
+        self._senders.send(to_service_bus_message(result, correlation_id, booking_key), "the result")
 
     def close(self) -> None:
         self._senders.close()

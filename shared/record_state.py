@@ -13,6 +13,7 @@ single processes, use the in-memory store.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import threading
 from dataclasses import dataclass, replace
@@ -32,7 +33,7 @@ from azure.core.exceptions import (
 from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import EdmType, EntityProperty, TableClient, UpdateMode
 
-from shared.errors import RetryableError
+from shared.errors import StateConflict, StateStoreError
 from shared.http_session import pooled_session
 
 # One entity per record, addressed by (PartitionKey, RowKey): a point read or write, the cheapest
@@ -59,12 +60,29 @@ _INT64_MAX = 2**63 - 1
 _FORBIDDEN_KEY_CHARACTERS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 
 
-class StateConflict(RetryableError):
-    """Another writer changed the record's state since it was read."""
+__all__ = ["AppliedOutcome", "RecordState", "RecordStateStore", "StateConflict", "StateStoreError"]
 
 
-class StateStoreError(RetryableError):
-    """The state store could not be reached or refused the request (retrying may fix it)."""
+@dataclass(frozen=True)
+class AppliedOutcome:
+    """What the booking that last changed the record achieved, so that a redelivery of that same booking
+    (after its result could not be published) reports it again, rather than what is left to do by then."""
+
+    booking_key: str
+    status: str
+    meeting_existed: bool | None = None
+    changed_fields: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps([self.booking_key, self.status, self.meeting_existed, list(self.changed_fields)])
+
+    @classmethod
+    def from_json(cls, text: object) -> AppliedOutcome | None:
+        try:
+            key, status, existed, changed = json.loads(str(text))
+            return cls(str(key), str(status), existed if isinstance(existed, bool) else None, tuple(map(str, changed)))
+        except (TypeError, ValueError):
+            return None
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,11 @@ class RecordState:
     organizer_id: str | None  # organizer the meeting lives under
     meeting_id: str | None  # Graph onlineMeeting id, None when no live meeting
     etag: str | None = None  # the store's concurrency token; None until stored
+    outcome: AppliedOutcome | None = None  # what the last booking that changed the record achieved
+
+    def same_as(self, other: RecordState | None) -> bool:
+        """Equal but for the etag: writing it again would change nothing."""
+        return other is not None and replace(self, etag=None) == replace(other, etag=None)
 
 
 class RecordStateStore(Protocol):
@@ -276,6 +299,8 @@ def _to_entity(state: RecordState) -> dict[str, Any]:
         entity["OrganizerId"] = state.organizer_id
     if state.meeting_id is not None:
         entity["MeetingId"] = state.meeting_id
+    if state.outcome is not None:
+        entity["Outcome"] = state.outcome.to_json()
     return entity
 
 
@@ -290,4 +315,5 @@ def _from_entity(external_id: str, entity: Any) -> RecordState:
         organizer_id=entity.get("OrganizerId"),
         meeting_id=entity.get("MeetingId"),
         etag=entity.metadata["etag"],
+        outcome=AppliedOutcome.from_json(entity["Outcome"]) if entity.get("Outcome") else None,
     )

@@ -27,19 +27,24 @@ REQUEUE_MESSAGE_NAMESPACE = uuid.UUID("0c3f5d7e-9a41-4b6f-8e2d-5f1a7c9b3e60")
 _SCHEDULE_MARGIN_SECONDS = 1.0
 
 
-def original_message_id(message_id: str, properties: Mapping[str, Any]) -> str:
-    """The id of the booking message as the producer sent it, for a re-enqueued copy too."""
+def requeue_origin(message_id: str, properties: Mapping[str, Any]) -> tuple[str, int]:
+    """The producer's message id and how often the booking was re-enqueued: (message_id, 0) for the producer's own.
+
+    The two properties are the bridge's, but a producer can set them too: they are believed only on a
+    message whose id is the one the bridge gives that copy, so a producer cannot borrow another
+    booking's id or requeue count by setting them (a result's id also covers the body: shared.inbound)."""
     original = properties.get(ORIGINAL_MESSAGE_ID_PROPERTY)
-    return str(original) if original else message_id
+    count = _count(properties.get(REQUEUE_COUNT_PROPERTY))
+    if isinstance(original, str) and original and count and message_id == _copy_id(original, count):
+        return original, count
+    return message_id, 0
 
 
-def requeue_count(properties: Mapping[str, Any]) -> int:
-    """How many times this booking has been re-enqueued for throttling (0 for the producer's message)."""
-    value = properties.get(REQUEUE_COUNT_PROPERTY, 0)
-    try:
-        return max(0, int(value))
-    except (TypeError, ValueError):
-        return 0
+def _count(value: Any) -> int:
+    # The host may hand application properties over as numbers or as their text.
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 4:
+        return int(value)
+    return value if type(value) is int and 0 < value < 10_000 else 0
 
 
 def requeued_copy(
@@ -56,13 +61,17 @@ def requeued_copy(
     scheduled = (now or datetime.now(UTC)) + timedelta(seconds=delay_seconds + _SCHEDULE_MARGIN_SECONDS)
     return ServiceBusMessage(
         body,
-        message_id=str(uuid.uuid5(REQUEUE_MESSAGE_NAMESPACE, f"{original_id}\n{count}")),
+        message_id=_copy_id(original_id, count),
         session_id=session_id,
         correlation_id=correlation_id,
         content_type=CONTENT_TYPE,
         application_properties={ORIGINAL_MESSAGE_ID_PROPERTY: original_id, REQUEUE_COUNT_PROPERTY: count},
         scheduled_enqueue_time_utc=scheduled,
     )
+
+
+def _copy_id(original_id: str, count: int) -> str:
+    return str(uuid.uuid5(REQUEUE_MESSAGE_NAMESPACE, f"{original_id}\n{count}"))
 
 
 class Requeue(Protocol):

@@ -1,7 +1,13 @@
 """The result message contract (schema version 1), one per booking message.
 
-Its message id is derived from the booking message's id, so a redelivered booking yields
-the same result message id and the results queue's duplicate detection drops the re-send.
+Its message id is derived from the booking (its message id and body: shared.booking_key) and the
+result's status, so a redelivery that reaches the same outcome re-sends the same id and the results
+queue's duplicate detection drops it, while a later, different outcome of the same message (a dead
+letter replayed after the operator's fix) gets an id of its own and reaches the consumer.
+
+A result must fit in one Service Bus message (256 KiB on the Standard tier), so what it quotes from
+outside is bounded: at most MAX_DETAILS field problems (and how many more there were), each text cut
+to a few hundred characters.
 """
 
 from __future__ import annotations
@@ -13,18 +19,18 @@ from enum import StrEnum
 from pydantic import ConfigDict, Field
 
 from shared.contract_model import ContractModel
-from shared.errors import (
-    FieldProblem,
-    GraphAccessDenied,
-    GraphErrorInfo,
-    GraphTransientError,
-    InvalidBooking,
-    RetryableError,
-)
+from shared.errors import BridgeError, FieldProblem, GraphError, GraphErrorInfo, GraphThrottled, InvalidBooking
+from shared.graph_answers import bounded
 from shared.meeting import Meeting
 
 # Fixed for ever: result message ids derived from it are what duplicate detection compares.
 RESULT_MESSAGE_NAMESPACE = uuid.UUID("5b0e5c55-2f7b-4f5e-9d0a-6c3b8f1d2e47")
+# Bounds on what a result quotes: a 64 KiB booking with thousands of unknown fields must still give a
+# result far below Service Bus Standard's 256 KiB message limit (tests check the worst case).
+MAX_DETAILS = 50
+MAX_FIELD_PATH_LENGTH = 200
+MAX_REASON_LENGTH = 300
+MAX_ERROR_MESSAGE_LENGTH = 1000
 
 
 class ResultStatus(StrEnum):
@@ -39,6 +45,15 @@ class ResultStatus(StrEnum):
     FAILED = "failed"  # Graph refused for a reason retrying cannot fix, or the last delivery failed
 
 
+class ResultWarning(ContractModel):
+    """Something the bridge could not do that did not fail the booking, with what to do about it."""
+
+    code: str
+    message: str
+    http_status: int | None = Field(default=None, description="Graph's HTTP status, when Graph refused.")
+    request_id: str | None = Field(default=None, description="Graph's request-id, to quote to Microsoft support.")
+
+
 class ErrorDetail(ContractModel):
     field: str | None = Field(description="Dotted path of the booking field, or null for the whole message.")
     reason: str
@@ -47,7 +62,8 @@ class ErrorDetail(ContractModel):
 class ResultError(ContractModel):
     code: str = Field(description="Our code for rejections (invalid_booking, ...); Graph's error code for Graph failures.")
     message: str
-    details: list[ErrorDetail] = Field(default_factory=list)
+    details: list[ErrorDetail] = Field(default_factory=list, description=f"At most {MAX_DETAILS} problems.")
+    more_details: int = Field(default=0, description="How many further problems were found but left out.")
     http_status: int | None = Field(default=None, description="Graph's HTTP status, for Graph failures.")
     request_id: str | None = Field(default=None, description="Graph's request-id, to quote to Microsoft support.")
 
@@ -79,13 +95,17 @@ class ResultMessage(ContractModel):
     applied_revision: int | None = Field(
         default=None, description="For superseded: the newer revision already applied to the record."
     )
+    warnings: list[ResultWarning] = Field(
+        default_factory=list,
+        description="What could not be done without failing the booking, such as removing a moved booking's old meeting.",
+    )
     booking_message_id: str = Field(description="The Service Bus message id of the booking message.")
     processed_at: datetime
 
 
-def result_message_id(booking_message_id: str) -> str:
-    """Same booking message -> same result message id, in any process."""
-    return str(uuid.uuid5(RESULT_MESSAGE_NAMESPACE, booking_message_id))
+def result_message_id(booking_key: str, status: ResultStatus) -> str:
+    """Same booking and same outcome -> same result message id, in any process; any other pair -> another id."""
+    return str(uuid.uuid5(RESULT_MESSAGE_NAMESPACE, f"{booking_key}\n{status.value}"))
 
 
 def utc_now() -> datetime:
@@ -93,26 +113,41 @@ def utc_now() -> datetime:
 
 
 def rejected_error(error: InvalidBooking) -> ResultError:
-    return ResultError(code=error.code, message=error.message, details=[_detail(problem) for problem in error.problems])
+    problems = error.problems
+    return ResultError(
+        code=error.code,
+        message=bounded(error.message, MAX_ERROR_MESSAGE_LENGTH),
+        details=[_detail(problem) for problem in problems[:MAX_DETAILS]],
+        more_details=max(0, len(problems) - MAX_DETAILS),
+    )
 
 
 def graph_error(info: GraphErrorInfo) -> ResultError:
     return ResultError(code=info.code, message=info.message, http_status=info.http_status, request_id=info.request_id)
 
 
-def retry_exhausted_error(error: RetryableError, deliveries: int) -> ResultError:
-    """The last error of a booking that is about to be dead-lettered, for its `failed` result."""
-    prefix = f"gave up after {deliveries} deliveries; the booking message is being dead-lettered. Last error: "
-    if isinstance(error, GraphTransientError | GraphAccessDenied):
+def failure_error(error: BaseException, deliveries: int | None = None) -> ResultError:
+    """The error of a booking the bridge gives up on: Graph's code for Graph's answers, the kind's public code otherwise."""
+    prefix = f"gave up after {deliveries} deliveries; the booking message is being dead-lettered. " if deliveries else ""
+    if isinstance(error, GraphError):
         info = error.info
-        return ResultError(code=info.code, message=prefix + str(error), http_status=info.http_status, request_id=info.request_id)
-    # Our own kinds, in snake case: token_error, publish_error, configuration_error, state_store_error, ...
-    return ResultError(code=_snake(type(error).__name__), message=prefix + str(error))
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{char.lower()}" if char.isupper() else char for char in name).lstrip("_")
+        wait = (
+            f"; Graph asked to wait {error.retry_after_seconds:.0f} s: send the booking again later"
+            if isinstance(error, GraphThrottled)
+            else ""
+        )
+        return ResultError(
+            code=info.code,
+            message=bounded(prefix + str(error) + wait, MAX_ERROR_MESSAGE_LENGTH),
+            http_status=info.http_status,
+            request_id=info.request_id,
+        )
+    if isinstance(error, BridgeError):
+        return ResultError(code=error.code, message=bounded(prefix + str(error), MAX_ERROR_MESSAGE_LENGTH))
+    # A defect: its text may quote anything, so only its type is named.
+    return ResultError(code=BridgeError.code, message=f"{prefix}an unexpected {type(error).__name__} (a defect in the bridge)")
 
 
 def _detail(problem: FieldProblem) -> ErrorDetail:
-    return ErrorDetail(field=problem.field, reason=problem.reason)
+    field = None if problem.field is None else bounded(problem.field, MAX_FIELD_PATH_LENGTH)
+    return ErrorDetail(field=field, reason=bounded(problem.reason, MAX_REASON_LENGTH))

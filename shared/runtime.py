@@ -6,17 +6,22 @@ configuration error surfaces as a failed invocation (logged, message redelivered
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from azure.core.credentials import TokenCredential
 
 from shared.credential import GraphToken, build_credential
+from shared.errors import ConfigurationError, RetryableError
 from shared.graph_client import GraphClient
-from shared.pipeline import BookingPipeline, PipelineLimits
+from shared.inbound import InboundMessage
+from shared.pipeline import BookingPipeline, PipelineLimits, unconfigured_result
 from shared.publisher import ResultPublisher, SenderPool, build_service_bus_client
 from shared.record_state import RecordStateStore, TableRecordStateStore
 from shared.retry_policy import RetryPolicy
-from shared.settings import Settings, load_settings
+from shared.settings import Settings, load_result_route, load_settings
+
+logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _pipeline: BookingPipeline | None = None
@@ -24,7 +29,7 @@ _pipeline: BookingPipeline | None = None
 
 def build_pipeline(settings: Settings, credential: TokenCredential | None = None) -> BookingPipeline:
     """Wire the pipeline for these settings; one credential serves Graph, Service Bus and the state table."""
-    credential = credential or build_credential(settings)
+    credential = credential or build_credential(settings.managed_identity_client_id, settings.developer_credential)
     graph = GraphClient(
         settings.graph_base_url,
         GraphToken(credential, settings.graph_scope).bearer,
@@ -48,6 +53,40 @@ def build_record_state_store(settings: Settings, credential: TokenCredential) ->
         return TableRecordStateStore.for_emulator(target.emulator_connection_string, settings.record_state_table)
     assert target.table_service_uri is not None  # require() guarantees one of the two
     return TableRecordStateStore.with_identity(target.table_service_uri, settings.record_state_table, credential)
+
+
+def handle(message: InboundMessage) -> None:
+    """The function's one call: the process's pipeline handles the message.
+
+    If a setting keeps the pipeline from being built, the message is redelivered; on its last delivery the
+    source is first sent a `failed` result naming the setting, whenever the result's own route is configured."""
+    try:
+        pipeline = get_pipeline()
+    except ConfigurationError as error:
+        _answer_unconfigured(message, error)
+        raise
+    pipeline.handle(message)
+
+
+def _answer_unconfigured(message: InboundMessage, error: ConfigurationError) -> None:
+    try:
+        route = load_result_route()
+    except ConfigurationError as route_error:
+        logger.error("the bridge is misconfigured and cannot publish results either: %s", route_error)
+        return
+    if not message.is_last_delivery(route.max_delivery_count):
+        logger.error("the bridge is misconfigured; the booking will be redelivered: %s", error)
+        return
+    credential = build_credential(route.managed_identity_client_id, route.developer_credential)
+    publisher = ResultPublisher(build_service_bus_client(route.service_bus, credential), route.results_queue)
+    try:
+        result = unconfigured_result(message, error)
+        publisher.publish_result(result, message.correlation_id or message.original_id, message.booking_key)
+        logger.error("the bridge is misconfigured; published a failed result before dead-lettering: %s", error)
+    except RetryableError as publish_error:
+        logger.error("the bridge is misconfigured and the failed result could not be published: %s", publish_error.code)
+    finally:
+        publisher.close()
 
 
 def get_pipeline() -> BookingPipeline:

@@ -124,6 +124,33 @@ class Settings:
     max_throttle_requeues: int = DEFAULT_MAX_THROTTLE_REQUEUES
 
 
+@dataclass(frozen=True)
+class ResultRoute:
+    """Just what publishing a result needs: enough to answer a booking while another setting is broken."""
+
+    service_bus: ServiceBusTarget
+    results_queue: str
+    max_delivery_count: int
+    managed_identity_client_id: str | None
+    developer_credential: bool
+
+
+def load_result_route(environ: Mapping[str, str] | None = None) -> ResultRoute:
+    """The settings a result is published with; a malformed BOOKINGS_MAX_DELIVERY_COUNT counts as the default."""
+    env = os.environ if environ is None else environ
+    try:
+        max_delivery_count = _integer(env, BOOKINGS_MAX_DELIVERY_COUNT, DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, 1, 2000)
+    except ConfigurationError:
+        max_delivery_count = DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT
+    return ResultRoute(
+        service_bus=_service_bus_target(env),
+        results_queue=_queue_name(env, RESULTS_QUEUE, DEFAULT_RESULTS_QUEUE),
+        max_delivery_count=max_delivery_count,
+        managed_identity_client_id=_managed_identity_client_id(env),
+        developer_credential=_value(env, FUNCTIONS_ENVIRONMENT) == "Development",
+    )
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; raise ConfigurationError naming the first bad one."""
     env = os.environ if environ is None else environ

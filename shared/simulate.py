@@ -74,8 +74,8 @@ class PrintedResults:
         self._out = out
         self._err = err
 
-    def publish_result(self, result: ResultMessage, correlation_id: str) -> None:
-        message = to_service_bus_message(result, correlation_id)
+    def publish_result(self, result: ResultMessage, correlation_id: str, booking_key: str) -> None:
+        message = to_service_bus_message(result, correlation_id, booking_key)
         self._out.write(str(message) + "\n")
         self._err.write(summarize(result, correlation_id) + "\n")
         self._out.flush()

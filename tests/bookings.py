@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+
+from shared.inbound import InboundMessage
+from shared.result import ResultStatus, result_message_id
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ORGANIZER_ID = "6f1c3a2e-8d4b-4a57-9e2f-0c1d2b3a4f5e"
@@ -25,3 +29,14 @@ def booking(**overrides: Any) -> dict[str, Any]:
     }
     document.update(overrides)
     return document
+
+
+def encode(document: dict[str, Any]) -> bytes:
+    """A booking's body as the tests' host sends it."""
+    return json.dumps(document).encode("utf-8")
+
+
+def result_id(message_id: str, document: dict[str, Any] | bytes, status: ResultStatus) -> str:
+    """The result message id the bridge gives this booking message's outcome."""
+    body = document if isinstance(document, bytes) else encode(document)
+    return result_message_id(InboundMessage(body, message_id).booking_key, status)

@@ -27,7 +27,7 @@ import pytest
 
 from shared.errors import RetryableError
 from shared.external_id import derive_external_id
-from shared.meeting import graph_instant
+from shared.wire_format import graph_instant
 from shared.requeue import ORIGINAL_MESSAGE_ID_PROPERTY
 from shared.result import ResultMessage, ResultStatus, result_message_id
 from shared.runtime import reset_pipeline

@@ -9,9 +9,9 @@ import pytest
 
 from shared.errors import GraphAccessDenied, PublishError, TokenError
 from shared.external_id import derive_external_id
-from shared.result import ResultStatus, result_message_id
+from shared.result import ResultStatus
 from simulator import Fault
-from tests.bookings import ORGANIZER_ID, booking
+from tests.bookings import ORGANIZER_ID, booking, result_id
 from tests.conftest import TEST_NAMESPACE, indexed_functions
 
 
@@ -49,7 +49,7 @@ def test_new_booking_creates_a_meeting_and_publishes_created(host, graph) -> Non
     assert result.meeting.start.isoformat() == "2026-12-01T09:00:00+00:00"
     assert result.meeting.end.isoformat() == "2026-12-01T09:30:00+00:00"
 
-    assert message.message_id == result_message_id("booking-msg-1")
+    assert message.message_id == result_id("booking-msg-1", booking(), ResultStatus.CREATED)
     assert message.correlation_id == "crm-corr-7"
     assert message.content_type == "application/json"
     assert message.application_properties == {"status": "created", "source": "crm-eu"}
@@ -80,13 +80,14 @@ def test_graph_receives_utc_times_and_the_derived_external_id(host, graph) -> No
     assert request.headers["client-request-id"]
 
 
-def test_redelivery_creates_no_second_meeting_and_repeats_the_result_message_id(host, graph) -> None:
+def test_redelivery_creates_no_second_meeting_and_repeats_the_result_and_its_id(host, graph) -> None:
     host.deliver(booking(), message_id="booking-msg-2", delivery_count=1)
     host.deliver(booking(), message_id="booking-msg-2", delivery_count=2)
 
     first, second = host.sent.messages
-    assert first[1].message_id == second[1].message_id == result_message_id("booking-msg-2")
-    assert [result.status for result in host.sent.results()] == [ResultStatus.CREATED, ResultStatus.EXISTING]
+    assert first[1].message_id == second[1].message_id == result_id("booking-msg-2", booking(), ResultStatus.CREATED)
+    # The redelivery reports what the booking did (it created the meeting), not what it found the second time.
+    assert [result.status for result in host.sent.results()] == [ResultStatus.CREATED, ResultStatus.CREATED]
     assert len(graph.meetings()) == 1
 
 
@@ -186,8 +187,8 @@ def test_publish_failure_raises_so_the_booking_is_redelivered_and_then_lands_onc
     host.deliver(booking(), message_id="booking-msg-3", delivery_count=2)
 
     (only,) = host.sent.results()
-    assert only.status is ResultStatus.EXISTING  # the meeting was created on the first delivery
-    assert host.sent.messages[0][1].message_id == result_message_id("booking-msg-3")
+    assert only.status is ResultStatus.CREATED  # the first delivery created it; the redelivery says so
+    assert host.sent.messages[0][1].message_id == result_id("booking-msg-3", booking(), ResultStatus.CREATED)
     assert len(graph.meetings()) == 1
 
 

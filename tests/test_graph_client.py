@@ -12,9 +12,10 @@ import pytest
 from azure.identity import ManagedIdentityCredential
 
 from shared.credential import GraphToken
-from shared.errors import GraphAccessDenied, GraphPermanentError, GraphTransientError
+from shared.errors import GraphAccessDenied, GraphRefused, GraphUnavailable
 from shared.graph_client import GraphClient
-from shared.retry_policy import RetryPolicy, parse_retry_after
+from shared.graph_answers import parse_retry_after
+from shared.retry_policy import RetryPolicy
 from shared.settings import graph_scope_for
 from simulator import Fault, GraphSimulator
 from tests.bookings import ORGANIZER_ID
@@ -108,7 +109,7 @@ def test_a_slow_answer_past_the_read_timeout_is_retried_without_a_second_meeting
 
 def test_throttling_beyond_the_budget_raises_transient_with_graphs_details(client: GraphClient, graph: GraphSimulator) -> None:
     graph.inject(Fault(status=429, retry_after="30"))
-    with pytest.raises(GraphTransientError) as raised:
+    with pytest.raises(GraphUnavailable) as raised:
         client.create_or_get(ORGANIZER_ID, BODY)
 
     info = raised.value.info
@@ -126,7 +127,7 @@ def test_persistent_503_gives_up_within_the_budget(managed_identity: GraphSimula
     )
     managed_identity.inject(Fault(status=503, times=1000))
     try:
-        with pytest.raises(GraphTransientError) as raised:
+        with pytest.raises(GraphUnavailable) as raised:
             quick.create_or_get(ORGANIZER_ID, BODY)
     finally:
         quick.close()
@@ -137,14 +138,14 @@ def test_persistent_503_gives_up_within_the_budget(managed_identity: GraphSimula
 @pytest.mark.parametrize("status", [500, 502])
 def test_other_server_errors_are_left_to_redelivery(client: GraphClient, graph: GraphSimulator, status: int) -> None:
     graph.inject(Fault(status=status))
-    with pytest.raises(GraphTransientError):
+    with pytest.raises(GraphUnavailable):
         client.create_or_get(ORGANIZER_ID, BODY)
     assert len(graph.graph_requests()) == 1
 
 
 def test_bad_request_is_permanent_and_parsed_from_graphs_error_format(client: GraphClient, graph: GraphSimulator) -> None:
     bad = json.dumps({"externalId": "x", "endDateTime": "2026-12-01T09:30:00Z"}).encode()
-    with pytest.raises(GraphPermanentError) as raised:
+    with pytest.raises(GraphRefused) as raised:
         client.create_or_get(ORGANIZER_ID, bad)
 
     info = raised.value.info
@@ -155,7 +156,7 @@ def test_bad_request_is_permanent_and_parsed_from_graphs_error_format(client: Gr
 
 
 def test_unknown_organizer_is_permanent(client: GraphClient) -> None:
-    with pytest.raises(GraphPermanentError) as raised:
+    with pytest.raises(GraphRefused) as raised:
         client.create_or_get("00000000-0000-0000-0000-000000000404", BODY)
     assert raised.value.info.http_status == 404
 
@@ -188,7 +189,7 @@ def test_proxy_settings_from_the_environment_are_honoured(
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     direct = client_for(managed_identity)
     try:
-        with pytest.raises(GraphTransientError):
+        with pytest.raises(GraphUnavailable):
             proxied.create_or_get(ORGANIZER_ID, BODY)
         assert direct.create_or_get(ORGANIZER_ID, BODY).status == 201
     finally:

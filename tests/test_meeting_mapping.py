@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.meeting import MalformedMeeting, meeting_from_graph
+from shared.errors import MalformedMeeting
+from shared.meeting import meeting_from_graph
 
 GRAPH_MEETING = {
     "id": "MSo1N2Y5ZGFjYy03MWJmLTQ3NDMtYjQxMy01M2EdFGkdRWHJlQ",

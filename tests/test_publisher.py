@@ -80,10 +80,10 @@ def test_concurrent_invocations_send_in_parallel_never_sharing_a_sender(publishe
     intercept(monkeypatch, boundary)
 
     with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(lambda n: publisher.publish_result(result(n), f"corr-{n}"), range(400)))
+        list(pool.map(lambda n: publisher.publish_result(result(n), f"corr-{n}", f"key-{n}"), range(400)))
 
     assert sorted(message.message_id for _, message in boundary.sent) == sorted(
-        result_message_id(f"booking-{n}") for n in range(400)
+        result_message_id(f"key-{n}", ResultStatus.REJECTED) for n in range(400)
     )
     assert boundary.most_in_flight_on_one_sender == 1
     senders = {sender for sender, _ in boundary.sent}
@@ -95,10 +95,10 @@ def test_a_failed_send_raises_and_its_sender_is_replaced(publisher, monkeypatch)
     intercept(monkeypatch, boundary)
 
     with pytest.raises(PublishError, match="could not send the result to queue 'meeting-results'"):
-        publisher.publish_result(result(1), "corr-1")
-    publisher.publish_result(result(1), "corr-1")
-    publisher.publish_result(result(2), "corr-2")
+        publisher.publish_result(result(1), "corr-1", "key-1")
+    publisher.publish_result(result(1), "corr-1", "key-1")
+    publisher.publish_result(result(2), "corr-2", "key-2")
 
     (first_sender, first), (second_sender, _) = boundary.sent
-    assert first.message_id == result_message_id("booking-1")
+    assert first.message_id == result_message_id("key-1", ResultStatus.REJECTED)
     assert first_sender == second_sender  # the replacement is reused once it works
