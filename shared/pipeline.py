@@ -60,6 +60,7 @@ class Delivery:
     external_id: str | None = None
     state: RecordState | None = None
     progress: GraphProgress = field(default_factory=GraphProgress)
+    committed: bool = False  # the record state holds what this delivery did
     result: ResultMessage | None = None
 
 
@@ -138,6 +139,7 @@ class BookingPipeline:
             outcome=reported,
         )
         winner = commit(self._states, stored, state, booking)
+        delivery.committed = True
         if winner is not None:
             return self._repair(delivery, winner, deadline)
         return self._result(
@@ -223,7 +225,9 @@ class BookingPipeline:
         """A booking that fails after Graph was changed leaves the record state knowing the meeting Graph holds,
         so a later move or cancel finds it. Returns the error to decide on (the store's, if this write fails)."""
         booking, progress = delivery.booking, delivery.progress
-        if booking is None or delivery.external_id is None or not progress.changed or not progress.previous_settled:
+        if booking is None or delivery.external_id is None or delivery.committed:
+            return error
+        if not progress.changed or not progress.previous_settled:
             return error
         stored = applied_state(
             delivery.state,

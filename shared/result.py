@@ -1,9 +1,9 @@
 """The result message contract (schema version 1), one per booking message.
 
-Its message id is derived from the booking (its message id and body: shared.booking_key) and the
-result's status, so a redelivery that reaches the same outcome re-sends the same id and the results
-queue's duplicate detection drops it, while a later, different outcome of the same message (a dead
-letter replayed after the operator's fix) gets an id of its own and reaches the consumer.
+Its message id is derived from the booking (its message id and body: shared.inbound) and whether the
+booking failed (result_message_id), so a redelivery re-sends the same id and the results queue's
+duplicate detection drops it, while a success after a `failed` answer (a dead letter replayed after the
+operator's fix) gets an id of its own and reaches the consumer.
 
 A result must fit in one Service Bus message (256 KiB on the Standard tier), so what it quotes from
 outside is bounded: at most MAX_DETAILS field problems (and how many more there were), each text cut
@@ -104,8 +104,14 @@ class ResultMessage(ContractModel):
 
 
 def result_message_id(booking_key: str, status: ResultStatus) -> str:
-    """Same booking and same outcome -> same result message id, in any process; any other pair -> another id."""
-    return str(uuid.uuid5(RESULT_MESSAGE_NAMESPACE, f"{booking_key}\n{status.value}"))
+    """The result's message id: one for every answer to a booking message but `failed`, and one for `failed`.
+
+    A redelivery or a producer's re-send of the same message repeats its answer's id, so duplicate detection
+    keeps the first answer (a re-send that now finds a newer revision applied adds nothing the source needs);
+    a booking that failed and then succeeds when its dead letter is replayed gets a new id, so the source
+    hears of the meeting. A different booking never shares an id: the key covers the message id and body."""
+    outcome = "failed" if status is ResultStatus.FAILED else "answered"
+    return str(uuid.uuid5(RESULT_MESSAGE_NAMESPACE, f"{booking_key}\n{outcome}"))
 
 
 def utc_now() -> datetime:

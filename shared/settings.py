@@ -229,12 +229,12 @@ def _service_bus_target(env: Mapping[str, str]) -> ServiceBusTarget:
     if connection_string is not None:
         # Only the emulator's well-known development string is accepted: real namespaces are
         # reached with the managed identity, so no secret ever sits in app settings.
-        if "usedevelopmentemulator=true" not in connection_string.replace(" ", "").lower():
+        if not _is_service_bus_emulator(connection_string):
             raise ConfigurationError(
                 SERVICE_BUS_CONNECTION,
                 "a connection string is accepted only for the local Service Bus emulator "
-                "(it must contain UseDevelopmentEmulator=true); for a real namespace remove it "
-                f"and set {SERVICE_BUS_NAMESPACE} so the managed identity is used",
+                "(UseDevelopmentEmulator=true with an Endpoint on loopback, such as sb://localhost); for a real "
+                f"namespace remove it and set {SERVICE_BUS_NAMESPACE} so the managed identity is used",
             )
         return ServiceBusTarget(emulator_connection_string=connection_string)
 
@@ -295,9 +295,20 @@ def _record_state_target(env: Mapping[str, str]) -> RecordStateTarget:
     return RecordStateTarget(table_service_uri=uri.rstrip("/"))
 
 
-def _is_azurite(connection_string: str) -> bool:
+def _connection_fields(connection_string: str) -> dict[str, str]:
     fields = dict(part.split("=", 1) for part in connection_string.replace(" ", "").split(";") if "=" in part)
-    fields = {key.lower(): value for key, value in fields.items()}
+    return {key.lower(): value for key, value in fields.items()}
+
+
+def _is_service_bus_emulator(connection_string: str) -> bool:
+    # The flag alone would let a secret for a real namespace through: the endpoint must be this machine.
+    fields = _connection_fields(connection_string)
+    endpoint = urlsplit(fields.get("endpoint", ""))
+    return fields.get("usedevelopmentemulator", "").lower() == "true" and _is_loopback(endpoint.hostname or "")
+
+
+def _is_azurite(connection_string: str) -> bool:
+    fields = _connection_fields(connection_string)
     if fields.get("usedevelopmentstorage", "").lower() == "true":
         return True
     endpoint = urlsplit(fields.get("tableendpoint", ""))

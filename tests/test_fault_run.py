@@ -27,10 +27,11 @@ import pytest
 
 from shared.errors import RetryableError
 from shared.external_id import derive_external_id
-from shared.wire_format import graph_instant
+from shared.inbound import InboundMessage
 from shared.requeue import ORIGINAL_MESSAGE_ID_PROPERTY
 from shared.result import ResultMessage, ResultStatus, result_message_id
 from shared.runtime import reset_pipeline
+from shared.wire_format import graph_instant
 from simulator import Fault, GraphSimulator
 from tests.conftest import TEST_NAMESPACE, indexed_functions
 from tests.service_bus_harness import DEAD_LETTER_REASON, ServiceBusBroker, escaped_counts
@@ -226,7 +227,7 @@ def assert_meetings_match_the_newest_revisions(workload: Workload, graph: GraphS
 
 
 def assert_one_answer_per_booking(workload: Workload, broker: ServiceBusBroker) -> None:
-    """One result id per booking (sent once or more: duplicate detection keeps the first), or a dead letter.
+    """One result per booking (sent once or more under one id: duplicate detection keeps the first), or a dead letter.
 
     A dead-lettered booking may have a result too: the `failed` one its last delivery publishes before it
     raises. When that send failed, the harness recorded the attempt, which stands in for the result."""
@@ -244,10 +245,13 @@ def assert_one_answer_per_booking(workload: Workload, broker: ServiceBusBroker) 
     }
     failed_sends = {failed.message_id for failed in broker.failed_result_sends}
 
+    accepted_per_booking = Counter(ResultMessage.model_validate_json(str(sent)).booking_message_id for sent in broker.results)
     for message_id, message in messages.items():
-        answer_id = result_message_id(message_id)
-        assert result_ids[message_id] <= {answer_id}, message_id
+        key = InboundMessage(message.body, message_id).booking_key
+        assert accepted_per_booking[message_id] <= 1, f"{message_id}: more than one result reached the consumer"
         result = accepted.get(message_id)
+        answer_id = result_message_id(key, result.status if result else ResultStatus.FAILED)
+        assert result_ids[message_id] <= {answer_id}, message_id
         letter = dead_letters.get(message_id)
         if message.answer == "dead_lettered":
             assert letter is not None, f"{message_id} was not dead-lettered"
