@@ -108,6 +108,15 @@ class RecordStateTarget:
 
 
 @dataclass(frozen=True)
+class QueueSettings:
+    """The Service Bus target and the two queue names, for code that only talks to the queues."""
+
+    service_bus: ServiceBusTarget
+    bookings_queue: str
+    results_queue: str
+
+
+@dataclass(frozen=True)
 class Settings:
     bookings_queue: str
     results_queue: str
@@ -142,6 +151,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         organizer_policy=_organizer_policy(env),
         graph_retry_budget_seconds=_seconds(env, GRAPH_RETRY_BUDGET_SECONDS, DEFAULT_GRAPH_RETRY_BUDGET_SECONDS),
         max_throttle_requeues=_integer(env, MAX_THROTTLE_REQUEUES, DEFAULT_MAX_THROTTLE_REQUEUES, 0, 100),
+    )
+
+
+def load_queue_settings(environ: Mapping[str, str] | None = None) -> QueueSettings:
+    """Read and validate only the Service Bus settings, as load_settings does; the rest is not looked at."""
+    env = os.environ if environ is None else environ
+    return QueueSettings(
+        bookings_queue=_queue_name(env, BOOKINGS_QUEUE, DEFAULT_BOOKINGS_QUEUE),
+        results_queue=_queue_name(env, RESULTS_QUEUE, DEFAULT_RESULTS_QUEUE),
+        service_bus=_service_bus_target(env),
     )
 
 
@@ -258,7 +277,7 @@ def _record_state_target(env: Mapping[str, str]) -> RecordStateTarget:
         return RecordStateTarget(emulator_connection_string=connection_string)
     uri = _value(env, RECORD_STATE_TABLE_SERVICE_URI)
     if uri is None:
-        return RecordStateTarget()  # the function requires it (RecordStateTarget.require); the queue CLI does not
+        return RecordStateTarget()  # required where the table is opened (RecordStateTarget.require)
     parts = urlsplit(uri)
     if parts.scheme != "https" or not parts.hostname or parts.query or parts.username or parts.password:
         raise ConfigurationError(

@@ -40,16 +40,16 @@ from azure.servicebus.exceptions import (
     ServiceBusServerBusyError,
 )
 
-from shared import cli
+from bridgectl import cli
+from bridgectl.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from bridgectl.queues import connection, settlement
+from bridgectl.queues.connection import explain_service_bus_error, resolve_endpoint
+from bridgectl.queues.dead_letters import replay_copy
+from bridgectl.queues.messages import render_table
+from bridgectl.queues.results import ResultFilter, read_result
+from bridgectl.queues.send import BOOKING_MESSAGE_NAMESPACE, ValidBooking, booking_message_id, to_booking_message
 from shared.booking import parse_booking
-from shared.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from shared.external_id import derive_external_id
-from shared.queues import connection, settlement
-from shared.queues.connection import explain_service_bus_error, resolve_endpoint
-from shared.queues.dead_letters import replay_copy
-from shared.queues.messages import render_table
-from shared.queues.results import ResultFilter, read_result
-from shared.queues.send import BOOKING_MESSAGE_NAMESPACE, ValidBooking, booking_message_id, to_booking_message
 from shared.settings import (
     APP_SETTINGS,
     BOOKINGS_QUEUE,
