@@ -42,6 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 INFRA = REPO_ROOT / "infra"
 MODULES = INFRA / "modules"
 DEPLOY_SCRIPT = INFRA / "deploy.sh"
+PACKAGE_SCRIPT = INFRA / "package.sh"
 HOST_JSON = REPO_ROOT / "host.json"
 EMULATOR_CONFIG = REPO_ROOT / "local" / "servicebus-emulator" / "Config.json"
 
@@ -691,6 +692,15 @@ def test_deploy_sh_passes_shellcheck() -> None:
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
+def test_package_sh_passes_shellcheck_and_is_valid_bash() -> None:
+    shellcheck = external_tool("shellcheck", "SHELLCHECK")
+    completed = subprocess.run([shellcheck, str(PACKAGE_SCRIPT)], capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    completed = subprocess.run(["bash", "-n", str(PACKAGE_SCRIPT)], capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert PACKAGE_SCRIPT.stat().st_mode & stat.S_IXUSR, "package.sh must be executable"
+
+
 def test_deploy_sh_is_valid_bash() -> None:
     completed = subprocess.run(["bash", "-n", str(DEPLOY_SCRIPT)], capture_output=True, text=True, check=False)
     assert completed.returncode == 0, completed.stderr
@@ -794,6 +804,7 @@ def fake_azure(tmp_path: Path) -> dict[str, Any]:
         (project / path).write_text(text)
     (project / "infra").mkdir()
     shutil.copy2(DEPLOY_SCRIPT, project / "infra" / "deploy.sh")
+    shutil.copy2(PACKAGE_SCRIPT, project / "infra" / "package.sh")
     shutil.copy2(REPO_ROOT / ".funcignore", project / ".funcignore")
     state = tmp_path / "state"
     state.mkdir()
