@@ -18,7 +18,7 @@ from shared.settings import (
     TUNING_SETTINGS,
 )
 from tests.bookings import REPO_ROOT
-from tests.test_infra import bicep_app_setting_names
+from tests.infra.bicep import bicep_app_setting_names
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 EXAMPLE = json.loads((REPO_ROOT / "local.settings.json.example").read_text(encoding="utf-8"))["Values"]
