@@ -1,6 +1,6 @@
 """Every setting the bridge reads, read in this one module.
 
-The names here are the single source of truth: infra/, README.md and
+The names here are the single source of truth: infra/, docs/operations.md and
 local.settings.json.example are checked against them by tests/test_settings_consistency.py.
 A missing or malformed setting raises ConfigurationError naming the setting, so an
 operator sees what to fix instead of a stack trace from deep inside an SDK.
@@ -49,7 +49,7 @@ DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT = 10
 DEFAULT_GRAPH_RETRY_BUDGET_SECONDS = 45.0
 DEFAULT_MAX_THROTTLE_REQUEUES = 5
 
-# The settings an operator may set, in the order README documents them.
+# The settings an operator may set, in the order docs/operations.md documents them.
 APP_SETTINGS = (
     SERVICE_BUS_NAMESPACE,
     SERVICE_BUS_CREDENTIAL,

@@ -1,4 +1,4 @@
-"""The local Service Bus emulator's queues and the README's fully local settings match the bridge's."""
+"""The local Service Bus emulator's queues and the fully local settings in docs/operations.md match the bridge's."""
 
 from __future__ import annotations
 
@@ -65,9 +65,9 @@ def test_compose_mounts_that_config_and_documents_the_secrets() -> None:
     assert re.search(r"^MSSQL_SA_PASSWORD=<.+>$", example, re.MULTILINE) and "ACCEPT_EULA=N" in example
 
 
-def test_the_fully_local_settings_in_the_readme_are_ones_the_bridge_reads() -> None:
-    readme = (REPO_ROOT / "README.md").read_text()
-    [block] = [found for found in re.findall(r"```json\n(.*?)```", readme, re.DOTALL) if "UseDevelopmentEmulator" in found]
+def test_the_fully_local_settings_in_the_docs_are_ones_the_bridge_reads() -> None:
+    operations = (REPO_ROOT / "docs" / "operations.md").read_text()
+    [block] = [found for found in re.findall(r"```json\n(.*?)```", operations, re.DOTALL) if "UseDevelopmentEmulator" in found]
     values = json.loads(textwrap.dedent(block))["Values"]
     host_and_identity = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "IDENTITY_ENDPOINT", "IDENTITY_HEADER"}
     assert set(values) <= {*APP_SETTINGS, SERVICE_BUS_CONNECTION, *host_and_identity}
