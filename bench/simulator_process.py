@@ -18,8 +18,8 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
 
+from devtools.azurite import azurite_table_service
 from simulator.environment import STEERING_VARIABLES
-from tests.azurite import azurite_table_service
 
 # A namespace that never resolves: the benchmark captures results before they would leave for it.
 BENCH_NAMESPACE = "bridge-bench.servicebus.windows.net"

@@ -206,18 +206,6 @@ deployment_output() {
     --query "properties.outputs.$1.value" --output tsv
 }
 
-# zip -x patterns for every name in .funcignore (gitignore-style, at any depth), so both
-# publishing paths leave out the same files.
-package_excludes() {
-  local pattern
-  while read -r pattern || [[ -n "$pattern" ]]; do
-    [[ -z "$pattern" || "$pattern" == \#* ]] && continue
-    pattern="${pattern#/}"
-    pattern="${pattern%/}"
-    printf '%s\n' "$pattern" "$pattern/*" "*/$pattern" "*/$pattern/*"
-  done <"$REPO_ROOT/.funcignore"
-}
-
 publish_function_code() {
   local function_app="$1"
   step "Publishing the function code to $function_app"
@@ -226,16 +214,12 @@ publish_function_code() {
     (cd "$REPO_ROOT" && func azure functionapp publish "$function_app" --python)
     return
   fi
-  [[ -f "$REPO_ROOT/.funcignore" ]] ||
-    die "no .funcignore in $REPO_ROOT to say what to leave out of the package: install Azure Functions Core Tools (func) instead"
-  local package_dir pattern excludes=()
-  while read -r pattern; do
-    excludes+=("$pattern")
-  done < <(package_excludes)
+  local package_dir
   package_dir="$(mktemp -d)"
   # shellcheck disable=SC2064 # expand now: the trap must remove this very directory.
   trap "rm -rf '$package_dir'" EXIT
-  (cd "$REPO_ROOT" && zip -qr "$package_dir/app.zip" . -x ${excludes[@]+"${excludes[@]}"})
+  # The same selection Core Tools makes: the project minus .funcignore.
+  "$REPO_ROOT/infra/package.sh" "$package_dir/app.zip" || die "could not build the deployment package"
   # Flex Consumption deploys through the One Deploy endpoint; --build-remote installs
   # requirements.txt on Linux, so the package needs no pre-built dependencies.
   az functionapp deployment source config-zip --resource-group "$resource_group" \

@@ -6,7 +6,7 @@ It is UUIDv5 over "<source>\\n<recordId>" (UTF-8) in a fixed namespace. The enco
 unambiguous because `source` admits only [A-Za-z0-9._-] and `recordId` no control characters
 or line breaks, so neither can contain the newline. revision, subject and times are not part of
 it: a reschedule must reach the same meeting. Upstream systems can compute it themselves;
-README.md lists test vectors, and tests/test_external_id.py pins them.
+docs/contract.md lists test vectors, and tests/test_external_id.py pins them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Every setting the bridge reads, read in this one module.
 
-The names here are the single source of truth: infra/, README.md and
+The names here are the single source of truth: infra/, docs/operations.md and
 local.settings.json.example are checked against them by tests/test_settings_consistency.py.
 A missing or malformed setting raises ConfigurationError naming the setting, so an
 operator sees what to fix instead of a stack trace from deep inside an SDK.
@@ -49,7 +49,7 @@ DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT = 10
 DEFAULT_GRAPH_RETRY_BUDGET_SECONDS = 45.0
 DEFAULT_MAX_THROTTLE_REQUEUES = 5
 
-# The settings an operator may set, in the order README documents them.
+# The settings an operator may set, in the order docs/operations.md documents them.
 APP_SETTINGS = (
     SERVICE_BUS_NAMESPACE,
     SERVICE_BUS_CREDENTIAL,
@@ -105,6 +105,15 @@ class RecordStateTarget:
                 "is not set: give the storage account's table endpoint, such as https://contosobridge.table.core.windows.net",
             )
         return self
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """The Service Bus target and the two queue names, for code that only talks to the queues."""
+
+    service_bus: ServiceBusTarget
+    bookings_queue: str
+    results_queue: str
 
 
 @dataclass(frozen=True)
@@ -169,6 +178,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         organizer_policy=_organizer_policy(env),
         graph_retry_budget_seconds=_seconds(env, GRAPH_RETRY_BUDGET_SECONDS, DEFAULT_GRAPH_RETRY_BUDGET_SECONDS),
         max_throttle_requeues=_integer(env, MAX_THROTTLE_REQUEUES, DEFAULT_MAX_THROTTLE_REQUEUES, 0, 100),
+    )
+
+
+def load_queue_settings(environ: Mapping[str, str] | None = None) -> QueueSettings:
+    """Read and validate only the Service Bus settings, as load_settings does; the rest is not looked at."""
+    env = os.environ if environ is None else environ
+    return QueueSettings(
+        bookings_queue=_queue_name(env, BOOKINGS_QUEUE, DEFAULT_BOOKINGS_QUEUE),
+        results_queue=_queue_name(env, RESULTS_QUEUE, DEFAULT_RESULTS_QUEUE),
+        service_bus=_service_bus_target(env),
     )
 
 
@@ -285,7 +304,7 @@ def _record_state_target(env: Mapping[str, str]) -> RecordStateTarget:
         return RecordStateTarget(emulator_connection_string=connection_string)
     uri = _value(env, RECORD_STATE_TABLE_SERVICE_URI)
     if uri is None:
-        return RecordStateTarget()  # the function requires it (RecordStateTarget.require); the queue CLI does not
+        return RecordStateTarget()  # required where the table is opened (RecordStateTarget.require)
     parts = urlsplit(uri)
     if parts.scheme != "https" or not parts.hostname or parts.query or parts.username or parts.password:
         raise ConfigurationError(

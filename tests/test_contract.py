@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bridgectl.schemas import SCHEMA_DIR, SCHEMA_FILES, render_schema
 from shared.booking import MAX_ATTENDEES, MAX_BODY_BYTES, Booking, parse_booking
 from shared.errors import InvalidBooking
 from shared.meeting_request import build_create_or_get_body
-from shared.schemas import SCHEMA_DIR, SCHEMA_FILES, render_schema
 from tests.bookings import ORGANIZER_ID, booking
 
 
@@ -175,7 +175,7 @@ def test_near_valid_bookings_are_accepted_or_rejected_with_reasons(replacements:
 @pytest.mark.parametrize("name", sorted(SCHEMA_FILES))
 def test_committed_json_schemas_are_current(name: str) -> None:
     committed = (SCHEMA_DIR / name).read_text(encoding="utf-8")
-    assert committed == render_schema(SCHEMA_FILES[name]), "run: python -m shared.schemas"
+    assert committed == render_schema(SCHEMA_FILES[name]), "run: python -m bridgectl.schemas"
 
 
 def test_json_schema_names_the_fields_upstream_systems_rely_on() -> None:

@@ -1,4 +1,4 @@
-"""externalId: deterministic, stable for ever, and computable by upstream systems from the README."""
+"""externalId: deterministic, stable for ever, and computable by upstream systems from docs/contract.md."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from shared.external_id import EXTERNAL_ID_NAMESPACE, derive_external_id
 from tests.bookings import REPO_ROOT
 
-# Pinned for ever and published in README.md: changing any of them orphans existing meetings.
+# Pinned for ever and published in docs/contract.md (and the README): changing any of them orphans existing meetings.
 VECTORS = [
     ("crm-eu", "BK-10023", "5e106aa4-0b14-5bcb-b472-250d61821683"),
     ("clinic.north", "appointment/2026/000017", "12de7f88-373c-5f48-a628-d957cf4f653d"),
@@ -38,7 +38,7 @@ def test_vectors_follow_rfc_9562_uuidv5_as_readme_describes(source: str, record_
 
 def test_namespace_is_the_documented_one() -> None:
     assert str(EXTERNAL_ID_NAMESPACE) == "ab4977e4-08f1-46c6-8a72-87cec761415d"
-    assert str(EXTERNAL_ID_NAMESPACE) in (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert str(EXTERNAL_ID_NAMESPACE) in (REPO_ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
 
 
 def test_same_in_another_process_with_another_hash_seed() -> None:

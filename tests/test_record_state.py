@@ -13,6 +13,7 @@ import pytest
 from azure.core.credentials import AccessToken
 from azure.data.tables import TableServiceClient
 
+from devtools.azurite import azurite_table_service, emulator_connection_string
 from shared.errors import RetryableError
 from shared.record_state import (
     MemoryRecordStateStore,
@@ -22,7 +23,6 @@ from shared.record_state import (
     StateStoreError,
     TableRecordStateStore,
 )
-from tests.azurite import azurite_table_service, emulator_connection_string
 
 ORGANIZER_ID = "7b1c1e7a-5f0e-4c39-9c3d-2f1f2d6f7a10"
 MEETING_ID = "MSo3YjFjMWU3YS01ZjBlLTRjMzktOWMzZC0yZjFmMmQ2ZjdhMTAqMA**MjAyNi0xMi0wMVQxMDowMDowMA=="

@@ -1,5 +1,5 @@
 """One source of truth: the setting and queue names in shared/settings.py are the ones infra sets,
-README documents and local.settings.json.example lists."""
+docs/operations.md documents and local.settings.json.example lists."""
 
 from __future__ import annotations
 
@@ -18,26 +18,26 @@ from shared.settings import (
     TUNING_SETTINGS,
 )
 from tests.bookings import REPO_ROOT
-from tests.test_infra import bicep_app_setting_names
+from tests.infra.bicep import bicep_app_setting_names
 
-README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+OPERATIONS_DOC = (REPO_ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
 EXAMPLE = json.loads((REPO_ROOT / "local.settings.json.example").read_text(encoding="utf-8"))["Values"]
 # Settings the Functions host or worker reads, not the bridge.
 HOST_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "PYTHON_THREADPOOL_THREAD_COUNT"}
 
 
-def readme_settings_table() -> dict[str, str]:
-    """The rows of README's "Settings" table: name -> default column."""
-    section = README.split("## Settings", 1)[1].split("\n## ", 1)[0]
+def documented_settings_table() -> dict[str, str]:
+    """The rows of the "Settings" table in docs/operations.md: name -> default column."""
+    section = OPERATIONS_DOC.split("## Settings", 1)[1].split("\n## ", 1)[0]
     return {match[0]: match[1].strip() for match in re.findall(r"^\| `([A-Za-z_]+)` \| ([^|]+)\|", section, re.MULTILINE)}
 
 
-def test_readme_documents_exactly_the_settings_the_code_reads() -> None:
-    assert set(readme_settings_table()) == set(APP_SETTINGS)
+def test_the_docs_document_exactly_the_settings_the_code_reads() -> None:
+    assert set(documented_settings_table()) == set(APP_SETTINGS)
 
 
-def test_readme_defaults_are_the_codes() -> None:
-    table = readme_settings_table()
+def test_documented_defaults_are_the_codes() -> None:
+    table = documented_settings_table()
     assert table[BOOKINGS_QUEUE] == f"`{DEFAULT_BOOKINGS_QUEUE}`"
     assert table[RESULTS_QUEUE] == f"`{DEFAULT_RESULTS_QUEUE}`"
     assert table[GRAPH_BASE_URL] == f"`{DEFAULT_GRAPH_BASE_URL}`"

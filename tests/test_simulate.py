@@ -14,7 +14,7 @@ from tests.bookings import REPO_ROOT, booking
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     environment = {key: value for key, value in os.environ.items() if not key.startswith(("IDENTITY_", "MSI_", "AZURE_"))}
     return subprocess.run(
-        [sys.executable, "-m", "shared.cli", *args],
+        [sys.executable, "-m", "bridgectl", *args],
         cwd=REPO_ROOT,
         input=stdin,
         capture_output=True,

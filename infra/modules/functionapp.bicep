@@ -1,5 +1,5 @@
 // The function app on the Flex Consumption plan (Linux, Python). Every setting the code
-// reads is named in shared/settings.py; tests/test_infra.py fails when the names here
+// reads is named in shared/settings.py; tests/infra/ fails when the names here
 // and the code's drift apart. Tuning knobs (GRAPH_RETRY_BUDGET_SECONDS,
 // MAX_THROTTLE_REQUEUES) are left unset so the code's defaults stay their one source.
 // Only identity-based connections: no key, no connection string with a secret.

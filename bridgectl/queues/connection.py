@@ -37,7 +37,7 @@ from shared.settings import (
     SERVICE_BUS_CONNECTION,
     SERVICE_BUS_NAMESPACE,
     ServiceBusTarget,
-    load_settings,
+    load_queue_settings,
 )
 
 _EMULATOR_ENDPOINT = re.compile(r"endpoint=sb://([^;/]+)", re.IGNORECASE)
@@ -85,7 +85,7 @@ def resolve_endpoint(args: argparse.Namespace, environ: Mapping[str, str] | None
         chosen[SERVICE_BUS_CONNECTION] = args.connection_string
     else:
         chosen |= {name: env[name] for name in (SERVICE_BUS_CONNECTION, SERVICE_BUS_NAMESPACE) if env.get(name)}
-    settings = load_settings(chosen)
+    settings = load_queue_settings(chosen)
     return QueueEndpoint(settings.service_bus, settings.bookings_queue, settings.results_queue)
 
 

@@ -1,9 +1,9 @@
 """`send`, `results` and `dlq`: the command line over the real queues (or the local emulator).
 
-    python -m shared.cli send samples/01-new-booking.json --namespace contoso-bookings.servicebus.windows.net
-    python -m shared.cli results --status failed --format table
-    python -m shared.cli dlq list
-    python -m shared.cli dlq replay --reason MaxDeliveryCountExceeded --dry-run
+    python -m bridgectl send samples/01-new-booking.json --namespace contoso-bookings.servicebus.windows.net
+    python -m bridgectl results --status failed --format table
+    python -m bridgectl dlq list
+    python -m bridgectl dlq replay --reason MaxDeliveryCountExceeded --dry-run
 
 The pure parts (validation, message ids, filters, the replay copy, tables, error wording) are
 apart from the few functions that talk to Service Bus, so they are tested without a namespace.
@@ -14,6 +14,6 @@ after its copy was sent, and every other message received is abandoned, never lo
 
 from __future__ import annotations
 
-from shared.queues.commands import add_queue_commands
+from bridgectl.queues.commands import add_queue_commands
 
 __all__ = ["add_queue_commands"]

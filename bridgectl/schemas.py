@@ -1,6 +1,6 @@
 """The published JSON Schemas of the two message contracts, generated from the models.
 
-Run `python -m shared.schemas` after changing a model; tests/test_contract.py fails while
+Run `python -m bridgectl.schemas` after changing a model; tests/test_contract.py fails while
 the committed files in schemas/ differ from what the models generate.
 """
 

@@ -1,7 +1,7 @@
 """Command line for people: run the bridge locally, derive externalIds, operate the queues.
 
-python -m shared.cli simulate samples/          # no Azure account needed
-python -m shared.cli external-id crm-eu BK-10023
+python -m bridgectl simulate samples/          # no Azure account needed
+python -m bridgectl external-id crm-eu BK-10023
 """
 
 from __future__ import annotations
@@ -9,14 +9,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from shared.exit_codes import EXIT_OK, EXIT_USAGE
+from bridgectl.exit_codes import EXIT_OK, EXIT_USAGE
+from bridgectl.inputs import read_inputs
+from bridgectl.queues import add_queue_commands
+from bridgectl.simulate import DEMO_ORGANIZERS, run_simulation
 from shared.external_id import derive_external_id
-from shared.queues import add_queue_commands
-from shared.simulate import DEMO_ORGANIZERS, read_inputs, run_simulation
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m shared.cli", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bridgectl", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     simulate = commands.add_parser(
@@ -71,7 +72,3 @@ def _external_id(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return args.handler(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

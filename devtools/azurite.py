@@ -1,21 +1,19 @@
-"""Azurite's Table service for tests: the real emulator, pinned in tools/ (npm), on a free loopback port.
+"""Azurite's Table service for tests and benchmarks: the real emulator, pinned in tools/ (npm), on a free loopback port.
 
-In memory, telemetry off, and stopped when the context exits. Without it installed the tests that
-need it are skipped locally and fail in CI (CI=true), where `.ci/run` installs it.
+In memory, telemetry off, and stopped when the context exits. Without it installed, starting it
+raises AzuriteNotInstalled naming the install command; the tests turn that into a skip locally
+and a failure in CI (CI=true, where `.ci/run` installs it), in tests/conftest.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 AZURITE_TABLE = Path(__file__).resolve().parent.parent / "tools" / "node_modules" / ".bin" / "azurite-table"
 INSTALL_COMMAND = "npm ci --prefix tools --no-audit --no-fund"
@@ -37,13 +35,15 @@ def emulator_connection_string(port: int) -> str:
     )
 
 
+class AzuriteNotInstalled(RuntimeError):
+    """tools/ has no Azurite: the message says how to install it."""
+
+
 def require_azurite() -> Path:
-    """The azurite-table binary; skip the test locally, fail it in CI, when it is not installed."""
+    """The azurite-table binary, or AzuriteNotInstalled."""
     if AZURITE_TABLE.exists():
         return AZURITE_TABLE
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"Azurite not installed: run {INSTALL_COMMAND}", pytrace=False)
-    pytest.skip(f"Azurite not installed: run {INSTALL_COMMAND}")
+    raise AzuriteNotInstalled(f"Azurite not installed: run {INSTALL_COMMAND}")
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Exit statuses of every `python -m shared.cli` command, so scripts can tell them apart."""
+"""Exit statuses of every `python -m bridgectl` command, so scripts can tell them apart."""
 
 EXIT_OK = 0  # done
 EXIT_FAILED = 1  # something failed; the message says what to do

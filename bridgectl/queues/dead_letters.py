@@ -16,10 +16,10 @@ from typing import Any, TextIO
 from azure.core.exceptions import AzureError
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusReceiver, ServiceBusSender, ServiceBusSubQueue
 
-from shared.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from shared.queues.connection import QueueCommandError, QueueEndpoint, first_line, open_client, resolve_endpoint, talking_to
-from shared.queues.messages import decoded, json_object, message_body, message_properties, render_table, string_field
-from shared.queues.settlement import SCAN_LIMIT, peek_all, receive_and_settle, report_settlement
+from bridgectl.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from bridgectl.queues.connection import QueueCommandError, QueueEndpoint, first_line, open_client, resolve_endpoint, talking_to
+from bridgectl.queues.messages import decoded, json_object, message_body, message_properties, render_table, string_field
+from bridgectl.queues.settlement import SCAN_LIMIT, peek_all, receive_and_settle, report_settlement
 
 REPLAYED_FROM = "replayedFrom"
 REPLAY_COUNT = "replayCount"

@@ -13,13 +13,12 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
 from azure.core.credentials import TokenCredential
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
+from bridgectl.inputs import BookingInput
 from shared.credential import GraphToken
 from shared.errors import RetryableError
 from shared.graph_client import GraphClient
@@ -33,38 +32,6 @@ from shared.settings import graph_scope_for
 # an organizer outside this list on purpose, to show Graph's 404).
 DEMO_ORGANIZERS = ("6f1c3a2e-8d4b-4a57-9e2f-0c1d2b3a4f5e", "2b9d4c1e-5f3a-4e8b-9c7d-1a2b3c4d5e6f")
 _PROGRESS_ABOVE = 20
-
-
-@dataclass(frozen=True)
-class BookingInput:
-    """One booking message body and where it came from (used as its message id)."""
-
-    label: str
-    body: bytes
-
-
-def read_inputs(sources: list[str], stdin: TextIO | None = None) -> list[BookingInput]:
-    """Files (.json: one message; .jsonl: one per line), folders of them (sorted), or - for JSON lines on stdin."""
-    inputs: list[BookingInput] = []
-    for source in sources:
-        if source == "-":
-            stream = stdin or sys.stdin
-            inputs += [BookingInput(f"stdin:{n}", line.encode()) for n, line in enumerate(stream, 1) if line.strip()]
-            continue
-        path = Path(source)
-        if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.suffix in (".json", ".jsonl"))
-        elif path.is_file():
-            files = [path]
-        else:
-            raise FileNotFoundError(f"no such file or folder: {source}")
-        for file in files:
-            if file.suffix == ".jsonl":
-                lines = file.read_bytes().splitlines()
-                inputs += [BookingInput(f"{file}:{n}", line) for n, line in enumerate(lines, 1) if line.strip()]
-            else:
-                inputs.append(BookingInput(str(file), file.read_bytes()))
-    return inputs
 
 
 class PrintedResults:

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from shared.exit_codes import EXIT_OK
-from shared.queues.connection import open_client, resolve_endpoint, talking_to
-from shared.queues.messages import decoded, json_object, message_body, string_field
-from shared.queues.settlement import peek_all, receive_and_settle, report_settlement
+from bridgectl.exit_codes import EXIT_OK
+from bridgectl.queues.connection import open_client, resolve_endpoint, talking_to
+from bridgectl.queues.messages import decoded, json_object, message_body, string_field
+from bridgectl.queues.settlement import peek_all, receive_and_settle, report_settlement
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,14 @@ from typing import Any, TextIO
 from azure.servicebus import ServiceBusMessage, ServiceBusSender
 from azure.servicebus.exceptions import MessageSizeExceededError
 
+from bridgectl.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from bridgectl.inputs import BookingInput, read_inputs
+from bridgectl.queues.connection import QueueCommandError, QueueEndpoint, open_client, resolve_endpoint, talking_to
+from bridgectl.queues.messages import message_body, message_properties
 from shared.booking import Booking, parse_booking
 from shared.errors import InvalidBooking
-from shared.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from shared.external_id import derive_external_id
 from shared.publisher import CONTENT_TYPE
-from shared.queues.connection import QueueCommandError, QueueEndpoint, open_client, resolve_endpoint, talking_to
-from shared.queues.messages import message_body, message_properties
-from shared.simulate import BookingInput, read_inputs
 
 # Fixed for ever: booking message ids derived from it are what duplicate detection compares.
 BOOKING_MESSAGE_NAMESPACE = uuid.UUID("f09112c9-e5cc-475d-9af0-b6b1dbe889b2")

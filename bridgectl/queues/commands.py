@@ -13,12 +13,12 @@ import textwrap
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
+from bridgectl.exit_codes import EXIT_FAILED, EXIT_USAGE
+from bridgectl.queues.connection import QueueCommandError
+from bridgectl.queues.dead_letters import run_dlq_list, run_dlq_replay, run_dlq_show
+from bridgectl.queues.results import run_results
+from bridgectl.queues.send import run_send
 from shared.errors import ConfigurationError
-from shared.exit_codes import EXIT_FAILED, EXIT_USAGE
-from shared.queues.connection import QueueCommandError
-from shared.queues.dead_letters import run_dlq_list, run_dlq_replay, run_dlq_show
-from shared.queues.results import run_results
-from shared.queues.send import run_send
 from shared.result import ResultStatus
 from shared.settings import BOOKINGS_QUEUE, RESULTS_QUEUE, SERVICE_BUS_CONNECTION, SERVICE_BUS_NAMESPACE
 
@@ -115,9 +115,9 @@ def _add_send(commands: argparse._SubParsersAction) -> None:
             "Prints one JSON line per message sent (its ids and externalId) on stdout, a summary on stderr.",
         ],
         [
-            "python -m shared.cli send samples/01-new-booking.json --dry-run",
-            "python -m shared.cli send exports/ --namespace contoso-bookings.servicebus.windows.net",
-            "cat bookings.jsonl | python -m shared.cli send - --skip-invalid --correlation-id import-2026-11-30",
+            "python -m bridgectl send samples/01-new-booking.json --dry-run",
+            "python -m bridgectl send exports/ --namespace contoso-bookings.servicebus.windows.net",
+            "cat bookings.jsonl | python -m bridgectl send - --skip-invalid --correlation-id import-2026-11-30",
         ],
     )
     send.add_argument("inputs", nargs="+", metavar="PATH", help="a .json file (one message), a .jsonl file, a folder, or -")
@@ -141,9 +141,9 @@ def _add_results(commands: argparse._SubParsersAction) -> None:
             "else consumes the queue, such as the emulator.",
         ],
         [
-            "python -m shared.cli results --format table",
-            "python -m shared.cli results --status failed --status rejected --source crm-eu",
-            "python -m shared.cli results --external-id 0c1b2f6e-2d3a-5b4c-8d9e-0f1a2b3c4d5e --wait 30",
+            "python -m bridgectl results --format table",
+            "python -m bridgectl results --status failed --status rejected --source crm-eu",
+            "python -m bridgectl results --external-id 0c1b2f6e-2d3a-5b4c-8d9e-0f1a2b3c4d5e --wait 30",
         ],
     )
     mode = results.add_mutually_exclusive_group()
@@ -187,7 +187,7 @@ def _add_dlq_list(actions: argparse._SubParsersAction) -> None:
         "list",
         "peek the dead letters: reason, delivery count, record",
         ["Peeks the dead-lettered bookings (nothing is removed or locked), oldest first."],
-        ["python -m shared.cli dlq list", "python -m shared.cli dlq list --reason MaxDeliveryCountExceeded --format jsonl"],
+        ["python -m bridgectl dlq list", "python -m bridgectl dlq list --reason MaxDeliveryCountExceeded --format jsonl"],
     )
     _add_dead_letter_filters(listing)
     listing.add_argument("--max", type=_positive_int, default=50, metavar="N", help="list at most N (default 50)")
@@ -201,7 +201,7 @@ def _add_dlq_show(actions: argparse._SubParsersAction) -> None:
         "show",
         "print a dead letter's full body and properties",
         ["Prints every dead letter with this sequence number or message id as JSON (peeked; nothing is removed)."],
-        ["python -m shared.cli dlq show 42"],
+        ["python -m bridgectl dlq show 42"],
     )
     show.add_argument("key", metavar="SEQUENCE_OR_MESSAGE_ID")
     show.set_defaults(handler=_handler(run_dlq_show))
@@ -222,9 +222,9 @@ def _add_dlq_replay(actions: argparse._SubParsersAction) -> None:
             "given filters must match) or --all. Run with --dry-run first.",
         ],
         [
-            "python -m shared.cli dlq replay --all --dry-run",
-            "python -m shared.cli dlq replay --message-id 3f0c5d9e-... --message-id 9a41b2c7-...",
-            "python -m shared.cli dlq replay --reason MaxDeliveryCountExceeded --source crm-eu",
+            "python -m bridgectl dlq replay --all --dry-run",
+            "python -m bridgectl dlq replay --message-id 3f0c5d9e-... --message-id 9a41b2c7-...",
+            "python -m bridgectl dlq replay --reason MaxDeliveryCountExceeded --source crm-eu",
         ],
     )
     replay.add_argument("--message-id", action="append", default=[], metavar="ID", help="replay this message (repeatable)")
