@@ -44,7 +44,9 @@ def cancel(**overrides: Any) -> dict[str, Any]:
 
 
 def live_meetings(graph: GraphSimulator) -> list[tuple[str, str]]:
-    return [(meeting["participants"]["organizer"]["identity"]["user"]["id"], meeting["externalId"]) for meeting in graph.meetings()]
+    return [
+        (meeting["participants"]["organizer"]["identity"]["user"]["id"], meeting["externalId"]) for meeting in graph.meetings()
+    ]
 
 
 # 1. Valid-looking input must not escape as an unexpected exception.
@@ -72,7 +74,9 @@ def test_times_whose_utc_form_leaves_years_1_to_9999_are_rejected(host: HostInvo
     assert graph.graph_requests() == []
 
 
-def test_an_http_date_retry_after_near_year_9999_is_answered_failed_not_overflowed(host: HostInvoker, graph: GraphSimulator) -> None:
+def test_an_http_date_retry_after_near_year_9999_is_answered_failed_not_overflowed(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
     graph.inject(Fault(status=429, retry_after="Fri, 31 Dec 9999 23:59:59 GMT"))
     host.deliver(booking(), delivery_count=10)  # returns: answered, not dead-lettered
 
@@ -178,7 +182,9 @@ def test_a_move_away_from_a_refused_organizer_goes_ahead_with_a_warning(host: Ho
 # 5. Only what ordering protects is re-enqueued.
 
 
-def test_a_throttled_booking_without_revision_is_redelivered_in_order_not_reenqueued(host: HostInvoker, graph: GraphSimulator) -> None:
+def test_a_throttled_booking_without_revision_is_redelivered_in_order_not_reenqueued(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
     graph.inject(Fault(status=429, retry_after="120"))
     unrevisioned = booking()
     unrevisioned.pop("revision")
@@ -195,7 +201,9 @@ def test_a_throttled_booking_without_revision_is_redelivered_in_order_not_reenqu
 # 6. A lost session lock does not resurrect a cancelled meeting.
 
 
-def test_an_upsert_that_loses_its_lock_to_a_cancel_removes_the_meeting_it_created(host: HostInvoker, graph: GraphSimulator) -> None:
+def test_an_upsert_that_loses_its_lock_to_a_cancel_removes_the_meeting_it_created(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
     graph.inject(Fault(delay_seconds=1.5))  # revision 1's createOrGet is slow; Graph still applies it afterwards
     errors: list[BaseException] = []
 
@@ -299,7 +307,9 @@ def test_without_a_results_route_nothing_is_published_and_the_setting_is_logged(
 # 10. A rejection always fits in a Service Bus message.
 
 
-def test_a_rejection_of_thousands_of_unknown_fields_stays_far_below_the_message_limit(host: HostInvoker, graph: GraphSimulator) -> None:
+def test_a_rejection_of_thousands_of_unknown_fields_stays_far_below_the_message_limit(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
     body = booking(**{f"u{number}": 1 for number in range(5500)})
     assert 50_000 < len(encode(body)) <= 64 * 1024
 
@@ -343,7 +353,9 @@ def test_subjects_with_ordinary_unicode_are_accepted(host: HostInvoker, graph: G
 
 
 @pytest.mark.parametrize("subject", ["Intro\ncall", "Intro\x1b[31mcall", "Intro\u2028call", "Intro\x7fcall"])
-def test_subjects_with_control_characters_or_line_breaks_are_rejected(host: HostInvoker, graph: GraphSimulator, subject: str) -> None:
+def test_subjects_with_control_characters_or_line_breaks_are_rejected(
+    host: HostInvoker, graph: GraphSimulator, subject: str
+) -> None:
     host.deliver(booking(subject=subject))
     result = host.last_result()
     assert result.status is ResultStatus.REJECTED and result.error.details[0].field == "subject"
