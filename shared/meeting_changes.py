@@ -63,16 +63,28 @@ def _attendee_keys(attendees: list[Attendee]) -> dict[str, tuple[str, str | None
 
 def _graph_attendee_keys(meeting: dict[str, Any], wanted: list[Attendee]) -> dict[str, tuple[str, str | None]]:
     """Graph's attendees in the booking's terms: a role Graph leaves null is the default (attendee), and a
-    userId Graph resolved on its own counts only when the booking names one."""
+    userId Graph resolved on its own counts only when the booking names one. Graph's body is outside input:
+    what is not the expected shape is left out, so it differs from the booking and the PATCH sets it."""
     wanted_ids = {attendee.upn.lower(): attendee.user_id for attendee in wanted}
-    participants = meeting.get("participants") or {}
     keys: dict[str, tuple[str, str | None]] = {}
-    for attendee in participants.get("attendees") or []:
-        upn = str(attendee.get("upn") or "").lower()
-        identity = (attendee.get("identity") or {}).get("user") or {}
-        user_id = str(identity.get("id")).lower() if identity.get("id") and wanted_ids.get(upn) else None
-        keys[upn] = (attendee.get("role") or "attendee", user_id)
+    for attendee in _list(_object(meeting.get("participants")).get("attendees")):
+        attendee = _object(attendee)
+        upn = attendee.get("upn")
+        if not isinstance(upn, str):
+            continue
+        user_id = _object(_object(attendee.get("identity")).get("user")).get("id")
+        resolved = user_id.lower() if isinstance(user_id, str) and wanted_ids.get(upn.lower()) else None
+        role = attendee.get("role")
+        keys[upn.lower()] = (role if isinstance(role, str) else "attendee", resolved)
     return keys
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _option_changes(options: MeetingOptions, meeting: dict[str, Any]) -> dict[str, Any]:
@@ -81,7 +93,7 @@ def _option_changes(options: MeetingOptions, meeting: dict[str, Any]) -> dict[st
     for name, wanted in options.to_graph().items():
         current = meeting.get(name)
         if isinstance(wanted, dict):
-            current = current if isinstance(current, dict) else {}
+            current = _object(current)
             if any(current.get(key) != value for key, value in wanted.items()):
                 changes[name] = {**{key: current[key] for key in ("scope", "isDialInBypassEnabled") if key in current}, **wanted}
         elif current != wanted:

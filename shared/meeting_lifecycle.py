@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 
 from shared.booking import Booking
-from shared.errors import GraphAccessDenied, GraphErrorInfo, GraphRefused, GraphUnavailable, MalformedMeeting
+from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused, GraphUnavailable, MalformedMeeting
 from shared.graph_client import GraphClient, GraphResponse
 from shared.log_text import escaped
 from shared.meeting import Meeting, meeting_from_graph
@@ -45,10 +45,14 @@ class GraphProgress:
     """What one delivery has done in Graph so far; kept when a later step fails.
 
     changed: Graph was written (a meeting created, patched or deleted).
+    created: this delivery's createOrGet created the record's meeting (201), for an upsert.
+    meeting_existed: for a cancel, whether its lookup found a meeting (None until it has looked).
     meeting: the record's meeting under the booking's organizer, once known (None after a cancel deleted it).
     previous_settled: the meeting of a moved booking's former organizer is gone or given up on."""
 
     changed: bool = False
+    created: bool = False
+    meeting_existed: bool | None = None
     meeting: Meeting | None = None
     previous_settled: bool = True
     warnings: list[ResultWarning] = field(default_factory=list)
@@ -83,10 +87,10 @@ class MeetingLifecycle:
         try:
             self._graph.update_meeting(organizer_id, meeting_id, encoded(LOCK_BEFORE_DELETE), deadline)
             progress.changed = True
-        except GraphRefused as error:
-            if error.info.http_status == 404:
+        except GraphError as error:
+            if isinstance(error, GraphRefused) and error.info.http_status == 404:
                 return False
-            # Locking is a courtesy; deleting is the requirement. Go on, and say so.
+            # Locking is a courtesy; deleting is the requirement. Go on, whatever refused it, and say so.
             logger.warning(
                 "could not lock the meeting before deleting it status=%s code=%s graphRequestId=%s",
                 error.info.http_status,
@@ -101,7 +105,8 @@ class MeetingLifecycle:
         """createOrGet, then PATCH whatever differs (and the options, which createOrGet does not take)."""
         organizer = booking.organizer_id
         response = self._graph.create_or_get(organizer, build_create_or_get_body(booking, external_id), deadline)
-        progress.changed |= response.status == 201
+        progress.created = response.status == 201
+        progress.changed |= progress.created
         meeting = progress.meeting = _meeting(response)
         status = ResultStatus.CREATED if response.status == 201 else ResultStatus.EXISTING
         update = meeting_update(booking, response.payload)
@@ -126,7 +131,7 @@ class MeetingLifecycle:
         If none existed, createOrGet has just made one, empty and known to nobody, which is deleted straight
         away: no meeting is left either way, and the result says whether there had been one."""
         response = self._graph.create_or_get(organizer_id, lookup_body(external_id), deadline)
-        existed = response.status == 200
+        existed = progress.meeting_existed = response.status == 200
         progress.changed |= not existed
         meeting = progress.meeting = _meeting(response)
         if existed:

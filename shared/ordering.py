@@ -10,6 +10,8 @@ and compares each booking with it before touching Graph.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from shared.booking import Booking
 from shared.errors import StateConflict
 from shared.record_state import AppliedOutcome, RecordState, RecordStateStore
@@ -62,16 +64,22 @@ def applied_state(
 def as_first_reported(outcome: AppliedOutcome, state: RecordState | None) -> AppliedOutcome:
     """A redelivery of the booking that last changed the record reports what that booking achieved.
 
-    Its first delivery changed Graph and then could not publish (or lost the publish's acknowledgement): the
-    redelivery finds the meeting `existing`, or a cancelled record with no meeting left, and would report that.
-    Reporting the first outcome again keeps the result truthful, and its id the same for duplicate detection."""
+    Its first delivery changed Graph and then failed or could not publish: the redelivery finds the meeting
+    `existing` (or patches what was left), or a cancelled record with nothing left to delete, and would
+    report that. Reporting what the booking did (it created the meeting; a meeting existed and it deleted it)
+    keeps the result truthful (the first lookup saw the record before this booking touched it), and its id the
+    same for duplicate detection."""
     first = state.outcome if state is not None else None
     if first is None or first.booking_key != outcome.booking_key:
         return outcome
-    repeat = (first.status in (ResultStatus.CREATED, ResultStatus.UPDATED) and outcome.status == ResultStatus.EXISTING) or (
-        first.status == ResultStatus.CANCELLED == outcome.status
-    )
-    return first if repeat else outcome
+    if outcome.status in (ResultStatus.EXISTING, ResultStatus.UPDATED) and first.status in (
+        ResultStatus.CREATED,
+        ResultStatus.UPDATED,
+    ):
+        return replace(outcome, status=first.status, changed_fields=outcome.changed_fields or first.changed_fields)
+    if outcome.status == ResultStatus.CANCELLED and first.meeting_existed is not None:
+        return replace(outcome, meeting_existed=first.meeting_existed)
+    return outcome
 
 
 def commit(store: RecordStateStore, state: RecordState, expected: RecordState | None, booking: Booking) -> RecordState | None:

@@ -235,7 +235,11 @@ class BookingPipeline:
             delivery.external_id,
             meeting_id=progress.meeting.id if progress.meeting else None,
             cancelled=False,
-            outcome=AppliedOutcome(delivery.message.booking_key, ResultStatus.FAILED.value),
+            outcome=AppliedOutcome(
+                delivery.message.booking_key,
+                (ResultStatus.CREATED if progress.created else ResultStatus.FAILED).value,
+                meeting_existed=progress.meeting_existed,
+            ),
         )
         try:
             winner = commit(self._states, stored, delivery.state, booking)

@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from shared.errors import ConfigurationError
@@ -220,18 +221,36 @@ def _graph_base_url(env: Mapping[str, str]) -> str:
     parts = urlsplit(value)
     example = "such as https://graph.microsoft.com/v1.0 or https://graph.microsoft.us/v1.0"
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigurationError(GRAPH_BASE_URL, f"{value!r} is not an absolute URL {example}")
+        raise ConfigurationError(GRAPH_BASE_URL, f"{_redacted(value)} is not an absolute URL {example}")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ConfigurationError(
-            GRAPH_BASE_URL, f"{value!r} must use https (plain http is allowed only on loopback, for the simulator)"
+            GRAPH_BASE_URL, f"{_redacted(value)} must use https (plain http is allowed only on loopback, for the simulator)"
         )
     if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigurationError(GRAPH_BASE_URL, f"{value!r} must not carry credentials, a query or a fragment")
+        raise ConfigurationError(GRAPH_BASE_URL, f"{_redacted(value)} must not carry credentials, a query or a fragment")
     if not parts.path.endswith("/v1.0"):
         raise ConfigurationError(
-            GRAPH_BASE_URL, f"{value!r} must end with /v1.0, the API version this bridge is built against ({example})"
+            GRAPH_BASE_URL, f"{_redacted(value)} must end with /v1.0, the API version this bridge is built against ({example})"
         )
     return value
+
+
+def _redacted(url: str) -> str:
+    """A URL setting as it may be quoted in an error (which reaches logs and results): no user info, query or fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if _has_port(parts) else ""
+    hidden = (
+        " (user info, query and fragment not shown)" if parts.username or parts.password or parts.query or parts.fragment else ""
+    )
+    return repr(f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else "the value") + hidden
+
+
+def _has_port(parts: Any) -> bool:
+    try:
+        return parts.port is not None
+    except ValueError:
+        return False
 
 
 def _is_loopback(host: str) -> bool:
@@ -309,7 +328,7 @@ def _record_state_target(env: Mapping[str, str]) -> RecordStateTarget:
     if parts.scheme != "https" or not parts.hostname or parts.query or parts.username or parts.password:
         raise ConfigurationError(
             RECORD_STATE_TABLE_SERVICE_URI,
-            f"{uri!r} is not a table endpoint such as https://contosobridge.table.core.windows.net",
+            f"{_redacted(uri)} is not a table endpoint such as https://contosobridge.table.core.windows.net",
         )
     return RecordStateTarget(table_service_uri=uri.rstrip("/"))
 

@@ -68,6 +68,10 @@ class GraphApi:
         """Behave as if no application access policy covers `user_id`: their meetings answer 403."""
         self._denied.add(user_id.lower())
 
+    def allow(self, user_id: str) -> None:
+        """Undo deny: the user's meetings are reachable again."""
+        self._denied.discard(user_id.lower())
+
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one Graph request, in Graph's success or error format."""
         try:

@@ -137,6 +137,10 @@ class GraphSimulator:
         """Requests for this user's meetings answer 403, as when no Teams application access policy covers them."""
         self._graph.deny(user_id)
 
+    def allow_organizer(self, user_id: str) -> None:
+        """Undo deny_organizer, as when the access policy is granted again."""
+        self._graph.allow(user_id)
+
     def inject(self, fault: Fault) -> None:
         """Queue a fault for its target; faults apply in the order they were injected."""
         self._faults.push(fault)

@@ -19,7 +19,7 @@ Modelled, as Service Bus and the Functions trigger behave with the queues infra/
 - results-queue sends that fail at a seeded rate, half of them after the queue accepted the message
   (a lost acknowledgement, which duplicate detection then absorbs).
 
-Not modelled: lock duration, lock renewal and lost locks (a delivery may take as long as it likes),
+A lost lock is modelled only on request (deliver_without_lock). Not modelled: lock duration and renewal,
 session state and idle timeouts, time to live and expiry, prefetch, batches, transactions, the
 message size limit, and the host's own retries of a failed send.
 """
@@ -263,24 +263,34 @@ class ServiceBusBroker:
 
     def _work(self) -> None:
         while (message := self._next()) is not None:
-            trigger = TriggerMessage(
-                body=message.body,
-                message_id=message.message_id,
-                delivery_count=message.delivery_count,
-                correlation_id=message.correlation_id,
-                session_id=message.session_id,
-                content_type=message.content_type,
-                application_properties=dict(message.application_properties),
-                user_properties=dict(message.application_properties),
-                sequence_number=message.sequence_number,
-                enqueued_time_utc=message.enqueued_time_utc,
-            )
             try:
-                self._function(trigger)
+                self._function(_trigger(message))
             except Exception as error:
                 self._abandon(message, error)
             else:
                 self._complete(message)
+
+    def deliver_without_lock(self, body: bytes, *, message_id: str, session_id: str) -> None:
+        """Deliver one message on the calling thread whatever else of its session is in flight, as after a lost
+        session lock, and redeliver it until it completes or is dead-lettered (the bookkeeping is the broker's)."""
+        with self._condition:
+            message = self._new_message(body, message_id, session_id, None, "application/json", {})
+        while True:
+            with self._condition:
+                self.deliveries += 1
+            try:
+                self._function(_trigger(message))
+            except Exception as error:
+                with self._condition:
+                    self.escaped.append(EscapedError(message.message_id, message.delivery_count, type(error)))
+                    if message.delivery_count >= self._max_delivery_count:
+                        self.dead_letters.append(DeadLetter(message, DEAD_LETTER_REASON, f"{type(error).__name__}: {error}"))
+                        return
+                    message.delivery_count += 1
+                continue
+            with self._condition:
+                self.completed.append(message)
+            return
 
     def _next(self) -> QueuedMessage | None:
         """Lock the available session whose head was sent first, and take that head; None once stopping."""
@@ -335,6 +345,22 @@ class ServiceBusBroker:
         if self._scheduled:
             lines.append(f"scheduled: {len(self._scheduled)}, the next in {self._scheduled[0][0] - now:.1f} s")
         return "\n".join(lines)
+
+
+def _trigger(message: QueuedMessage) -> TriggerMessage:
+    """The azure.functions message the host builds for one delivery."""
+    return TriggerMessage(
+        body=message.body,
+        message_id=message.message_id,
+        delivery_count=message.delivery_count,
+        correlation_id=message.correlation_id,
+        session_id=message.session_id,
+        content_type=message.content_type,
+        application_properties=dict(message.application_properties),
+        user_properties=dict(message.application_properties),
+        sequence_number=message.sequence_number,
+        enqueued_time_utc=message.enqueued_time_utc,
+    )
 
 
 def _body_bytes(message: ServiceBusMessage) -> bytes:

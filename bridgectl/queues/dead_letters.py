@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import json
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -18,7 +17,15 @@ from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusRece
 
 from bridgectl.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from bridgectl.queues.connection import QueueCommandError, QueueEndpoint, first_line, open_client, resolve_endpoint, talking_to
-from bridgectl.queues.messages import decoded, json_object, message_body, message_properties, render_table, string_field
+from bridgectl.queues.messages import (
+    decoded,
+    json_object,
+    message_body,
+    message_properties,
+    render_table,
+    string_field,
+    terminal_json,
+)
 from bridgectl.queues.settlement import SCAN_LIMIT, peek_all, receive_and_settle, report_settlement
 
 REPLAYED_FROM = "replayedFrom"
@@ -181,7 +188,7 @@ def run_dlq_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         messages = peek_all(receiver, lambda message: wanted.matches(read_dead_letter(message)), limit=args.max)
     rows = [read_dead_letter(message) for message in messages]
     if args.format == "jsonl":
-        out.writelines(json.dumps(dead_letter_json(row), ensure_ascii=False) + "\n" for row in rows)
+        out.writelines(terminal_json(dead_letter_json(row)) + "\n" for row in rows)
     elif rows:
         out.write(render_table(DEAD_LETTER_TABLE_HEADERS, [dead_letter_table_row(row) for row in rows]) + "\n")
     err.write(f"{len(rows)} dead-lettered message(s) in {queue} (peeked; nothing was removed)\n")
@@ -207,7 +214,7 @@ def run_dlq_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"error: no dead-lettered message with sequence number or message id {args.key!r} in {queue}\n")
         return EXIT_FAILED
     for message in messages:
-        out.write(json.dumps(dead_letter_details(message), indent=2, ensure_ascii=False) + "\n")
+        out.write(terminal_json(dead_letter_details(message), indent=2) + "\n")
     return EXIT_OK
 
 
@@ -234,7 +241,7 @@ def _preview_replay(endpoint: QueueEndpoint, wanted: DeadLetterFilter, limit: in
     for message in messages:
         copy = replay_copy(message)
         line = {**dead_letter_json(read_dead_letter(message)), "replayAs": message_properties(copy)}
-        out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        out.write(terminal_json(line) + "\n")
     err.write(
         f"dry run: would replay {len(messages)} message(s) from {queue} to {endpoint.bookings_queue}; nothing was touched\n"
     )
@@ -287,7 +294,7 @@ def _replay_one(
             f"be removed from the dead-letter queue ({first_line(error)}): it is still there, so do not replay it again"
         ) from error
     line = {**dead_letter_json(read_dead_letter(original)), "replayAs": message_properties(copy)}
-    out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    out.write(terminal_json(line) + "\n")
     out.flush()
 
 

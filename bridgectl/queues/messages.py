@@ -10,6 +10,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from shared.log_text import escaped
+
 
 def message_body(message: Any) -> bytes:
     """The body as bytes: a received data body is an iterable of byte sections."""
@@ -27,6 +29,10 @@ def message_body(message: Any) -> bytes:
 def message_properties(message: Any) -> dict[str, Any]:
     """Application properties with str keys and values: received ones arrive as bytes."""
     return {decoded(key): decoded(value) for key, value in (message.application_properties or {}).items()}
+
+
+# A table cell as long as a description may be; beyond, it is cut.
+MAX_CELL_LENGTH = 2000
 
 
 def decoded(value: Any) -> Any:
@@ -47,9 +53,21 @@ def string_field(document: Mapping[str, Any] | None, name: str) -> str | None:
 
 
 def render_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    """Columns padded to their widest cell; the last column is left ragged."""
-    lines = [list(headers), *[list(row) for row in rows]]
+    """Columns padded to their widest cell; the last column is left ragged.
+
+    Cells come from dead letters and results, which producers wrote: each is escaped to one printable line,
+    so a message id cannot clear the operator's screen or forge a row."""
+    lines = [list(headers), *[[escaped(cell, MAX_CELL_LENGTH) for cell in row] for row in rows]]
     widths = [max(len(line[column]) for line in lines) for column in range(len(headers) - 1)]
     return "\n".join(
         "  ".join([*(cell.ljust(width) for cell, width in zip(line, widths, strict=False)), line[-1]]).rstrip() for line in lines
+    )
+
+
+def terminal_json(document: Any, *, indent: int | None = None) -> str:
+    """JSON for a terminal: readable non-ASCII text, but every non-printable character (C1 controls, bidi
+    overrides, line separators) as a \\u escape, so a producer's text cannot act on the operator's terminal."""
+    text = json.dumps(document, ensure_ascii=False, indent=indent)
+    return "".join(
+        character if character.isprintable() or character == "\n" else json.dumps(character)[1:-1] for character in text
     )

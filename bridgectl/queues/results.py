@@ -7,14 +7,13 @@ that tolerance belongs to this command alone.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bridgectl.exit_codes import EXIT_OK
 from bridgectl.queues.connection import open_client, resolve_endpoint, talking_to
-from bridgectl.queues.messages import decoded, json_object, message_body, string_field
+from bridgectl.queues.messages import decoded, json_object, message_body, string_field, terminal_json
 from bridgectl.queues.settlement import peek_all, receive_and_settle, report_settlement
 
 
@@ -103,8 +102,8 @@ def result_filter_from(args: argparse.Namespace) -> ResultFilter:
 def result_json_line(row: ResultRow) -> str:
     """The result message as it is on the queue, one line; a body that is not JSON is wrapped."""
     if row.document is not None:
-        return json.dumps(row.document, ensure_ascii=False)
-    return json.dumps({"messageId": row.message_id, "unreadableBody": row.text}, ensure_ascii=False)
+        return terminal_json(row.document)
+    return terminal_json({"messageId": row.message_id, "unreadableBody": row.text})
 
 
 # Fixed widths, so that each row can be printed as soon as it is read (a UUID is 36 wide).

@@ -1,0 +1,187 @@
+"""Regressions from the hostile review of the hardening (issue 10): each test pins one defect it proved.
+
+Two lost-lock defects are not fixed yet and are marked as expected failures (strict, so the mark must go
+when they are fixed): a failed undo after a lost lock, and an older cancel deleting a newer upsert's
+meeting. Both need the record state to carry work left to do (a meeting to retire, a revision to apply
+again); see the closing note of issue 10."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import shared.graph_client as graph_client_module
+from shared.errors import ConfigurationError, GraphUnavailable
+from shared.result import ResultStatus
+from simulator import Fault, GraphSimulator
+from tests.bookings import ORGANIZER_ID, booking
+from tests.conftest import HostInvoker
+
+
+@pytest.fixture
+def graph() -> Iterator[GraphSimulator]:
+    with GraphSimulator(known_organizers=[ORGANIZER_ID]) as simulator:
+        yield simulator
+
+
+def cancel(**overrides: Any) -> dict[str, Any]:
+    document = booking(action="cancel", **overrides)
+    for name in ("subject", "start", "end", "attendees"):
+        document.pop(name)
+    return document
+
+
+# A. Lost session lock + a failed undo: the repair's retire fails, the redelivery answers `superseded` without
+#    retrying the undo, and the record is cancelled while the meeting the loser created stays live for good.
+
+
+@pytest.mark.xfail(strict=True, reason="open: a failed undo after a lost lock is not retried (issue 10 note)")
+def test_a_failed_repair_leaves_a_live_meeting_under_a_cancelled_record_for_good(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
+    graph.inject(Fault(delay_seconds=1.5))  # revision 1's createOrGet is slow; Graph still applies it afterwards
+    errors: list[BaseException] = []
+
+    def slow_upsert() -> None:
+        try:
+            host.deliver(booking(revision=1), message_id="upsert-1")
+        except BaseException as error:
+            errors.append(error)
+
+    upsert = threading.Thread(target=slow_upsert)
+    upsert.start()
+    time.sleep(0.4)  # lock lost: the session's next message runs on another invocation
+    host.deliver(cancel(revision=2), message_id="cancel-2")
+    graph.inject(Fault(status=500))  # the repair's lock PATCH meets one Graph hiccup
+    upsert.join()
+    assert errors and isinstance(errors[0], GraphUnavailable)  # redelivered, as the policy says
+
+    host.deliver(booking(revision=1), message_id="upsert-1", delivery_count=2)  # the redelivery
+    host.deliver(cancel(revision=3), message_id="cancel-3")  # even an explicit new cancel
+
+    # The record is cancelled (twice), yet the meeting revision 1 created is live, its join link working.
+    assert graph.meetings() == []
+
+
+# B. Lost session lock the other way round: an older cancel's DELETE lands after a newer upsert was applied,
+#    so the newer revision's meeting is gone while the state (and its result) say it is live.
+
+
+@pytest.mark.xfail(strict=True, reason="open: an older cancel that loses its lock can delete the newer meeting (issue 10 note)")
+def test_an_older_cancel_that_loses_its_lock_deletes_the_newer_upserts_meeting(host: HostInvoker, graph: GraphSimulator) -> None:
+    host.deliver(booking(revision=1), message_id="upsert-1")
+    assert len(graph.meetings()) == 1
+    graph.inject(Fault())  # the cancel's lookup createOrGet: normal
+    graph.inject(Fault(delay_seconds=1.5))  # the cancel's lock PATCH is slow (Graph applies it afterwards)
+    errors: list[BaseException] = []
+
+    def slow_cancel() -> None:
+        try:
+            host.deliver(cancel(revision=2), message_id="cancel-2")
+        except BaseException as error:
+            errors.append(error)
+
+    canceller = threading.Thread(target=slow_cancel)
+    canceller.start()
+    time.sleep(0.4)  # lock lost: revision 3 runs concurrently
+    host.deliver(booking(revision=3, subject="Moved to the big room"), message_id="upsert-3")
+    canceller.join()
+
+    by_message = {result.booking_message_id: result for result in host.sent.results()}
+    assert by_message["cancel-2"].status is ResultStatus.SUPERSEDED
+    newest = by_message["upsert-3"]
+    assert newest.status is not ResultStatus.FAILED and newest.meeting is not None
+    # Revision 3 (the newest, an upsert) was answered with a live meeting; Graph holds none.
+    assert [meeting["id"] for meeting in graph.meetings()] == [newest.meeting.id]
+
+
+# C. A cancel of a record that never had a meeting: the lookup creates an empty one, its DELETE fails, and the
+#    redelivery then reports meetingExisted=true (it deletes the bridge's own lookup meeting).
+
+
+def test_a_redelivered_cancel_reports_a_meeting_that_never_existed(host: HostInvoker, graph: GraphSimulator) -> None:
+    graph.inject(Fault())  # lookup createOrGet: normal (creates an empty meeting: none existed)
+    graph.inject(Fault(status=500))  # its DELETE fails once
+    with pytest.raises(GraphUnavailable):
+        host.deliver(cancel(revision=1), message_id="cancel-1")
+
+    host.deliver(cancel(revision=1), message_id="cancel-1", delivery_count=2)
+
+    result = host.last_result()
+    assert result.status is ResultStatus.CANCELLED
+    assert result.meeting_existed is False  # no meeting existed for the record before this booking
+    assert graph.meetings() == []
+
+
+# D. A booking that created the meeting, then failed on the options PATCH, is reported `updated` on redelivery:
+#    the source never hears `created`.
+
+
+def test_a_booking_that_created_the_meeting_is_never_reported_created(host: HostInvoker, graph: GraphSimulator) -> None:
+    document = booking(revision=1, options={"allowMeetingChat": "disabled"})
+    graph.inject(Fault())  # createOrGet: 201, the meeting is created
+    graph.inject(Fault(status=500))  # the options PATCH fails once
+    with pytest.raises(GraphUnavailable):
+        host.deliver(document, message_id="upsert-1")
+    assert host.sent.results() == []
+
+    host.deliver(document, message_id="upsert-1", delivery_count=2)
+
+    (result,) = host.sent.results()
+    assert result.status is ResultStatus.CREATED, result.status
+
+
+# E. Graph's body with a wrong type in `participants` (a field meeting_from_graph tolerates) crashes meeting_update
+#    with AttributeError: a booking whose meeting Graph created is treated as a bridge defect and dead-lettered.
+
+
+def test_a_wrong_type_in_graphs_participants_fails_a_booking_whose_meeting_exists(
+    host: HostInvoker, graph: GraphSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = graph_client_module._success
+
+    def graph_answers_oddly(response, client_request_id, attempt):  # type: ignore[no-untyped-def]
+        answer = original(response, client_request_id, attempt)
+        if isinstance(answer.payload, dict):
+            answer.payload["participants"] = {"attendees": ["ada@contoso.com"]}  # strings, not objects
+        return answer
+
+    monkeypatch.setattr(graph_client_module, "_success", graph_answers_oddly)
+
+    host.deliver(booking(revision=1), message_id="upsert-1", delivery_count=10)  # must not raise a defect
+
+    result = host.last_result()
+    assert result.status in (ResultStatus.CREATED, ResultStatus.UPDATED), result.error
+    assert len(graph.meetings()) == 1
+
+
+# F. A secret in a setting is published to the results queue (the source systems) and logged: the table URI's SAS
+#    signature and the Graph URL's password are quoted verbatim in the ConfigurationError.
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "secret"),
+    [
+        ("RecordStateTableServiceUri", "https://contoso.table.core.windows.net/?sv=2022-11-02&sig=S3cr3tSig%3D", "S3cr3tSig"),
+        ("GRAPH_BASE_URL", "https://bridge:Pa55w0rd@graph.microsoft.com/v1.0", "Pa55w0rd"),
+    ],
+)
+def test_a_secret_in_a_bad_setting_is_published_in_the_failed_result(
+    host: HostInvoker, graph: GraphSimulator, monkeypatch: pytest.MonkeyPatch, name: str, value: str, secret: str
+) -> None:
+    if name == "RecordStateTableServiceUri":
+        from shared.settings import RECORD_STATE_CONNECTION, RECORD_STATE_TABLE_SERVICE_URI
+
+        monkeypatch.delenv(RECORD_STATE_CONNECTION, raising=False)
+        name = RECORD_STATE_TABLE_SERVICE_URI
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError):
+        host.deliver(booking(), delivery_count=10)
+
+    result = host.last_result()
+    assert result.status is ResultStatus.FAILED
+    assert secret not in result.model_dump_json(by_alias=True)

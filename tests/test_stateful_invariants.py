@@ -1,0 +1,322 @@
+"""The bridge's promise as a stateful property: whatever the interleaving of bookings, faults and redeliveries.
+
+Hypothesis drives a RuleBasedStateMachine over the real parts (the function as the host calls it, the
+Graph simulator on loopback, the state table on Azurite) and the Service Bus-like broker
+(tests.service_bus_harness). Rules send upserts and cancels, with and without revisions, across a few
+records and two organizers, stale re-sends, and dead-letter replays; inject Graph faults (429 with
+Retry-After from 0 to absurd, HTTP dates at the edges, 5xx, dropped connections, slow answers, a 400 on
+whichever call comes next, 403 for one organizer); and run two deliveries of one record at once, as
+when a session lock is lost. After every step:
+
+- at most one live meeting per record, under the organizer the record state names, and none for a
+  cancelled record; its subject is that of the newest applied revision. Two known limits are allowed
+  for, and only these: a moved booking's old meeting that Graph refused to delete stays live, named in
+  the result's warnings; and after two deliveries of one record ran at once, an older delivery's PATCH
+  may have landed after the newer one's (nothing on the client side can order them), until the
+  record's next revision brings the meeting in line again;
+- every booking message has one result a consumer can read after duplicate detection, or is
+  dead-lettered with its `failed` result (attempted); no two booking messages share a result id;
+- nothing outside the closed error set escapes the function.
+
+CI runs a fixed seed and a bounded number of examples; HYPOTHESIS_PROFILE=long runs many more.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+from shared.errors import RetryableError
+from shared.external_id import derive_external_id
+from shared.record_state import TableRecordStateStore
+from shared.result import ResultMessage, ResultStatus
+from shared.runtime import reset_pipeline
+from simulator import Fault, GraphSimulator
+from tests.conftest import TEST_NAMESPACE, indexed_functions
+from tests.service_bus_harness import ServiceBusBroker
+
+ORGANIZERS = ("0b6f3c1a-2d4e-4f60-8a1b-3c5d7e9f1a2b", "1c7a4d2b-3e5f-4a71-9b2c-4d6e8f0a2b3c")
+# Records with revisions, and one without: its bookings apply in delivery order.
+RECORDS = ("R1", "R2")
+UNREVISIONED = "U1"
+MAX_DELIVERY_COUNT = 3
+RUN_TIMEOUT_SECONDS = 60
+
+settings.register_profile(
+    "ci",
+    max_examples=12,
+    stateful_step_count=8,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+settings.register_profile(
+    "long", max_examples=300, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)
+)
+PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+FAULTS = st.sampled_from(
+    [
+        Fault(status=429, retry_after="0"),
+        Fault(status=429, retry_after="1"),
+        Fault(status=429, retry_after="86400000"),
+        Fault(status=429, retry_after="Fri, 31 Dec 9999 23:59:59 GMT"),
+        Fault(status=429, retry_after="Mon, 01 Jan 0001 00:00:00 GMT"),
+        Fault(status=503),
+        Fault(status=500),
+        Fault(status=400),
+        Fault(drop_connection=True),
+        Fault(drop_after_processing=True),
+        Fault(delay_seconds=0.3),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Sent:
+    message_id: str
+    record: str
+    document: dict[str, Any]
+
+
+class BridgeMachine(RuleBasedStateMachine):
+    def __init__(self, graph: GraphSimulator, azurite: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        super().__init__()
+        self.graph = graph
+        graph.reset()
+        self.table = f"state{uuid.uuid4().hex}"
+        monkeypatch.setenv("RECORD_STATE_TABLE", self.table)
+        self.states = TableRecordStateStore.for_emulator(azurite, self.table)
+        reset_pipeline()
+        self.function = indexed_functions()["create_meeting"].get_user_function()
+        self.broker = ServiceBusBroker(
+            self.function, max_delivery_count=MAX_DELIVERY_COUNT, workers=3, results_send_failure_rate=0.1, seed=7
+        )
+        self.broker.install(monkeypatch)
+        self.revisions: dict[str, int] = defaultdict(int)
+        self.sent: list[Sent] = []
+        self.bookings: dict[tuple[str, int], dict[str, Any]] = {}
+        self.subjects = iter(range(1_000_000))
+        self.raced: set[str] = set()  # records whose content may lag until their next revision
+
+    def teardown(self) -> None:
+        self.states.close()
+        reset_pipeline()
+
+    # Bookings
+
+    @rule(record=st.sampled_from(RECORDS), organizer=st.sampled_from(ORGANIZERS), step=st.integers(1, 2))
+    def upsert(self, record: str, organizer: str, step: int) -> None:
+        self.revisions[record] += step
+        self._send(record, self._upsert(record, organizer, self.revisions[record]))
+        self.raced.discard(record)
+
+    @rule(record=st.sampled_from(RECORDS), organizer=st.sampled_from(ORGANIZERS))
+    def cancel(self, record: str, organizer: str) -> None:
+        self.revisions[record] += 1
+        self._send(record, self._cancel(record, organizer, self.revisions[record]))
+
+    @rule(organizer=st.sampled_from(ORGANIZERS), cancel=st.booleans())
+    def unrevisioned(self, organizer: str, cancel: bool) -> None:
+        document = self._cancel(UNREVISIONED, organizer, None) if cancel else self._upsert(UNREVISIONED, organizer, None)
+        self._send(UNREVISIONED, document)
+
+    @rule(record=st.sampled_from(RECORDS), data=st.data())
+    def stale_resend(self, record: str, data: st.DataObject) -> None:
+        older = [sent for sent in self.sent if sent.record == record]
+        if older:
+            self._send(record, data.draw(st.sampled_from(older)).document)
+
+    @rule(data=st.data())
+    def replay_a_dead_letter(self, data: st.DataObject) -> None:
+        if self.broker.dead_letters:
+            letter = data.draw(st.sampled_from(self.broker.dead_letters)).message
+            self.broker.send(letter.body, message_id=letter.message_id, session_id=letter.session_id)
+            self.broker.run_until_idle(RUN_TIMEOUT_SECONDS)
+
+    # Faults
+
+    @rule(faults=st.lists(FAULTS, min_size=1, max_size=3), record=st.sampled_from(RECORDS), organizer=st.sampled_from(ORGANIZERS))
+    def upsert_under_faults(self, faults: list[Fault], record: str, organizer: str) -> None:
+        for fault in faults:
+            self.graph.inject(fault)
+        self.upsert(record, organizer, 1)
+
+    @rule(record=st.sampled_from(RECORDS), organizer=st.sampled_from(ORGANIZERS))
+    def move_away_from_a_denied_organizer(self, record: str, organizer: str) -> None:
+        self.graph.deny_organizer(organizer)
+        other = next(candidate for candidate in ORGANIZERS if candidate != organizer)
+        try:
+            self.upsert(record, other, 1)
+        finally:
+            self.graph.allow_organizer(organizer)
+
+    @rule(record=st.sampled_from(RECORDS), organizer=st.sampled_from(ORGANIZERS), cancel_second=st.booleans())
+    def two_deliveries_at_once(self, record: str, organizer: str, cancel_second: bool) -> None:
+        """A lost session lock: the record's next message runs while the first is still in Graph."""
+        self.graph.inject(Fault(delay_seconds=0.5))
+        first = self._upsert(record, organizer, self._next_revision(record))
+        second_revision = self._next_revision(record)
+        second = (
+            self._cancel(record, organizer, second_revision)
+            if cancel_second
+            else self._upsert(record, organizer, second_revision)
+        )
+        messages = [self._record_sent(record, first), self._record_sent(record, second)]
+        self.raced.add(record)
+        threads = [threading.Thread(target=self._deliver_until_settled, args=(message,)) for message in messages]
+        threads[0].start()
+        threading.Event().wait(0.15)
+        threads[1].start()
+        for thread in threads:
+            thread.join()
+        self.broker.run_until_idle(RUN_TIMEOUT_SECONDS)  # re-enqueued copies, if any
+
+    # Invariants
+
+    @invariant()
+    def teams_matches_the_record_state(self) -> None:
+        meetings: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for meeting in self.graph.meetings():
+            if meeting["id"] not in self._reported_left_behind():
+                meetings[meeting["externalId"]].append(meeting)
+        for record in (*RECORDS, UNREVISIONED):
+            external_id = derive_external_id("stateful", record)
+            live = meetings.get(external_id, [])
+            assert len(live) <= 1, f"{record}: {len(live)} live meetings"
+            state = self.states.read(external_id)
+            if state is None or state.cancelled:
+                assert live == [], f"{record}: a live meeting for a record that is {'cancelled' if state else 'unknown'}"
+                continue
+            if not live:
+                continue  # the record's meeting was refused or never made; its result says so
+            organizer = live[0]["participants"]["organizer"]["identity"]["user"]["id"]
+            assert organizer == state.organizer_id, f"{record}: the meeting lives under another organizer"
+            if record not in (UNREVISIONED, *self.raced) and state.revision is not None:
+                expected = self.bookings.get((record, state.revision))
+                if expected is not None and expected.get("subject"):
+                    assert live[0]["subject"] == expected["subject"], f"{record}: content older than revision {state.revision}"
+
+    @invariant()
+    def every_booking_has_one_answer_or_a_dead_letter(self) -> None:
+        accepted: dict[str, list[ResultMessage]] = defaultdict(list)
+        ids_by_booking: dict[str, set[str]] = defaultdict(set)
+        for message in self.broker.results:
+            result = ResultMessage.model_validate_json(str(message))
+            accepted[result.booking_message_id].append(result)
+            ids_by_booking[result.booking_message_id].add(str(message.message_id))
+        dead = {letter.message.message_id for letter in self.broker.dead_letters}
+        attempted = {failed.message_id for failed in self.broker.failed_result_sends}
+        for sent in self.sent:
+            results = accepted.get(sent.message_id, [])
+            if sent.message_id in dead and not [r for r in results if r.status is not ResultStatus.FAILED]:
+                assert results or attempted, f"{sent.message_id}: dead-lettered without a failed result"
+                continue
+            assert results, f"{sent.message_id}: no result and no dead letter"
+            assert len([r for r in results if r.status is not ResultStatus.FAILED]) <= 1, sent.message_id
+        owners: dict[str, str] = {}
+        for booking, ids in ids_by_booking.items():
+            for result_id in ids:
+                assert owners.setdefault(result_id, booking) == booking, "two bookings share a result id"
+
+    @invariant()
+    def only_the_closed_error_set_escapes(self) -> None:
+        unexpected = {
+            error.error_type.__name__ for error in self.broker.escaped if not issubclass(error.error_type, RetryableError)
+        }
+        assert unexpected == set()
+
+    # Helpers
+
+    def _reported_left_behind(self) -> set[str]:
+        """Meetings a result's warning says Graph refused to delete (the source was told which)."""
+        return {
+            meeting["id"]
+            for message in self.broker.results
+            for warning in ResultMessage.model_validate_json(str(message)).warnings
+            for meeting in self.graph.meetings()
+            if meeting["id"] in warning.message
+        }
+
+    def _next_revision(self, record: str) -> int:
+        self.revisions[record] += 1
+        return self.revisions[record]
+
+    def _upsert(self, record: str, organizer: str, revision: int | None) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "schemaVersion": 1,
+            "source": "stateful",
+            "recordId": record,
+            "action": "upsert",
+            "organizerId": organizer,
+            "subject": f"Session {next(self.subjects)}",
+            "start": "2026-12-01T10:00:00+01:00",
+            "end": "2026-12-01T10:30:00+01:00",
+            "options": {"allowMeetingChat": "limited"},
+        }
+        if revision is not None:
+            document["revision"] = revision
+            self.bookings[(record, revision)] = document
+        return document
+
+    def _cancel(self, record: str, organizer: str, revision: int | None) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "schemaVersion": 1,
+            "source": "stateful",
+            "recordId": record,
+            "action": "cancel",
+            "organizerId": organizer,
+        }
+        if revision is not None:
+            document["revision"] = revision
+            self.bookings[(record, revision)] = document
+        return document
+
+    def _record_sent(self, record: str, document: dict[str, Any]) -> Sent:
+        sent = Sent(str(uuid.uuid4()), record, document)
+        self.sent.append(sent)
+        return sent
+
+    def _send(self, record: str, document: dict[str, Any]) -> None:
+        sent = self._record_sent(record, document)
+        self.broker.send(_body(document), message_id=sent.message_id, session_id=derive_external_id("stateful", record))
+        self.broker.run_until_idle(RUN_TIMEOUT_SECONDS)
+
+    def _deliver_until_settled(self, sent: Sent) -> None:
+        """One message outside the broker's session lock, redelivered as Service Bus would until it settles."""
+        self.broker.deliver_without_lock(
+            _body(sent.document), message_id=sent.message_id, session_id=derive_external_id("stateful", sent.record)
+        )
+
+
+def _body(document: dict[str, Any]) -> bytes:
+    return json.dumps(document).encode("utf-8")
+
+
+@pytest.fixture
+def graph() -> Iterator[GraphSimulator]:
+    with GraphSimulator(known_organizers=list(ORGANIZERS)) as simulator:
+        yield simulator
+
+
+def test_the_bridge_keeps_its_promise_under_any_interleaving(
+    managed_identity: GraphSimulator, azurite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph = managed_identity
+    monkeypatch.setenv("ServiceBusConnection__fullyQualifiedNamespace", TEST_NAMESPACE)
+    monkeypatch.setenv("GRAPH_BASE_URL", graph.graph_base_url)
+    monkeypatch.setenv("RecordStateStorage", azurite)
+    monkeypatch.setenv("GRAPH_RETRY_BUDGET_SECONDS", "2")
+    monkeypatch.setenv("BOOKINGS_MAX_DELIVERY_COUNT", str(MAX_DELIVERY_COUNT))
+    run_state_machine_as_test(lambda: BridgeMachine(graph, azurite, monkeypatch), settings=PROFILE)
