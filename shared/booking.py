@@ -2,7 +2,7 @@
 
 Upstream systems rely on these field names, so they are the JSON names exactly; the
 JSON Schema in schemas/booking.v1.schema.json is generated from this model
-(python -m shared.schemas) and a test keeps it current. Every way a message can be
+(python -m bridgectl.schemas) and a test keeps it current. Every way a message can be
 wrong ends in InvalidBooking with the field path and the reason, never in an
 unhandled exception: a message that cannot succeed must still get an answer.
 """
