@@ -20,6 +20,8 @@ from typing import Any
 
 from azure.functions.servicebus import ServiceBusMessage as TriggerMessage
 from azure.servicebus import ServiceBusMessage, ServiceBusSender
+from requests import PreparedRequest
+from requests.adapters import HTTPAdapter
 
 # Service Bus's default maxDeliveryCount, as infra sets it for the bookings queue.
 MAX_DELIVERIES = 10
@@ -72,6 +74,34 @@ class PublishedResults:
             sink.record(message)
 
         ServiceBusSender.send_messages = send_messages  # type: ignore[method-assign]
+
+
+class TableCalls:
+    """Requests that reached the state table, by kind, counted at requests' transport adapter (below any client)."""
+
+    def __init__(self, table_endpoint: str) -> None:
+        self._endpoint = table_endpoint.rstrip("/")
+        self._lock = threading.Lock()
+        self.by_kind: Counter[str] = Counter()
+
+    def install(self) -> None:
+        calls, send = self, HTTPAdapter.send
+
+        def counted(adapter: HTTPAdapter, request: PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+            url = request.url or ""
+            if url.startswith(calls._endpoint):
+                calls.record(request.method or "", url[len(calls._endpoint) :])
+            return send(adapter, request, *args, **kwargs)
+
+        HTTPAdapter.send = counted  # type: ignore[method-assign]
+
+    def record(self, method: str, path: str) -> None:
+        if method == "POST":
+            kind = "create table" if path.split("?")[0] == "/Tables" else "insert"
+        else:
+            kind = {"GET": "read", "PUT": "replace", "MERGE": "merge", "DELETE": "delete"}.get(method, method)
+        with self._lock:
+            self.by_kind[kind] += 1
 
 
 @dataclass

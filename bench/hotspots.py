@@ -34,6 +34,8 @@ from bench.simulator_process import SimulatorProcess
 
 OUT = Path(__file__).resolve().parent / "out" / "hotspots.json"
 Messages = list[tuple[str, bytes]]
+# The last variant, compared with the first (the bare POST) rather than the one before it.
+DESIGN_FLOOR = "design floor: bare state read + POST + state insert (vs the bare POST)"
 
 
 class MessagePath:
@@ -42,17 +44,19 @@ class MessagePath:
     def __init__(self, host: Any) -> None:
         from azure.identity import ManagedIdentityCredential
 
-        from bench.floor import FloorClient
+        from bench.floor import DesignFloorClient, FloorClient
         from shared.credential import GraphToken
         from shared.graph_client import GraphClient
         from shared.publisher import ResultPublisher, build_service_bus_client
-        from shared.runtime import get_pipeline
+        from shared.runtime import build_record_state_store, get_pipeline
         from shared.settings import load_settings
 
         settings = load_settings()
         credential = ManagedIdentityCredential()
         self.host = host
         self.floor = FloorClient()
+        self.design_floor = DesignFloorClient(self.floor)
+        self.states = build_record_state_store(settings, credential)
         self.graph = GraphClient(settings.graph_base_url, GraphToken(credential, settings.graph_scope).bearer)
         self.publisher = ResultPublisher(build_service_bus_client(settings.service_bus, credential), settings.results_queue)
         self.pipeline = get_pipeline()
@@ -66,9 +70,10 @@ class MessagePath:
         from shared.meeting_request import build_create_or_get_body
         from shared.pipeline import InboundMessage
         from shared.publisher import to_service_bus_message
+        from shared.record_state import RecordState
         from shared.result import ResultMessage, ResultStatus, utc_now
 
-        floor, graph, publisher, logger = self.floor, self.graph, self.publisher, self.logger
+        floor, graph, publisher, logger, states = self.floor, self.graph, self.publisher, self.logger, self.states
 
         def ready(message_id: str, body: bytes) -> tuple[str, str, bytes, bytes]:
             booking = parse_booking(body)
@@ -84,7 +89,12 @@ class MessagePath:
                 if stage >= 3:
                     external_id = derive_external_id(booking.source, booking.record_id)
                     request = build_create_or_get_body(booking, external_id)
+                if stage >= 9:
+                    states.read(external_id)
                 response = graph.create_or_get(organizer_id, request)
+                if stage >= 9:
+                    applied = RecordState(external_id, booking.revision, False, organizer_id, response.payload["id"])
+                    states.write(applied, expected=None)
                 if stage < 4:
                     return response
                 meeting = meeting_from_graph(response.payload)
@@ -125,7 +135,10 @@ class MessagePath:
             return run
 
         def post(prepared: Any) -> object:
-            return floor.post(*prepared)
+            return floor.post(prepared)
+
+        def book(prepared: Any) -> object:
+            return self.design_floor.book(prepared)
 
         return {
             "floor: bare requests.Session.post of a ready body": (lambda _id, body: floor.request_for(body), post),
@@ -137,11 +150,13 @@ class MessagePath:
             "+ to_service_bus_message (model_dump_json, uuid5, ServiceBusMessage)": (ready, upto(6)),
             "+ publish_result instead (lock, sender, send)": (ready, upto(7)),
             "+ the 'booking processed' log line (formatted, as the worker does)": (ready, upto(8)),
+            "+ state read before and insert after Graph (TableRecordStateStore)": (ready, upto(9)),
             "BookingPipeline.handle (the real thing)": (
                 lambda message_id, body: InboundMessage(body, message_id),
                 self.pipeline.handle,
             ),
             "function entry point (create_meeting, as the host calls it)": (self.host.trigger_message, self.host.invoke),
+            DESIGN_FLOOR: (lambda _id, body: floor.request_for(body), book),
         }
 
 
@@ -161,9 +176,10 @@ def in_situ(path: MessagePath, messages: Messages) -> list[dict[str, Any]]:
             started = clock()
             run(item)
             spent[name].append(1e6 * (clock() - started))
-    rows, previous = [], None
+    rows, previous, first = [], None, next(iter(spent))
     for name, samples in spent.items():
-        increment = statistics.median(a - b for a, b in zip(samples, spent[previous], strict=True)) if previous else None
+        base = first if name == DESIGN_FLOOR else previous
+        increment = statistics.median(a - b for a, b in zip(samples, spent[base], strict=True)) if base else None
         rows.append({"stage": name, "median_us": statistics.median(samples), "increment_us": increment})
         previous = name
     return rows
@@ -252,18 +268,18 @@ def profile(run: Callable[[], object], count: int) -> dict[str, dict[str, float]
 def profiles(path: MessagePath, ours_messages: Messages, floor_messages: Messages, top: int) -> dict[str, Any]:
     """The top functions by own time through the entry point, and by own time beyond what the floor spends in them."""
     triggers = [path.host.trigger_message(message_id, body) for message_id, body in ours_messages]
-    requests = [path.floor.request_for(body) for _, body in floor_messages]
+    ready = [path.floor.request_for(body) for _, body in floor_messages]
 
     def ours() -> None:
         for trigger in triggers:
             path.host.invoke(trigger)
 
     def bare() -> None:
-        for url, body in requests:
-            path.floor.post(url, body)
+        for request in ready:
+            path.floor.post(request)
 
     ours_profile = profile(ours, len(triggers))
-    floor_profile = profile(bare, len(requests))
+    floor_profile = profile(bare, len(ready))
     empty = {"calls": 0.0, "own_us": 0.0, "cumulative_us": 0.0}
     beyond = [
         {
@@ -302,15 +318,15 @@ def main(argv: list[str] | None = None) -> None:
 
         host = FunctionHost()
         path = MessagePath(host)
-        messages = list(workload.messages("hotspots", 50 + 13 * args.messages))
+        messages = list(workload.messages("hotspots", 50 + 15 * args.messages))
         for message_id, body in messages[:50]:
             host.invoke(host.trigger_message(message_id, body))
         rest = messages[50:]
         report = {
             "messages_per_variant": args.messages,
-            "in_situ": in_situ(path, rest[: 11 * args.messages]),
+            "in_situ": in_situ(path, rest[: 13 * args.messages]),
             "alone_hot_loop_us": alone(path, args.messages),
-            "profile": profiles(path, rest[11 * args.messages : 12 * args.messages], rest[12 * args.messages :], args.top),
+            "profile": profiles(path, rest[13 * args.messages : 14 * args.messages], rest[14 * args.messages :], args.top),
         }
 
     OUT.parent.mkdir(parents=True, exist_ok=True)

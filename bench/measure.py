@@ -8,6 +8,7 @@ so process CPU here is the bridge's. The result is one JSON object on the last l
 
 from __future__ import annotations
 
+import itertools
 import json
 import statistics
 import sys
@@ -16,29 +17,33 @@ from collections import Counter
 from typing import Any
 
 from bench import workload
-from bench.floor import FloorClient
-from bench.harness import FunctionHost, current_rss_bytes, drive, peak_rss_bytes
+from bench.floor import DesignFloorClient, FloorClient, state_connection_fields
+from bench.harness import FunctionHost, TableCalls, current_rss_bytes, drive, peak_rss_bytes
 
 
 def per_message(messages: int, warmup: int, block: int) -> dict[str, Any]:
-    """Bookings one at a time through the function, interleaved block by block with the floor's bare POSTs.
+    """Bookings one at a time through the function, interleaved block by block with both floors.
 
-    Interleaving puts both under the same machine noise; the order inside a block alternates so
-    neither always runs first. The floor re-sends the bodies of the same bookings (Graph answers 200
-    where the bridge got 201, or the other way round: the same work for the client).
+    Interleaving puts all three under the same machine noise; the order inside a block rotates so
+    none always runs first. The floors re-send the bodies of the same bookings (Graph answers 200
+    where the bridge got 201, or the other way round: the same work for the client); the design
+    floor's state rows go to a table of its own, so, like ours, it reads nothing and inserts.
     """
     host = FunctionHost()
     floor = FloorClient()
+    design = DesignFloorClient(floor)
     items = list(workload.messages("cost", warmup + messages))
     triggers = [FunctionHost.trigger_message(message_id, body) for message_id, body in items]
-    requests = [floor.request_for(body) for _, body in items]
+    ready = [floor.request_for(body) for _, body in items]
 
-    for trigger, (url, body) in zip(triggers[:warmup], requests[:warmup], strict=True):
+    for trigger, request in zip(triggers[:warmup], ready[:warmup], strict=True):
         host.invoke(trigger)
-        floor.post(url, body)
+        floor.post(request)
+        design.book(request)
 
-    spent = {"ours": [0.0, 0.0], "floor": [0.0, 0.0]}
-    block_ratios: list[float] = []
+    sides = ("ours", "design", "floor")
+    spent = {side: [0.0, 0.0] for side in sides}
+    block_ratios: dict[str, list[float]] = {"design": [], "floor": []}
     floor_statuses: Counter[int] = Counter()
 
     def ours(chunk: slice) -> None:
@@ -46,36 +51,42 @@ def per_message(messages: int, warmup: int, block: int) -> dict[str, Any]:
             host.invoke(trigger)
 
     def bare(chunk: slice) -> None:
-        for url, body in requests[chunk]:
-            floor_statuses[floor.post(url, body)] += 1
+        for request in ready[chunk]:
+            floor_statuses[floor.post(request)] += 1
 
+    def designed(chunk: slice) -> None:
+        for request in ready[chunk]:
+            design.book(request)
+
+    runs = {"ours": ours, "design": designed, "floor": bare}
     for number, start in enumerate(range(warmup, warmup + messages, block)):
         chunk = slice(start, min(start + block, warmup + messages))
-        order = (("ours", ours), ("floor", bare)) if number % 2 == 0 else (("floor", bare), ("ours", ours))
         block_cpu = {}
-        for name, run in order:
+        for side in sides[number % 3 :] + sides[: number % 3]:
             cpu, wall = time.process_time(), time.perf_counter()
-            run(chunk)
-            block_cpu[name] = time.process_time() - cpu
-            spent[name][0] += block_cpu[name]
-            spent[name][1] += time.perf_counter() - wall
-        if block_cpu["floor"] > 0:
-            block_ratios.append(block_cpu["ours"] / block_cpu["floor"])
+            runs[side](chunk)
+            block_cpu[side] = time.process_time() - cpu
+            spent[side][0] += block_cpu[side]
+            spent[side][1] += time.perf_counter() - wall
+        for side, ratios in block_ratios.items():
+            if block_cpu[side] > 0:
+                ratios.append(block_cpu["ours"] / block_cpu[side])
     floor.close()
+    design.close()
 
     if host.results.total != warmup + messages:
         raise RuntimeError(f"{host.results.total} results published for {warmup + messages} messages")
     return {
         "messages": messages,
         "warmup_messages": warmup,
-        "ours_cpu_ms": 1000 * spent["ours"][0] / messages,
-        "ours_wall_ms": 1000 * spent["ours"][1] / messages,
-        "floor_cpu_ms": 1000 * spent["floor"][0] / messages,
-        "floor_wall_ms": 1000 * spent["floor"][1] / messages,
+        **{f"{side}_cpu_ms": 1000 * spent[side][0] / messages for side in sides},
+        **{f"{side}_wall_ms": 1000 * spent[side][1] / messages for side in sides},
         "cpu_ratio": spent["ours"][0] / spent["floor"][0],
+        "design_cpu_ratio": spent["ours"][0] / spent["design"][0],
         # Each block's ratio is taken under the same few hundred milliseconds of machine noise.
-        "cpu_ratio_median_of_blocks": statistics.median(block_ratios) if block_ratios else None,
-        "blocks": len(block_ratios),
+        "cpu_ratio_median_of_blocks": statistics.median(block_ratios["floor"]) if block_ratios["floor"] else None,
+        "design_cpu_ratio_median_of_blocks": statistics.median(block_ratios["design"]) if block_ratios["design"] else None,
+        "blocks": len(block_ratios["floor"]),
         "ours_statuses": dict(host.results.by_status),
         "floor_statuses": {str(status): count for status, count in floor_statuses.items()},
         "log_records_forwarded": host.log_handler.forwarded,
@@ -89,6 +100,8 @@ def throughput(messages: int, factor: int, threads: int, send_latency_ms: float 
     throughput run, and at every further multiple of `messages`, up to the long run's end.
     """
     host = FunctionHost(send_latency_seconds=send_latency_ms / 1000)
+    table_calls = TableCalls(state_connection_fields()["TableEndpoint"])
+    table_calls.install()
     total = messages * factor
     warm = min(max(2 * threads, messages // 10), messages - 1)
     checkpoints = {warm, *(messages * k for k in range(1, factor + 1))}
@@ -113,6 +126,9 @@ def throughput(messages: int, factor: int, threads: int, send_latency_ms: float 
         )
 
     start, end = marks[warm], marks[messages]
+    # Each further `messages` is a window as long as the first: their spread says how stable the rate is.
+    edges = [warm, *(messages * k for k in range(1, factor + 1))]
+    windows = [(b - a) / (marks[b]["at"] - marks[a]["at"]) for a, b in itertools.pairwise(edges)]
     return {
         "threads": threads,
         "send_latency_ms": send_latency_ms,
@@ -125,6 +141,10 @@ def throughput(messages: int, factor: int, threads: int, send_latency_ms: float 
         "messages_per_second_from_start": messages / (end["at"] - outcome.started),
         "cpu_ms_per_message": 1000 * (end["cpu"] - start["cpu"]) / (messages - warm),
         "long_run_messages_per_second": (total - warm) / (marks[total]["at"] - start["at"]),
+        "long_run_seconds": marks[total]["at"] - start["at"],
+        "long_run_cpu_ms_per_message": 1000 * (marks[total]["cpu"] - start["cpu"]) / (total - warm),
+        "window_messages_per_second": windows,
+        "table_calls": dict(table_calls.by_kind),
         "memory_samples": [
             {"messages": count, "rss_bytes": int(marks[count]["rss"]), "peak_rss_bytes": int(marks[count]["peak_rss"])}
             for count in sorted(marks)

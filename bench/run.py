@@ -1,8 +1,11 @@
 """`python -m bench.run`: the six measurements of issue 6, side by side with their floors, as a table and JSON.
 
-    1 per-message cost     bookings one at a time through the function vs a bare requests.Session.post loop
-    2 throughput           maxConcurrentSessions threads against a Graph that takes --latency-ms per request
-    3 round-trips          Graph requests, token requests and connections, from the simulator's counters
+    1 per-message cost     bookings one at a time through the function vs two bare requests floors: the design
+                           floor (state read, createOrGet, state insert) and a createOrGet POST alone
+    2 throughput           maxConcurrentSessions threads against a Graph that takes --latency-ms per request,
+                           over the whole long run, with the spread of its windows
+    3 round-trips          Graph requests, token requests and connections (the simulator's counters), and
+                           state table calls by kind (counted at requests' adapter)
     4 cold start           process start to first published result vs importing the dependencies + one call
     5 throttling           against a Graph limited to --rate requests/s (429 + Retry-After beyond)
     6 memory               peak RSS of the throughput run, and growth over a --memory-factor times longer run
@@ -151,6 +154,9 @@ def load_round_trips_and_memory(args: argparse.Namespace) -> dict[str, Any]:
         "graph_connections": stats["connections_by_target"]["graph"],
         "token_connections": stats["connections_by_target"]["token"],
         "responses_by_status": stats["responses_by_status"],
+        "created": total - load["repeats"],
+        "deliveries": load["deliveries"],
+        "table_calls": load["table_calls"],
     }
     samples = load["memory_samples"]
     end_of_throughput = next(sample for sample in samples if sample["messages"] == args.messages)

@@ -16,45 +16,34 @@ import itertools
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from azure.core import MatchConditions
+import requests
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import (
-    AzureError,
-    ClientAuthenticationError,
-    HttpResponseError,
-    ResourceExistsError,
-    ResourceModifiedError,
-    ResourceNotFoundError,
-)
-from azure.core.pipeline.transport import RequestsTransport
-from azure.data.tables import EdmType, EntityProperty, TableClient, UpdateMode
 
+from shared.credential import GraphToken
 from shared.errors import StateConflict, StateStoreError
-from shared.http_session import pooled_session
+from shared.table_client import STORAGE_SCOPE, TableClient, TableReply, bearer
 
 # One entity per record, addressed by (PartitionKey, RowKey): a point read or write, the cheapest
 # Table operation, and one partition per record so load spreads across partitions. The fixed
 # RowKey leaves room for more rows per record (a history, markers) in the same partition, where
 # an entity group transaction could write them atomically with the state.
 STATE_ROW_KEY = "state"
-# Azurite listens on loopback (shared.settings accepts no other storage connection string).
-_EMULATOR_ENDPOINT = "http://127.0.0.1"
 
 # A point operation takes milliseconds, so these bound a hung or unreachable store, not a slow one.
-# The SDK sends each request at most twice (RETRY_TOTAL = 1; its first retry has no delay), so one
-# call gives up after about 2 x (2 + 5) = 14 s: well inside the 5-minute function timeout, and the
-# booking is redelivered anyway (StateStoreError is retryable).
+# The client sends each request at most twice (shared.table_client.MAX_ATTEMPTS, the second at once),
+# so one call gives up after about 2 x (2 + 5) = 14 s: well inside the 5-minute function timeout, and
+# the booking is redelivered anyway (StateStoreError is retryable).
 CONNECTION_TIMEOUT_SECONDS = 2.0
 READ_TIMEOUT_SECONDS = 5.0
-RETRY_TOTAL = 1
 # Connections kept to the table endpoint: more than host.json's maxConcurrentSessions (16), like the Graph client's.
 MAX_CONNECTIONS = 32
 
-# Table properties are Edm.Int64 at most; revisions are stored as such.
+# Table properties are Edm.Int64 at most; revisions are stored as such (in JSON, a string with its type).
 _INT64_MAX = 2**63 - 1
 # The characters Table storage forbids in keys (https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model).
 _FORBIDDEN_KEY_CHARACTERS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
@@ -162,127 +151,86 @@ class MemoryRecordStateStore:
 class TableRecordStateStore:
     """Per-record state in an Azure Table, one entity per record, written with If-Match.
 
-    One instance per process, shared by the invocation threads. azure-data-tables documents no
-    thread-safety promise for Python; its source keeps no per-call state on the client (each call
-    builds its own pipeline request and context), connections come from urllib3's thread-safe pool,
-    and the worst race, in the token policy, is two threads fetching a token at expiry.
+    One instance per process, shared by the invocation threads: the client keeps no per-call
+    state and its connections come from urllib3's thread-safe pool.
     """
 
     def __init__(self, client: TableClient) -> None:
         self._client = client
-        self._table = client.table_name
+        self._table = client.table
 
     @classmethod
     def with_identity(
         cls, table_service_uri: str, table_name: str, credential: TokenCredential, *, read_timeout: float = READ_TIMEOUT_SECONDS
     ) -> TableRecordStateStore:
         """The store in Azure: the app's identity on an existing table (infra creates it; the app cannot)."""
-        client = TableClient(
-            endpoint=table_service_uri,
-            table_name=table_name,
-            credential=credential,
-            **_client_options(read_timeout, table_service_uri),
-        )
-        return cls(client)
+        token = GraphToken(credential, STORAGE_SCOPE)
+        return cls(TableClient(table_service_uri, table_name, bearer(token.bearer), **_client_options(read_timeout)))
 
     @classmethod
     def for_emulator(
         cls, connection_string: str, table_name: str, *, read_timeout: float = READ_TIMEOUT_SECONDS
     ) -> TableRecordStateStore:
         """The store on Azurite, creating the table if missing (a fresh emulator has none)."""
-        client = TableClient.from_connection_string(
-            connection_string, table_name, **_client_options(read_timeout, _EMULATOR_ENDPOINT)
-        )
-        store = cls(client)
-        try:
-            client.create_table()
-        except ResourceExistsError:
-            pass
-        except AzureError as error:
-            raise store._store_error("could not create", error) from error
+        store = cls(TableClient.for_emulator(connection_string, table_name, **_client_options(read_timeout)))
+        reply = store._call("could not create", store._client.create_table)
+        if reply.status >= 300 and reply.error_code != "TableAlreadyExists":
+            raise store._store_error("could not create", reply)
         return store
 
     def read(self, external_id: str) -> RecordState | None:
-        try:
-            entity = self._client.get_entity(partition_key=external_id, row_key=STATE_ROW_KEY)
-        except ResourceNotFoundError as error:
-            if _is_missing_table(error):
-                raise self._store_error("could not read from", error) from error
+        reply = self._call("could not read from", self._client.get, external_id, STATE_ROW_KEY)
+        if reply.status == 404 and reply.error_code != "TableNotFound":
             return None
-        except AzureError as error:
-            raise self._store_error("could not read from", error) from error
-        return _from_entity(external_id, entity)
+        if reply.entity is None or reply.etag is None:
+            raise self._store_error("could not read from", reply)
+        return _from_entity(external_id, reply.entity, reply.etag)
 
     def write(self, state: RecordState, expected: RecordState | None) -> RecordState:
         _check_write(state, expected)
         entity = _to_entity(state)
-        try:
-            if expected is None:
-                metadata = self._client.create_entity(entity)
-            else:
-                metadata = self._client.update_entity(
-                    entity, mode=UpdateMode.REPLACE, etag=expected.etag, match_condition=MatchConditions.IfNotModified
-                )
-        except ResourceExistsError as error:
-            raise StateConflict(f"the record's state already exists in table {self._table!r}") from error
-        except ResourceModifiedError as error:
-            raise StateConflict(f"the record's state in table {self._table!r} changed since it was read") from error
-        except ResourceNotFoundError as error:
+        if expected is None:
+            reply = self._call("could not write to", self._client.insert, entity)
+        else:
+            assert expected.etag is not None  # _check_write refuses an expected state without one
+            reply = self._call("could not write to", self._client.replace, entity, expected.etag)
+        if reply.status < 300 and reply.etag is not None:
+            return replace(state, etag=reply.etag)
+        if reply.status == 409 and expected is None and reply.error_code != "TableNotFound":
+            raise StateConflict(f"the record's state already exists in table {self._table!r}")
+        if reply.status == 412:
+            raise StateConflict(f"the record's state in table {self._table!r} changed since it was read")
+        if reply.status == 404 and expected is not None and reply.error_code != "TableNotFound":
             # Replacing an entity that is gone: it changed since it was read (the If-Match cannot hold).
-            if _is_missing_table(error) or expected is None:
-                raise self._store_error("could not write to", error) from error
-            raise StateConflict(f"the record's state in table {self._table!r} was removed since it was read") from error
-        except HttpResponseError as error:
-            if error.status_code == 412:
-                raise StateConflict(f"the record's state in table {self._table!r} changed since it was read") from error
-            raise self._store_error("could not write to", error) from error
-        except AzureError as error:
-            raise self._store_error("could not write to", error) from error
-        return replace(state, etag=metadata["etag"])
+            raise StateConflict(f"the record's state in table {self._table!r} was removed since it was read")
+        raise self._store_error("could not write to", reply)
 
     def close(self) -> None:
         self._client.close()
 
-    def _store_error(self, doing: str, error: AzureError) -> StateStoreError:
-        # Only the status, the service's error code and request-id: the SDK's own message can carry
-        # the request URL, and with it the record's key.
-        detail = type(error).__name__
-        if isinstance(error, HttpResponseError) and error.response is not None:
-            request_id = error.response.headers.get("x-ms-request-id")
-            detail = f"{error.status_code} {_error_code(error) or detail} (request-id {request_id})"
+    def _call(self, doing: str, call: Callable[..., TableReply], *args: Any) -> TableReply:
+        try:
+            return call(*args)
+        except requests.RequestException as error:
+            # Only the failure's kind: requests' own message carries the URL, and with it the record's key.
+            raise StateStoreError(f"the record state store {doing} table {self._table!r}: {type(error).__name__}") from error
+
+    def _store_error(self, doing: str, reply: TableReply) -> StateStoreError:
+        detail = f"{reply.status} {reply.error_code or 'unexpected answer'} (request-id {reply.request_id})"
         problem = f"the record state store {doing} table {self._table!r}: {detail}"
-        if isinstance(error, ClientAuthenticationError) or (isinstance(error, HttpResponseError) and error.status_code == 403):
+        if reply.status in (401, 403):
             problem += "; grant the function app's identity Storage Table Data Contributor on the storage account"
-        elif _is_missing_table(error):
+        elif reply.error_code == "TableNotFound":
             problem += "; the table does not exist: deploy infra/, which creates it"
         return StateStoreError(problem)
 
 
-def _client_options(read_timeout: float, endpoint: str) -> dict[str, Any]:
-    # The SDK's own session pools 10 connections per host; with more concurrent invocations than that,
-    # urllib3 discards the surplus after each call and logs a warning. Retries are the SDK's policy's.
-    # use_env_settings=False: the session has read the proxy settings once (shared.http_session).
-    transport = RequestsTransport(
-        session=pooled_session(endpoint, MAX_CONNECTIONS),
-        session_owner=True,
-        use_env_settings=False,
-        connection_timeout=CONNECTION_TIMEOUT_SECONDS,
-        read_timeout=read_timeout,
-    )
-    return {"transport": transport, "retry_total": RETRY_TOTAL}
-
-
-def _error_code(error: AzureError) -> str | None:
-    # Most calls decode the service's code into error.error_code (a TableErrorCode, a str enum);
-    # create_entity re-raises the undecoded error, which has it only in the x-ms-error-code header.
-    code = getattr(error, "error_code", None)
-    if code is None and isinstance(error, HttpResponseError) and error.response is not None:
-        code = error.response.headers.get("x-ms-error-code")
-    return getattr(code, "value", code)
-
-
-def _is_missing_table(error: AzureError) -> bool:
-    return _error_code(error) == "TableNotFound"
+def _client_options(read_timeout: float) -> dict[str, Any]:
+    return {
+        "connect_timeout": CONNECTION_TIMEOUT_SECONDS,
+        "read_timeout": read_timeout,
+        "max_connections": MAX_CONNECTIONS,
+    }
 
 
 def _to_entity(state: RecordState) -> dict[str, Any]:
@@ -290,11 +238,13 @@ def _to_entity(state: RecordState) -> dict[str, Any]:
         "PartitionKey": state.external_id,
         "RowKey": STATE_ROW_KEY,
         "Cancelled": state.cancelled,
-        "UpdatedAt": datetime.now(UTC),
+        "UpdatedAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "UpdatedAt@odata.type": "Edm.DateTime",
     }
     # Absent rather than null: Table storage has no null, a property is either there or not.
     if state.revision is not None:
-        entity["Revision"] = EntityProperty(state.revision, EdmType.INT64)
+        entity["Revision"] = str(state.revision)
+        entity["Revision@odata.type"] = "Edm.Int64"
     if state.organizer_id is not None:
         entity["OrganizerId"] = state.organizer_id
     if state.meeting_id is not None:
@@ -304,16 +254,16 @@ def _to_entity(state: RecordState) -> dict[str, Any]:
     return entity
 
 
-def _from_entity(external_id: str, entity: Any) -> RecordState:
+def _from_entity(external_id: str, entity: dict[str, Any], etag: str) -> RecordState:
+    # With odata=nometadata an Int64 arrives as a string; what the store wrote is trusted no further than its types.
     revision = entity.get("Revision")
-    if isinstance(revision, EntityProperty):
-        revision = revision.value
+    organizer_id, meeting_id = entity.get("OrganizerId"), entity.get("MeetingId")
     return RecordState(
         external_id=external_id,
         revision=None if revision is None else int(revision),
-        cancelled=bool(entity.get("Cancelled", False)),
-        organizer_id=entity.get("OrganizerId"),
-        meeting_id=entity.get("MeetingId"),
-        etag=entity.metadata["etag"],
+        cancelled=entity.get("Cancelled") is True,
+        organizer_id=organizer_id if isinstance(organizer_id, str) else None,
+        meeting_id=meeting_id if isinstance(meeting_id, str) else None,
+        etag=etag,
         outcome=AppliedOutcome.from_json(entity["Outcome"]) if entity.get("Outcome") else None,
     )

@@ -1,0 +1,198 @@
+"""The three Table storage calls per-record state needs, over one pooled requests.Session.
+
+A point read (GET), an insert (POST, `Prefer: return-no-content`) and a replace (PUT with
+If-Match), JSON with `odata=nometadata`, plus Create Table for Azurite. azure-data-tables did
+the same in about 1 ms of CPU per call, half of it its own layers (generated operations and
+serialisation, a 13-policy pipeline, a transport adapter, 12 headers where 7 do); these cost
+what the HTTP request costs (issue 12, bench/hotspots.py).
+
+Authorization: a bearer token from the managed identity in Azure (one per token lifetime,
+shared.credential.GraphToken), and SharedKeyLite only for Azurite's well-known loopback account.
+https://learn.microsoft.com/rest/api/storageservices/authorize-with-shared-key
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from shared.http_session import pooled_session
+
+STORAGE_SCOPE = "https://storage.azure.com/.default"
+# The version azure-data-tables sent; bearer tokens need 2017-11-09 or later.
+API_VERSION = "2019-02-02"
+# Only the properties, no OData annotations: the smallest answer (Int64 values come back as strings).
+JSON_NO_METADATA = "application/json;odata=nometadata"
+# Statuses and failures worth one immediate retry, as azure-core's policy retried them.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+CONNECTION_FAILURES = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+# Azurite's account; its key is public (learn.microsoft.com/azure/storage/common/storage-use-azurite).
+EMULATOR_ACCOUNT = "devstoreaccount1"
+_EMULATOR_DEFAULT = (
+    f"AccountName={EMULATOR_ACCOUNT};TableEndpoint=http://127.0.0.1:10002/{EMULATOR_ACCOUNT};"
+    "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+# (x-ms-date, the request URL's path) -> the Authorization header's value.
+Authorize = Callable[[str, str], str]
+MAX_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class TableReply:
+    """What the service answered: status, the entity's etag, its properties (a read), and for a refusal its code."""
+
+    status: int
+    etag: str | None
+    request_id: str | None
+    error_code: str | None = None
+    entity: dict[str, Any] | None = None
+
+
+def bearer(token: Callable[[], str]) -> Authorize:
+    """Authorization with the identity's token for STORAGE_SCOPE (the caller caches it)."""
+    return lambda _date, _path: f"Bearer {token()}"
+
+
+def shared_key_lite(account: str, key: str) -> Authorize:
+    """SharedKeyLite for the Table service: HMAC-SHA256 over the date and the canonicalized resource.
+
+    The canonicalized resource is /account + the URL's path, so Azurite's path-style account appears twice."""
+    secret = base64.b64decode(key)
+
+    def authorize(date: str, path: str) -> str:
+        digest = hmac.new(secret, f"{date}\n/{account}{path}".encode(), hashlib.sha256).digest()
+        return f"SharedKeyLite {account}:{base64.b64encode(digest).decode()}"
+
+    return authorize
+
+
+class TableClient:
+    """One table's entities by (PartitionKey, RowKey); thread-safe (the session's pool is), raises only requests' errors."""
+
+    def __init__(
+        self,
+        table_service_uri: str,
+        table: str,
+        authorize: Authorize,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        max_connections: int,
+    ) -> None:
+        endpoint = table_service_uri.rstrip("/")
+        self.table = table
+        self._endpoint = endpoint
+        self._base_path = urlsplit(endpoint).path
+        self._authorize = authorize
+        self._timeout = (connect_timeout, read_timeout)
+        self._session = pooled_session(endpoint, max_connections)
+        # Replaces requests' defaults (User-Agent, Accept-Encoding, Connection): nothing the service needs.
+        self._session.headers = requests.structures.CaseInsensitiveDict({"Accept": JSON_NO_METADATA, "x-ms-version": API_VERSION})
+
+    @classmethod
+    def for_emulator(cls, connection_string: str, table: str, **options: Any) -> TableClient:
+        """A client on Azurite, signed with its well-known key; refuses any other account or a non-loopback endpoint."""
+        fields = _connection_fields(connection_string)
+        endpoint = fields.get("tableendpoint", "")
+        host = urlsplit(endpoint).hostname or ""
+        if fields.get("accountname") != EMULATOR_ACCOUNT or not _is_loopback(host) or not fields.get("accountkey"):
+            raise ValueError(f"a connection string is used only for Azurite ({EMULATOR_ACCOUNT} on a loopback endpoint)")
+        authorize = shared_key_lite(EMULATOR_ACCOUNT, fields["accountkey"])
+        return cls(endpoint, table, authorize, **options)
+
+    def get(self, partition_key: str, row_key: str) -> TableReply:
+        """Get Entity: 200 with the entity's properties, or 404."""
+        return self._send("GET", self._entity_path(partition_key, row_key))
+
+    def insert(self, entity: Mapping[str, Any]) -> TableReply:
+        """Insert Entity: 204 with the new etag, or 409 if it exists."""
+        return self._send("POST", f"/{self.table}", entity, {"Prefer": "return-no-content"})
+
+    def replace(self, entity: Mapping[str, Any], etag: str) -> TableReply:
+        """Update Entity (replace) if its etag still is `etag`: 204 with the new etag, 412 if it changed, 404 if gone."""
+        path = self._entity_path(entity["PartitionKey"], entity["RowKey"])
+        return self._send("PUT", path, entity, {"If-Match": etag})
+
+    def create_table(self) -> TableReply:
+        """Create Table: 204, or 409 if it exists."""
+        return self._send("POST", "/Tables", {"TableName": self.table}, {"Prefer": "return-no-content"})
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _entity_path(self, partition_key: str, row_key: str) -> str:
+        # Keys are OData string literals (a quote is doubled), then percent-encoded.
+        keys = (quote(key.replace("'", "''"), safe="") for key in (partition_key, row_key))
+        return "/{}(PartitionKey='{}',RowKey='{}')".format(self.table, *keys)
+
+    def _send(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None, extra: Mapping[str, str] | None = None
+    ) -> TableReply:
+        data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        attempt = 1
+        while True:
+            date = formatdate(usegmt=True)
+            headers = {"x-ms-date": date, "Authorization": self._authorize(date, self._base_path + path)}
+            if data is not None:
+                headers["Content-Type"] = JSON_NO_METADATA
+            if extra:
+                headers.update(extra)
+            try:
+                response = self._session.request(method, self._endpoint + path, data=data, headers=headers, timeout=self._timeout)
+            except CONNECTION_FAILURES:
+                if attempt == MAX_ATTEMPTS:
+                    raise
+            else:
+                if response.status_code not in RETRY_STATUSES or attempt == MAX_ATTEMPTS:
+                    return _reply(response)
+            attempt += 1
+
+
+def _reply(response: requests.Response) -> TableReply:
+    status, headers = response.status_code, response.headers
+    etag, request_id = headers.get("ETag"), headers.get("x-ms-request-id")
+    if status == 200:
+        return TableReply(status, etag, request_id, entity=response.json())
+    if status < 300:
+        return TableReply(status, etag, request_id)
+    return TableReply(status, etag, request_id, headers.get("x-ms-error-code") or _body_error_code(response))
+
+
+def _body_error_code(response: requests.Response) -> str | None:
+    """The code in the service's error body ({"odata.error": {"code": ...}}), bounded and only if it is one."""
+    try:
+        code = response.json()["odata.error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return code[:64] if isinstance(code, str) and code.isalnum() else None
+
+
+def _connection_fields(connection_string: str) -> dict[str, str]:
+    fields = {
+        key.strip().lower(): value.strip()
+        for key, _, value in (part.partition("=") for part in connection_string.split(";"))
+        if value
+    }
+    if fields.get("usedevelopmentstorage", "").lower() == "true":
+        return _connection_fields(_EMULATOR_DEFAULT)
+    return fields
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
