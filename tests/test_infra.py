@@ -230,6 +230,7 @@ def test_every_bicep_file_parses(path: Path) -> None:
 def test_expected_modules_exist() -> None:
     names = {path.name for path in MODULES.glob("*.bicep")}
     assert names == {
+        "alerts.bicep",
         "identity.bicep",
         "storage.bicep",
         "servicebus.bicep",
