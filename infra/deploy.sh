@@ -19,6 +19,7 @@ readonly TEAMS_POLICY_NAME="BookingBridge"
 resource_group="${BOOKING_BRIDGE_RESOURCE_GROUP:-}"
 location=""
 app_name="${BOOKING_BRIDGE_APP_NAME:-bookingbridge}"
+alert_email="${BOOKING_BRIDGE_ALERT_EMAIL:-}"
 what_if=false
 publish_code=true
 graph_in_template=false
@@ -38,6 +39,10 @@ Options:
   -l, --location REGION      Region for a resource group that does not exist yet; it must
                              offer Flex Consumption (az functionapp list-flexconsumption-locations).
   -n, --app-name NAME        Short name resource names are built from (default: bookingbridge).
+      --alert-email ADDRESS  Where the alerts (dead letters, failed results, Graph 401/403,
+                             failed invocations) are emailed (or BOOKING_BRIDGE_ALERT_EMAIL);
+                             a distribution list is best. Without it the alerts exist but
+                             notify nobody.
       --what-if              Show what the deployment would change, and change nothing.
       --skip-code            Deploy the infrastructure only; do not publish the function code.
       --graph-in-template    Grant $ONLINE_MEETINGS_ROLE in the Bicep deployment (Microsoft
@@ -89,6 +94,11 @@ parse_arguments() {
         app_name="$2"
         shift 2
         ;;
+      --alert-email)
+        [[ $# -ge 2 ]] || die "$1 needs a value"
+        alert_email="$2"
+        shift 2
+        ;;
       --what-if)
         what_if=true
         shift
@@ -122,6 +132,16 @@ parse_arguments() {
   [[ -n "$resource_group" ]] || die "--resource-group is required (see --help)"
   [[ "$app_name" =~ ^[a-z][a-z0-9-]{1,19}$ ]] ||
     die "--app-name '$app_name' must be 2-20 lowercase letters, digits or hyphens, starting with a letter"
+  [[ -z "$alert_email" || "$alert_email" =~ ^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$ ]] ||
+    die "--alert-email '$alert_email' is not an email address"
+}
+
+# Said before the deployment and again at the end, where it cannot scroll away unseen.
+warn_if_alerts_notify_nobody() {
+  [[ -z "$alert_email" ]] || return 0
+  warn "no --alert-email (or BOOKING_BRIDGE_ALERT_EMAIL): the alerts are created, but they email NOBODY."
+  warn "dead-lettered bookings, failed results, Graph 401/403 and failed invocations will go unnoticed;"
+  warn "run again with --alert-email ops@example.com (see docs/alerts.md)."
 }
 
 check_prerequisites() {
@@ -183,6 +203,7 @@ deploy_infrastructure() {
   # main.bicepparam reads these; nothing else is passed on the command line.
   export BOOKING_BRIDGE_APP_NAME="$app_name"
   export BOOKING_BRIDGE_GRANT_GRAPH_IN_TEMPLATE="$graph_in_template"
+  export BOOKING_BRIDGE_ALERT_EMAIL="$alert_email"
   export BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_ID=""
   export BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_TYPE="User"
   if [[ "$local_access" == true ]]; then
@@ -304,11 +325,13 @@ EOF
 
 main() {
   parse_arguments "$@"
+  warn_if_alerts_notify_nobody
   check_prerequisites
   ensure_resource_group
   deploy_infrastructure
   if [[ "$what_if" == true ]]; then
     printf '\nWhat-if only: nothing was changed, no code was published.\n'
+    warn_if_alerts_notify_nobody
     return
   fi
 
@@ -340,7 +363,9 @@ main() {
   Service Bus:         $namespace
   Bookings queue:      $bookings_queue (sessions: send each booking with its externalId as session id)
   Results queue:       $results_queue
+  Alerts emailed to:   ${alert_email:-nobody (see the warning)}
 EOF
+  warn_if_alerts_notify_nobody
   if [[ "$graph_role_pending" == true ]]; then
     die "the Microsoft Graph app role is not granted yet (see the warning above); everything else is deployed"
   fi

@@ -1,7 +1,8 @@
 // The whole Booking Bridge deployment into one resource group: one user-assigned
 // identity, a Flex Consumption function app, its storage, the Service Bus namespace with
 // the bookings and results queues, Log Analytics + Application Insights, the role
-// assignments that tie them together and, optionally, the Microsoft Graph app role.
+// assignments that tie them together, the operators' alerts and, optionally, the Microsoft
+// Graph app role.
 // Deploy with ./deploy.sh (see README.md in this folder); parameters live in main.bicepparam.
 
 targetScope = 'resourceGroup'
@@ -81,6 +82,17 @@ param allowedOrganizers string = ''
 @minValue(30)
 @maxValue(730)
 param logRetentionInDays int = 30
+
+@description('Email address the alerts go to (dead letters, failed results, Graph 401/403, failed invocations); a distribution list is best. Empty still creates every alert, but nobody is notified: deploy.sh warns.')
+param alertEmail string = ''
+
+@description('Failed results (Graph refused the booking for good) in 15 minutes above which the failed-results alert fires.')
+@minValue(0)
+param failedResultsThreshold int = 5
+
+@description('Failed function invocations (bookings left for redelivery) in 15 minutes above which the failed-invocations alert fires.')
+@minValue(0)
+param failedInvocationsThreshold int = 10
 
 @description('Grant the identity Azure Service Bus Data Owner on the bookings queue only, which Flex Consumption needs to scale on queue length (see modules/rbac.bicep).')
 param allowScaleByQueueLength bool = true
@@ -196,6 +208,21 @@ module functionApp 'modules/functionapp.bicep' = {
   ]
 }
 
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    namePrefix: appName
+    location: location
+    tags: tags
+    alertEmail: alertEmail
+    serviceBusNamespaceName: serviceBus.outputs.name
+    bookingsQueueName: serviceBus.outputs.bookingsQueueName
+    applicationInsightsName: monitoring.outputs.applicationInsightsName
+    failedResultsThreshold: failedResultsThreshold
+    failedInvocationsThreshold: failedInvocationsThreshold
+  }
+}
+
 module graphAppRole 'modules/graph-app-role.bicep' = if (grantGraphAppRole) {
   name: 'graph-app-role'
   params: {
@@ -210,3 +237,5 @@ output serviceBusNamespaceFqdn string = serviceBus.outputs.fullyQualifiedNamespa
 output bookingsQueueName string = serviceBus.outputs.bookingsQueueName
 output resultsQueueName string = serviceBus.outputs.resultsQueueName
 output graphAppRoleGrantedByTemplate bool = grantGraphAppRole
+output alertActionGroupName string = alerts.outputs.actionGroupName
+output alertsNotifyAnyone bool = alerts.outputs.notifiesAnyone

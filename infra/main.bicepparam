@@ -24,6 +24,11 @@ param allowedOrganizers = ''
 param logRetentionInDays = 30
 param allowScaleByQueueLength = true
 
+// Alerts (infra/modules/alerts.bicep, docs/alerts.md): deploy.sh --alert-email sets the address.
+param alertEmail = readEnvironmentVariable('BOOKING_BRIDGE_ALERT_EMAIL', '')
+param failedResultsThreshold = 5
+param failedInvocationsThreshold = 10
+
 param grantGraphAppRole = bool(readEnvironmentVariable('BOOKING_BRIDGE_GRANT_GRAPH_IN_TEMPLATE', 'false'))
 param deployerPrincipalId = readEnvironmentVariable('BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_ID', '')
 param deployerPrincipalType = readEnvironmentVariable('BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_TYPE', 'User')

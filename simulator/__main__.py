@@ -10,13 +10,35 @@ from __future__ import annotations
 
 import argparse
 import threading
+from typing import NoReturn
 
 from simulator.graph_simulator import DEFAULT_TENANT_ID, GraphSimulator
+
+# argparse's own exit status for a usage error; a port that cannot be listened on is one too.
+USAGE_ERROR = 2
+
+
+class _OneLineErrors(argparse.ArgumentParser):
+    """Usage errors as one line on stderr, the way an operator greps for them, without the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0-65535 (0 picks a free one)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is outside 0-65535")
+    return port
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line, serve, and stop cleanly on Ctrl-C."""
-    parser = argparse.ArgumentParser(
+    parser = _OneLineErrors(
         prog="python -m simulator",
         description=(
             "Run the Graph onlineMeetings + managed identity simulator until Ctrl-C. Routes: "
@@ -24,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
             "/v1.0/users/{userId}/onlineMeetings/{meetingId}; GET /msi/token."
         ),
     )
-    parser.add_argument("--port", type=int, default=8010, help="port on 127.0.0.1 (0 picks a free one; default 8010)")
+    parser.add_argument("--port", type=port_number, default=8010, help="port on 127.0.0.1 (0 picks a free one; default 8010)")
     parser.add_argument("--tenant-id", default=DEFAULT_TENANT_ID)
     parser.add_argument("--client-id", help="the user-assigned identity's client id; token requests for others get 400")
     parser.add_argument("--organizer", action="append", help="a user id that exists (repeatable); default: every GUID")
@@ -47,6 +69,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     for user_id in args.deny:
         simulator.deny_organizer(user_id)
+    try:
+        simulator.start()
+    except OSError as error:
+        # A port another process holds, or one this user may not bind (below 1024 without privileges).
+        parser.exit(USAGE_ERROR, f"{parser.prog}: error: cannot listen on 127.0.0.1:{args.port}: {error.strerror or error}\n")
     with simulator:
         print(f"GRAPH_BASE_URL={simulator.graph_base_url}")
         print(f"IDENTITY_ENDPOINT={simulator.identity_endpoint}")

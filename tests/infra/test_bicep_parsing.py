@@ -33,6 +33,7 @@ def test_expected_modules_exist() -> None:
         "functionapp.bicep",
         "rbac.bicep",
         "graph-app-role.bicep",
+        "alerts.bicep",
     }
 
 

@@ -1,0 +1,238 @@
+// The four signals an operator must act on, each sent to one action group, each description
+// naming the runbook step that fixes it (docs/alerts.md). The log alerts query Application
+// Insights with Azure Monitor's own access: no identity and no role assignment is needed.
+// The strings they match are the bridge's own log lines (shared/pipeline.py, shared/errors.py);
+// tests/test_infra_alerts.py holds each query against the lines the code really writes.
+
+@description('Prefix of the alert and action group names, such as bookingbridge.')
+param namePrefix string
+
+@description('Azure region of the log alerts (the Application Insights region); metric alerts and action groups are global.')
+param location string
+
+@description('Tags applied to the alerts and the action group.')
+param tags object
+
+@description('Address the action group emails; empty creates the alerts with nobody notified (deploy.sh warns).')
+param alertEmail string
+
+@description('Name of the Service Bus namespace.')
+param serviceBusNamespaceName string
+
+@description('Name of the bookings queue, whose dead letters are alerted on.')
+param bookingsQueueName string
+
+@description('Name of the Application Insights component the function logs to.')
+param applicationInsightsName string
+
+@description('Failed results (Graph refused a booking: unknown organizer, bad request) in 15 minutes above which to alert.')
+@minValue(0)
+param failedResultsThreshold int
+
+@description('Failed invocations of the function in 15 minutes above which to alert.')
+@minValue(0)
+param failedInvocationsThreshold int
+
+var emailReceivers = empty(alertEmail) ? [] : [
+  {
+    name: 'operator'
+    emailAddress: alertEmail
+    useCommonAlertSchema: true
+  }
+]
+
+resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
+  name: serviceBusNamespaceName
+}
+
+resource applicationInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: applicationInsightsName
+}
+
+resource operators 'Microsoft.Insights/actionGroups@2023-01-01' = {
+  name: 'ag-${namePrefix}-operators'
+  location: 'global'
+  tags: tags
+  properties: {
+    groupShortName: take(namePrefix, 12)
+    enabled: true
+    emailReceivers: emailReceivers
+  }
+}
+
+// Service Bus dead-letters a booking after maxDeliveryCount failed deliveries; every one needs
+// a replay once its cause is fixed. The metric is a gauge, so the alert resolves itself when
+// the dead-letter queue is empty again.
+resource deadLetteredBookings 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: 'alert-${namePrefix}-dead-lettered-bookings'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'Bookings are in the dead-letter queue of ${bookingsQueueName}: Service Bus gave up on them. Runbook step "Dead letters and how to replay": list them with the queue CLI (dlq list), find the cause in the logs by messageId, fix it, then replay. See docs/alerts.md and the README operator runbook.'
+    severity: 1
+    enabled: true
+    scopes: [
+      namespace.id
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    autoMitigate: true
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'DeadLetteredBookings'
+          metricNamespace: 'Microsoft.ServiceBus/namespaces'
+          metricName: 'DeadletteredMessages'
+          dimensions: [
+            {
+              name: 'EntityName'
+              operator: 'Include'
+              values: [
+                bookingsQueueName
+              ]
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: 0
+          timeAggregation: 'Maximum'
+        }
+      ]
+    }
+    actions: [
+      {
+        actionGroupId: operators.id
+      }
+    ]
+  }
+}
+
+// One `booking processed status=failed` line per booking Graph refused for good (4xx other than
+// 401/403/429). traces are sampled (host.json excludes only Request and Exception), so the
+// query adds up itemCount, the number of lines each kept row stands for.
+resource failedResults 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-${namePrefix}-failed-results'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'Booking Bridge: failed results'
+    description: 'More than ${failedResultsThreshold} bookings got a failed result in 15 minutes: Graph refused them (an organizer not in the tenant, a bad request). Runbook step "Graph answers 404 for the organizer": read the errors (the queue CLI: results --status failed), fix the records at the source and send them again. See docs/alerts.md and the README operator runbook.'
+    severity: 2
+    enabled: true
+    scopes: [
+      applicationInsights.id
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    autoMitigate: true
+    criteria: {
+      allOf: [
+        {
+          query: 'traces | where message startswith "booking processed status=failed " | summarize failedResults = sum(itemCount)'
+          metricMeasureColumn: 'failedResults'
+          timeAggregation: 'Total'
+          operator: 'GreaterThan'
+          threshold: failedResultsThreshold
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        operators.id
+      ]
+    }
+  }
+}
+
+// Graph 401/403: the identity lacks the app role, or the organizer no Teams application access
+// policy; the bridge logs the fix (GraphAccessDenied) and raises, so nothing heals by itself.
+resource graphAccessDenied 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-${namePrefix}-graph-access-denied'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'Booking Bridge: Graph access denied (401/403)'
+    description: 'Microsoft Graph refused the bridge with 401 or 403: the identity lacks OnlineMeetings.ReadWrite.All or the organizer is not covered by the Teams application access policy. Bookings are redelivered, then dead-lettered. Runbook step "Graph answers 403 (application access policy)": grant the role or New-CsApplicationAccessPolicy / Grant-CsApplicationAccessPolicy, wait up to 30 minutes, then replay the dead letters. See docs/alerts.md and the README operator runbook.'
+    severity: 1
+    enabled: true
+    scopes: [
+      applicationInsights.id
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    autoMitigate: true
+    criteria: {
+      allOf: [
+        {
+          query: 'traces | where message startswith "booking will be " and message matches regex "Graph answered 40[13] " and message contains "New-CsApplicationAccessPolicy" | summarize deniedAttempts = sum(itemCount)'
+          metricMeasureColumn: 'deniedAttempts'
+          timeAggregation: 'Total'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        operators.id
+      ]
+    }
+  }
+}
+
+// Every invocation that raises: Graph unavailable beyond the retry budget, token, state table,
+// results queue or settings. A few are normal under throttling; many mean an outage or a
+// broken setting. A request is named after the function (create_meeting_fn/__init__.py);
+// requests are never sampled (host.json), itemCount is summed all the same.
+resource failedInvocations 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
+  name: 'alert-${namePrefix}-failed-invocations'
+  location: location
+  tags: tags
+  kind: 'LogAlert'
+  properties: {
+    displayName: 'Booking Bridge: failed function invocations'
+    description: 'More than ${failedInvocationsThreshold} invocations of create_meeting failed in 15 minutes; those bookings are redelivered. The cause is in traces: booking will be redelivered ... error=... reason=.... Graph 429/503: Runbook step "Throttling". Graph 401/403: Runbook step "Graph answers 403 (application access policy)". Anything else: fix the setting, token, state table or queue the line names, then replay what was dead-lettered. See docs/alerts.md and the README operator runbook.'
+    severity: 2
+    enabled: true
+    scopes: [
+      applicationInsights.id
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    autoMitigate: true
+    criteria: {
+      allOf: [
+        {
+          query: 'requests | where name == "create_meeting" and success == false | summarize failedInvocations = sum(itemCount)'
+          metricMeasureColumn: 'failedInvocations'
+          timeAggregation: 'Total'
+          operator: 'GreaterThan'
+          threshold: failedInvocationsThreshold
+          failingPeriods: {
+            numberOfEvaluationPeriods: 1
+            minFailingPeriodsToAlert: 1
+          }
+        }
+      ]
+    }
+    actions: {
+      actionGroups: [
+        operators.id
+      ]
+    }
+  }
+}
+
+output actionGroupName string = operators.name
+output notifiesAnyone bool = !empty(alertEmail)

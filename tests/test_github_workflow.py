@@ -1,0 +1,169 @@
+""".github/: the CI workflow users run on their own copy, and Dependabot, checked without GitHub.
+
+Both files are validated against the schemas GitHub's own tooling publishes (check-jsonschema's
+vendored copies), the workflow is audited by zizmor offline, and the tests below hold it to what
+docs/ci.md promises: the README's test command, the real Bicep compiler and linter, a what-if only
+with a federated credential, actions pinned by commit SHA, and least-privilege permissions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ruamel.yaml import YAML
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WORKFLOW = REPO_ROOT / ".github" / "workflows" / "ci.yml"
+DEPENDABOT = REPO_ROOT / ".github" / "dependabot.yml"
+# The console scripts requirements-dev.txt installs next to the interpreter running the tests.
+VENV_BIN = Path(sys.executable).parent
+
+FULL_SHA_PIN = re.compile(r"^(?P<action>[\w.-]+/[\w.-]+)@(?P<sha>[0-9a-f]{40})$")
+
+
+def load(path: Path) -> Any:
+    return YAML(typ="safe").load(path.read_text())
+
+
+def workflow() -> dict[str, Any]:
+    return load(WORKFLOW)
+
+
+def steps(job: str) -> list[dict[str, Any]]:
+    return workflow()["jobs"][job]["steps"]
+
+
+def commands(job: str) -> str:
+    return "\n".join(step.get("run", "") for step in steps(job))
+
+
+def tool(name: str) -> str:
+    """A console script from requirements-dev.txt; fail under CI=true, else skip, when it is missing."""
+    path = VENV_BIN / name
+    if path.is_file():
+        return str(path)
+    message = f"{name} is not installed next to {sys.executable}: pip install -r requirements-dev.txt"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False)
+
+
+# ---------------------------------------------------------------- schemas and audit
+
+
+@pytest.mark.parametrize(
+    ("path", "schema"),
+    [(WORKFLOW, "vendor.github-workflows"), (DEPENDABOT, "vendor.dependabot")],
+    ids=["workflow", "dependabot"],
+)
+def test_file_validates_against_githubs_schema(path: Path, schema: str) -> None:
+    completed = run(tool("check-jsonschema"), "--builtin-schema", schema, str(path))
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_zizmor_finds_nothing_of_medium_or_high_severity() -> None:
+    completed = run(tool("zizmor"), "--offline", "--format", "json", str(REPO_ROOT / ".github"))
+    try:
+        findings = json.loads(completed.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"zizmor printed no JSON (exit {completed.returncode}):\n{completed.stderr[-3000:]}")
+    serious = [
+        f"{finding['ident']} ({finding['determinations']['severity']}): {finding['desc']}"
+        for finding in findings
+        if finding["determinations"]["severity"] in ("Medium", "High")
+    ]
+    assert not serious, "\n".join(serious)
+
+
+# ---------------------------------------------------------------- what the jobs do
+
+
+def test_the_test_job_runs_the_readmes_test_command_on_the_projects_python() -> None:
+    assert "bash .ci/run" in (REPO_ROOT / "README.md").read_text()
+    assert commands("test").strip() == "bash .ci/run"
+    (python,) = [step["with"]["python-version"] for step in steps("test") if "setup-python" in step.get("uses", "")]
+    assert python == f"{sys.version_info.major}.{sys.version_info.minor}"
+    (node,) = [step["with"]["node-version"] for step in steps("test") if "setup-node" in step.get("uses", "")]
+    # .ci/run warns below Node.js 20, the oldest the pinned Azurite (tools/) supports.
+    assert int(node) >= 20
+
+
+def test_the_bicep_job_builds_and_lints_with_the_real_compiler() -> None:
+    script = commands("bicep")
+    assert "az bicep install" in script
+    assert "az bicep build --file infra/main.bicep" in script
+    assert "az bicep build-params --file infra/main.bicepparam" in script
+    # The loop covers main.bicep and every module.
+    assert "for template in infra/main.bicep infra/modules/*.bicep" in script
+    assert 'az bicep lint --file "$template"' in script
+
+
+def test_the_what_if_job_runs_only_with_a_federated_credential_and_changes_nothing() -> None:
+    job = workflow()["jobs"]["what-if"]
+    for variable in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP"):
+        assert f"vars.{variable} != ''" in job["if"], variable
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
+    (login,) = [step for step in job["steps"] if step.get("uses", "").startswith("azure/login@")]
+    assert login["with"] == {
+        "client-id": "${{ vars.AZURE_CLIENT_ID }}",
+        "tenant-id": "${{ vars.AZURE_TENANT_ID }}",
+        "subscription-id": "${{ vars.AZURE_SUBSCRIPTION_ID }}",
+    }
+    assert "secrets." not in WORKFLOW.read_text(), "OIDC only: the workflow reads no secret"
+    (deploy,) = [step for step in job["steps"] if "deploy.sh" in step.get("run", "")]
+    assert deploy["run"] == 'infra/deploy.sh --what-if --resource-group "$RESOURCE_GROUP"'
+    assert deploy["env"]["RESOURCE_GROUP"] == "${{ vars.AZURE_RESOURCE_GROUP }}"
+    assert "--what-if" in (REPO_ROOT / "infra" / "deploy.sh").read_text()
+
+
+# ---------------------------------------------------------------- supply chain and privileges
+
+
+def test_every_action_is_pinned_by_full_commit_sha_with_its_version() -> None:
+    lines = [line for line in WORKFLOW.read_text().splitlines() if re.match(r"\s*(-\s*)?uses:", line)]
+    assert lines
+    for line in lines:
+        match = re.fullmatch(r"\s*(?:-\s*)?uses:\s*(\S+)\s+#\s+(v\d+\.\d+\.\d+)\s*", line)
+        assert match, f"not pinned by SHA with a # vX.Y.Z comment: {line.strip()}"
+        assert FULL_SHA_PIN.match(match.group(1)), line.strip()
+
+
+def test_permissions_are_read_only_except_the_token_the_login_needs() -> None:
+    document = workflow()
+    assert document["permissions"] == {"contents": "read"}
+    for name, job in document["jobs"].items():
+        logs_in = any(step.get("uses", "").startswith("azure/login@") for step in job["steps"])
+        permissions = job.get("permissions")
+        if logs_in:
+            assert permissions == {"contents": "read", "id-token": "write"}, name
+        else:
+            assert permissions is None, f"{name} needs nothing beyond the workflow's contents: read"
+
+
+def test_no_checkout_leaves_the_token_on_disk() -> None:
+    for name, job in workflow()["jobs"].items():
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, name
+
+
+def test_every_job_has_a_time_limit() -> None:
+    for name, job in workflow()["jobs"].items():
+        assert 0 < job["timeout-minutes"] <= 30, name
+
+
+def test_dependabot_covers_python_azurite_and_the_actions() -> None:
+    updates = {(update["package-ecosystem"], update["directory"]) for update in load(DEPENDABOT)["updates"]}
+    assert updates == {("pip", "/"), ("npm", "/tools"), ("github-actions", "/")}
+    assert (REPO_ROOT / "requirements.txt").is_file() and (REPO_ROOT / "tools" / "package-lock.json").is_file()

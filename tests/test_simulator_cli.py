@@ -1,0 +1,84 @@
+"""`python -m simulator --port`: a port it cannot use is one line on stderr and exit 2, never a traceback.
+
+The operator starting the simulator for `func start` (README, mode 2) sees what is wrong with the
+port they typed, the way argparse reports any other usage error.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+USAGE_ERROR = 2
+
+
+def run_simulator(*args: str) -> subprocess.CompletedProcess[str]:
+    """The simulator as an operator starts it, expected to stop on its own."""
+    return subprocess.run(
+        [sys.executable, "-m", "simulator", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def assert_one_line_usage_error(completed: subprocess.CompletedProcess[str], *expected: str) -> None:
+    assert completed.returncode == USAGE_ERROR, completed.stderr
+    assert "Traceback" not in completed.stderr
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 1, completed.stderr
+    assert lines[0].startswith("python -m simulator: error: ")
+    for text in expected:
+        assert text in lines[0]
+    assert completed.stdout == "", "nothing may suggest the simulator is running"
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A loopback port another socket is listening on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield holder.getsockname()[1]
+
+
+def test_given_a_busy_port_when_started_then_one_line_names_the_port_and_the_cause(busy_port: int) -> None:
+    completed = run_simulator("--port", str(busy_port))
+    assert_one_line_usage_error(completed, f"cannot listen on 127.0.0.1:{busy_port}", "in use")
+
+
+@pytest.mark.parametrize(
+    ("port", "reason"),
+    [("70000", "70000 is outside 0-65535"), ("-1", "-1 is outside 0-65535"), ("abc", "'abc' is not a port number")],
+)
+def test_given_an_invalid_port_when_started_then_one_line_says_why(port: str, reason: str) -> None:
+    completed = run_simulator(f"--port={port}")
+    assert_one_line_usage_error(completed, "argument --port", reason)
+
+
+def test_given_a_free_port_when_started_then_it_prints_the_settings_and_serves() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--port", "0"],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("GRAPH_BASE_URL=http://127.0.0.1:")
+        port = int(first.strip().rsplit(":", 1)[1].split("/", 1)[0])
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
