@@ -26,7 +26,6 @@ RUNTIME_IMPORTS = {
     "azure-functions": ("azure.functions",),
     "azure-identity": ("azure.identity", "azure.core"),
     "azure-servicebus": ("azure.servicebus", "azure.core"),
-    "azure-data-tables": ("azure.data.tables", "azure.core"),
     "requests": ("requests",),
     "pydantic": ("pydantic",),
 }
