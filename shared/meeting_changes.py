@@ -53,6 +53,25 @@ def meeting_update(booking: Booking, meeting: dict[str, Any]) -> MeetingUpdate:
     return MeetingUpdate(tuple(changed), body)
 
 
+def undoing(update: MeetingUpdate, meeting: dict[str, Any]) -> dict[str, Any]:
+    """The PATCH body that puts back what `update` changes, from the meeting as Graph returned it before.
+
+    Used when a newer booking of the record was applied while this one was patching (a lost session lock):
+    the older booking's PATCH must not be the one that stays. Values Graph did not return are left alone."""
+    body: dict[str, Any] = {}
+    for name in update.body:
+        if name == "participants":
+            attendees = _object(meeting.get("participants")).get("attendees")
+            if isinstance(attendees, list):
+                body[name] = {"attendees": attendees}
+        elif meeting.get(name) is not None:
+            body[name] = meeting[name]
+    if ("startDateTime" in body) != ("endDateTime" in body):  # Graph takes the two together only
+        body.pop("startDateTime", None)
+        body.pop("endDateTime", None)
+    return body
+
+
 def _same_instant(wanted: datetime | None, graph_value: Any) -> bool:
     return wanted is not None and graph_instant(graph_value) == wanted
 

@@ -11,14 +11,16 @@ booking.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared.booking import Booking
 from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused, GraphUnavailable, MalformedMeeting
 from shared.graph_client import GraphClient, GraphResponse
 from shared.log_text import escaped
 from shared.meeting import Meeting, meeting_from_graph
-from shared.meeting_changes import meeting_update
+from shared.meeting_changes import meeting_update, undoing
 from shared.meeting_request import build_create_or_get_body
 from shared.record_state import RecordState
 from shared.result import ResultStatus, ResultWarning
@@ -48,14 +50,22 @@ class GraphProgress:
     created: this delivery's createOrGet created the record's meeting (201), for an upsert.
     meeting_existed: for a cancel, whether its lookup found a meeting (None until it has looked).
     meeting: the record's meeting under the booking's organizer, once known (None after a cancel deleted it).
-    previous_settled: the meeting of a moved booking's former organizer is gone or given up on."""
+    previous_settled: the meeting of a moved booking's former organizer is gone or given up on.
+    undo: (organizer, meeting id, PATCH body) that put back what this delivery's PATCHes changed, in order.
+    left_behind: (organizer, meeting id) of meetings Graph refused to remove now, for a later delivery to retire."""
 
     changed: bool = False
     created: bool = False
     meeting_existed: bool | None = None
     meeting: Meeting | None = None
     previous_settled: bool = True
+    undo: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    left_behind: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[ResultWarning] = field(default_factory=list)
+
+
+class NewerBookingApplied(Exception):
+    """A newer booking of the record was applied while this one was under way (its session lock was lost)."""
 
 
 class MeetingLifecycle:
@@ -65,7 +75,13 @@ class MeetingLifecycle:
         self._graph = graph
 
     def apply(
-        self, booking: Booking, external_id: str, state: RecordState | None, progress: GraphProgress, deadline: float
+        self,
+        booking: Booking,
+        external_id: str,
+        state: RecordState | None,
+        progress: GraphProgress,
+        deadline: float,
+        newer_applied: Callable[[], bool] = lambda: False,
     ) -> Outcome:
         """Retire a moved booking's old meeting first, then cancel or upsert under the booking's organizer.
 
@@ -76,7 +92,7 @@ class MeetingLifecycle:
             if state is not None and state.cancelled and state.organizer_id == booking.organizer_id:
                 # Cancelled before and nothing applied since: no meeting to look for.
                 return Outcome(ResultStatus.CANCELLED, None, meeting_existed=False)
-            return self._cancel(booking.organizer_id, external_id, progress, deadline)
+            return self._cancel(booking.organizer_id, external_id, progress, deadline, newer_applied)
         return self._upsert(booking, external_id, progress, deadline)
 
     def retire(self, organizer_id: str, meeting_id: str, progress: GraphProgress, deadline: float) -> bool:
@@ -84,22 +100,48 @@ class MeetingLifecycle:
 
         Graph keeps a deleted meeting's join link working, so everyone but the organizer is first sent to a
         lobby nobody will open, with no chat."""
+        if not self._lock(organizer_id, meeting_id, progress, deadline):
+            return False
+        deleted = self._graph.delete_meeting(organizer_id, meeting_id, deadline)
+        progress.changed = True
+        return deleted
+
+    def retire_leftovers(
+        self, leftovers: tuple[tuple[str, str], ...], progress: GraphProgress, deadline: float
+    ) -> tuple[tuple[str, str], ...]:
+        """Retire meetings a concurrent delivery left behind; those Graph still refuses are kept (and logged)."""
+        remaining = []
+        for organizer_id, meeting_id in leftovers:
+            try:
+                self.retire(organizer_id, meeting_id, progress, deadline)
+            except (GraphAccessDenied, GraphRefused) as error:
+                _log_refusal("could not remove a meeting a concurrent delivery left behind", error)
+                remaining.append((organizer_id, meeting_id))
+        return tuple(remaining)
+
+    def undo(self, progress: GraphProgress, deadline: float) -> None:
+        """Put back what this delivery's PATCHes changed, newest first (a meeting gone meanwhile is skipped)."""
+        for organizer_id, meeting_id, body in reversed(progress.undo):
+            if not body:
+                continue
+            try:
+                self._graph.update_meeting(organizer_id, meeting_id, encoded(body), deadline)
+            except GraphRefused as error:
+                if error.info.http_status != 404:
+                    raise
+        progress.undo.clear()
+
+    def _lock(self, organizer_id: str, meeting_id: str, progress: GraphProgress, deadline: float) -> bool:
+        """The lobby locked to the organizer, chat off; False if the meeting is gone. A courtesy: any other
+        refusal is logged and the caller deletes anyway."""
         try:
             self._graph.update_meeting(organizer_id, meeting_id, encoded(LOCK_BEFORE_DELETE), deadline)
             progress.changed = True
         except GraphError as error:
             if isinstance(error, GraphRefused) and error.info.http_status == 404:
                 return False
-            # Locking is a courtesy; deleting is the requirement. Go on, whatever refused it, and say so.
-            logger.warning(
-                "could not lock the meeting before deleting it status=%s code=%s graphRequestId=%s",
-                error.info.http_status,
-                escaped(error.info.code),
-                escaped(error.info.request_id),
-            )
-        deleted = self._graph.delete_meeting(organizer_id, meeting_id, deadline)
-        progress.changed = True
-        return deleted
+            _log_refusal("could not lock the meeting before deleting it", error)
+        return True
 
     def _upsert(self, booking: Booking, external_id: str, progress: GraphProgress, deadline: float) -> Outcome:
         """createOrGet, then PATCH whatever differs (and the options, which createOrGet does not take)."""
@@ -120,24 +162,35 @@ class MeetingLifecycle:
                 raise GraphUnavailable(error.info, 1) from error
             raise
         progress.changed = True
+        progress.undo.append((organizer, meeting.id, undoing(update, response.payload)))
         meeting = progress.meeting = _meeting(patched)
         if status is ResultStatus.EXISTING:
             status = ResultStatus.UPDATED
         return Outcome(status, patched.request_id, meeting, update.changed_fields)
 
-    def _cancel(self, organizer_id: str, external_id: str, progress: GraphProgress, deadline: float) -> Outcome:
+    def _cancel(
+        self, organizer_id: str, external_id: str, progress: GraphProgress, deadline: float, newer_applied: Callable[[], bool]
+    ) -> Outcome:
         """Find the meeting by externalId (createOrGet is Graph's only lookup by it), lock it, delete it.
 
         If none existed, createOrGet has just made one, empty and known to nobody, which is deleted straight
-        away: no meeting is left either way, and the result says whether there had been one."""
+        away: no meeting is left either way, and the result says whether there had been one. Just before the
+        DELETE, which nothing can undo, the record state is read again: if a newer booking was applied
+        meanwhile (this delivery's session lock was lost), the lock is undone and the meeting kept."""
         response = self._graph.create_or_get(organizer_id, lookup_body(external_id), deadline)
         existed = progress.meeting_existed = response.status == 200
         progress.changed |= not existed
         meeting = progress.meeting = _meeting(response)
         if existed:
-            self.retire(organizer_id, meeting.id, progress, deadline)
-        else:
-            self._graph.delete_meeting(organizer_id, meeting.id, deadline)
+            if not self._lock(organizer_id, meeting.id, progress, deadline):
+                progress.meeting = None
+                return Outcome(ResultStatus.CANCELLED, response.request_id, meeting_existed=existed)
+            progress.undo.append((organizer_id, meeting.id, _unlocking(response.payload)))
+        if newer_applied():
+            raise NewerBookingApplied
+        self._graph.delete_meeting(organizer_id, meeting.id, deadline)
+        progress.changed = True
+        progress.undo.clear()
         progress.meeting = None
         return Outcome(ResultStatus.CANCELLED, response.request_id, meeting_existed=existed)
 
@@ -154,21 +207,33 @@ class MeetingLifecycle:
             self.retire(state.organizer_id, state.meeting_id, progress, deadline)
         except (GraphAccessDenied, GraphRefused) as error:
             progress.warnings.append(_not_removed(error.info, state.meeting_id))
-            logger.warning(
-                "could not remove the moved booking's previous meeting status=%s code=%s graphRequestId=%s",
-                error.info.http_status,
-                escaped(error.info.code),
-                escaped(error.info.request_id),
-            )
+            progress.left_behind.append((state.organizer_id, state.meeting_id))
+            _log_refusal("could not remove the moved booking's previous meeting", error)
         progress.previous_settled = True
+
+
+def _unlocking(meeting: Any) -> dict[str, Any]:
+    """The lobby and chat settings the lock before a delete replaces, as the meeting had them."""
+    document = meeting if isinstance(meeting, dict) else {}
+    return {name: document[name] for name in LOCK_BEFORE_DELETE if document.get(name) is not None}
+
+
+def _log_refusal(what: str, error: GraphError) -> None:
+    logger.warning(
+        "%s status=%s code=%s graphRequestId=%s",
+        what,
+        error.info.http_status,
+        escaped(error.info.code),
+        escaped(error.info.request_id),
+    )
 
 
 def _not_removed(info: GraphErrorInfo, meeting_id: str) -> ResultWarning:
     return ResultWarning(
         code=PREVIOUS_MEETING_NOT_REMOVED,
         message=f"the booking moved to another organizer, but Graph refused to remove the previous organizer's "
-        f"meeting {meeting_id} ({info.http_status} {info.code}); its join link still works: delete it in Teams, "
-        f"or restore the bridge's access to that organizer (for 403: {GraphAccessDenied.fix})",
+        f"meeting {meeting_id} ({info.http_status} {info.code}); its join link still works until the bridge may remove "
+        f"it (the record's next booking tries again), or until it is deleted in Teams (for 403: {GraphAccessDenied.fix})",
         http_status=info.http_status,
         request_id=info.request_id,
     )

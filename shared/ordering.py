@@ -47,6 +47,7 @@ def applied_state(
     meeting_id: str | None,
     cancelled: bool,
     outcome: AppliedOutcome,
+    left_behind: tuple[tuple[str, str], ...] = (),
 ) -> RecordState:
     """The state to store once `booking` has changed what Graph holds (a booking without a revision keeps the last one)."""
     revision = booking.revision if booking.revision is not None else (previous.revision if previous else None)
@@ -58,6 +59,7 @@ def applied_state(
         organizer_id=booking.organizer_id,
         meeting_id=None if cancelled else meeting_id,
         outcome=remembered,
+        leftovers=(*(previous.leftovers if previous else ()), *left_behind),
     )
 
 

@@ -21,13 +21,21 @@ from datetime import datetime
 from typing import Any
 
 from shared.booking import Booking, parse_booking
-from shared.errors import BookingIdentity, GraphRefused, GraphThrottled, InvalidBooking, RetryableError, StateConflict
+from shared.errors import (
+    BookingIdentity,
+    GraphError,
+    GraphRefused,
+    GraphThrottled,
+    InvalidBooking,
+    RetryableError,
+    StateConflict,
+)
 from shared.external_id import derive_external_id
 from shared.failure_policy import Action, Decision, Failure, decide, is_expected
 from shared.graph_client import GraphClient
 from shared.inbound import InboundMessage
 from shared.log_text import MAX_LOGGED_ERROR_LENGTH, escaped
-from shared.meeting_lifecycle import GraphProgress, MeetingLifecycle, Outcome
+from shared.meeting_lifecycle import GraphProgress, MeetingLifecycle, NewerBookingApplied, Outcome
 from shared.ordering import applied_state, as_first_reported, commit, superseding_revision
 from shared.organizer_policy import OrganizerPolicy
 from shared.publisher import ResultSink
@@ -39,6 +47,9 @@ from shared.settings import DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, DEFAULT_MAX_THR
 __all__ = ["BookingPipeline", "InboundMessage", "PipelineLimits", "unconfigured_result"]
 
 logger = logging.getLogger(__name__)
+
+# Read-modify-write attempts to note a meeting left behind in a state other deliveries are writing too.
+_LEAVE_BEHIND_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -123,12 +134,19 @@ class BookingPipeline:
             return self._result(delivery, ResultStatus.REJECTED, error=refusal)
 
         deadline = self._graph.deadline()
-        state = delivery.state = self._states.read(external_id)
+        state = delivery.state = self._retire_leftovers(delivery, self._states.read(external_id), deadline)
         newer = superseding_revision(state, booking)
         if newer is not None:
             return self._result(delivery, ResultStatus.SUPERSEDED, applied_revision=newer)
 
-        outcome = self._lifecycle.apply(booking, external_id, state, delivery.progress, deadline)
+        try:
+            outcome = self._lifecycle.apply(
+                booking, external_id, state, delivery.progress, deadline, lambda: self._newer_applied(delivery)
+            )
+        except NewerBookingApplied:
+            winner = self._states.read(external_id)
+            assert winner is not None  # _newer_applied saw it
+            return self._repair(delivery, winner, deadline)
         reported = as_first_reported(self._applied(delivery, outcome), state)
         stored = applied_state(
             state,
@@ -137,6 +155,7 @@ class BookingPipeline:
             meeting_id=outcome.meeting.id if outcome.meeting else None,
             cancelled=booking.action == "cancel",
             outcome=reported,
+            left_behind=tuple(delivery.progress.left_behind),
         )
         winner = commit(self._states, stored, state, booking)
         delivery.committed = True
@@ -167,14 +186,39 @@ class BookingPipeline:
             )
         return None
 
+    def _retire_leftovers(self, delivery: Delivery, state: RecordState | None, deadline: float) -> RecordState | None:
+        """Meetings a concurrent delivery left behind go first, whatever this booking then turns out to be."""
+        if state is None or not state.leftovers:
+            return state
+        remaining = self._lifecycle.retire_leftovers(state.leftovers, delivery.progress, deadline)
+        return state if remaining == state.leftovers else self._states.write(replace(state, leftovers=remaining), state)
+
+    def _newer_applied(self, delivery: Delivery) -> bool:
+        """Whether a newer booking of the record has been stored since this delivery read the state."""
+        booking, read = delivery.booking, delivery.state
+        assert booking is not None and delivery.external_id is not None
+        current = self._states.read(delivery.external_id)
+        if current is None or (read is not None and current.etag == read.etag):
+            return False
+        return booking.revision is None or current.revision is None or superseding_revision(current, booking) is not None
+
     def _repair(self, delivery: Delivery, winner: RecordState, deadline: float) -> ResultMessage:
         """A newer booking of the record won while this delivery worked (its session lock was lost): undo what
-        can be undone, a meeting this delivery holds for a record that is now cancelled or moved, and answer
-        `superseded`. (A same-organizer meeting is the winner's own; its content is the winner's to correct.)"""
-        booking, meeting = delivery.booking, delivery.progress.meeting
+        this delivery did, and answer `superseded`. A meeting it holds for a record that is now cancelled or
+        moved is retired (or, if Graph refuses now, left in the state for the record's next delivery); on the
+        winner's own meeting, this delivery's PATCHes (content, or a cancel's lock) are put back."""
+        booking, progress = delivery.booking, delivery.progress
         assert booking is not None
-        if meeting is not None and (winner.cancelled or winner.organizer_id != booking.organizer_id):
-            self._lifecycle.retire(booking.organizer_id, meeting.id, delivery.progress, deadline)
+        if winner.cancelled or winner.organizer_id != booking.organizer_id:
+            meeting = progress.meeting
+            if meeting is not None:
+                try:
+                    self._lifecycle.retire(booking.organizer_id, meeting.id, progress, deadline)
+                except GraphError as error:
+                    logger.warning("could not undo a concurrent delivery's meeting; left for the next error=%s", error.code)
+                    self._leave_behind(winner, (booking.organizer_id, meeting.id))
+        else:
+            self._lifecycle.undo(progress, deadline)
         logger.warning(
             "a newer booking of the record was applied concurrently; this delivery's changes were undone "
             "externalId=%s revision=%s appliedRevision=%s messageId=%s",
@@ -184,6 +228,19 @@ class BookingPipeline:
             escaped(delivery.message.message_id),
         )
         return self._result(delivery, ResultStatus.SUPERSEDED, applied_revision=winner.revision)
+
+    def _leave_behind(self, winner: RecordState, leftover: tuple[str, str]) -> None:
+        """Add a meeting to the winner's state for the record's next delivery to retire (read-modify-write)."""
+        for _ in range(_LEAVE_BEHIND_ATTEMPTS):
+            try:
+                self._states.write(replace(winner, leftovers=(*winner.leftovers, leftover)), winner)
+                return
+            except StateConflict:
+                current = self._states.read(winner.external_id)
+                if current is None:
+                    raise
+                winner = current
+        raise StateConflict("could not record a meeting left behind: the record's state kept changing")
 
     def _applied(self, delivery: Delivery, outcome: Outcome) -> AppliedOutcome:
         return AppliedOutcome(delivery.message.booking_key, outcome.status.value, outcome.meeting_existed, outcome.changed_fields)
@@ -240,6 +297,7 @@ class BookingPipeline:
                 (ResultStatus.CREATED if progress.created else ResultStatus.FAILED).value,
                 meeting_existed=progress.meeting_existed,
             ),
+            left_behind=tuple(progress.left_behind),
         )
         try:
             winner = commit(self._states, stored, delivery.state, booking)

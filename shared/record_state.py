@@ -85,6 +85,9 @@ class RecordState:
     meeting_id: str | None  # Graph onlineMeeting id, None when no live meeting
     etag: str | None = None  # the store's concurrency token; None until stored
     outcome: AppliedOutcome | None = None  # what the last booking that changed the record achieved
+    # Meetings (organizer id, meeting id) a concurrent delivery left behind and could not remove: the
+    # record's next delivery retires them before anything else.
+    leftovers: tuple[tuple[str, str], ...] = ()
 
     def same_as(self, other: RecordState | None) -> bool:
         """Equal but for the etag: writing it again would change nothing."""
@@ -251,6 +254,8 @@ def _to_entity(state: RecordState) -> dict[str, Any]:
         entity["MeetingId"] = state.meeting_id
     if state.outcome is not None:
         entity["Outcome"] = state.outcome.to_json()
+    if state.leftovers:
+        entity["Leftovers"] = json.dumps([list(leftover) for leftover in state.leftovers])
     return entity
 
 
@@ -266,4 +271,17 @@ def _from_entity(external_id: str, entity: dict[str, Any], etag: str) -> RecordS
         meeting_id=meeting_id if isinstance(meeting_id, str) else None,
         etag=etag,
         outcome=AppliedOutcome.from_json(entity["Outcome"]) if entity.get("Outcome") else None,
+        leftovers=_leftovers(entity.get("Leftovers")),
+    )
+
+
+def _leftovers(text: object) -> tuple[tuple[str, str], ...]:
+    try:
+        pairs = json.loads(text) if isinstance(text, str) else []
+    except ValueError:
+        return ()
+    return tuple(
+        (pair[0], pair[1])
+        for pair in pairs
+        if isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair)
     )

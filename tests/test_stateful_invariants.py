@@ -9,11 +9,9 @@ whichever call comes next, 403 for one organizer); and run two deliveries of one
 when a session lock is lost. After every step:
 
 - at most one live meeting per record, under the organizer the record state names, and none for a
-  cancelled record; its subject is that of the newest applied revision. Two known limits are allowed
-  for, and only these: a moved booking's old meeting that Graph refused to delete stays live, named in
-  the result's warnings; and after two deliveries of one record ran at once, an older delivery's PATCH
-  may have landed after the newer one's (nothing on the client side can order them), until the
-  record's next revision brings the meeting in line again;
+  cancelled record; its subject is that of the newest applied revision. The one allowance: a moved
+  booking's old meeting that Graph refused to delete stays live while the record state lists it as left
+  behind (the result warned; the record's next delivery retires it);
 - every booking message has one result a consumer can read after duplicate detection, or is
   dead-lettered with its `failed` result (attempted); no two booking messages share a result id;
 - nothing outside the closed error set escapes the function.
@@ -108,7 +106,6 @@ class BridgeMachine(RuleBasedStateMachine):
         self.sent: list[Sent] = []
         self.bookings: dict[tuple[str, int], dict[str, Any]] = {}
         self.subjects = iter(range(1_000_000))
-        self.raced: set[str] = set()  # records whose content may lag until their next revision
 
     def teardown(self) -> None:
         self.states.close()
@@ -120,7 +117,6 @@ class BridgeMachine(RuleBasedStateMachine):
     def upsert(self, record: str, organizer: str, step: int) -> None:
         self.revisions[record] += step
         self._send(record, self._upsert(record, organizer, self.revisions[record]))
-        self.raced.discard(record)
 
     @rule(record=st.sampled_from(RECORDS), organizer=st.sampled_from(ORGANIZERS))
     def cancel(self, record: str, organizer: str) -> None:
@@ -174,7 +170,6 @@ class BridgeMachine(RuleBasedStateMachine):
             else self._upsert(record, organizer, second_revision)
         )
         messages = [self._record_sent(record, first), self._record_sent(record, second)]
-        self.raced.add(record)
         threads = [threading.Thread(target=self._deliver_until_settled, args=(message,)) for message in messages]
         threads[0].start()
         threading.Event().wait(0.15)
@@ -189,7 +184,7 @@ class BridgeMachine(RuleBasedStateMachine):
     def teams_matches_the_record_state(self) -> None:
         meetings: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for meeting in self.graph.meetings():
-            if meeting["id"] not in self._reported_left_behind():
+            if meeting["id"] not in self._left_behind():
                 meetings[meeting["externalId"]].append(meeting)
         for record in (*RECORDS, UNREVISIONED):
             external_id = derive_external_id("stateful", record)
@@ -203,7 +198,7 @@ class BridgeMachine(RuleBasedStateMachine):
                 continue  # the record's meeting was refused or never made; its result says so
             organizer = live[0]["participants"]["organizer"]["identity"]["user"]["id"]
             assert organizer == state.organizer_id, f"{record}: the meeting lives under another organizer"
-            if record not in (UNREVISIONED, *self.raced) and state.revision is not None:
+            if record != UNREVISIONED and state.revision is not None:
                 expected = self.bookings.get((record, state.revision))
                 if expected is not None and expected.get("subject"):
                     assert live[0]["subject"] == expected["subject"], f"{record}: content older than revision {state.revision}"
@@ -239,14 +234,13 @@ class BridgeMachine(RuleBasedStateMachine):
 
     # Helpers
 
-    def _reported_left_behind(self) -> set[str]:
-        """Meetings a result's warning says Graph refused to delete (the source was told which)."""
+    def _left_behind(self) -> set[str]:
+        """Meetings the record state lists as left behind: Graph refused to delete them for now."""
         return {
-            meeting["id"]
-            for message in self.broker.results
-            for warning in ResultMessage.model_validate_json(str(message)).warnings
-            for meeting in self.graph.meetings()
-            if meeting["id"] in warning.message
+            meeting_id
+            for record in (*RECORDS, UNREVISIONED)
+            if (state := self.states.read(derive_external_id("stateful", record))) is not None
+            for _, meeting_id in state.leftovers
         }
 
     def _next_revision(self, record: str) -> int:
