@@ -32,6 +32,7 @@ from pydantic.alias_generators import to_camel
 
 from shared.contract_model import ContractModel
 from shared.errors import BookingIdentity, FieldProblem, InvalidBooking
+from shared.identifiers import GUID, SOURCE_NAME
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_ATTENDEES = 250
@@ -60,7 +61,6 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cs"})
 _LINE_BREAKS = frozenset("\u2028\u2029")
 # Table storage keeps revisions as Edm.Int64.
 MAX_REVISION = 2**63 - 1
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DATE_TIME_WITH_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})$")
 _DATE_TIME_HINT = "an ISO 8601 date-time with a UTC offset, such as 2026-12-01T10:00:00+01:00"
 
@@ -104,13 +104,13 @@ def _utc(value: datetime) -> datetime:
 
 
 def _guid(value: str) -> str:
-    if not _GUID.match(value):
+    if not GUID.match(value):
         raise ValueError("must be a GUID such as 6f1c3a2e-8d4b-4a57-9e2f-0c1d2b3a4f5e (an Entra object id, not a UPN)")
     return value.lower()
 
 
-Guid = Annotated[str, AfterValidator(_guid), Field(json_schema_extra={"pattern": _GUID.pattern})]
-SourceName = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+Guid = Annotated[str, AfterValidator(_guid), Field(json_schema_extra={"pattern": GUID.pattern})]
+SourceName = Annotated[str, Field(pattern=SOURCE_NAME.pattern)]
 RecordId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_one_line)]
 Revision = Annotated[int, Strict(), Field(ge=0, le=MAX_REVISION)]
 DateTimeWithOffset = Annotated[

@@ -12,11 +12,10 @@ Empty (the default) means no restriction beyond the Teams policy.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_SOURCE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+from shared.identifiers import GUID, SOURCE_NAME, SOURCE_NAME_HINT
+
 ANY_SOURCE = "*"
 
 
@@ -47,9 +46,9 @@ def parse_organizer_policy(text: str) -> OrganizerPolicy:
         source, _, organizer = entry.rpartition("=")
         source = source.strip() or ANY_SOURCE
         organizer = organizer.strip()
-        if not _GUID.match(organizer):
+        if not GUID.match(organizer):
             raise ValueError(f"entry {entry!r}: the organizer must be an Entra object id (a GUID)")
-        if source != ANY_SOURCE and not _SOURCE.match(source):
-            raise ValueError(f"entry {entry!r}: {source!r} is not a source name (1-64 of A-Za-z0-9._-)")
+        if source != ANY_SOURCE and not SOURCE_NAME.match(source):
+            raise ValueError(f"entry {entry!r}: {source!r} is not a source name ({SOURCE_NAME_HINT})")
         allowed.setdefault(organizer.lower(), set()).add(source)
     return OrganizerPolicy({organizer: frozenset(sources) for organizer, sources in allowed.items()})

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shared.errors import ConfigurationError
+from shared.identifiers import GUID
 from shared.organizer_policy import OrganizerPolicy, parse_organizer_policy
 
 # The trigger's connection name; the host reads ServiceBusConnection__* from it.
@@ -76,7 +77,6 @@ _QUEUE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?$")
 _HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _LOOPBACK_NAMES = {"localhost"}
 _TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 # Azurite's well-known development account: the only storage account a connection string may name.
@@ -297,7 +297,7 @@ def _managed_identity_client_id(env: Mapping[str, str]) -> str | None:
     client_id = _value(env, AZURE_CLIENT_ID)
     trigger_client_id = _value(env, SERVICE_BUS_CLIENT_ID)
     for name, value in ((AZURE_CLIENT_ID, client_id), (SERVICE_BUS_CLIENT_ID, trigger_client_id)):
-        if value is not None and not _GUID.match(value):
+        if value is not None and not GUID.match(value):
             raise ConfigurationError(name, f"{value!r} is not a client id (a GUID)")
     if client_id and trigger_client_id and client_id.lower() != trigger_client_id.lower():
         raise ConfigurationError(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -212,3 +214,42 @@ def test_backoff_is_jittered_and_capped() -> None:
     assert all(0 <= wait <= 8 for wait in waits)
     assert len(set(waits)) > 100
     assert policy.backoff_seconds(1, 3.0) == 3.0
+
+
+def test_a_redirect_is_a_refusal_and_is_never_followed() -> None:
+    """Graph does not redirect these calls; following one would carry the subject and attendees to another host."""
+    elsewhere: list[str] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            elsewhere.append(self.path)
+            self.send_response(201)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            """Quiet."""
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(307)
+            self.send_header("Location", f"http://127.0.0.1:{other.server_port}/steal")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            """Quiet."""
+
+    other, redirecting = ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere), ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    for server in (other, redirecting):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = GraphClient(f"http://127.0.0.1:{redirecting.server_port}/v1.0", lambda: "token")
+        with pytest.raises(GraphRefused) as raised:
+            client.create_or_get(ORGANIZER_ID, BODY)
+        client.close()
+    finally:
+        for server in (other, redirecting):
+            server.shutdown()
+            server.server_close()
+    assert raised.value.info.http_status == 307
+    assert elsewhere == []

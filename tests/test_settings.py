@@ -80,6 +80,15 @@ def test_the_emulator_connection_string_is_accepted_for_local_runs() -> None:
             "ServiceBusConnection",
             "only for the local Service Bus emulator",
         ),
+        (
+            # The emulator's flag on a real namespace's string would let a secret through: the endpoint must be loopback.
+            {
+                "ServiceBusConnection": "Endpoint=sb://contoso.servicebus.windows.net/;SharedAccessKeyName=x;"
+                "SharedAccessKey=y;UseDevelopmentEmulator=true"
+            },
+            "ServiceBusConnection",
+            "Endpoint on loopback",
+        ),
         ({**NAMESPACE, "BOOKINGS_QUEUE": "-bookings"}, "BOOKINGS_QUEUE", "not a Service Bus queue name"),
         ({**NAMESPACE, "RESULTS_QUEUE": "results queue"}, "RESULTS_QUEUE", "not a Service Bus queue name"),
         ({**NAMESPACE, "GRAPH_BASE_URL": "graph.microsoft.com/v1.0"}, "GRAPH_BASE_URL", "not an absolute URL"),
