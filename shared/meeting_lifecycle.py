@@ -87,7 +87,7 @@ class MeetingLifecycle:
 
         Retiring first means that, whatever fails later, Graph holds nothing the record state does not
         know of, or createOrGet under the booking's organizer cannot find again."""
-        self._retire_previous(state, booking.organizer_id, progress, deadline)
+        self._retire_previous(state, booking.organizer_id, progress, deadline, newer_applied)
         if booking.action == "cancel":
             if state is not None and state.cancelled and state.organizer_id == booking.organizer_id:
                 # Cancelled before and nothing applied since: no meeting to look for.
@@ -118,6 +118,12 @@ class MeetingLifecycle:
                 _log_refusal("could not remove a meeting a concurrent delivery left behind", error)
                 remaining.append((organizer_id, meeting_id))
         return tuple(remaining)
+
+    def reapply(self, booking: Booking, external_id: str, progress: GraphProgress, deadline: float) -> Meeting:
+        """Bring the record's meeting in line with an already applied booking again (createOrGet, then what differs)."""
+        outcome = self._upsert(booking, external_id, progress, deadline)
+        assert outcome.meeting is not None  # an upsert always ends with the meeting
+        return outcome.meeting
 
     def undo(self, progress: GraphProgress, deadline: float) -> None:
         """Put back what this delivery's PATCHes changed, newest first (a meeting gone meanwhile is skipped)."""
@@ -194,7 +200,14 @@ class MeetingLifecycle:
         progress.meeting = None
         return Outcome(ResultStatus.CANCELLED, response.request_id, meeting_existed=existed)
 
-    def _retire_previous(self, state: RecordState | None, organizer_id: str, progress: GraphProgress, deadline: float) -> None:
+    def _retire_previous(
+        self,
+        state: RecordState | None,
+        organizer_id: str,
+        progress: GraphProgress,
+        deadline: float,
+        newer_applied: Callable[[], bool],
+    ) -> None:
         """A booking moved to another organizer leaves a meeting under the old one: lock and delete it.
 
         If Graph will not let the bridge touch the old organizer's meetings any more (403, or another
@@ -203,8 +216,14 @@ class MeetingLifecycle:
         if state is None or state.meeting_id is None or state.organizer_id in (None, organizer_id):
             return
         progress.previous_settled = False
+        if newer_applied():  # the old organizer's meeting may be a newer booking's again: touch nothing
+            raise NewerBookingApplied
         try:
-            self.retire(state.organizer_id, state.meeting_id, progress, deadline)
+            if self._lock(state.organizer_id, state.meeting_id, progress, deadline):
+                if newer_applied():
+                    raise NewerBookingApplied
+                self._graph.delete_meeting(state.organizer_id, state.meeting_id, deadline)
+                progress.changed = True
         except (GraphAccessDenied, GraphRefused) as error:
             progress.warnings.append(_not_removed(error.info, state.meeting_id))
             progress.left_behind.append((state.organizer_id, state.meeting_id))

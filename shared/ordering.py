@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from shared.booking import Booking
 from shared.errors import StateConflict
-from shared.record_state import AppliedOutcome, RecordState, RecordStateStore
+from shared.record_state import MAX_KEPT_BOOKING_BYTES, AppliedOutcome, RecordState, RecordStateStore
 from shared.result import ResultStatus
 
 
@@ -48,8 +48,12 @@ def applied_state(
     cancelled: bool,
     outcome: AppliedOutcome,
     left_behind: tuple[tuple[str, str], ...] = (),
+    body: bytes | None = None,
 ) -> RecordState:
-    """The state to store once `booking` has changed what Graph holds (a booking without a revision keeps the last one)."""
+    """The state to store once `booking` has changed what Graph holds (a booking without a revision keeps the last one).
+
+    `body` is the upsert's message body, kept (when small enough) so that a concurrent older delivery's damage
+    to this booking's meeting can be put right by applying it again."""
     revision = booking.revision if booking.revision is not None else (previous.revision if previous else None)
     remembered = outcome if outcome.status in _REMEMBERED else (previous.outcome if previous else None)
     return RecordState(
@@ -59,7 +63,13 @@ def applied_state(
         organizer_id=booking.organizer_id,
         meeting_id=None if cancelled else meeting_id,
         outcome=remembered,
-        leftovers=(*(previous.leftovers if previous else ()), *left_behind),
+        # A meeting left behind under an organizer that the record has since moved back to is its meeting again.
+        leftovers=tuple(
+            leftover
+            for leftover in (*(previous.leftovers if previous else ()), *left_behind)
+            if leftover != (booking.organizer_id, meeting_id)
+        ),
+        applied_booking=body if not cancelled and body is not None and len(body) <= MAX_KEPT_BOOKING_BYTES else None,
     )
 
 

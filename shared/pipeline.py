@@ -48,8 +48,8 @@ __all__ = ["BookingPipeline", "InboundMessage", "PipelineLimits", "unconfigured_
 
 logger = logging.getLogger(__name__)
 
-# Read-modify-write attempts to note a meeting left behind in a state other deliveries are writing too.
-_LEAVE_BEHIND_ATTEMPTS = 3
+# Read-modify-write attempts to amend a state other deliveries are writing too.
+_AMEND_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ class BookingPipeline:
             return self._result(delivery, ResultStatus.REJECTED, error=refusal)
 
         deadline = self._graph.deadline()
-        state = delivery.state = self._retire_leftovers(delivery, self._states.read(external_id), deadline)
+        state = delivery.state = self._settle(delivery, self._states.read(external_id), deadline)
         newer = superseding_revision(state, booking)
         if newer is not None:
             return self._result(delivery, ResultStatus.SUPERSEDED, applied_revision=newer)
@@ -156,6 +156,7 @@ class BookingPipeline:
             cancelled=booking.action == "cancel",
             outcome=reported,
             left_behind=tuple(delivery.progress.left_behind),
+            body=delivery.message.body,
         )
         winner = commit(self._states, stored, state, booking)
         delivery.committed = True
@@ -186,12 +187,28 @@ class BookingPipeline:
             )
         return None
 
-    def _retire_leftovers(self, delivery: Delivery, state: RecordState | None, deadline: float) -> RecordState | None:
-        """Meetings a concurrent delivery left behind go first, whatever this booking then turns out to be."""
-        if state is None or not state.leftovers:
+    def _settle(self, delivery: Delivery, state: RecordState | None, deadline: float) -> RecordState | None:
+        """Work a concurrent delivery left for the record goes first, whatever this booking turns out to be:
+        meetings left behind are retired (never the record's own live meeting), and a repair that failed is done."""
+        if state is None or not (state.leftovers or state.reapply):
             return state
-        remaining = self._lifecycle.retire_leftovers(state.leftovers, delivery.progress, deadline)
-        return state if remaining == state.leftovers else self._states.write(replace(state, leftovers=remaining), state)
+        progress = delivery.progress
+        live = None if state.cancelled else (state.organizer_id, state.meeting_id)
+        others = tuple(leftover for leftover in state.leftovers if leftover != live)
+        kept = self._lifecycle.retire_leftovers(others, progress, deadline) if others else ()
+        settled = replace(state, leftovers=kept, reapply=False)
+        if state.reapply:
+            settled = self._reapplied(settled, progress, deadline)
+        return state if settled.same_as(state) else self._states.write(settled, state)
+
+    def _reapplied(self, state: RecordState, progress: GraphProgress, deadline: float) -> RecordState:
+        """The record's meeting brought in line with the booking its state says was applied last."""
+        booking = _kept_booking(state)
+        if booking is None:
+            logger.warning("a repair is due but the record's last booking was not kept; its next revision will repair it")
+            return state
+        meeting = self._lifecycle.reapply(booking, state.external_id, progress, deadline)
+        return replace(state, meeting_id=meeting.id)
 
     def _newer_applied(self, delivery: Delivery) -> bool:
         """Whether a newer booking of the record has been stored since this delivery read the state."""
@@ -204,21 +221,31 @@ class BookingPipeline:
 
     def _repair(self, delivery: Delivery, winner: RecordState, deadline: float) -> ResultMessage:
         """A newer booking of the record won while this delivery worked (its session lock was lost): undo what
-        this delivery did, and answer `superseded`. A meeting it holds for a record that is now cancelled or
-        moved is retired (or, if Graph refuses now, left in the state for the record's next delivery); on the
-        winner's own meeting, this delivery's PATCHes (content, or a cancel's lock) are put back."""
+        this delivery did, and answer `superseded`. A meeting it holds for a record that is now cancelled or moved
+        is retired (or, if Graph refuses now, left in the state for the record's next delivery). If the winner's
+        meeting is live and this delivery changed Graph, this delivery's PATCHes are put back and the winner's
+        booking, kept in the state, is applied again; if that fails, the state says so and the record's next
+        delivery does it."""
         booking, progress = delivery.booking, delivery.progress
         assert booking is not None
-        if winner.cancelled or winner.organizer_id != booking.organizer_id:
-            meeting = progress.meeting
-            if meeting is not None:
-                try:
-                    self._lifecycle.retire(booking.organizer_id, meeting.id, progress, deadline)
-                except GraphError as error:
-                    logger.warning("could not undo a concurrent delivery's meeting; left for the next error=%s", error.code)
-                    self._leave_behind(winner, (booking.organizer_id, meeting.id))
-        else:
-            self._lifecycle.undo(progress, deadline)
+        meeting = progress.meeting
+        if meeting is not None and (winner.cancelled or winner.organizer_id != booking.organizer_id):
+            try:
+                self._lifecycle.retire(booking.organizer_id, meeting.id, progress, deadline)
+            except GraphError as error:
+                logger.warning("could not undo a concurrent delivery's meeting; left for the next error=%s", error.code)
+                winner = self._amend(
+                    winner, lambda state: replace(state, leftovers=(*state.leftovers, (booking.organizer_id, meeting.id)))
+                )
+        if not winner.cancelled and progress.changed:
+            try:
+                self._lifecycle.undo(progress, deadline)
+                repaired = self._reapplied(winner, progress, deadline)
+                if not repaired.same_as(winner):
+                    self._amend(winner, lambda state: replace(state, meeting_id=repaired.meeting_id))
+            except GraphError as error:
+                logger.warning("could not repair the newer booking's meeting; left for the next error=%s", error.code)
+                self._amend(winner, lambda state: replace(state, reapply=True))
         logger.warning(
             "a newer booking of the record was applied concurrently; this delivery's changes were undone "
             "externalId=%s revision=%s appliedRevision=%s messageId=%s",
@@ -229,18 +256,17 @@ class BookingPipeline:
         )
         return self._result(delivery, ResultStatus.SUPERSEDED, applied_revision=winner.revision)
 
-    def _leave_behind(self, winner: RecordState, leftover: tuple[str, str]) -> None:
-        """Add a meeting to the winner's state for the record's next delivery to retire (read-modify-write)."""
-        for _ in range(_LEAVE_BEHIND_ATTEMPTS):
+    def _amend(self, state: RecordState, change: Callable[[RecordState], RecordState]) -> RecordState:
+        """Change a state other deliveries may be writing too (read-modify-write, a few attempts)."""
+        for _ in range(_AMEND_ATTEMPTS):
             try:
-                self._states.write(replace(winner, leftovers=(*winner.leftovers, leftover)), winner)
-                return
+                return self._states.write(change(state), state)
             except StateConflict:
-                current = self._states.read(winner.external_id)
+                current = self._states.read(state.external_id)
                 if current is None:
                     raise
-                winner = current
-        raise StateConflict("could not record a meeting left behind: the record's state kept changing")
+                state = current
+        raise StateConflict("could not amend the record's state: it kept changing")
 
     def _applied(self, delivery: Delivery, outcome: Outcome) -> AppliedOutcome:
         return AppliedOutcome(delivery.message.booking_key, outcome.status.value, outcome.meeting_existed, outcome.changed_fields)
@@ -415,6 +441,16 @@ def build_result(delivery: Delivery, status: ResultStatus, processed_at: datetim
         warnings=list(delivery.progress.warnings),
         **details,
     )
+
+
+def _kept_booking(state: RecordState) -> Booking | None:
+    """The booking the state says was applied last, if it was kept (and still reads: the store is ours, but bounded)."""
+    if state.applied_booking is None:
+        return None
+    try:
+        return parse_booking(state.applied_booking)
+    except InvalidBooking:
+        return None
 
 
 def _elapsed_ms(started: float) -> int:

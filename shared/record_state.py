@@ -12,10 +12,12 @@ single processes, use the in-memory store.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import re
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -45,6 +47,9 @@ MAX_CONNECTIONS = 32
 
 # Table properties are Edm.Int64 at most; revisions are stored as such (in JSON, a string with its type).
 _INT64_MAX = 2**63 - 1
+# An Edm.Binary property holds at most 64 KiB; a booking kept for a repair is stored compressed, and one whose
+# body is larger than this is not kept (a repair then waits for the record's next revision).
+MAX_KEPT_BOOKING_BYTES = 48 * 1024
 # The characters Table storage forbids in keys (https://learn.microsoft.com/rest/api/storageservices/understanding-the-table-service-data-model).
 _FORBIDDEN_KEY_CHARACTERS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 
@@ -70,7 +75,7 @@ class AppliedOutcome:
         try:
             key, status, existed, changed = json.loads(str(text))
             return cls(str(key), str(status), existed if isinstance(existed, bool) else None, tuple(map(str, changed)))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             return None
 
 
@@ -88,6 +93,11 @@ class RecordState:
     # Meetings (organizer id, meeting id) a concurrent delivery left behind and could not remove: the
     # record's next delivery retires them before anything else.
     leftovers: tuple[tuple[str, str], ...] = ()
+    # The body of the upsert booking applied last (None after a cancel, or when it is too large to keep), so
+    # that what a concurrent older delivery did to its meeting can be put right by applying it again; and
+    # whether that is still to be done (a repair that failed is left to the record's next delivery).
+    applied_booking: bytes | None = None
+    reapply: bool = False
 
     def same_as(self, other: RecordState | None) -> bool:
         """Equal but for the etag: writing it again would change nothing."""
@@ -256,12 +266,21 @@ def _to_entity(state: RecordState) -> dict[str, Any]:
         entity["Outcome"] = state.outcome.to_json()
     if state.leftovers:
         entity["Leftovers"] = json.dumps([list(leftover) for leftover in state.leftovers])
+    if state.applied_booking is not None:
+        entity["AppliedBooking"] = base64.b64encode(zlib.compress(state.applied_booking)).decode("ascii")
+        entity["AppliedBooking@odata.type"] = "Edm.Binary"
+    if state.reapply:
+        entity["Reapply"] = True
     return entity
 
 
 def _from_entity(external_id: str, entity: dict[str, Any], etag: str) -> RecordState:
     # With odata=nometadata an Int64 arrives as a string; what the store wrote is trusted no further than its types.
     revision = entity.get("Revision")
+    if revision is not None and not (isinstance(revision, str) and revision.isascii() and revision.isdigit()):
+        raise StateStoreError(f"the record's stored state has an unreadable Revision (a {type(revision).__name__})")
+    if revision is not None and int(revision) > _INT64_MAX:
+        raise StateStoreError("the record's stored state has a Revision beyond Int64")
     organizer_id, meeting_id = entity.get("OrganizerId"), entity.get("MeetingId")
     return RecordState(
         external_id=external_id,
@@ -272,13 +291,28 @@ def _from_entity(external_id: str, entity: dict[str, Any], etag: str) -> RecordS
         etag=etag,
         outcome=AppliedOutcome.from_json(entity["Outcome"]) if entity.get("Outcome") else None,
         leftovers=_leftovers(entity.get("Leftovers")),
+        applied_booking=_applied_booking(entity.get("AppliedBooking")),
+        reapply=entity.get("Reapply") is True,
     )
+
+
+def _applied_booking(text: object) -> bytes | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        # Bounded: a stored value is inflated to at most the largest booking kept, never more.
+        body = zlib.decompressobj().decompress(base64.b64decode(text, validate=True), MAX_KEPT_BOOKING_BYTES + 1)
+    except (ValueError, zlib.error):
+        return None
+    return body if len(body) <= MAX_KEPT_BOOKING_BYTES else None
 
 
 def _leftovers(text: object) -> tuple[tuple[str, str], ...]:
     try:
         pairs = json.loads(text) if isinstance(text, str) else []
-    except ValueError:
+    except (ValueError, RecursionError):
+        return ()
+    if not isinstance(pairs, list):
         return ()
     return tuple(
         (pair[0], pair[1])

@@ -1,0 +1,167 @@
+"""Lost session locks: two deliveries of one record overlap, and the newer booking must win in Graph too.
+
+Each test pins a case a hostile review of the repair proved (issue 10).
+
+Two deliveries of one record overlap (the session lock was lost). The interleavings are forced with the
+simulator's `delay_seconds` (Graph answers late and still applies the request after the delay), the same
+way tests/test_hostile_review.py does it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from shared.external_id import derive_external_id
+from shared.result import ResultStatus
+from simulator import Fault, GraphSimulator
+from tests.bookings import ORGANIZER_ID, booking
+from tests.conftest import HostInvoker
+
+EXTERNAL_ID = derive_external_id("crm-eu", "BK-10023")
+SECOND_ORGANIZER = "2b9d4c1e-5f3a-4e8b-9c7d-1a2b3c4d5e6f"
+
+
+@pytest.fixture
+def graph() -> Iterator[GraphSimulator]:
+    with GraphSimulator(known_organizers=[ORGANIZER_ID, SECOND_ORGANIZER]) as simulator:
+        yield simulator
+
+
+def in_background(host: HostInvoker, document: dict[str, Any], message_id: str) -> tuple[threading.Thread, list[BaseException]]:
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            host.deliver(document, message_id=message_id)
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
+
+
+def by_message(host: HostInvoker) -> dict[str, Any]:
+    return {result.booking_message_id: result for result in host.sent.results()}
+
+
+# 1. An older move that loses its lock must not delete the newer booking's live meeting: it looks at the state
+#    again before touching the old organizer's meeting, and the repair applies the newer booking again.
+
+
+def test_an_older_move_that_loses_its_lock_keeps_the_newer_bookings_meeting(host: HostInvoker, graph: GraphSimulator) -> None:
+    host.deliver(booking(revision=1), message_id="upsert-1")
+    graph.inject(Fault(delay_seconds=1.5))  # revision 2's first Graph call (the lock of the old meeting) is slow
+    mover, errors = in_background(host, booking(revision=2, organizerId=SECOND_ORGANIZER), "move-2")
+    time.sleep(0.4)  # lock lost: revision 3 (stays with the first organizer) runs on another invocation
+    host.deliver(booking(revision=3, subject="Moved to the big room"), message_id="upsert-3")
+    mover.join()
+
+    results = by_message(host)
+    assert errors == []
+    assert results["move-2"].status is ResultStatus.SUPERSEDED
+    newest = results["upsert-3"]
+    assert newest.status is ResultStatus.UPDATED and newest.meeting is not None
+    # Revision 3, the newest, was answered with a live meeting under the first organizer: Graph must hold it.
+    assert [meeting["id"] for meeting in graph.meetings()] == [newest.meeting.id], graph.meetings()
+
+
+# 2. The repair must leave the newest revision's values, not the ones the older delivery read before both:
+#    the winner's kept booking is applied again after the undo.
+
+
+def test_the_repair_leaves_the_newer_bookings_values_not_those_read_before_both(host: HostInvoker, graph: GraphSimulator) -> None:
+    host.deliver(booking(revision=1, subject="Revision one"), message_id="upsert-1")
+    graph.inject(Fault())  # revision 2's createOrGet: normal (it reads subject "Revision one")
+    graph.inject(Fault(delay_seconds=1.5))  # revision 2's PATCH is slow; Graph applies it after revision 3's
+    loser, errors = in_background(host, booking(revision=2, subject="Revision two"), "upsert-2")
+    time.sleep(0.4)
+    host.deliver(booking(revision=3, subject="Revision three"), message_id="upsert-3")
+    loser.join()
+
+    assert errors == []
+    results = by_message(host)
+    assert results["upsert-2"].status is ResultStatus.SUPERSEDED
+    assert results["upsert-3"].status is ResultStatus.UPDATED
+    [meeting] = graph.meetings()
+    assert meeting["subject"] == "Revision three", meeting["subject"]
+
+
+# 3. The same for a cancel that loses to an upsert which changed the meeting options: the newer booking's
+#    options must stand after the cancel's lock is undone.
+
+
+def test_a_losing_cancels_unlock_keeps_the_newer_upserts_options(host: HostInvoker, graph: GraphSimulator) -> None:
+    host.deliver(booking(revision=1, options={"allowMeetingChat": "enabled"}), message_id="upsert-1")
+    graph.inject(Fault())  # the cancel's lookup createOrGet: normal (chat enabled)
+    graph.inject(Fault(delay_seconds=1.5))  # the cancel's lock PATCH is slow; Graph applies it after revision 3's
+    canceller, errors = in_background(host, _cancel(revision=2), "cancel-2")
+    time.sleep(0.4)
+    host.deliver(booking(revision=3, options={"allowMeetingChat": "limited"}), message_id="upsert-3")
+    canceller.join()
+
+    assert errors == []
+    results = by_message(host)
+    assert results["cancel-2"].status is ResultStatus.SUPERSEDED
+    assert results["upsert-3"].status is ResultStatus.UPDATED
+    [meeting] = graph.meetings()
+    assert meeting["allowMeetingChat"] == "limited", meeting["allowMeetingChat"]
+
+
+# 4. A repair that fails is not lost: the state says it is due, and the record's next delivery does it.
+
+
+def test_a_repair_that_graph_throttles_is_done_by_the_records_next_delivery(host: HostInvoker, graph: GraphSimulator) -> None:
+    host.deliver(booking(revision=1, subject="Revision one"), message_id="upsert-1")
+    # Revision 2's createOrGet is slow and answered after revision 3 was applied (it reads "Revision three").
+    graph.inject(Fault(delay_seconds=1.5))
+    loser, errors = in_background(host, booking(revision=2, subject="Revision two"), "upsert-2")
+    time.sleep(0.4)
+    host.deliver(booking(revision=3, subject="Revision three"), message_id="upsert-3")
+    graph.inject(Fault())  # revision 2's PATCH ("Revision two") goes through
+    graph.inject(Fault(status=429, retry_after="600"))  # the undo PATCH is throttled for ten minutes
+    loser.join()
+    assert errors == []  # answered `superseded`; the state says the repair is still due
+
+    host.deliver(booking(revision=2, subject="Revision two"), message_id="upsert-2", delivery_count=2)  # any delivery
+
+    assert host.last_result().status is ResultStatus.SUPERSEDED
+    [meeting] = graph.meetings()
+    assert meeting["subject"] == "Revision three", meeting["subject"]
+
+
+# 5. A meeting left behind that is the record's live meeting again must never be retired: move away from
+#    organizer A (Graph refuses to remove the old meeting: left behind), move back to A (createOrGet under A
+#    returns that same meeting, now live), then a stale re-send arrives.
+
+
+def test_a_leftover_that_became_the_live_meeting_again_is_never_retired(host: HostInvoker, graph: GraphSimulator) -> None:
+    host.deliver(booking(revision=1), message_id="upsert-1")
+    first_meeting = host.last_result().meeting.id
+
+    graph.inject(Fault(status=403, times=2))  # the old meeting's lock and DELETE are refused: left behind
+    host.deliver(booking(revision=2, organizerId=SECOND_ORGANIZER), message_id="move-2")
+    assert host.last_result().status is ResultStatus.CREATED
+
+    graph.inject(Fault(status=403, times=2))  # the leftover retire is refused again (kept in the state)
+    host.deliver(booking(revision=3, subject="Back with the first organizer"), message_id="back-3")
+    back = host.last_result()
+    assert back.status is ResultStatus.UPDATED and back.meeting.id == first_meeting  # createOrGet found it live
+
+    host.deliver(booking(revision=1), message_id="stale-resend-1")  # a producer re-sends an old revision
+    assert host.last_result().status is ResultStatus.SUPERSEDED
+
+    # The record state says revision 3 is live with `first_meeting`; Graph must still hold it.
+    assert [meeting["id"] for meeting in graph.meetings()] == [first_meeting], graph.deleted_meetings()[-1:]
+
+
+def _cancel(**overrides: Any) -> dict[str, Any]:
+    document = booking(action="cancel", **overrides)
+    for name in ("subject", "start", "end", "attendees"):
+        document.pop(name)
+    return document
