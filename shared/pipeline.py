@@ -71,7 +71,8 @@ class Delivery:
     external_id: str | None = None
     state: RecordState | None = None
     progress: GraphProgress = field(default_factory=GraphProgress)
-    committed: bool = False  # the record state holds what this delivery did
+    # Between the start of the Graph calls and the state write: a failure here leaves the state to update.
+    applying: bool = False
     result: ResultMessage | None = None
 
 
@@ -139,11 +140,13 @@ class BookingPipeline:
         if newer is not None:
             return self._result(delivery, ResultStatus.SUPERSEDED, applied_revision=newer)
 
+        delivery.applying = True
         try:
             outcome = self._lifecycle.apply(
                 booking, external_id, state, delivery.progress, deadline, lambda: self._newer_applied(delivery)
             )
         except NewerBookingApplied:
+            delivery.applying = False
             winner = self._states.read(external_id)
             assert winner is not None  # _newer_applied saw it
             return self._repair(delivery, winner, deadline)
@@ -159,7 +162,7 @@ class BookingPipeline:
             body=delivery.message.body,
         )
         winner = commit(self._states, stored, state, booking)
-        delivery.committed = True
+        delivery.applying = False
         if winner is not None:
             return self._repair(delivery, winner, deadline)
         return self._result(
@@ -192,7 +195,7 @@ class BookingPipeline:
         meetings left behind are retired (never the record's own live meeting), and a repair that failed is done."""
         if state is None or not (state.leftovers or state.reapply):
             return state
-        progress = delivery.progress
+        progress = GraphProgress()  # the record's work, not this booking's
         live = None if state.cancelled else (state.organizer_id, state.meeting_id)
         others = tuple(leftover for leftover in state.leftovers if leftover != live)
         kept = self._lifecycle.retire_leftovers(others, progress, deadline) if others else ()
@@ -308,7 +311,7 @@ class BookingPipeline:
         """A booking that fails after Graph was changed leaves the record state knowing the meeting Graph holds,
         so a later move or cancel finds it. Returns the error to decide on (the store's, if this write fails)."""
         booking, progress = delivery.booking, delivery.progress
-        if booking is None or delivery.external_id is None or delivery.committed:
+        if booking is None or delivery.external_id is None or not delivery.applying:
             return error
         if not progress.changed or not progress.previous_settled:
             return error

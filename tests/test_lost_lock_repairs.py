@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from shared.errors import PublishError
 from shared.external_id import derive_external_id
 from shared.result import ResultStatus
 from simulator import Fault, GraphSimulator
@@ -165,3 +166,27 @@ def _cancel(**overrides: Any) -> dict[str, Any]:
     for name in ("subject", "start", "end", "attendees"):
         document.pop(name)
     return document
+
+
+# 6. The record's own work (retiring a meeting left behind) is not the booking's: when a stale re-send that does
+#    it is answered `superseded` and its publish fails, the state must not take the stale revision. (Found by the
+#    stateful property test.)
+
+
+def test_a_stale_resend_that_retires_a_leftover_and_fails_to_publish_leaves_the_state_alone(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
+    host.deliver(booking(revision=1), message_id="upsert-1")
+    graph.deny_organizer(ORGANIZER_ID)
+    host.deliver(booking(revision=2, organizerId=SECOND_ORGANIZER), message_id="move-2")  # old meeting left behind
+    graph.allow_organizer(ORGANIZER_ID)
+
+    host.sent.failures_to_inject = 1
+    with pytest.raises(PublishError):
+        host.deliver(booking(revision=1), message_id="stale-1")  # retires the leftover, then cannot publish
+    host.deliver(booking(revision=1), message_id="stale-1", delivery_count=2)
+
+    assert host.last_result().status is ResultStatus.SUPERSEDED
+    host.deliver(booking(revision=2, organizerId=SECOND_ORGANIZER), message_id="move-2-again")
+    assert host.last_result().status is ResultStatus.EXISTING
+    assert [meeting["participants"]["organizer"]["identity"]["user"]["id"] for meeting in graph.meetings()] == [SECOND_ORGANIZER]
