@@ -147,6 +147,9 @@ class BookingPipeline:
             winner = self._states.read(external_id)
             assert winner is not None  # _newer_applied saw it
             return self._repair(delivery, winner, deadline)
+        except InvalidBooking as error:
+            # Found only once Graph showed the meeting (a channel that cannot change); nothing was applied.
+            return self._result(delivery, ResultStatus.REJECTED, error=rejected_error(error))
         reported = as_first_reported(self._applied(delivery, outcome), state)
         stored = applied_state(
             state,
@@ -190,7 +193,8 @@ class BookingPipeline:
         """Meetings a concurrent delivery left behind go first, whatever this booking then turns out to be."""
         if state is None or not state.leftovers:
             return state
-        remaining = self._lifecycle.retire_leftovers(state.leftovers, delivery.progress, deadline)
+        language = delivery.booking.language if delivery.booking else None
+        remaining = self._lifecycle.retire_leftovers(state.leftovers, delivery.progress, deadline, language=language)
         return state if remaining == state.leftovers else self._states.write(replace(state, leftovers=remaining), state)
 
     def _newer_applied(self, delivery: Delivery) -> bool:
@@ -213,12 +217,12 @@ class BookingPipeline:
             meeting = progress.meeting
             if meeting is not None:
                 try:
-                    self._lifecycle.retire(booking.organizer_id, meeting.id, progress, deadline)
+                    self._lifecycle.retire(booking.organizer_id, meeting.id, progress, deadline, language=booking.language)
                 except GraphError as error:
                     logger.warning("could not undo a concurrent delivery's meeting; left for the next error=%s", error.code)
                     self._leave_behind(winner, (booking.organizer_id, meeting.id))
         else:
-            self._lifecycle.undo(progress, deadline)
+            self._lifecycle.undo(progress, deadline, language=booking.language)
         logger.warning(
             "a newer booking of the record was applied concurrently; this delivery's changes were undone "
             "externalId=%s revision=%s appliedRevision=%s messageId=%s",
