@@ -34,7 +34,7 @@ def test_one_invalid_input_means_nothing_is_sent(broker: Broker, capsys: pytest.
     invalid = SAMPLES / "04-invalid.json"
     assert f"{invalid}: start: must be an ISO 8601 date-time" in err
     assert f"{invalid}: room: is not a field of schema version 1" in err
-    assert "nothing sent: 1 of 8 message(s) are invalid" in err
+    assert "nothing sent: 1 of 10 message(s) are invalid" in err
 
 
 def test_a_body_that_is_not_json_is_named_too(broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
