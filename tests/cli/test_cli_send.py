@@ -58,7 +58,7 @@ def test_skip_invalid_sends_the_original_bytes_of_the_valid_ones(broker: Broker,
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["messageId"] for line in lines] == [message.message_id for message in sent]
     assert lines[0]["externalId"] == derive_external_id("crm-eu", "BK-10023")
-    assert "invalid: " in err and f"sent 7 message(s) to bookings in {NAMESPACE}" in err
+    assert "invalid: " in err and f"sent 9 message(s) to bookings in {NAMESPACE}" in err
 
 
 def test_correlation_id_on_request_and_session_id_always_the_external_id(
