@@ -10,7 +10,9 @@ ordering guard) is kept in memory for the run instead of in the state table.
 from __future__ import annotations
 
 import contextlib
+import html
 import os
+import re
 import sys
 from collections.abc import Iterator
 from typing import TextIO
@@ -22,6 +24,8 @@ from bridgectl.inputs import BookingInput
 from shared.credential import GraphToken
 from shared.errors import RetryableError
 from shared.graph_client import GraphClient
+from shared.log_text import escaped
+from shared.meeting import Meeting
 from shared.pipeline import BookingPipeline, InboundMessage
 from shared.publisher import to_service_bus_message
 from shared.record_state import MemoryRecordStateStore
@@ -31,6 +35,11 @@ from shared.settings import graph_scope_for
 # The simulated tenant's users: the organizers the committed samples use (one sample names
 # an organizer outside this list on purpose, to show Graph's 404).
 DEMO_ORGANIZERS = ("6f1c3a2e-8d4b-4a57-9e2f-0c1d2b3a4f5e", "2b9d4c1e-5f3a-4e8b-9c7d-1a2b3c4d5e6f")
+# The simulated tenant's one Teams channel (the class channel the channel sample books into); both
+# demo organizers are members, so any other thread is refused as Graph refuses it.
+DEMO_CHANNELS = {"19:7ebda77322dd4505ac4dedb5b67df076@thread.tacv2": DEMO_ORGANIZERS}
+_TAGS = re.compile(r"<[^>]*>")
+_INVITATION_PREVIEW = 40
 _PROGRESS_ABOVE = 20
 
 
@@ -56,7 +65,7 @@ def summarize(result: ResultMessage, label: str) -> str:
     record = f"{result.source or '?'}/{result.record_id or '?'}"
     if result.meeting:
         changed = f" changed={','.join(result.changed_fields)}" if result.changed_fields else ""
-        outcome = f"join {result.meeting.join_web_url}{changed}"
+        outcome = f"join {result.meeting.join_web_url}{changed}{_chat_and_invitation(result.meeting)}"
     elif result.status is ResultStatus.CANCELLED:
         outcome = "meeting deleted" if result.meeting_existed else "no meeting existed; none left"
     elif result.status is ResultStatus.SUPERSEDED:
@@ -68,6 +77,17 @@ def summarize(result: ResultMessage, label: str) -> str:
     return f"{result.status.value:<10} {record:<40} externalId={result.external_id or '-'}  {outcome}  ({label})"
 
 
+def _chat_and_invitation(meeting: Meeting) -> str:
+    """The channel a meeting is in (a meeting's own chat is not shown) and the start of its invitation text."""
+    shown = ""
+    if meeting.chat_thread_id and not meeting.chat_thread_id.startswith("19:meeting_"):
+        shown += f" channel={escaped(meeting.chat_thread_id)}"
+    if meeting.join_information:
+        text = " ".join(html.unescape(_TAGS.sub(" ", meeting.join_information.content)).split())
+        shown += f" invitation={escaped(text, _INVITATION_PREVIEW)!s}"
+    return shown
+
+
 @contextlib.contextmanager
 def graph_endpoint(graph_url: str | None, organizers: tuple[str, ...]) -> Iterator[tuple[str, TokenCredential]]:
     """The Graph base URL and a credential: the embedded simulator by default, or the given endpoint."""
@@ -77,7 +97,7 @@ def graph_endpoint(graph_url: str | None, organizers: tuple[str, ...]) -> Iterat
         return
     from simulator import GraphSimulator  # only this command needs it; the function app never imports it
 
-    with GraphSimulator(known_organizers=organizers) as simulator:
+    with GraphSimulator(known_organizers=organizers, channels=DEMO_CHANNELS) as simulator:
         os.environ["IDENTITY_ENDPOINT"] = simulator.identity_endpoint
         os.environ["IDENTITY_HEADER"] = simulator.identity_header
         yield simulator.graph_base_url, ManagedIdentityCredential()

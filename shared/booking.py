@@ -14,6 +14,7 @@ import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import unquote
 
 from pydantic import (
     AfterValidator,
@@ -63,6 +64,18 @@ _LINE_BREAKS = frozenset("\u2028\u2029")
 MAX_REVISION = 2**63 - 1
 _DATE_TIME_WITH_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})$")
 _DATE_TIME_HINT = "an ISO 8601 date-time with a UTC offset, such as 2026-12-01T10:00:00+01:00"
+# A Teams channel's thread id as Teams shows it (19:...@thread.tacv2, or @thread.skype for older
+# channels), or percent-encoded as in a channel link and Graph's own example (19%3A...%40thread.skype).
+_CHANNEL_THREAD_ID = re.compile(r"19:[A-Za-z0-9._=-]{1,200}@thread\.(tacv2|skype)")
+_CHANNEL_THREAD_ID_SENT = r"^19(:|%3[Aa])[A-Za-z0-9._=-]{1,200}(@|%40)thread\.(tacv2|skype)$"
+_CHANNEL_THREAD_HINT = "a Teams channel's thread id such as 19:7ebda77322dd4505ac4dedb5b67df076@thread.tacv2"
+# A Teams chat message id: digits (milliseconds since 1970; "0" for none), as in chatInfo examples.
+_MESSAGE_ID = r"^[0-9]{1,20}$"
+# BCP 47 (RFC 5646) language tags in the forms Accept-Language carries: language (2-3 letters),
+# optional script (4 letters), optional region (2 letters or 3 digits), optional variants. Strict
+# enough that the value is safe in an HTTP header; extensions and private use are not needed here.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-([A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*")
+MAX_LANGUAGE_TAG_LENGTH = 35
 
 
 def _one_line(value: str) -> str:
@@ -107,6 +120,24 @@ def _guid(value: str) -> str:
     if not GUID.match(value):
         raise ValueError("must be a GUID such as 6f1c3a2e-8d4b-4a57-9e2f-0c1d2b3a4f5e (an Entra object id, not a UPN)")
     return value.lower()
+
+
+def normalized_thread_id(value: str) -> str:
+    """A thread id in the form Teams shows it: a percent-encoded one (19%3A...%40thread...) decoded once."""
+    return unquote(value) if "%" in value else value
+
+
+def _channel_thread_id(value: str) -> str:
+    thread_id = normalized_thread_id(value)
+    if not _CHANNEL_THREAD_ID.fullmatch(thread_id):
+        raise ValueError(f"must be {_CHANNEL_THREAD_HINT} (or @thread.skype), as Teams shows it or percent-encoded")
+    return thread_id
+
+
+def _language_tag(value: str) -> str:
+    if len(value) > MAX_LANGUAGE_TAG_LENGTH or not _LANGUAGE_TAG.fullmatch(value):
+        raise ValueError("must be a BCP 47 language tag such as de-DE, ja or pt-BR (language, optional script and region)")
+    return value
 
 
 Guid = Annotated[str, AfterValidator(_guid), Field(json_schema_extra={"pattern": GUID.pattern})]
@@ -163,6 +194,26 @@ class MeetingOptions(_Contract):
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
+class Channel(_Contract):
+    """The Teams channel the meeting is booked into (createOrGet's chatInfo). Fixed once the meeting exists."""
+
+    thread_id: Annotated[
+        str,
+        Field(max_length=300, json_schema_extra={"pattern": _CHANNEL_THREAD_ID_SENT}),
+        AfterValidator(_channel_thread_id),
+    ] = Field(description="The channel's thread id, 19:...@thread.tacv2 or @thread.skype; percent-encoded is accepted.")
+    message_id: Annotated[str, Field(pattern=_MESSAGE_ID)] | None = Field(
+        default=None, description="The channel message to post the meeting under (Graph's chatInfo.messageId)."
+    )
+    reply_chain_message_id: Annotated[str, Field(pattern=_MESSAGE_ID)] | None = Field(
+        default=None, description="The reply chain's root message (Graph's chatInfo.replyChainMessageId)."
+    )
+
+    def to_graph(self) -> dict[str, Any]:
+        """Graph's chatInfo, only the members the booking set."""
+        return self.model_dump(by_alias=True, exclude_none=True)
+
+
 class Booking(_Contract):
     """A booking message, schema version 1: one source record that should have one Teams meeting."""
 
@@ -207,6 +258,23 @@ class Booking(_Contract):
         description="Meeting participants; on update this is the full list (people left out are removed).",
     )
     options: MeetingOptions | None = Field(default=None, description="Meeting options, applied after creation.")
+    channel: Channel | None = Field(
+        default=None,
+        description="Book the meeting into this Teams channel (the organizer must be a member). Fixed once the "
+        "meeting exists: a later revision naming another channel is rejected; one without channel leaves it as it is.",
+    )
+    language: (
+        Annotated[
+            str,
+            AfterValidator(_language_tag),
+            Field(json_schema_extra={"pattern": f"^{_LANGUAGE_TAG.pattern}$", "maxLength": MAX_LANGUAGE_TAG_LENGTH}),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="BCP 47 language tag (de-DE, ja, pt-BR) for the meeting's invitation text (joinInformation), "
+        "sent to Graph as Accept-Language; without it Graph's default (English) applies.",
+    )
 
     @field_validator("subject", "start", "end")
     @classmethod

@@ -59,6 +59,21 @@ class InvalidBooking(BridgeError):
         self.identity = identity or BookingIdentity()
 
 
+class ChannelCannotChange(InvalidBooking):
+    """The record's meeting exists in one chat and the booking names another channel: Graph cannot move a
+    meeting between chats (createOrGet returns the existing meeting unchanged, and chatInfo cannot be PATCHed)."""
+
+    code = "channel_cannot_change"
+    fix = "book the record into the channel its meeting is in, or cancel it and book a new record into the other channel"
+
+    def __init__(self, wanted: str, current: str) -> None:
+        super().__init__(
+            self.code,
+            f"the record's meeting is in chat {current}; Graph cannot move a meeting to channel {wanted}: {self.fix}",
+            [FieldProblem("channel.threadId", f"must stay {current}: a meeting's channel is fixed once it exists")],
+        )
+
+
 @dataclass(frozen=True)
 class GraphErrorInfo:
     """What Graph said about a failed request, parsed from its error body and headers (bounded, untrusted)."""

@@ -58,21 +58,28 @@ class GraphClient:
         self._read_timeout = read_timeout_seconds
         self._session = _graph_session(self._base_url, max_connections)
 
-    def create_or_get(self, organizer_id: str, body: bytes, deadline: float | None = None) -> GraphResponse:
+    def create_or_get(
+        self, organizer_id: str, body: bytes, deadline: float | None = None, *, language: str | None = None
+    ) -> GraphResponse:
         """POST /users/{organizerId}/onlineMeetings/createOrGet; 201 = created, 200 = existing."""
-        return self._send("POST", f"{self._meetings_url(organizer_id)}/createOrGet", body, deadline)
+        return self._send("POST", f"{self._meetings_url(organizer_id)}/createOrGet", body, deadline, language)
 
-    def update_meeting(self, organizer_id: str, meeting_id: str, body: bytes, deadline: float | None = None) -> GraphResponse:
+    def update_meeting(
+        self, organizer_id: str, meeting_id: str, body: bytes, deadline: float | None = None, *, language: str | None = None
+    ) -> GraphResponse:
         """PATCH /users/{organizerId}/onlineMeetings/{id}; Graph answers 200 with the updated meeting.
 
         A PATCH sets absolute values, so retrying one whose answer was lost is harmless."""
-        return self._send("PATCH", f"{self._meetings_url(organizer_id)}/{quote(meeting_id, safe='')}", body, deadline)
+        url = f"{self._meetings_url(organizer_id)}/{quote(meeting_id, safe='')}"
+        return self._send("PATCH", url, body, deadline, language)
 
-    def delete_meeting(self, organizer_id: str, meeting_id: str, deadline: float | None = None) -> bool:
+    def delete_meeting(
+        self, organizer_id: str, meeting_id: str, deadline: float | None = None, *, language: str | None = None
+    ) -> bool:
         """DELETE /users/{organizerId}/onlineMeetings/{id}: True if deleted now, False if it was already gone (404)."""
         url = f"{self._meetings_url(organizer_id)}/{quote(meeting_id, safe='')}"
         try:
-            self._send("DELETE", url, None, deadline)
+            self._send("DELETE", url, None, deadline, language)
         except GraphRefused as error:
             if error.info.http_status == 404:
                 return False
@@ -89,7 +96,11 @@ class GraphClient:
     def _meetings_url(self, organizer_id: str) -> str:
         return f"{self._base_url}/users/{quote(organizer_id, safe='')}/onlineMeetings"
 
-    def _send(self, method: str, url: str, body: bytes | None, deadline: float | None) -> GraphResponse:
+    def _send(
+        self, method: str, url: str, body: bytes | None, deadline: float | None, language: str | None = None
+    ) -> GraphResponse:
+        """One call with its retries. `language` (a validated BCP 47 tag) goes out as Accept-Language: Graph writes
+        the meeting's joinInformation in it, on every answer that carries the meeting."""
         policy = self._retry_policy
         deadline = deadline if deadline is not None else self.deadline()
         attempt = 0
@@ -98,12 +109,15 @@ class GraphClient:
             client_request_id = str(uuid.uuid4())
             remaining = deadline - time.monotonic()
             timeout = (CONNECT_TIMEOUT_SECONDS, max(1.0, min(self._read_timeout, remaining)))
+            headers = {"Authorization": f"Bearer {self._bearer_token()}", "client-request-id": client_request_id}
+            if language:
+                headers["Accept-Language"] = language
             try:
                 response = self._session.request(
                     method,
                     url,
                     data=body,
-                    headers={"Authorization": f"Bearer {self._bearer_token()}", "client-request-id": client_request_id},
+                    headers=headers,
                     timeout=timeout,
                     allow_redirects=False,
                 )

@@ -7,8 +7,10 @@ from typing import Any
 
 from pydantic import Field
 
+from shared.booking import normalized_thread_id
 from shared.contract_model import ContractModel
 from shared.errors import MalformedMeeting
+from shared.join_information import JoinInformation, read_join_information
 from shared.wire_format import graph_instant
 
 # The longest id, URL or text taken from Graph's meeting into a result.
@@ -35,6 +37,16 @@ class Meeting(ContractModel):
     subject: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    chat_thread_id: str | None = Field(
+        default=None,
+        description="The chat the meeting belongs to (Graph's chatInfo.threadId): the channel's thread for a meeting "
+        "booked into a channel, otherwise the meeting's own chat.",
+    )
+    join_information: JoinInformation | None = Field(
+        default=None,
+        description="The invitation text in the booking's language (Graph's joinInformation, decoded); null when Graph "
+        "sent none, or none of the documented shape, or one too large (then a warning says so).",
+    )
 
 
 def meeting_from_graph(payload: Any) -> Meeting:
@@ -45,6 +57,7 @@ def meeting_from_graph(payload: Any) -> Meeting:
     if not isinstance(payload, dict) or not _text(payload.get("id")) or not _text(payload.get("joinWebUrl")):
         raise MalformedMeeting("the success response has no onlineMeeting id or joinWebUrl")
     join_settings = _object(payload.get("joinMeetingIdSettings"))
+    thread_id = _text(_object(payload.get("chatInfo")).get("threadId"))
     audio = _object(payload.get("audioConferencing"))
     dial_in_fields = {
         name: _text(audio.get(graph_name))
@@ -64,6 +77,8 @@ def meeting_from_graph(payload: Any) -> Meeting:
         subject=_text(payload.get("subject")),
         start=graph_instant(payload.get("startDateTime")),
         end=graph_instant(payload.get("endDateTime")),
+        chat_thread_id=normalized_thread_id(thread_id) if thread_id else None,
+        join_information=read_join_information(payload.get("joinInformation")).value,
     )
 
 

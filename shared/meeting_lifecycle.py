@@ -16,8 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.booking import Booking
-from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused, GraphUnavailable, MalformedMeeting
+from shared.errors import (
+    ChannelCannotChange,
+    GraphAccessDenied,
+    GraphError,
+    GraphErrorInfo,
+    GraphRefused,
+    GraphUnavailable,
+    MalformedMeeting,
+)
 from shared.graph_client import GraphClient, GraphResponse
+from shared.join_information import JOIN_INFORMATION_TOO_LARGE, MAX_JOIN_INFORMATION_BYTES, read_join_information
 from shared.log_text import escaped
 from shared.meeting import Meeting, meeting_from_graph
 from shared.meeting_changes import meeting_update, undoing
@@ -86,34 +95,43 @@ class MeetingLifecycle:
         """Retire a moved booking's old meeting first, then cancel or upsert under the booking's organizer.
 
         Retiring first means that, whatever fails later, Graph holds nothing the record state does not
-        know of, or createOrGet under the booking's organizer cannot find again."""
-        self._retire_previous(state, booking.organizer_id, progress, deadline, newer_applied)
+        know of, or createOrGet under the booking's organizer cannot find again. Every request carries the
+        booking's language (Accept-Language), so every meeting Graph returns has its invitation in it."""
+        language = booking.language
+        self._retire_previous(state, booking.organizer_id, progress, deadline, newer_applied, language)
         if booking.action == "cancel":
             if state is not None and state.cancelled and state.organizer_id == booking.organizer_id:
                 # Cancelled before and nothing applied since: no meeting to look for.
                 return Outcome(ResultStatus.CANCELLED, None, meeting_existed=False)
-            return self._cancel(booking.organizer_id, external_id, progress, deadline, newer_applied)
+            return self._cancel(booking.organizer_id, external_id, progress, deadline, newer_applied, language)
         return self._upsert(booking, external_id, progress, deadline)
 
-    def retire(self, organizer_id: str, meeting_id: str, progress: GraphProgress, deadline: float) -> bool:
+    def retire(
+        self, organizer_id: str, meeting_id: str, progress: GraphProgress, deadline: float, *, language: str | None = None
+    ) -> bool:
         """Lock a meeting people may hold the link to, then delete it; False if it was already gone.
 
         Graph keeps a deleted meeting's join link working, so everyone but the organizer is first sent to a
         lobby nobody will open, with no chat."""
-        if not self._lock(organizer_id, meeting_id, progress, deadline):
+        if not self._lock(organizer_id, meeting_id, progress, deadline, language):
             return False
-        deleted = self._graph.delete_meeting(organizer_id, meeting_id, deadline)
+        deleted = self._graph.delete_meeting(organizer_id, meeting_id, deadline, language=language)
         progress.changed = True
         return deleted
 
     def retire_leftovers(
-        self, leftovers: tuple[tuple[str, str], ...], progress: GraphProgress, deadline: float
+        self,
+        leftovers: tuple[tuple[str, str], ...],
+        progress: GraphProgress,
+        deadline: float,
+        *,
+        language: str | None = None,
     ) -> tuple[tuple[str, str], ...]:
         """Retire meetings a concurrent delivery left behind; those Graph still refuses are kept (and logged)."""
         remaining = []
         for organizer_id, meeting_id in leftovers:
             try:
-                self.retire(organizer_id, meeting_id, progress, deadline)
+                self.retire(organizer_id, meeting_id, progress, deadline, language=language)
             except (GraphAccessDenied, GraphRefused) as error:
                 _log_refusal("could not remove a meeting a concurrent delivery left behind", error)
                 remaining.append((organizer_id, meeting_id))
@@ -125,23 +143,23 @@ class MeetingLifecycle:
         assert outcome.meeting is not None  # an upsert always ends with the meeting
         return outcome.meeting
 
-    def undo(self, progress: GraphProgress, deadline: float) -> None:
+    def undo(self, progress: GraphProgress, deadline: float, *, language: str | None = None) -> None:
         """Put back what this delivery's PATCHes changed, newest first (a meeting gone meanwhile is skipped)."""
         for organizer_id, meeting_id, body in reversed(progress.undo):
             if not body:
                 continue
             try:
-                self._graph.update_meeting(organizer_id, meeting_id, encoded(body), deadline)
+                self._graph.update_meeting(organizer_id, meeting_id, encoded(body), deadline, language=language)
             except GraphRefused as error:
                 if error.info.http_status != 404:
                     raise
         progress.undo.clear()
 
-    def _lock(self, organizer_id: str, meeting_id: str, progress: GraphProgress, deadline: float) -> bool:
+    def _lock(self, organizer_id: str, meeting_id: str, progress: GraphProgress, deadline: float, language: str | None) -> bool:
         """The lobby locked to the organizer, chat off; False if the meeting is gone. A courtesy: any other
         refusal is logged and the caller deletes anyway."""
         try:
-            self._graph.update_meeting(organizer_id, meeting_id, encoded(LOCK_BEFORE_DELETE), deadline)
+            self._graph.update_meeting(organizer_id, meeting_id, encoded(LOCK_BEFORE_DELETE), deadline, language=language)
             progress.changed = True
         except GraphError as error:
             if isinstance(error, GraphRefused) and error.info.http_status == 404:
@@ -150,18 +168,35 @@ class MeetingLifecycle:
         return True
 
     def _upsert(self, booking: Booking, external_id: str, progress: GraphProgress, deadline: float) -> Outcome:
-        """createOrGet, then PATCH whatever differs (and the options, which createOrGet does not take)."""
-        organizer = booking.organizer_id
-        response = self._graph.create_or_get(organizer, build_create_or_get_body(booking, external_id), deadline)
+        """createOrGet, then PATCH whatever differs (and the options, which createOrGet does not take).
+
+        A booking into a channel whose meeting already exists in another chat is refused before any PATCH:
+        createOrGet returned that meeting unchanged and chatInfo cannot be PATCHed, so nothing changed in Graph.
+        The check reads the chat from the meeting Graph returns, so it needs no record state of its own."""
+        organizer, language, channel = booking.organizer_id, booking.language, booking.channel
+        body = build_create_or_get_body(booking, external_id)
+        try:
+            response = self._graph.create_or_get(organizer, body, deadline, language=language)
+        except GraphAccessDenied as error:
+            if channel is None:
+                raise
+            # Teams refuses a thread the organizer is not a member of with 403 (the create onlineMeeting
+            # example's note: "should be a member of the channel represented by threadId"; Teams' thread ACL
+            # answers 403 Forbidden, microsoftgraph/microsoft-graph-docs-contrib#9129). Redelivering cannot fix
+            # that, and a missing access policy fails this organizer's other bookings too, so it is answered.
+            raise GraphRefused(error.info) from error
         progress.created = response.status == 201
         progress.changed |= progress.created
-        meeting = progress.meeting = _meeting(response)
+        meeting = progress.meeting = _meeting(response, progress)
+        current = meeting.chat_thread_id
+        if channel is not None and not progress.created and current and current.lower() != channel.thread_id.lower():
+            raise ChannelCannotChange(channel.thread_id, current)
         status = ResultStatus.CREATED if response.status == 201 else ResultStatus.EXISTING
         update = meeting_update(booking, response.payload)
         if not update:
             return Outcome(status, response.request_id, meeting)
         try:
-            patched = self._graph.update_meeting(organizer, meeting.id, update.encoded(), deadline)
+            patched = self._graph.update_meeting(organizer, meeting.id, update.encoded(), deadline, language=language)
         except GraphRefused as error:
             if error.info.http_status == 404:
                 # Deleted between our two calls: the next delivery's createOrGet makes a new one.
@@ -169,13 +204,19 @@ class MeetingLifecycle:
             raise
         progress.changed = True
         progress.undo.append((organizer, meeting.id, undoing(update, response.payload)))
-        meeting = progress.meeting = _meeting(patched)
+        meeting = progress.meeting = _meeting(patched, progress)
         if status is ResultStatus.EXISTING:
             status = ResultStatus.UPDATED
         return Outcome(status, patched.request_id, meeting, update.changed_fields)
 
     def _cancel(
-        self, organizer_id: str, external_id: str, progress: GraphProgress, deadline: float, newer_applied: Callable[[], bool]
+        self,
+        organizer_id: str,
+        external_id: str,
+        progress: GraphProgress,
+        deadline: float,
+        newer_applied: Callable[[], bool],
+        language: str | None,
     ) -> Outcome:
         """Find the meeting by externalId (createOrGet is Graph's only lookup by it), lock it, delete it.
 
@@ -183,18 +224,18 @@ class MeetingLifecycle:
         away: no meeting is left either way, and the result says whether there had been one. Just before the
         DELETE, which nothing can undo, the record state is read again: if a newer booking was applied
         meanwhile (this delivery's session lock was lost), the lock is undone and the meeting kept."""
-        response = self._graph.create_or_get(organizer_id, lookup_body(external_id), deadline)
+        response = self._graph.create_or_get(organizer_id, lookup_body(external_id), deadline, language=language)
         existed = progress.meeting_existed = response.status == 200
         progress.changed |= not existed
-        meeting = progress.meeting = _meeting(response)
+        meeting = progress.meeting = _meeting(response, progress)
         if existed:
-            if not self._lock(organizer_id, meeting.id, progress, deadline):
+            if not self._lock(organizer_id, meeting.id, progress, deadline, language):
                 progress.meeting = None
                 return Outcome(ResultStatus.CANCELLED, response.request_id, meeting_existed=existed)
             progress.undo.append((organizer_id, meeting.id, _unlocking(response.payload)))
         if newer_applied():
             raise NewerBookingApplied
-        self._graph.delete_meeting(organizer_id, meeting.id, deadline)
+        self._graph.delete_meeting(organizer_id, meeting.id, deadline, language=language)
         progress.changed = True
         progress.undo.clear()
         progress.meeting = None
@@ -207,6 +248,7 @@ class MeetingLifecycle:
         progress: GraphProgress,
         deadline: float,
         newer_applied: Callable[[], bool],
+        language: str | None,
     ) -> None:
         """A booking moved to another organizer leaves a meeting under the old one: lock and delete it.
 
@@ -219,10 +261,10 @@ class MeetingLifecycle:
         if newer_applied():  # the old organizer's meeting may be a newer booking's again: touch nothing
             raise NewerBookingApplied
         try:
-            if self._lock(state.organizer_id, state.meeting_id, progress, deadline):
+            if self._lock(state.organizer_id, state.meeting_id, progress, deadline, language):
                 if newer_applied():
                     raise NewerBookingApplied
-                self._graph.delete_meeting(state.organizer_id, state.meeting_id, deadline)
+                self._graph.delete_meeting(state.organizer_id, state.meeting_id, deadline, language=language)
                 progress.changed = True
         except (GraphAccessDenied, GraphRefused) as error:
             progress.warnings.append(_not_removed(error.info, state.meeting_id))
@@ -258,9 +300,21 @@ def _not_removed(info: GraphErrorInfo, meeting_id: str) -> ResultWarning:
     )
 
 
-def _meeting(response: GraphResponse) -> Meeting:
+def _meeting(response: GraphResponse, progress: GraphProgress) -> Meeting:
     try:
-        return meeting_from_graph(response.payload)
+        meeting = meeting_from_graph(response.payload)
     except MalformedMeeting as error:
         info = GraphErrorInfo(response.status, "InvalidResponse", str(error), response.request_id)
         raise GraphUnavailable(info, 1) from error
+    if meeting.join_information is None and not any(w.code == JOIN_INFORMATION_TOO_LARGE for w in progress.warnings):
+        payload = response.payload
+        if read_join_information(payload.get("joinInformation") if isinstance(payload, dict) else None).too_large:
+            progress.warnings.append(
+                ResultWarning(
+                    code=JOIN_INFORMATION_TOO_LARGE,
+                    message=f"Graph's invitation text (joinInformation) is larger than {MAX_JOIN_INFORMATION_BYTES} "
+                    "bytes, so the result leaves it out; the meeting's joinWebUrl and dial-in details are complete",
+                    request_id=response.request_id,
+                )
+            )
+    return meeting

@@ -150,6 +150,9 @@ class BookingPipeline:
             winner = self._states.read(external_id)
             assert winner is not None  # _newer_applied saw it
             return self._repair(delivery, winner, deadline)
+        except InvalidBooking as error:
+            # Found only once Graph showed the meeting (a channel that cannot change); nothing was applied.
+            return self._result(delivery, ResultStatus.REJECTED, error=rejected_error(error))
         reported = as_first_reported(self._applied(delivery, outcome), state)
         stored = applied_state(
             state,
@@ -198,7 +201,8 @@ class BookingPipeline:
         progress = GraphProgress()  # the record's work, not this booking's
         live = None if state.cancelled else (state.organizer_id, state.meeting_id)
         others = tuple(leftover for leftover in state.leftovers if leftover != live)
-        kept = self._lifecycle.retire_leftovers(others, progress, deadline) if others else ()
+        language = delivery.booking.language if delivery.booking else None
+        kept = self._lifecycle.retire_leftovers(others, progress, deadline, language=language) if others else ()
         settled = replace(state, leftovers=kept, reapply=False)
         if state.reapply:
             settled = self._reapplied(settled, progress, deadline)
@@ -234,7 +238,7 @@ class BookingPipeline:
         meeting = progress.meeting
         if meeting is not None and (winner.cancelled or winner.organizer_id != booking.organizer_id):
             try:
-                self._lifecycle.retire(booking.organizer_id, meeting.id, progress, deadline)
+                self._lifecycle.retire(booking.organizer_id, meeting.id, progress, deadline, language=booking.language)
             except GraphError as error:
                 logger.warning("could not undo a concurrent delivery's meeting; left for the next error=%s", error.code)
                 winner = self._amend(
@@ -242,7 +246,7 @@ class BookingPipeline:
                 )
         if not winner.cancelled and progress.changed:
             try:
-                self._lifecycle.undo(progress, deadline)
+                self._lifecycle.undo(progress, deadline, language=booking.language)
                 repaired = self._reapplied(winner, progress, deadline)
                 if not repaired.same_as(winner):
                     self._amend(winner, lambda state: replace(state, meeting_id=repaired.meeting_id))

@@ -11,7 +11,7 @@ meeting id is found only under its own organizer).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import unquote
@@ -20,6 +20,7 @@ from simulator.create_or_get import parse_create_or_get
 from simulator.edm_datetime import now_ticks
 from simulator.graph_errors import GraphError, graph_error_response
 from simulator.identity import ManagedIdentityEndpoint
+from simulator.join_information import join_information
 from simulator.meeting_document import new_meeting_document
 from simulator.meeting_store import MeetingStore, meeting_key, meeting_owner
 from simulator.meeting_update import parse_meeting_update
@@ -55,6 +56,7 @@ class GraphApi:
         known_organizers: Iterable[str] | None,
         dial_in: bool,
         base_url: Callable[[], str],
+        channels: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self._identity = identity
         self._store = store
@@ -63,6 +65,10 @@ class GraphApi:
         self._denied: set[str] = set()
         self._dial_in = dial_in
         self._base_url = base_url
+        # None: every channel thread exists and every organizer is a member of it.
+        self._channels = (
+            None if channels is None else {thread: frozenset(m.lower() for m in members) for thread, members in channels.items()}
+        )
 
     def deny(self, user_id: str) -> None:
         """Behave as if no application access policy covers `user_id`: their meetings answer 403."""
@@ -87,38 +93,62 @@ class GraphApi:
         if route.user is None:
             raise GraphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
         if route.operation == "createOrGet":
-            return self._create_or_get(request, route.user)
-        if request.method == "PATCH":
-            return self._update(request, route.user, route.meeting_id)
-        if request.method == "DELETE":
+            status, meeting = self._create_or_get(request, route.user)
+        elif request.method == "PATCH":
+            status, meeting = 200, self._update(request, route.user, route.meeting_id)
+        elif request.method == "DELETE":
             return self._delete(route.user, route.meeting_id)
-        return self._get(route.user, route.meeting_id)
+        else:
+            status, meeting = 200, self._get(route.user, route.meeting_id)
+        meeting = self.as_answered(meeting, request.headers.get("accept-language"))
+        return json_response(status, meeting, {"Content-Type": ODATA_CONTENT_TYPE})
 
-    def _create_or_get(self, request: HttpRequest, user_segment: str) -> HttpResponse:
+    def as_answered(self, meeting: dict[str, Any], accept_language: str | None = None) -> dict[str, Any]:
+        """A stored meeting as Graph answers with it: joinInformation is in the language each request asks
+        for, so it is rendered per answer, never stored."""
+        organizer_id = meeting["participants"]["organizer"]["identity"]["user"]["id"]
+        return {**meeting, "joinInformation": join_information(meeting, organizer_id, self._tenant_id, accept_language)}
+
+    def _create_or_get(self, request: HttpRequest, user_segment: str) -> tuple[int, dict[str, Any]]:
         params = parse_create_or_get(request.headers.get("content-type"), request.body, now_ticks())
         organizer_id = self._organizer(user_segment)
         base_url = self._base_url()
-        created, meeting = self._store.create_or_get(
-            meeting_key(self._tenant_id, organizer_id, params.external_id),
-            lambda: new_meeting_document(
+
+        def create() -> dict[str, Any]:
+            # Only a new meeting joins a thread: an existing one is returned unchanged, whatever chatInfo says.
+            self._check_thread(params.chat_info, organizer_id)
+            return new_meeting_document(
                 params,
                 organizer_id=organizer_id,
                 tenant_id=self._tenant_id,
                 graph_base_url=base_url,
                 dial_in=self._dial_in,
                 created_ticks=now_ticks(),
-            ),
+            )
+
+        created, meeting = self._store.create_or_get(meeting_key(self._tenant_id, organizer_id, params.external_id), create)
+        return 201 if created else 200, meeting
+
+    def _check_thread(self, chat_info: dict[str, Any] | None, organizer_id: str) -> None:
+        """403, as Teams' thread ACL answers, when the organizer is not a member of the thread (or it does not exist)."""
+        thread_id = unquote((chat_info or {}).get("threadId") or "")
+        if not thread_id or self._channels is None or organizer_id in self._channels.get(thread_id, frozenset()):
+            return
+        raise GraphError(
+            403,
+            "Forbidden",
+            f"AclCheckFailed-The organizer {organizer_id} is not a member of the roster of the thread {thread_id}: "
+            "an online meeting is created in a channel only by a member of the channel.",
         )
-        return _meeting_response(201 if created else 200, meeting)
 
-    def _get(self, user_segment: str, meeting_id: str) -> HttpResponse:
+    def _get(self, user_segment: str, meeting_id: str) -> dict[str, Any]:
         owner = meeting_owner(self._tenant_id, self._organizer(user_segment))
-        return _meeting_response(200, self._found(self._store.find(owner, meeting_id), user_segment, meeting_id))
+        return self._found(self._store.find(owner, meeting_id), user_segment, meeting_id)
 
-    def _update(self, request: HttpRequest, user_segment: str, meeting_id: str) -> HttpResponse:
+    def _update(self, request: HttpRequest, user_segment: str, meeting_id: str) -> dict[str, Any]:
         update = parse_meeting_update(request.headers.get("content-type"), request.body)
         owner = meeting_owner(self._tenant_id, self._organizer(user_segment))
-        return _meeting_response(200, self._found(self._store.update(owner, meeting_id, update.apply), user_segment, meeting_id))
+        return self._found(self._store.update(owner, meeting_id, update.apply), user_segment, meeting_id)
 
     def _delete(self, user_segment: str, meeting_id: str) -> HttpResponse:
         owner = meeting_owner(self._tenant_id, self._organizer(user_segment))
@@ -144,10 +174,6 @@ class GraphApi:
                 "neither is allowed access through RSC permission evaluation.",
             )
         return organizer_id
-
-
-def _meeting_response(status: int, meeting: dict[str, Any]) -> HttpResponse:
-    return json_response(status, meeting, {"Content-Type": ODATA_CONTENT_TYPE})
 
 
 def _route(request: HttpRequest) -> _Route:

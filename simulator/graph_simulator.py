@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -35,6 +35,8 @@ class GraphSimulator:
     expected_client_id: when set, the app's only identity is this user-assigned one; token
         requests for any other client_id (or none) get App Service's 400.
     dial_in: whether organizers have Audio Conferencing (audioConferencing is null without it).
+    channels: None means every Teams channel thread exists and every organizer is a member; otherwise
+        thread id -> member object ids, and createOrGet into any other thread, or by a non-member, answers 403.
     port: 0 picks a free port.
     latency_seconds: added before answering every Graph request (Graph's own latency), for load runs.
     rate_limit_per_second: Graph requests beyond this rate get 429 with Retry-After in whole seconds.
@@ -48,6 +50,7 @@ class GraphSimulator:
         expected_client_id: str | None = None,
         *,
         dial_in: bool = True,
+        channels: Mapping[str, Iterable[str]] | None = None,
         port: int = 0,
         latency_seconds: float = 0.0,
         rate_limit_per_second: float | None = None,
@@ -76,6 +79,7 @@ class GraphSimulator:
             known_organizers=known_organizers,
             dial_in=dial_in,
             base_url=lambda: self.graph_base_url,
+            channels=channels,
         )
         self._dispatcher = Dispatcher(
             graph=self._graph,
@@ -170,16 +174,17 @@ class GraphSimulator:
     # What happened
 
     def meeting_for(self, organizer_id: str, external_id: str) -> dict[str, Any] | None:
-        """The live meeting, exactly as createOrGet returns it, or None (also after it was deleted)."""
-        return self._store.get(meeting_key(self.tenant_id, organizer_id, external_id))
+        """The live meeting, exactly as createOrGet returns it without Accept-Language, or None (also after it was deleted)."""
+        meeting = self._store.get(meeting_key(self.tenant_id, organizer_id, external_id))
+        return None if meeting is None else self._graph.as_answered(meeting)
 
     def meetings(self) -> list[dict[str, Any]]:
-        """Every live (created and not deleted) meeting, oldest first."""
-        return self._store.all()
+        """Every live (created and not deleted) meeting, oldest first, as Graph answers without Accept-Language."""
+        return [self._graph.as_answered(meeting) for meeting in self._store.all()]
 
     def deleted_meetings(self) -> list[dict[str, Any]]:
         """Every meeting deleted through DELETE, as it was when deleted, oldest deletion first."""
-        return self._store.deleted()
+        return [self._graph.as_answered(meeting) for meeting in self._store.deleted()]
 
     @property
     def stats(self) -> SimulatorStats:

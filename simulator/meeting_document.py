@@ -13,6 +13,7 @@ import secrets
 import string
 import uuid
 from typing import Any
+from urllib.parse import unquote
 
 from simulator.create_or_get import CreateOrGetRequest
 from simulator.edm_datetime import format_date_time_offset
@@ -30,14 +31,19 @@ def new_meeting_document(
     created_ticks: int,
 ) -> dict[str, Any]:
     """Build the stored meeting for `request`; `organizer_id` is the lower-cased object id from the path."""
-    thread_id = f"19:meeting_{_base64(str(uuid.uuid4()))}@thread.v2"
+    meeting_thread = f"19:meeting_{_base64(str(uuid.uuid4()))}@thread.v2"
+    # A meeting booked into a channel lives in the channel's thread, echoed as the request sent it (Graph's
+    # channel example returns the percent-encoded form it was given), and is posted as a channel message.
+    chat_info = request.chat_info or {}
+    thread_id = chat_info.get("threadId") or meeting_thread
+    message_id = chat_info.get("messageId") or (_digits(13) if request.chat_info else "0")
     return {
         "@odata.context": f"{graph_base_url}/$metadata#users('{organizer_id}')/onlineMeetings/$entity",
-        "id": _base64(f"1*{organizer_id}*0**{thread_id}"),
+        "id": _base64(f"1*{organizer_id}*0**{meeting_thread}"),
         "creationDateTime": format_date_time_offset(created_ticks),
         "startDateTime": format_date_time_offset(request.start_ticks),
         "endDateTime": format_date_time_offset(request.end_ticks),
-        "joinWebUrl": _join_web_url(thread_id, tenant_id, organizer_id),
+        "joinWebUrl": _join_web_url(unquote(thread_id), message_id, tenant_id, organizer_id),
         "subject": request.subject,
         "externalId": request.external_id,
         "isBroadcast": False,
@@ -50,7 +56,11 @@ def new_meeting_document(
             "passcode": "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(6)),
         },
         "audioConferencing": _audio_conferencing() if dial_in else None,
-        "chatInfo": {"threadId": thread_id, "messageId": "0", "replyChainMessageId": None},
+        "chatInfo": {
+            "threadId": thread_id,
+            "messageId": message_id,
+            "replyChainMessageId": chat_info.get("replyChainMessageId"),
+        },
         "participants": {
             "organizer": {
                 "upn": f"organizer-{organizer_id[:8]}@simulator.onmicrosoft.com",
@@ -74,11 +84,11 @@ def attendee_document(attendee: dict[str, Any]) -> dict[str, Any]:
     return {"upn": attendee.get("upn"), "role": attendee.get("role"), "identity": attendee.get("identity")}
 
 
-def _join_web_url(thread_id: str, tenant_id: str, organizer_id: str) -> str:
+def _join_web_url(thread_id: str, message_id: str, tenant_id: str, organizer_id: str) -> str:
     # Teams encodes these with lower-case %3a / %7b, and the context JSON inline.
     thread = thread_id.replace(":", "%3a").replace("@", "%40")
     context = f"%7b%22Tid%22%3a%22{tenant_id}%22%2c%22Oid%22%3a%22{organizer_id}%22%7d"
-    return f"https://teams.microsoft.com/l/meetup-join/{thread}/0?context={context}"
+    return f"https://teams.microsoft.com/l/meetup-join/{thread}/{message_id}?context={context}"
 
 
 def _audio_conferencing() -> dict[str, Any]:

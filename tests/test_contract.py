@@ -76,6 +76,22 @@ def test_minimal_booking_defaults_to_upsert_without_attendees() -> None:
         ("presenter without userId", {"attendees": [{"upn": "a@b.c", "role": "presenter"}]}, "attendees.0.role", "needs userId"),
         ("duplicate attendee", {"attendees": [{"upn": "a@b.c"}, {"upn": "A@B.C"}]}, "attendees", "same upn twice"),
         ("unknown attendee field", {"attendees": [{"upn": "a@b.c", "email": "x"}]}, "attendees.0.email", "not a field"),
+        ("channel without threadId", {"channel": {"messageId": "0"}}, "channel.threadId", "Field required"),
+        ("channel as a string", {"channel": "19:abc@thread.tacv2"}, "channel", "valid dictionary"),
+        ("meeting chat as channel", {"channel": {"threadId": "19:meeting_abc@thread.v2"}}, "channel.threadId", "thread id"),
+        ("channel id not a thread", {"channel": {"threadId": "General"}}, "channel.threadId", "thread id"),
+        ("line break in thread", {"channel": {"threadId": "19%3Aabc%40thread.tacv2%0A"}}, "channel.threadId", "thread id"),
+        (
+            "messageId not digits",
+            {"channel": {"threadId": "19:a@thread.tacv2", "messageId": "x"}},
+            "channel.messageId",
+            "pattern",
+        ),
+        ("unknown channel field", {"channel": {"threadId": "19:a@thread.tacv2", "name": "x"}}, "channel.name", "not a field"),
+        ("language with underscore", {"language": "de_DE"}, "language", "BCP 47"),
+        ("language too short", {"language": "e"}, "language", "BCP 47"),
+        ("language with a header", {"language": "ja\r\nX: 1"}, "language", "BCP 47"),
+        ("language as list", {"language": ["de"]}, "language", "valid string"),
         (
             "too many attendees",
             {"attendees": [{"upn": f"u{n}@b.c"} for n in range(MAX_ATTENDEES + 1)]},
@@ -135,6 +151,24 @@ def test_a_utf8_byte_order_mark_is_tolerated() -> None:
     assert parse_booking(b"\xef\xbb\xbf" + encode(booking())).source == "crm-eu"
 
 
+@pytest.mark.parametrize(
+    ("sent", "normalised"),
+    [
+        ("19:7ebda77322dd4505ac4dedb5b67df076@thread.tacv2", "19:7ebda77322dd4505ac4dedb5b67df076@thread.tacv2"),
+        ("19%3A3b5239894b776357c1dd79%40thread.skype", "19:3b5239894b776357c1dd79@thread.skype"),
+        ("19%3aGeneral_x-1%40thread.tacv2", "19:General_x-1@thread.tacv2"),
+    ],
+)
+def test_a_channel_thread_id_is_accepted_as_teams_shows_it_or_percent_encoded(sent: str, normalised: str) -> None:
+    parsed = parse_booking(encode(booking(channel={"threadId": sent, "replyChainMessageId": "1563302249053"})))
+    assert parsed.channel is not None and parsed.channel.thread_id == normalised
+
+
+@pytest.mark.parametrize("language", ["de-DE", "ja", "pt-BR", "zh-Hant-TW", "es-419", "sl-rozaj-biske"])
+def test_bcp_47_language_tags_are_accepted(language: str) -> None:
+    assert parse_booking(encode(booking(language=language))).language == language
+
+
 def test_cancel_needs_only_the_identifying_fields() -> None:
     parsed = parse_booking(
         encode({"schemaVersion": 1, "source": "crm-eu", "recordId": "BK-1", "action": "cancel", "organizerId": ORGANIZER_ID})
@@ -192,6 +226,8 @@ def test_json_schema_names_the_fields_upstream_systems_rely_on() -> None:
         "options",
         "end",
         "attendees",
+        "channel",
+        "language",
     }
     assert set(schema["required"]) == {"schemaVersion", "source", "recordId", "organizerId"}
     assert schema["then"]["required"] == ["subject", "start", "end"]

@@ -206,3 +206,20 @@ def test_the_simulators_update_rules_use_the_metadatas_names_and_members(metadat
         assert members == metadata.enums[enum_type] - {"unknownFutureValue"}
     assert metadata.enums["lobbyBypassScope"] - {"unknownFutureValue"} == LOBBY_BYPASS_SCOPES
     assert metadata.enums["onlineMeetingRole"] - {"unknownFutureValue"} == ROLES
+
+
+def test_a_channel_bookings_chat_info_uses_only_declared_chat_info_properties(metadata: GraphMetadata) -> None:
+    channel = {"threadId": "19:7ebda77322dd4505ac4dedb5b67df076@thread.tacv2", "messageId": "0", "replyChainMessageId": "0"}
+    body = json.loads(build_create_or_get_body(parse_booking(json.dumps(booking(channel=channel)).encode()), "ext-1"))
+
+    assert metadata.create_or_get["chatInfo"] == "graph.chatInfo"
+    assert set(body["chatInfo"]) == {"threadId", "messageId", "replyChainMessageId"}
+    metadata.check_value(metadata.create_or_get["chatInfo"], body["chatInfo"], "chatInfo")
+
+
+def test_what_the_result_reads_from_the_meeting_exists_in_the_metadata(metadata: GraphMetadata) -> None:
+    assert metadata.property_type("onlineMeeting", "chatInfo") == "graph.chatInfo"
+    assert metadata.property_type("chatInfo", "threadId") == "Edm.String"
+    assert metadata.property_type("onlineMeeting", "joinInformation") == "graph.itemBody"
+    assert {"content", "contentType"} <= set(metadata.properties["itemBody"])
+    assert "html" in metadata.enums[_short(metadata.property_type("itemBody", "contentType") or "")]

@@ -38,8 +38,10 @@ def test_simulate_answers_every_committed_sample() -> None:
         ("samples/06-late-retry-of-revision-1.json", "superseded"),
         ("samples/07-cancel.json", "cancelled"),
         ("samples/08-with-options.json", "created"),
+        ("samples/09-class-in-channel.json", "created"),
+        ("samples/10-invitation-in-japanese.json", "created"),
     ]
-    new, repeat, reschedule, invalid, unknown, late, cancel, options = results
+    new, repeat, reschedule, invalid, unknown, late, cancel, options, channel, japanese = results
     assert new["meeting"]["joinWebUrl"].startswith("https://teams.microsoft.com/l/meetup-join/")
     assert repeat["meeting"]["id"] == reschedule["meeting"]["id"] == new["meeting"]["id"]
     assert reschedule["changedFields"] == ["subject", "start", "end"]
@@ -54,13 +56,19 @@ def test_simulate_answers_every_committed_sample() -> None:
     assert new["externalId"] == derive_external_id("crm-eu", "BK-10023")
     assert {d["field"] for d in invalid["error"]["details"]} == {"start", "room"}
     assert (unknown["error"]["httpStatus"], unknown["error"]["code"]) == (404, "NotFound")
+    assert channel["meeting"]["chatThreadId"] == "19:7ebda77322dd4505ac4dedb5b67df076@thread.tacv2"
+    assert japanese["meeting"]["joinInformation"]["contentType"] == "html"
+    assert "会議 ID" in japanese["meeting"]["joinInformation"]["content"]
+    assert "Meeting ID" in new["meeting"]["joinInformation"]["content"]
 
     summaries = completed.stderr.splitlines()
     assert summaries[0].startswith("created    crm-eu/BK-10023")
     assert "invalid_booking: start: must be an ISO 8601 date-time" in summaries[3]
     assert "revision 2 already applied; nothing changed" in summaries[5]
     assert "meeting deleted" in summaries[6]
-    assert summaries[-1] == "8 message(s), 8 answered, 0 left for redelivery"
+    assert "channel=19:7ebda77322dd4505ac4dedb5b67df076@thread.tacv2" in summaries[8]
+    assert "invitation=Microsoft Teams 会議に参加" in summaries[9]
+    assert summaries[-1] == "10 message(s), 10 answered, 0 left for redelivery"
 
 
 def test_simulate_reads_json_lines_from_stdin_and_shows_progress() -> None:
