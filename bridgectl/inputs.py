@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,13 +20,24 @@ class BookingInput:
     body: bytes
 
 
-def read_inputs(sources: list[str], stdin: TextIO | None = None) -> list[BookingInput]:
-    """Files (.json: one message; .jsonl: one per line), folders of them (sorted), or - for JSON lines on stdin."""
+class NoBookingMessages(ValueError):
+    """The paths hold no booking message at all: running on nothing is a mistake, never a success."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no booking messages found in the given paths (a .json file holds one, a .jsonl file or - on stdin one "
+            "per line, and a folder is read for its .json and .jsonl files)"
+        )
+
+
+def read_inputs(sources: list[str], stdin: TextIO | None = None, err: TextIO | None = None) -> list[BookingInput]:
+    """Files (.json: one message; .jsonl: one per line), folders of them (sorted), or - for JSON lines on stdin.
+
+    Raises OSError for a path that cannot be read and NoBookingMessages when nothing was found."""
     inputs: list[BookingInput] = []
     for source in sources:
         if source == "-":
-            stream = stdin or sys.stdin
-            inputs += [BookingInput(f"stdin:{n}", line.encode()) for n, line in enumerate(stream, 1) if line.strip()]
+            inputs += _read_stdin(stdin or sys.stdin, err or sys.stderr)
             continue
         path = Path(source)
         if path.is_dir():
@@ -38,6 +50,27 @@ def read_inputs(sources: list[str], stdin: TextIO | None = None) -> list[Booking
             if file.suffix == ".jsonl":
                 lines = file.read_bytes().splitlines()
                 inputs += [BookingInput(f"{file}:{n}", line) for n, line in enumerate(lines, 1) if line.strip()]
-            else:
-                inputs.append(BookingInput(str(file), file.read_bytes()))
+            elif (body := file.read_bytes()).strip():  # an empty file holds no message, as a blank line
+                inputs.append(BookingInput(str(file), body))
+    if not inputs:
+        raise NoBookingMessages()
     return inputs
+
+
+def _read_stdin(stream: TextIO, err: TextIO) -> list[BookingInput]:
+    lines = [(n, line) for n, line in enumerate(stream, 1) if line.strip()]
+    if len(lines) > 1 and _is_one_json_object("".join(line for _, line in lines)):
+        # `cat booking.json | ... -` is the usual slip: read line by line, every line would be rejected as not JSON.
+        err.write(
+            f"warning: stdin holds one JSON object over {len(lines)} lines, not JSON lines (one message per line); "
+            "read as one message. Pass the file's name instead, or compact it with: jq -c .\n"
+        )
+        return [BookingInput("stdin", "".join(line for _, line in lines).encode())]
+    return [BookingInput(f"stdin:{n}", line.encode()) for n, line in lines]
+
+
+def _is_one_json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False

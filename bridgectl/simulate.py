@@ -2,9 +2,10 @@
 
 Graph and the managed-identity endpoint are the project's simulator, started in-process on
 loopback; azure-identity fetches its token from it through its real App Service code path.
-Two legs differ from Azure: results are printed instead of sent to the queue, in the exact
-form (message id, properties, body) the publisher would send, and per-record state (the
-ordering guard) is kept in memory for the run instead of in the state table.
+Two legs differ from Azure: results are printed instead of sent to the queue (as one line per
+booking, or with --format jsonl in the exact form, message id, properties and body, the
+publisher would send), and per-record state (the ordering guard) is kept in memory for the
+run instead of in the state table.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from azure.core.credentials import TokenCredential
-from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+from azure.core.exceptions import AzureError
+from azure.identity import ManagedIdentityCredential
 
+from bridgectl.exit_codes import EXIT_FAILED, EXIT_OK
 from bridgectl.inputs import BookingInput
 from shared.credential import GraphToken
-from shared.errors import RetryableError
+from shared.errors import ConfigurationError, RetryableError, TokenError
 from shared.graph_client import GraphClient
 from shared.log_text import escaped
 from shared.meeting import Meeting
@@ -30,7 +33,7 @@ from shared.pipeline import BookingPipeline, InboundMessage
 from shared.publisher import to_service_bus_message
 from shared.record_state import MemoryRecordStateStore
 from shared.result import ResultMessage, ResultStatus
-from shared.settings import graph_scope_for
+from shared.settings import check_graph_base_url, check_identity_endpoint, graph_scope_for
 
 # The simulated tenant's users: the organizers the committed samples use (one sample names
 # an organizer outside this list on purpose, to show Graph's 404).
@@ -41,20 +44,30 @@ DEMO_CHANNELS = {"19:7ebda77322dd4505ac4dedb5b67df076@thread.tacv2": DEMO_ORGANI
 _TAGS = re.compile(r"<[^>]*>")
 _INVITATION_PREVIEW = 40
 _PROGRESS_ABOVE = 20
+# Graph's join URLs are a few hundred characters; anything longer is not Graph's (or the simulator's) answer.
+_SUMMARY_LIMIT = 2000
+_IDENTITY_VARIABLES = ("IDENTITY_ENDPOINT", "IDENTITY_HEADER")
+
+
+class SimulationSetupError(ValueError):
+    """The run cannot start: what to fix, in one line."""
 
 
 class PrintedResults:
-    """A result sink for the terminal: the result message as JSON on stdout, a summary line on stderr."""
+    """A result sink for the terminal: a summary line per booking on stdout, or with as_json the result
+    message as a JSON line on stdout and the summary on stderr (so that stdout stays machine-readable)."""
 
-    def __init__(self, out: TextIO, err: TextIO) -> None:
+    def __init__(self, out: TextIO, err: TextIO, *, as_json: bool = False) -> None:
         self._out = out
-        self._err = err
+        self._as_json = as_json
+        self.summaries = err if as_json else out
 
     def publish_result(self, result: ResultMessage, correlation_id: str, booking_key: str) -> None:
-        message = to_service_bus_message(result, correlation_id, booking_key)
-        self._out.write(str(message) + "\n")
-        self._err.write(summarize(result, correlation_id) + "\n")
-        self._out.flush()
+        if self._as_json:
+            self._out.write(str(to_service_bus_message(result, correlation_id, booking_key)) + "\n")
+            self._out.flush()
+        self.summaries.write(escaped(summarize(result, correlation_id), _SUMMARY_LIMIT) + "\n")
+        self.summaries.flush()
 
     def close(self) -> None:
         """Nothing to release: the streams belong to the caller."""
@@ -90,10 +103,10 @@ def _chat_and_invitation(meeting: Meeting) -> str:
 
 @contextlib.contextmanager
 def graph_endpoint(graph_url: str | None, organizers: tuple[str, ...]) -> Iterator[tuple[str, TokenCredential]]:
-    """The Graph base URL and a credential: the embedded simulator by default, or the given endpoint."""
+    """The Graph base URL and a credential: the embedded simulator by default, or the given endpoint with the
+    managed-identity endpoint that issues its tokens (IDENTITY_ENDPOINT and IDENTITY_HEADER, as the simulator prints)."""
     if graph_url:
-        # Any Graph-compatible endpoint; the credential chain picks up IDENTITY_ENDPOINT if set.
-        yield graph_url.rstrip("/"), DefaultAzureCredential()
+        yield _checked_graph_url(graph_url), _identity_of_graph_url()
         return
     from simulator import GraphSimulator  # only this command needs it; the function app never imports it
 
@@ -103,30 +116,75 @@ def graph_endpoint(graph_url: str | None, organizers: tuple[str, ...]) -> Iterat
         yield simulator.graph_base_url, ManagedIdentityCredential()
 
 
+def _checked_graph_url(graph_url: str) -> str:
+    try:
+        return check_graph_base_url(graph_url)
+    except ConfigurationError as error:
+        raise SimulationSetupError(f"--graph-url {_problem(error)}") from None
+
+
+def _identity_of_graph_url() -> TokenCredential:
+    missing = [name for name in _IDENTITY_VARIABLES if not os.environ.get(name, "").strip()]
+    if missing:
+        raise SimulationSetupError(
+            f"--graph-url needs the identity endpoint that issues that Graph's tokens: export {' and '.join(missing)} "
+            "as `python -m simulator` prints them (IDENTITY_ENDPOINT=http://127.0.0.1:8010/msi/token, IDENTITY_HEADER=...)"
+        )
+    try:
+        check_identity_endpoint("IDENTITY_ENDPOINT", os.environ["IDENTITY_ENDPOINT"].strip())
+    except ConfigurationError as error:
+        raise SimulationSetupError(f"IDENTITY_ENDPOINT {_problem(error)}") from None
+    # The App Service protocol only, as the function uses in Azure: never a developer sign-in or a chain of fallbacks.
+    return ManagedIdentityCredential()
+
+
+def _problem(error: ConfigurationError) -> str:
+    """The settings' wording of what is wrong, without "setting NAME:": here the value came from elsewhere."""
+    return str(error).removeprefix(f"setting {error.setting}: ")
+
+
+def _first_token(token: GraphToken) -> None:
+    """Ask for the token once before any booking, so a wrong endpoint is one line, not one failure per booking."""
+    try:
+        token.bearer()
+    except TokenError as error:
+        cause = error.__cause__.message if isinstance(error.__cause__, AzureError) else str(error)
+        raise SimulationSetupError(
+            f"IDENTITY_ENDPOINT issued no Graph token: {escaped(cause.splitlines()[0] if cause else '', 300)}. "
+            "Is the simulator running, and are IDENTITY_ENDPOINT and IDENTITY_HEADER the ones it printed last?"
+        ) from None
+
+
 def run_simulation(
     inputs: list[BookingInput],
     *,
     graph_url: str | None = None,
     organizers: tuple[str, ...] = DEMO_ORGANIZERS,
-    out: TextIO = sys.stdout,
-    err: TextIO = sys.stderr,
+    as_json: bool = False,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
 ) -> int:
-    """Feed each input through BookingPipeline.handle; exit status 1 if any would be redelivered."""
+    """Feed each input through BookingPipeline.handle; exit status 1 if any would be redelivered.
+
+    Raises SimulationSetupError when the Graph endpoint given cannot be used."""
+    out, err = out or sys.stdout, err or sys.stderr
     redelivered = 0
     step = max(1, len(inputs) // 10)
+    printed = PrintedResults(out, err, as_json=as_json)
     with graph_endpoint(graph_url, organizers) as (base_url, credential):
-        graph = GraphClient(base_url, GraphToken(credential, graph_scope_for(base_url)).bearer)
-        pipeline = BookingPipeline(graph, PrintedResults(out, err), MemoryRecordStateStore())
+        token = GraphToken(credential, graph_scope_for(base_url))
+        _first_token(token)
+        pipeline = BookingPipeline(GraphClient(base_url, token.bearer), printed, MemoryRecordStateStore())
         try:
             for number, booking in enumerate(inputs, 1):
                 try:
                     pipeline.handle(InboundMessage(body=booking.body, message_id=booking.label, delivery_count=1))
                 except RetryableError as error:
                     redelivered += 1
-                    err.write(f"{'redeliver':<10} {booking.label}: {error}\n")
+                    printed.summaries.write(escaped(f"{'redeliver':<10} {booking.label}: {error}", _SUMMARY_LIMIT) + "\n")
                 if len(inputs) > _PROGRESS_ABOVE and (number % step == 0 or number == len(inputs)):
                     err.write(f"progress {number}/{len(inputs)}\n")
         finally:
             pipeline.close()
     err.write(f"{len(inputs)} message(s), {len(inputs) - redelivered} answered, {redelivered} left for redelivery\n")
-    return 1 if redelivered else 0
+    return EXIT_FAILED if redelivered else EXIT_OK

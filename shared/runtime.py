@@ -11,7 +11,7 @@ import threading
 
 from azure.core.credentials import TokenCredential
 
-from shared.credential import GraphToken, build_credential
+from shared.credential import GraphToken, build_credential, build_graph_credential
 from shared.errors import ConfigurationError, RetryableError
 from shared.graph_client import GraphClient
 from shared.inbound import InboundMessage
@@ -28,11 +28,15 @@ _pipeline: BookingPipeline | None = None
 
 
 def build_pipeline(settings: Settings, credential: TokenCredential | None = None) -> BookingPipeline:
-    """Wire the pipeline for these settings; one credential serves Graph, Service Bus and the state table."""
-    credential = credential or build_credential(settings.managed_identity_client_id, settings.developer_credential)
+    """Wire the pipeline for these settings; one credential serves Graph, Service Bus and the state table,
+    except in Development with GRAPH_CREDENTIAL, where Graph signs in on its own."""
+    credential = credential or build_credential(
+        settings.managed_identity_client_id, settings.developer_credential, settings.graph_sign_in
+    )
+    graph_credential = build_graph_credential(settings.graph_sign_in) if settings.graph_sign_in else credential
     graph = GraphClient(
         settings.graph_base_url,
-        GraphToken(credential, settings.graph_scope).bearer,
+        GraphToken(graph_credential, settings.graph_scope).bearer,
         retry_policy=RetryPolicy(budget_seconds=settings.graph_retry_budget_seconds),
     )
     service_bus = build_service_bus_client(settings.service_bus, credential)
@@ -77,7 +81,7 @@ def _answer_unconfigured(message: InboundMessage, error: ConfigurationError) -> 
     if not message.is_last_delivery(route.max_delivery_count):
         logger.error("the bridge is misconfigured; the booking will be redelivered: %s", error)
         return
-    credential = build_credential(route.managed_identity_client_id, route.developer_credential)
+    credential = build_credential(route.managed_identity_client_id, route.developer_credential, route.graph_sign_in)
     publisher = ResultPublisher(build_service_bus_client(route.service_bus, credential), route.results_queue)
     try:
         result = unconfigured_result(message, error)

@@ -41,6 +41,24 @@ GRAPH_RETRY_BUDGET_SECONDS = "GRAPH_RETRY_BUDGET_SECONDS"
 MAX_THROTTLE_REQUEUES = "MAX_THROTTLE_REQUEUES"
 # Set to "Development" by Core Tools (`func start`); never set in Azure.
 FUNCTIONS_ENVIRONMENT = "AZURE_FUNCTIONS_ENVIRONMENT"
+# Development only: Graph signs in on its own (the simulator's identity endpoint, or an app registration of a
+# test tenant with a certificate) while Service Bus and the state table keep the developer's sign-in (issue 13).
+# Names no SDK reads: the Functions host reads local.settings.json too, and its trigger would take the simulator's
+# tokens for Service Bus if they were IDENTITY_ENDPOINT and IDENTITY_HEADER.
+GRAPH_CREDENTIAL = "GRAPH_CREDENTIAL"
+GRAPH_IDENTITY_ENDPOINT = "GRAPH_IDENTITY_ENDPOINT"
+GRAPH_IDENTITY_HEADER = "GRAPH_IDENTITY_HEADER"
+GRAPH_TENANT_ID = "GRAPH_TENANT_ID"
+GRAPH_CLIENT_ID = "GRAPH_CLIENT_ID"
+GRAPH_CERTIFICATE_PATH = "GRAPH_CERTIFICATE_PATH"
+GRAPH_SIGN_IN_SETTINGS = (
+    GRAPH_CREDENTIAL,
+    GRAPH_IDENTITY_ENDPOINT,
+    GRAPH_IDENTITY_HEADER,
+    GRAPH_TENANT_ID,
+    GRAPH_CLIENT_ID,
+    GRAPH_CERTIFICATE_PATH,
+)
 
 DEFAULT_BOOKINGS_QUEUE = "bookings"
 DEFAULT_RESULTS_QUEUE = "meeting-results"
@@ -67,11 +85,12 @@ APP_SETTINGS = (
     ALLOWED_ORGANIZERS,
     GRAPH_RETRY_BUDGET_SECONDS,
     MAX_THROTTLE_REQUEUES,
+    *GRAPH_SIGN_IN_SETTINGS,
 )
 # Settings infra leaves at the code's default: tuning knobs an operator may set, not wiring.
 TUNING_SETTINGS = (GRAPH_RETRY_BUDGET_SECONDS, MAX_THROTTLE_REQUEUES)
 # Local-only settings: infra never sets them (Azure uses the identity-based form).
-LOCAL_ONLY_SETTINGS = (RECORD_STATE_CONNECTION,)
+LOCAL_ONLY_SETTINGS = (RECORD_STATE_CONNECTION, *GRAPH_SIGN_IN_SETTINGS)
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?$")
 _HOST_NAME = re.compile(
@@ -109,6 +128,26 @@ class RecordStateTarget:
 
 
 @dataclass(frozen=True)
+class SimulatorIdentity:
+    """Graph's token from a local App Service-style identity endpoint: the project's simulator."""
+
+    endpoint: str
+    header: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class CertificateSignIn:
+    """Graph's token for an app registration of a test tenant, signed in with its certificate (PEM or PKCS12)."""
+
+    tenant_id: str
+    client_id: str
+    certificate_path: str
+
+
+GraphSignIn = SimulatorIdentity | CertificateSignIn
+
+
+@dataclass(frozen=True)
 class QueueSettings:
     """The Service Bus target and the two queue names, for code that only talks to the queues."""
 
@@ -132,6 +171,8 @@ class Settings:
     organizer_policy: OrganizerPolicy = field(default_factory=OrganizerPolicy)
     graph_retry_budget_seconds: float = DEFAULT_GRAPH_RETRY_BUDGET_SECONDS
     max_throttle_requeues: int = DEFAULT_MAX_THROTTLE_REQUEUES
+    # Development only: Graph's own sign-in; None means Graph uses the process's one credential.
+    graph_sign_in: GraphSignIn | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +184,7 @@ class ResultRoute:
     max_delivery_count: int
     managed_identity_client_id: str | None
     developer_credential: bool
+    graph_sign_in: GraphSignIn | None = None
 
 
 def load_result_route(environ: Mapping[str, str] | None = None) -> ResultRoute:
@@ -152,12 +194,18 @@ def load_result_route(environ: Mapping[str, str] | None = None) -> ResultRoute:
         max_delivery_count = _integer(env, BOOKINGS_MAX_DELIVERY_COUNT, DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, 1, 2000)
     except ConfigurationError:
         max_delivery_count = DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT
+    developer = _value(env, FUNCTIONS_ENVIRONMENT) == "Development"
+    try:
+        graph_sign_in = _graph_sign_in(env, developer)
+    except ConfigurationError:
+        graph_sign_in = None  # then the pipeline was never built, and no Graph credential changed the environment
     return ResultRoute(
         service_bus=_service_bus_target(env),
         results_queue=_queue_name(env, RESULTS_QUEUE, DEFAULT_RESULTS_QUEUE),
         max_delivery_count=max_delivery_count,
         managed_identity_client_id=_managed_identity_client_id(env),
-        developer_credential=_value(env, FUNCTIONS_ENVIRONMENT) == "Development",
+        developer_credential=developer,
+        graph_sign_in=graph_sign_in,
     )
 
 
@@ -165,6 +213,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; raise ConfigurationError naming the first bad one."""
     env = os.environ if environ is None else environ
     graph_base_url = _graph_base_url(env)
+    developer = _value(env, FUNCTIONS_ENVIRONMENT) == "Development"
     return Settings(
         bookings_queue=_queue_name(env, BOOKINGS_QUEUE, DEFAULT_BOOKINGS_QUEUE),
         results_queue=_queue_name(env, RESULTS_QUEUE, DEFAULT_RESULTS_QUEUE),
@@ -172,13 +221,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         graph_scope=graph_scope_for(graph_base_url),
         service_bus=_service_bus_target(env),
         managed_identity_client_id=_managed_identity_client_id(env),
-        developer_credential=_value(env, FUNCTIONS_ENVIRONMENT) == "Development",
+        developer_credential=developer,
         record_state=_record_state_target(env),
         record_state_table=_table_name(env),
         max_delivery_count=_integer(env, BOOKINGS_MAX_DELIVERY_COUNT, DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, 1, 2000),
         organizer_policy=_organizer_policy(env),
         graph_retry_budget_seconds=_seconds(env, GRAPH_RETRY_BUDGET_SECONDS, DEFAULT_GRAPH_RETRY_BUDGET_SECONDS),
         max_throttle_requeues=_integer(env, MAX_THROTTLE_REQUEUES, DEFAULT_MAX_THROTTLE_REQUEUES, 0, 100),
+        graph_sign_in=_graph_sign_in(env, developer),
     )
 
 
@@ -216,18 +266,33 @@ def _queue_name(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-def _graph_base_url(env: Mapping[str, str]) -> str:
-    value = (_value(env, GRAPH_BASE_URL) or DEFAULT_GRAPH_BASE_URL).rstrip("/")
+def check_graph_base_url(value: str) -> str:
+    """A Graph URL given elsewhere (the CLI's --graph-url), held to GRAPH_BASE_URL's rules; ConfigurationError if broken."""
+    return _graph_base_url({GRAPH_BASE_URL: value})
+
+
+def check_identity_endpoint(name: str, value: str) -> str:
+    """A managed-identity endpoint URL: absolute, plain http only on loopback; ConfigurationError naming `name`."""
+    return _local_or_https_url(name, value, "such as http://127.0.0.1:8010/msi/token, as the simulator prints it")
+
+
+def _local_or_https_url(name: str, value: str, example: str) -> str:
     parts = urlsplit(value)
-    example = "such as https://graph.microsoft.com/v1.0 or https://graph.microsoft.us/v1.0"
     if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigurationError(GRAPH_BASE_URL, f"{_redacted(value)} is not an absolute URL {example}")
+        raise ConfigurationError(name, f"{_redacted(value)} is not an absolute URL {example}")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ConfigurationError(
-            GRAPH_BASE_URL, f"{_redacted(value)} must use https (plain http is allowed only on loopback, for the simulator)"
+            name, f"{_redacted(value)} must use https (plain http is allowed only on loopback, for the simulator)"
         )
     if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigurationError(GRAPH_BASE_URL, f"{_redacted(value)} must not carry credentials, a query or a fragment")
+        raise ConfigurationError(name, f"{_redacted(value)} must not carry credentials, a query or a fragment")
+    return value
+
+
+def _graph_base_url(env: Mapping[str, str]) -> str:
+    value = (_value(env, GRAPH_BASE_URL) or DEFAULT_GRAPH_BASE_URL).rstrip("/")
+    example = "such as https://graph.microsoft.com/v1.0 or https://graph.microsoft.us/v1.0"
+    parts = urlsplit(_local_or_https_url(GRAPH_BASE_URL, value, example))
     if not parts.path.endswith("/v1.0"):
         raise ConfigurationError(
             GRAPH_BASE_URL, f"{_redacted(value)} must end with /v1.0, the API version this bridge is built against ({example})"
@@ -307,6 +372,57 @@ def _managed_identity_client_id(env: Mapping[str, str]) -> str | None:
         )
     chosen = client_id or trigger_client_id
     return chosen.lower() if chosen else None
+
+
+def _graph_sign_in(env: Mapping[str, str], developer: bool) -> GraphSignIn | None:
+    given = [name for name in GRAPH_SIGN_IN_SETTINGS if _value(env, name) is not None]
+    if not given:
+        return None
+    if not developer:
+        # As with a connection string: in Azure the managed identity is the only way in, so a leftover is an error.
+        raise ConfigurationError(
+            given[0],
+            f"is for local runs only ({FUNCTIONS_ENVIRONMENT}=Development, as func start sets it); in Azure Graph is "
+            "reached with the managed identity: remove it",
+        )
+    kind = (_value(env, GRAPH_CREDENTIAL) or "").lower()
+    if kind == "simulator":
+        _only_these(env, kind, (GRAPH_IDENTITY_ENDPOINT, GRAPH_IDENTITY_HEADER))
+        endpoint = _required(env, GRAPH_IDENTITY_ENDPOINT, "give the identity endpoint the simulator prints")
+        return SimulatorIdentity(
+            check_identity_endpoint(GRAPH_IDENTITY_ENDPOINT, endpoint),
+            _required(env, GRAPH_IDENTITY_HEADER, "give the IDENTITY_HEADER the simulator prints (new on every start)"),
+        )
+    if kind == "certificate":
+        _only_these(env, kind, (GRAPH_TENANT_ID, GRAPH_CLIENT_ID, GRAPH_CERTIFICATE_PATH))
+        tenant_id = _required(env, GRAPH_TENANT_ID, "give the test tenant's id (a GUID) or its domain")
+        if not (GUID.match(tenant_id) or _HOST_NAME.match(tenant_id)):
+            raise ConfigurationError(GRAPH_TENANT_ID, f"{tenant_id!r} is not a tenant id (a GUID) or a domain name")
+        client_id = _required(env, GRAPH_CLIENT_ID, "give the app registration's client id")
+        if not GUID.match(client_id):
+            raise ConfigurationError(GRAPH_CLIENT_ID, f"{client_id!r} is not a client id (a GUID)")
+        path = _required(env, GRAPH_CERTIFICATE_PATH, "give the path of the app registration's certificate with its key")
+        return CertificateSignIn(tenant_id, client_id.lower(), path)
+    if not kind:
+        raise ConfigurationError(GRAPH_CREDENTIAL, f"is not set while {given[0]} is: set it to 'simulator' or 'certificate'")
+    raise ConfigurationError(
+        GRAPH_CREDENTIAL,
+        f"{_value(env, GRAPH_CREDENTIAL)!r} is not supported: 'simulator' (GRAPH_IDENTITY_ENDPOINT and "
+        "GRAPH_IDENTITY_HEADER) or 'certificate' (GRAPH_TENANT_ID, GRAPH_CLIENT_ID and GRAPH_CERTIFICATE_PATH)",
+    )
+
+
+def _only_these(env: Mapping[str, str], kind: str, used: tuple[str, ...]) -> None:
+    for name in GRAPH_SIGN_IN_SETTINGS:
+        if name != GRAPH_CREDENTIAL and name not in used and _value(env, name) is not None:
+            raise ConfigurationError(name, f"is not used with {GRAPH_CREDENTIAL}={kind}: remove it")
+
+
+def _required(env: Mapping[str, str], name: str, hint: str) -> str:
+    value = _value(env, name)
+    if value is None:
+        raise ConfigurationError(name, f"is not set: {hint}")
+    return value
 
 
 def _record_state_target(env: Mapping[str, str]) -> RecordStateTarget:

@@ -3,29 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 from shared.external_id import derive_external_id
-from tests.bookings import REPO_ROOT, booking
-
-
-def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(("IDENTITY_", "MSI_", "AZURE_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "bridgectl", *args],
-        cwd=REPO_ROOT,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
-    )
+from tests.bookings import booking
+from tests.cli.command import run_cli
 
 
 def test_simulate_answers_every_committed_sample() -> None:
-    completed = run_cli("simulate", "samples/")
+    completed = run_cli("simulate", "samples/", "--format", "jsonl")
 
     assert completed.returncode == 0, completed.stderr
     results = [json.loads(line) for line in completed.stdout.splitlines()]
@@ -74,7 +59,7 @@ def test_simulate_answers_every_committed_sample() -> None:
 def test_simulate_reads_json_lines_from_stdin_and_shows_progress() -> None:
     lines = "".join(json.dumps(booking(recordId=f"BK-{n}")) + "\n" for n in range(25))
 
-    completed = run_cli("simulate", "-", stdin=lines)
+    completed = run_cli("simulate", "-", "--format", "jsonl", stdin=lines)
 
     assert completed.returncode == 0, completed.stderr
     assert [json.loads(line)["status"] for line in completed.stdout.splitlines()] == ["created"] * 25

@@ -18,7 +18,7 @@ from azure.servicebus import ServiceBusMessage, ServiceBusSender
 from azure.servicebus.exceptions import MessageSizeExceededError
 
 from bridgectl.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from bridgectl.inputs import BookingInput, read_inputs
+from bridgectl.inputs import BookingInput, NoBookingMessages, read_inputs
 from bridgectl.queues.connection import QueueCommandError, QueueEndpoint, open_client, resolve_endpoint, talking_to
 from bridgectl.queues.messages import message_body, message_properties
 from shared.booking import Booking, parse_booking
@@ -129,12 +129,9 @@ def send_in_batches(
 def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Validate every input, then send the valid ones (all of them, unless --skip-invalid)."""
     try:
-        inputs = read_inputs(args.inputs)
-    except OSError as error:
+        inputs = read_inputs(args.inputs, err=err)
+    except (OSError, NoBookingMessages) as error:
         err.write(f"error: {error}\n")
-        return EXIT_USAGE
-    if not inputs:
-        err.write("error: no booking messages found in the given paths (.json, .jsonl, or JSON lines on stdin)\n")
         return EXIT_USAGE
     valid, problems = validate_inputs(inputs)
     for problem in problems:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bridgectl.exit_codes import EXIT_FAILED, EXIT_OK
+from bridgectl.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from bridgectl.queues.send import BOOKING_MESSAGE_NAMESPACE, ValidBooking, booking_message_id, to_booking_message
 from shared.booking import parse_booking
 from shared.external_id import derive_external_id
@@ -142,3 +142,12 @@ def test_send_message_for_a_valid_booking() -> None:
     message = to_booking_message(ValidBooking("x.json", body, parse_booking(body)))
     assert message.message_id == booking_message_id(parse_booking(body), body)
     assert str(message) == body.decode()
+
+
+def test_paths_without_bookings_are_a_usage_error(broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "notes.txt").write_text(json.dumps(booking()))
+    (tmp_path / "blank.json").write_text("\n")
+    code, out, err = run(capsys, "send", str(tmp_path), "--dry-run")
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err.startswith("error: no booking messages found in the given paths")
+    assert broker.clients_built == 0

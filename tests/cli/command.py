@@ -1,0 +1,23 @@
+"""The command line as a person runs it: `python -m bridgectl` in its own process, from the repository root."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.bookings import REPO_ROOT
+
+
+def run_cli(*args: str, stdin: str | None = None, environment: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run one command with none of the caller's Azure or identity variables, plus `environment`."""
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith(("IDENTITY_", "MSI_", "AZURE_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bridgectl", *args],
+        cwd=REPO_ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**inherited, **(environment or {})},
+        timeout=120,
+    )
