@@ -87,7 +87,12 @@ class GraphErrorInfo:
 
 
 class GraphError(BridgeError):
-    """Base of Graph's answers that are errors; the result reports Graph's own code."""
+    """Base of Graph's answers that are errors; the result reports Graph's own code.
+
+    maybe_applied: an earlier attempt of the same call went unanswered or met a gateway error, so Graph may
+    have applied the request although this error says otherwise (a meeting may exist that nobody has an id of)."""
+
+    maybe_applied = False
 
     def __init__(self, summary: str, info: GraphErrorInfo) -> None:
         super().__init__(summary)

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import requests
 
-from shared.errors import GraphAccessDenied, GraphErrorInfo, GraphRefused, GraphThrottled, GraphUnavailable
+from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused, GraphThrottled, GraphUnavailable
 from shared.graph_answers import MAX_REQUEST_ID_LENGTH, Answer, bounded, classify, error_info
 from shared.http_session import pooled_session
 from shared.log_text import escaped
@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 3.05
 READ_TIMEOUT_SECONDS = 20.0
+# Answers after which the request may have been applied all the same: a gateway timed out or failed behind it.
+_MAYBE_APPLIED_STATUSES = frozenset({408, 500, 502, 504})
 _CONNECTION_FAILURES = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
@@ -104,6 +106,7 @@ class GraphClient:
         policy = self._retry_policy
         deadline = deadline if deadline is not None else self.deadline()
         attempt = 0
+        maybe_applied = False
         while True:
             attempt += 1
             client_request_id = str(uuid.uuid4())
@@ -123,6 +126,7 @@ class GraphClient:
                 )
             except _CONNECTION_FAILURES as error:
                 info = GraphErrorInfo(None, type(error).__name__, _connection_failure(error), None, client_request_id)
+                maybe_applied |= not isinstance(error, requests.ConnectTimeout)
             else:
                 answer = classify(response.status_code)
                 if answer is Answer.SUCCESS and response.status_code != 204:
@@ -130,18 +134,19 @@ class GraphClient:
                 if answer is Answer.SUCCESS:
                     return GraphResponse(204, None, _request_id(response))
                 info = error_info(response.status_code, response.reason, response.headers, response.content, client_request_id)
+                maybe_applied |= response.status_code in _MAYBE_APPLIED_STATUSES
                 if answer is Answer.ACCESS_DENIED:
-                    raise GraphAccessDenied(info)
+                    raise _marked(GraphAccessDenied(info), maybe_applied)
                 if answer is Answer.UNAVAILABLE:
-                    raise GraphUnavailable(info, attempt)
+                    raise _marked(GraphUnavailable(info, attempt), maybe_applied)
                 if answer in (Answer.REFUSED, Answer.NOT_FOUND):
-                    raise GraphRefused(info)
+                    raise _marked(GraphRefused(info), maybe_applied)
 
             wait = policy.backoff_seconds(attempt, info.retry_after_seconds)
             if attempt >= policy.max_attempts or time.monotonic() + wait >= deadline:
                 if info.retry_after_seconds is not None:
-                    raise GraphThrottled(info, attempt, info.retry_after_seconds)
-                raise GraphUnavailable(info, attempt)
+                    raise _marked(GraphThrottled(info, attempt, info.retry_after_seconds), maybe_applied)
+                raise _marked(GraphUnavailable(info, attempt), maybe_applied)
             logger.warning(
                 "graph retry method=%s attempt=%d status=%s code=%s waitSeconds=%.2f graphRequestId=%s",
                 method,
@@ -152,6 +157,11 @@ class GraphClient:
                 escaped(info.request_id),
             )
             time.sleep(wait)
+
+
+def _marked(error: GraphError, maybe_applied: bool) -> GraphError:
+    error.maybe_applied = maybe_applied
+    return error
 
 
 def _graph_session(base_url: str, max_connections: int) -> requests.Session:

@@ -255,20 +255,29 @@ class MeetingLifecycle:
         If Graph will not let the bridge touch the old organizer's meetings any more (403, or another
         refusal), the move still goes ahead: the result carries a warning naming the meeting to remove by
         hand, rather than the record failing on every revision to come."""
-        if state is None or state.meeting_id is None or state.organizer_id in (None, organizer_id):
+        if state is None or state.organizer_id in (None, organizer_id):
             return
+        if state.meeting_id is None and not state.meeting_unknown:
+            return
+        previous = state.organizer_id
         progress.previous_settled = False
         if newer_applied():  # the old organizer's meeting may be a newer booking's again: touch nothing
             raise NewerBookingApplied
+        meeting_id = state.meeting_id
         try:
-            if self._lock(state.organizer_id, state.meeting_id, progress, deadline, language):
+            if meeting_id is None:  # created once, its id never learned: createOrGet finds it (or makes one, to delete)
+                response = self._graph.create_or_get(previous, lookup_body(state.external_id), deadline, language=language)
+                progress.changed |= response.status == 201
+                meeting_id = _meeting(response, progress).id
+            if self._lock(previous, meeting_id, progress, deadline, language):
                 if newer_applied():
                     raise NewerBookingApplied
-                self._graph.delete_meeting(state.organizer_id, state.meeting_id, deadline, language=language)
+                self._graph.delete_meeting(previous, meeting_id, deadline, language=language)
                 progress.changed = True
         except (GraphAccessDenied, GraphRefused) as error:
-            progress.warnings.append(_not_removed(error.info, state.meeting_id))
-            progress.left_behind.append((state.organizer_id, state.meeting_id))
+            progress.warnings.append(_not_removed(error.info, meeting_id or "(its id unknown)"))
+            if meeting_id is not None:
+                progress.left_behind.append((previous, meeting_id))
             _log_refusal("could not remove the moved booking's previous meeting", error)
         progress.previous_settled = True
 

@@ -49,6 +49,7 @@ def applied_state(
     outcome: AppliedOutcome,
     left_behind: tuple[tuple[str, str], ...] = (),
     body: bytes | None = None,
+    meeting_unknown: bool = False,
 ) -> RecordState:
     """The state to store once `booking` has changed what Graph holds (a booking without a revision keeps the last one).
 
@@ -70,6 +71,7 @@ def applied_state(
             if leftover != (booking.organizer_id, meeting_id)
         ),
         applied_booking=body if not cancelled and body is not None and len(body) <= MAX_KEPT_BOOKING_BYTES else None,
+        meeting_unknown=meeting_unknown and meeting_id is None,
     )
 
 

@@ -288,7 +288,7 @@ class BookingPipeline:
             error=error,
             last_delivery=message.is_last_delivery(self._limits.max_delivery_count),
             requeue_count=message.requeue_count,
-            graph_changed=delivery.progress.changed,
+            graph_changed=delivery.progress.changed or _maybe_applied(error),
             has_revision=booking is not None and booking.revision is not None,
             can_requeue=self._requeue is not None,
         )
@@ -312,18 +312,21 @@ class BookingPipeline:
         raise error
 
     def _remember_partial(self, delivery: Delivery, error: Exception) -> Exception:
-        """A booking that fails after Graph was changed leaves the record state knowing the meeting Graph holds,
-        so a later move or cancel finds it. Returns the error to decide on (the store's, if this write fails)."""
-        booking, progress = delivery.booking, delivery.progress
+        """A booking that fails after Graph was changed, or may have been (an answer was lost), leaves the record
+        state knowing the meeting Graph holds, or that one may exist, so a later move or cancel finds it. Returns
+        the error to decide on (the store's, if this write fails)."""
+        booking, progress, state = delivery.booking, delivery.progress, delivery.state
         if booking is None or delivery.external_id is None or not delivery.applying:
             return error
-        if not progress.changed or not progress.previous_settled:
+        if not (progress.changed or _maybe_applied(error)) or not progress.previous_settled:
             return error
+        known = state.meeting_id if state and not state.cancelled and state.organizer_id == booking.organizer_id else None
+        meeting_id = progress.meeting.id if progress.meeting else known
         stored = applied_state(
-            delivery.state,
+            state,
             booking,
             delivery.external_id,
-            meeting_id=progress.meeting.id if progress.meeting else None,
+            meeting_id=meeting_id,
             cancelled=False,
             outcome=AppliedOutcome(
                 delivery.message.booking_key,
@@ -331,9 +334,10 @@ class BookingPipeline:
                 meeting_existed=progress.meeting_existed,
             ),
             left_behind=tuple(progress.left_behind),
+            meeting_unknown=meeting_id is None,
         )
         try:
-            winner = commit(self._states, stored, delivery.state, booking)
+            winner = commit(self._states, stored, state, booking)
         except RetryableError as store_error:
             logger.error("could not record the meeting of a failed booking error=%s", store_error.code)
             return store_error
@@ -448,6 +452,10 @@ def build_result(delivery: Delivery, status: ResultStatus, processed_at: datetim
         warnings=list(delivery.progress.warnings),
         **details,
     )
+
+
+def _maybe_applied(error: Exception) -> bool:
+    return isinstance(error, GraphError) and error.maybe_applied
 
 
 def _kept_booking(state: RecordState) -> Booking | None:

@@ -98,6 +98,9 @@ class RecordState:
     # whether that is still to be done (a repair that failed is left to the record's next delivery).
     applied_booking: bytes | None = None
     reapply: bool = False
+    # A booking may have created the record's meeting under organizer_id without the bridge learning its id
+    # (Graph's answer was lost, then the booking failed): a move or cancel looks it up by externalId.
+    meeting_unknown: bool = False
 
     def same_as(self, other: RecordState | None) -> bool:
         """Equal but for the etag: writing it again would change nothing."""
@@ -271,6 +274,8 @@ def _to_entity(state: RecordState) -> dict[str, Any]:
         entity["AppliedBooking@odata.type"] = "Edm.Binary"
     if state.reapply:
         entity["Reapply"] = True
+    if state.meeting_unknown:
+        entity["MeetingUnknown"] = True
     return entity
 
 
@@ -293,6 +298,7 @@ def _from_entity(external_id: str, entity: dict[str, Any], etag: str) -> RecordS
         leftovers=_leftovers(entity.get("Leftovers")),
         applied_booking=_applied_booking(entity.get("AppliedBooking")),
         reapply=entity.get("Reapply") is True,
+        meeting_unknown=entity.get("MeetingUnknown") is True,
     )
 
 

@@ -365,3 +365,19 @@ def test_an_escaped_unpaired_surrogate_is_rejected_not_an_encoding_crash(host: H
     raw = json.dumps(booking(attendees=[{"upn": "ada@contoso.com"}])).replace("ada@", "ada\\ud800@").encode()
     host.deliver(raw)
     assert host.last_result().status is ResultStatus.REJECTED and graph.graph_requests() == []
+
+
+def test_a_meeting_graph_made_though_its_answer_was_lost_is_found_when_the_booking_moves(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
+    # Found by the stateful property: createOrGet is applied but its answer is lost, the retry is throttled for a
+    # day, and the booking is answered `failed`; the record state must still say a meeting may exist.
+    graph.inject(Fault(drop_after_processing=True))
+    graph.inject(Fault(status=429, retry_after="86400"))
+    host.deliver(booking(revision=1))
+    assert host.last_result().status is ResultStatus.FAILED and len(graph.meetings()) == 1
+
+    host.deliver(booking(revision=2, organizerId=SECOND_ORGANIZER))
+
+    assert host.last_result().status is ResultStatus.CREATED
+    assert live_meetings(graph) == [(SECOND_ORGANIZER, EXTERNAL_ID)]
