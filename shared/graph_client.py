@@ -3,6 +3,7 @@
 One client per process, used by every invocation thread: the session's connection pool is
 thread-safe and keeps TLS connections to Graph alive between messages. Retrying a
 createOrGet POST is safe because the externalId makes it idempotent; that is the point of it.
+Each request is a span of the booking's trace and carries its traceparent (shared.telemetry).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -22,6 +23,7 @@ from shared.graph_answers import MAX_REQUEST_ID_LENGTH, Answer, bounded, classif
 from shared.http_session import pooled_session
 from shared.log_text import escaped
 from shared.retry_policy import RetryPolicy
+from shared.telemetry import CREATE_OR_GET, ONLINE_MEETING, graph_request, record_retry_after_wait
 
 logger = logging.getLogger(__name__)
 
@@ -57,22 +59,24 @@ class GraphClient:
         self._retry_policy = retry_policy or RetryPolicy()
         self._read_timeout = read_timeout_seconds
         self._session = _graph_session(self._base_url, max_connections)
+        self._server_address = urlsplit(self._base_url).hostname
 
     def create_or_get(self, organizer_id: str, body: bytes, deadline: float | None = None) -> GraphResponse:
         """POST /users/{organizerId}/onlineMeetings/createOrGet; 201 = created, 200 = existing."""
-        return self._send("POST", f"{self._meetings_url(organizer_id)}/createOrGet", body, deadline)
+        return self._send("POST", CREATE_OR_GET, f"{self._meetings_url(organizer_id)}/createOrGet", body, deadline)
 
     def update_meeting(self, organizer_id: str, meeting_id: str, body: bytes, deadline: float | None = None) -> GraphResponse:
         """PATCH /users/{organizerId}/onlineMeetings/{id}; Graph answers 200 with the updated meeting.
 
         A PATCH sets absolute values, so retrying one whose answer was lost is harmless."""
-        return self._send("PATCH", f"{self._meetings_url(organizer_id)}/{quote(meeting_id, safe='')}", body, deadline)
+        url = f"{self._meetings_url(organizer_id)}/{quote(meeting_id, safe='')}"
+        return self._send("PATCH", ONLINE_MEETING, url, body, deadline)
 
     def delete_meeting(self, organizer_id: str, meeting_id: str, deadline: float | None = None) -> bool:
         """DELETE /users/{organizerId}/onlineMeetings/{id}: True if deleted now, False if it was already gone (404)."""
         url = f"{self._meetings_url(organizer_id)}/{quote(meeting_id, safe='')}"
         try:
-            self._send("DELETE", url, None, deadline)
+            self._send("DELETE", ONLINE_MEETING, url, None, deadline)
         except GraphRefused as error:
             if error.info.http_status == 404:
                 return False
@@ -89,7 +93,7 @@ class GraphClient:
     def _meetings_url(self, organizer_id: str) -> str:
         return f"{self._base_url}/users/{quote(organizer_id, safe='')}/onlineMeetings"
 
-    def _send(self, method: str, url: str, body: bytes | None, deadline: float | None) -> GraphResponse:
+    def _send(self, method: str, operation: str, url: str, body: bytes | None, deadline: float | None) -> GraphResponse:
         policy = self._retry_policy
         deadline = deadline if deadline is not None else self.deadline()
         attempt = 0
@@ -99,13 +103,14 @@ class GraphClient:
             remaining = deadline - time.monotonic()
             timeout = (CONNECT_TIMEOUT_SECONDS, max(1.0, min(self._read_timeout, remaining)))
             try:
-                response = self._session.request(
+                response = self._request(
                     method,
+                    operation,
+                    attempt,
                     url,
                     data=body,
                     headers={"Authorization": f"Bearer {self._bearer_token()}", "client-request-id": client_request_id},
                     timeout=timeout,
-                    allow_redirects=False,
                 )
             except _CONNECTION_FAILURES as error:
                 info = GraphErrorInfo(None, type(error).__name__, _connection_failure(error), None, client_request_id)
@@ -137,7 +142,19 @@ class GraphClient:
                 wait,
                 escaped(info.request_id),
             )
+            if info.retry_after_seconds is not None:
+                record_retry_after_wait(operation, wait)
             time.sleep(wait)
+
+    def _request(
+        self, method: str, operation: str, attempt: int, url: str, *, headers: dict[str, str], **options: Any
+    ) -> requests.Response:
+        """One HTTP request: a span of the booking's trace, whose traceparent the request carries."""
+        with graph_request(method, operation, self._server_address, attempt) as call:
+            call.carry_trace_context(headers)
+            response = self._session.request(method, url, headers=headers, allow_redirects=False, **options)
+            call.answered(response.status_code, _request_id(response))
+        return response
 
 
 def _graph_session(base_url: str, max_connections: int) -> requests.Session:

@@ -22,6 +22,7 @@ from azure.servicebus.exceptions import ServiceBusConnectionError
 
 import function_app
 from devtools.azurite import AzuriteNotInstalled, azurite_table_service
+from devtools.invocation import HostContext
 from shared.result import ResultMessage
 from shared.runtime import reset_pipeline
 from shared.settings import DEFAULT_BOOKINGS_QUEUE, DEFAULT_RESULTS_QUEUE
@@ -166,8 +167,12 @@ class HostInvoker:
         correlation_id: str | None = None,
         session_id: str | None = None,
         application_properties: dict[str, Any] | None = None,
+        trace_parent: str = "",
+        trace_state: str = "",
     ) -> None:
-        """One delivery; raises whatever the function raises (the host would then abandon the message)."""
+        """One delivery; raises whatever the function raises (the host would then abandon the message).
+
+        `trace_parent` is the invocation's trace context, as the host passes it (empty: none)."""
         raw = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
         message = TriggerMessage(
             body=raw,
@@ -179,7 +184,7 @@ class HostInvoker:
             application_properties=application_properties or {},
             user_properties=application_properties or {},
         )
-        self._function(message)
+        self._function(message, HostContext(trace_parent=trace_parent, trace_state=trace_state))
 
     def last_result(self) -> ResultMessage:
         return self.sent.results()[-1]
