@@ -386,7 +386,9 @@ class BookingPipeline:
         message = delivery.message
         self._publisher.publish_result(result, message.correlation_id or message.original_id, message.booking_key)
         record_result(
-            result.status.value, delivery.booking.source if delivery.booking else None, result.error and result.error.code
+            result.status.value,
+            delivery.booking.source if delivery.booking else None,
+            result.error.code if result.error else None,
         )
         logger.info(
             "booking processed status=%s source=%s externalId=%s revision=%s changed=%s errorCode=%s "
