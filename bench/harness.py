@@ -23,6 +23,8 @@ from azure.servicebus import ServiceBusMessage, ServiceBusSender
 from requests import PreparedRequest
 from requests.adapters import HTTPAdapter
 
+from devtools.invocation import HostContext
+
 # Service Bus's default maxDeliveryCount, as infra sets it for the bookings queue.
 MAX_DELIVERIES = 10
 
@@ -142,7 +144,7 @@ class FunctionHost:
 
     def invoke(self, message: TriggerMessage) -> None:
         """One invocation; raises whatever the function raises (the host then abandons the message)."""
-        self._function(message)
+        self._function(message, HostContext())
 
     def deliver(self, message_id: str, body: bytes) -> Delivery:
         """Deliver until the function completes the message, redelivering on a raise as Service Bus does."""

@@ -4,6 +4,8 @@ Returning normally completes the message (autoCompleteMessages in host.json); ra
 abandons it, so Service Bus redelivers it until maxDeliveryCount and then dead-letters it.
 The queue requires sessions (session id = the record's externalId): the host holds one
 record's session on one invocation at a time, so a record's bookings apply in order.
+The invocation's trace context (`context.trace_context`, which the host continues from the
+message's Diagnostic-Id) becomes the parent of the booking's spans: one trace per booking.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ blueprint = func.Blueprint()
     connection=SERVICE_BUS_CONNECTION,
     is_sessions_enabled=True,
 )
-def create_meeting(message: func.ServiceBusMessage) -> None:
+def create_meeting(message: func.ServiceBusMessage, context: func.Context) -> None:
     """One booking message in, one result message out (or an exception for redelivery)."""
+    trace_context = context.trace_context
     handle(
         InboundMessage(
             body=message.get_body(),
@@ -34,5 +37,7 @@ def create_meeting(message: func.ServiceBusMessage) -> None:
             delivery_count=message.delivery_count,
             session_id=message.session_id,
             application_properties=message.application_properties or {},
+            trace_parent=trace_context.trace_parent or None,
+            trace_state=trace_context.trace_state or None,
         )
     )

@@ -3,6 +3,7 @@
 One client per process, used by every invocation thread: the session's connection pool is
 thread-safe and keeps TLS connections to Graph alive between messages. Retrying a
 createOrGet POST is safe because the externalId makes it idempotent; that is the point of it.
+Each request is a span of the booking's trace and carries its traceparent (shared.telemetry).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 
@@ -22,6 +23,7 @@ from shared.graph_answers import MAX_REQUEST_ID_LENGTH, Answer, bounded, classif
 from shared.http_session import pooled_session
 from shared.log_text import escaped
 from shared.retry_policy import RetryPolicy
+from shared.telemetry import CREATE_OR_GET, ONLINE_MEETING, graph_request, record_retry_after_wait
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +61,13 @@ class GraphClient:
         self._retry_policy = retry_policy or RetryPolicy()
         self._read_timeout = read_timeout_seconds
         self._session = _graph_session(self._base_url, max_connections)
+        self._server_address = urlsplit(self._base_url).hostname
 
     def create_or_get(
         self, organizer_id: str, body: bytes, deadline: float | None = None, *, language: str | None = None
     ) -> GraphResponse:
         """POST /users/{organizerId}/onlineMeetings/createOrGet; 201 = created, 200 = existing."""
-        return self._send("POST", f"{self._meetings_url(organizer_id)}/createOrGet", body, deadline, language)
+        return self._send("POST", CREATE_OR_GET, f"{self._meetings_url(organizer_id)}/createOrGet", body, deadline, language)
 
     def update_meeting(
         self, organizer_id: str, meeting_id: str, body: bytes, deadline: float | None = None, *, language: str | None = None
@@ -73,7 +76,7 @@ class GraphClient:
 
         A PATCH sets absolute values, so retrying one whose answer was lost is harmless."""
         url = f"{self._meetings_url(organizer_id)}/{quote(meeting_id, safe='')}"
-        return self._send("PATCH", url, body, deadline, language)
+        return self._send("PATCH", ONLINE_MEETING, url, body, deadline, language)
 
     def delete_meeting(
         self, organizer_id: str, meeting_id: str, deadline: float | None = None, *, language: str | None = None
@@ -81,7 +84,7 @@ class GraphClient:
         """DELETE /users/{organizerId}/onlineMeetings/{id}: True if deleted now, False if it was already gone (404)."""
         url = f"{self._meetings_url(organizer_id)}/{quote(meeting_id, safe='')}"
         try:
-            self._send("DELETE", url, None, deadline, language)
+            self._send("DELETE", ONLINE_MEETING, url, None, deadline, language)
         except GraphRefused as error:
             if error.info.http_status == 404:
                 return False
@@ -99,10 +102,16 @@ class GraphClient:
         return f"{self._base_url}/users/{quote(organizer_id, safe='')}/onlineMeetings"
 
     def _send(
-        self, method: str, url: str, body: bytes | None, deadline: float | None, language: str | None = None
+        self,
+        method: str,
+        operation: str,
+        url: str,
+        body: bytes | None,
+        deadline: float | None,
+        language: str | None = None,
     ) -> GraphResponse:
-        """One call with its retries. `language` (a validated BCP 47 tag) goes out as Accept-Language: Graph writes
-        the meeting's joinInformation in it, on every answer that carries the meeting."""
+        """One call with its retries, each attempt a span. `language` (a validated BCP 47 tag) goes out as
+        Accept-Language: Graph writes the meeting's joinInformation in it, on every answer that carries the meeting."""
         policy = self._retry_policy
         deadline = deadline if deadline is not None else self.deadline()
         attempt = 0
@@ -116,13 +125,14 @@ class GraphClient:
             if language:
                 headers["Accept-Language"] = language
             try:
-                response = self._session.request(
+                response = self._request(
                     method,
+                    operation,
+                    attempt,
                     url,
                     data=body,
                     headers=headers,
                     timeout=timeout,
-                    allow_redirects=False,
                 )
             except _CONNECTION_FAILURES as error:
                 info = GraphErrorInfo(None, type(error).__name__, _connection_failure(error), None, client_request_id)
@@ -156,7 +166,19 @@ class GraphClient:
                 wait,
                 escaped(info.request_id),
             )
+            if info.retry_after_seconds is not None:
+                record_retry_after_wait(operation, wait)
             time.sleep(wait)
+
+    def _request(
+        self, method: str, operation: str, attempt: int, url: str, *, headers: dict[str, str], **options: Any
+    ) -> requests.Response:
+        """One HTTP request: a span of the booking's trace, whose traceparent the request carries."""
+        with graph_request(method, operation, self._server_address, attempt) as call:
+            call.carry_trace_context(headers)
+            response = self._session.request(method, url, headers=headers, allow_redirects=False, **options)
+            call.answered(response.status_code, _request_id(response))
+        return response
 
 
 def _marked(error: GraphError, maybe_applied: bool) -> GraphError:

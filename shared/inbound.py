@@ -31,6 +31,10 @@ class InboundMessage:
     delivery_count: int | None = None
     session_id: str | None = None
     application_properties: Mapping[str, Any] = field(default_factory=dict)
+    # The invocation's W3C trace context (the host's, continuing the message's Diagnostic-Id); untrusted
+    # text, validated by shared.telemetry when it is parsed.
+    trace_parent: str | None = None
+    trace_state: str | None = None
 
     @cached_property
     def _origin(self) -> tuple[str, int]:

@@ -8,6 +8,9 @@ stale revisions and refusals become results. Whatever fails, Graph or the bridge
 shared.failure_policy, which alone decides between answering, re-enqueuing, redelivering and giving
 up; on the queue's last delivery the bridge publishes a `failed` result before the message is
 dead-lettered. Nothing is swallowed and nothing is lost.
+
+Each message is one `booking` span (shared.telemetry), child of the invocation's trace context; the
+Graph and state table calls made for it are its children, and its result counts in the metrics.
 """
 
 from __future__ import annotations
@@ -43,6 +46,14 @@ from shared.record_state import AppliedOutcome, RecordState, RecordStateStore
 from shared.requeue import Requeue, requeued_copy
 from shared.result import ResultError, ResultMessage, ResultStatus, failure_error, graph_error, rejected_error, utc_now
 from shared.settings import DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, DEFAULT_MAX_THROTTLE_REQUEUES
+from shared.telemetry import (
+    booking_span,
+    describe_booking,
+    error_type,
+    record_last_delivery_failure,
+    record_requeue,
+    record_result,
+)
 
 __all__ = ["BookingPipeline", "InboundMessage", "PipelineLimits", "unconfigured_result"]
 
@@ -108,6 +119,10 @@ class BookingPipeline:
 
     def handle(self, message: InboundMessage) -> ResultMessage | None:
         """Process and publish one message (None when re-enqueued); raise when Service Bus should redeliver it."""
+        with booking_span(message.trace_parent, message.trace_state):
+            return self._handle(message)
+
+    def _handle(self, message: InboundMessage) -> ResultMessage | None:
         delivery = Delivery(message)
         try:
             delivery.result = self._decide(delivery)
@@ -130,6 +145,9 @@ class BookingPipeline:
             return self._result(delivery, ResultStatus.REJECTED, error=rejected_error(error))
         delivery.identity = BookingIdentity(booking.source, booking.record_id, booking.revision, booking.organizer_id)
         external_id = delivery.external_id = derive_external_id(booking.source, booking.record_id)
+        describe_booking(
+            external_id=external_id, source=booking.source, revision=booking.revision, message_id=delivery.message.message_id
+        )
         refusal = self._refusal(booking, external_id, delivery.message)
         if refusal is not None:
             return self._result(delivery, ResultStatus.REJECTED, error=refusal)
@@ -302,6 +320,7 @@ class BookingPipeline:
             return self._failed_result(delivery, error, deliveries=None)  # logged with the result, as any answer
         self._log_failure(delivery, error, decision)
         if decision.action is Action.GIVE_UP:
+            record_last_delivery_failure(error_type(error))
             # The source hears before the message is dead-lettered: the result that could not be sent, if Graph
             # did what the booking asked, else a `failed` one.
             last = delivery.result if decision.republish and delivery.result else None
@@ -361,6 +380,7 @@ class BookingPipeline:
         except RetryableError as send_error:
             logger.error("could not re-enqueue the throttled booking error=%s", send_error.code)
             return False
+        record_requeue()
         logger.warning(
             "booking re-enqueued after Graph throttling retryAfterSeconds=%.0f requeueCount=%d graphRequestId=%s "
             "messageId=%s originalMessageId=%s durationMs=%d",
@@ -402,6 +422,11 @@ class BookingPipeline:
     def _publish(self, delivery: Delivery, result: ResultMessage) -> None:
         message = delivery.message
         self._publisher.publish_result(result, message.correlation_id or message.original_id, message.booking_key)
+        record_result(
+            result.status.value,
+            delivery.booking.source if delivery.booking else None,
+            result.error.code if result.error else None,
+        )
         logger.info(
             "booking processed status=%s source=%s externalId=%s revision=%s changed=%s errorCode=%s "
             "graphRequestId=%s messageId=%s deliveryCount=%s durationMs=%d",

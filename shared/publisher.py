@@ -22,6 +22,7 @@ from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusSend
 from shared.errors import PublishError
 from shared.result import ResultMessage, result_message_id
 from shared.settings import ServiceBusTarget
+from shared.telemetry import DIAGNOSTIC_ID_PROPERTY, diagnostic_id
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +45,15 @@ def build_service_bus_client(target: ServiceBusTarget, credential: TokenCredenti
 
 
 def to_service_bus_message(result: ResultMessage, correlation_id: str, booking_key: str) -> ServiceBusMessage:
-    """The wire form of a result: a message id derived from the booking and the outcome, filterable properties, JSON body."""
+    """The wire form of a result: a message id derived from the booking and the outcome, filterable properties, JSON body.
+
+    Diagnostic-Id carries the current (the booking's) trace context, so the consumer's work joins its trace."""
     properties = {"status": result.status.value}
     if result.source:
         properties["source"] = result.source
+    trace_parent = diagnostic_id()
+    if trace_parent:
+        properties[DIAGNOSTIC_ID_PROPERTY] = trace_parent
     return ServiceBusMessage(
         result.model_dump_json(by_alias=True),
         message_id=result_message_id(booking_key, result.status),

@@ -2,6 +2,7 @@
 
 Built on the first message rather than at import, so a cold start pays for it once and a
 configuration error surfaces as a failed invocation (logged, message redelivered) naming the setting.
+Telemetry export is set up once per process too, on the first message, before anything it should see.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from shared.pipeline import BookingPipeline, PipelineLimits, unconfigured_result
 from shared.publisher import ResultPublisher, SenderPool, build_service_bus_client
 from shared.record_state import RecordStateStore, TableRecordStateStore
 from shared.retry_policy import RetryPolicy
-from shared.settings import Settings, load_result_route, load_settings
+from shared.settings import Settings, load_result_route, load_settings, load_telemetry_settings
+from shared.telemetry import booking_span, export_to_azure_monitor
 
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _pipeline: BookingPipeline | None = None
+_telemetry_set_up = False
 
 
 def build_pipeline(settings: Settings, credential: TokenCredential | None = None) -> BookingPipeline:
@@ -64,12 +67,27 @@ def handle(message: InboundMessage) -> None:
 
     If a setting keeps the pipeline from being built, the message is redelivered; on its last delivery the
     source is first sent a `failed` result naming the setting, whenever the result's own route is configured."""
+    set_up_telemetry()
     try:
         pipeline = get_pipeline()
     except ConfigurationError as error:
-        _answer_unconfigured(message, error)
-        raise
+        with booking_span(message.trace_parent, message.trace_state):
+            _answer_unconfigured(message, error)
+            raise
     pipeline.handle(message)
+
+
+def set_up_telemetry() -> None:
+    """Export telemetry from this process, once, if the settings say where and the worker does not already."""
+    global _telemetry_set_up
+    if _telemetry_set_up:
+        return
+    with _lock:
+        if not _telemetry_set_up:
+            connection_string = load_telemetry_settings().azure_monitor_connection_string
+            if connection_string:
+                export_to_azure_monitor(connection_string)
+            _telemetry_set_up = True
 
 
 def _answer_unconfigured(message: InboundMessage, error: ConfigurationError) -> None:

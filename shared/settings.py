@@ -59,6 +59,11 @@ GRAPH_SIGN_IN_SETTINGS = (
     GRAPH_CLIENT_ID,
     GRAPH_CERTIFICATE_PATH,
 )
+# Telemetry goes to Application Insights when its connection string is set (shared.telemetry). The Python
+# worker configures the same exporter itself when PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY is true, but
+# without the bridge's choices; then the bridge leaves it to the worker, so it is configured once.
+APPLICATIONINSIGHTS_CONNECTION_STRING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
+PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY = "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
 
 DEFAULT_BOOKINGS_QUEUE = "bookings"
 DEFAULT_RESULTS_QUEUE = "meeting-results"
@@ -86,6 +91,8 @@ APP_SETTINGS = (
     GRAPH_RETRY_BUDGET_SECONDS,
     MAX_THROTTLE_REQUEUES,
     *GRAPH_SIGN_IN_SETTINGS,
+    APPLICATIONINSIGHTS_CONNECTION_STRING,
+    PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY,
 )
 # Settings infra leaves at the code's default: tuning knobs an operator may set, not wiring.
 TUNING_SETTINGS = (GRAPH_RETRY_BUDGET_SECONDS, MAX_THROTTLE_REQUEUES)
@@ -176,6 +183,13 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class TelemetrySettings:
+    """Where the bridge exports telemetry itself: None when nowhere, or when the worker does it."""
+
+    azure_monitor_connection_string: str | None
+
+
+@dataclass(frozen=True)
 class ResultRoute:
     """Just what publishing a result needs: enough to answer a booking while another setting is broken."""
 
@@ -207,6 +221,13 @@ def load_result_route(environ: Mapping[str, str] | None = None) -> ResultRoute:
         developer_credential=developer,
         graph_sign_in=graph_sign_in,
     )
+
+
+def load_telemetry_settings(environ: Mapping[str, str] | None = None) -> TelemetrySettings:
+    """Never raises: a malformed connection string is the exporter's to report, and telemetry never stops a booking."""
+    env = os.environ if environ is None else environ
+    worker_exports = (_value(env, PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY) or "").lower() == "true"
+    return TelemetrySettings(None if worker_exports else _value(env, APPLICATIONINSIGHTS_CONNECTION_STRING))
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

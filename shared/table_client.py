@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from shared.http_session import pooled_session
+from shared.telemetry import table_request
 
 STORAGE_SCOPE = "https://storage.azure.com/.default"
 # The version azure-data-tables sent; bearer tokens need 2017-11-09 or later.
@@ -94,6 +95,7 @@ class TableClient:
         self.table = table
         self._endpoint = endpoint
         self._base_path = urlsplit(endpoint).path
+        self._server_address = urlsplit(endpoint).hostname
         self._authorize = authorize
         self._timeout = (connect_timeout, read_timeout)
         self._session = pooled_session(endpoint, max_connections)
@@ -149,7 +151,11 @@ class TableClient:
             if extra:
                 headers.update(extra)
             try:
-                response = self._session.request(method, self._endpoint + path, data=data, headers=headers, timeout=self._timeout)
+                with table_request(method, "Tables" if path == "/Tables" else "entity", self._server_address, attempt) as call:
+                    response = self._session.request(
+                        method, self._endpoint + path, data=data, headers=headers, timeout=self._timeout
+                    )
+                    call.answered(response.status_code, response.headers.get("x-ms-request-id"))
             except CONNECTION_FAILURES:
                 if attempt == MAX_ATTEMPTS:
                     raise

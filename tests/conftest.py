@@ -1,5 +1,5 @@
 """Fixtures that start the real local parts: the Graph simulator with its managed-identity endpoint,
-and Azurite's Table service for the per-record state.
+and Azurite's Table service for the per-record state; and OpenTelemetry's SDK, exporting to memory.
 
 Only the Service Bus leg is intercepted, at the SDK boundary (ServiceBusSender.send_messages):
 everything up to the AMQP transfer, including the real ServiceBusClient and ServiceBusMessage,
@@ -19,9 +19,16 @@ import pytest
 from azure.functions.servicebus import ServiceBusMessage as TriggerMessage
 from azure.servicebus import ServiceBusMessage, ServiceBusSender
 from azure.servicebus.exceptions import ServiceBusConnectionError
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import function_app
 from devtools.azurite import AzuriteNotInstalled, azurite_table_service
+from devtools.invocation import HostContext
 from shared.result import ResultMessage
 from shared.runtime import reset_pipeline
 from shared.settings import DEFAULT_BOOKINGS_QUEUE, DEFAULT_RESULTS_QUEUE
@@ -166,8 +173,12 @@ class HostInvoker:
         correlation_id: str | None = None,
         session_id: str | None = None,
         application_properties: dict[str, Any] | None = None,
+        trace_parent: str = "",
+        trace_state: str = "",
     ) -> None:
-        """One delivery; raises whatever the function raises (the host would then abandon the message)."""
+        """One delivery; raises whatever the function raises (the host would then abandon the message).
+
+        `trace_parent` is the invocation's trace context, as the host passes it (empty: none)."""
         raw = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
         message = TriggerMessage(
             body=raw,
@@ -179,7 +190,7 @@ class HostInvoker:
             application_properties=application_properties or {},
             user_properties=application_properties or {},
         )
-        self._function(message)
+        self._function(message, HostContext(trace_parent=trace_parent, trace_state=trace_state))
 
     def last_result(self) -> ResultMessage:
         return self.sent.results()[-1]
@@ -188,3 +199,48 @@ class HostInvoker:
 @pytest.fixture
 def host(app_settings: None, sent_results: SentResults) -> HostInvoker:
     return HostInvoker(sent_results)
+
+
+class Telemetry:
+    """What the bridge exported: finished spans, and metrics as cumulative sums since the process began."""
+
+    def __init__(self) -> None:
+        self.spans = InMemorySpanExporter()
+        self.reader = InMemoryMetricReader()
+
+    def points(self, name: str) -> dict[frozenset[tuple[str, Any]], Any]:
+        """A metric's data points by their attributes."""
+        data = self.reader.get_metrics_data()
+        return {
+            frozenset(point.attributes.items()): point
+            for resource in (data.resource_metrics if data else ())
+            for scope in resource.scope_metrics
+            for metric in scope.metrics
+            if metric.name == name
+            for point in metric.data.data_points
+        }
+
+    def count(self, name: str, **attributes: Any) -> float:
+        """A counter's value, or how many values a histogram recorded, for exactly these attributes (0 if none)."""
+        point = self.points(name).get(frozenset(attributes.items()))
+        if point is None:
+            return 0
+        return point.count if hasattr(point, "bucket_counts") else point.value
+
+
+@pytest.fixture(scope="session")
+def _telemetry_sdk() -> Telemetry:
+    # The SDK's providers are global and can be set once per process: one for the whole session.
+    telemetry = Telemetry()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(telemetry.spans))
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(MeterProvider(metric_readers=[telemetry.reader]))
+    return telemetry
+
+
+@pytest.fixture
+def telemetry(_telemetry_sdk: Telemetry) -> Telemetry:
+    """OpenTelemetry's SDK with an in-memory span exporter (emptied for each test) and an in-memory metric reader."""
+    _telemetry_sdk.spans.clear()
+    return _telemetry_sdk

@@ -42,6 +42,7 @@ from azure.functions.servicebus import ServiceBusMessage as TriggerMessage
 from azure.servicebus import ServiceBusMessage, ServiceBusSender
 from azure.servicebus.exceptions import MessagingEntityNotFoundError, ServiceBusConnectionError
 
+from devtools.invocation import HostContext
 from shared.settings import DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, DEFAULT_BOOKINGS_QUEUE, DEFAULT_RESULTS_QUEUE
 
 DEAD_LETTER_REASON = "MaxDeliveryCountExceeded"
@@ -264,7 +265,7 @@ class ServiceBusBroker:
     def _work(self) -> None:
         while (message := self._next()) is not None:
             try:
-                self._function(_trigger(message))
+                self._function(_trigger(message), HostContext())
             except Exception as error:
                 self._abandon(message, error)
             else:
@@ -279,7 +280,7 @@ class ServiceBusBroker:
             with self._condition:
                 self.deliveries += 1
             try:
-                self._function(_trigger(message))
+                self._function(_trigger(message), HostContext())
             except Exception as error:
                 with self._condition:
                     self.escaped.append(EscapedError(message.message_id, message.delivery_count, type(error)))

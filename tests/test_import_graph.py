@@ -28,6 +28,8 @@ RUNTIME_IMPORTS = {
     "azure-servicebus": ("azure.servicebus", "azure.core"),
     "requests": ("requests",),
     "pydantic": ("pydantic",),
+    "opentelemetry-api": ("opentelemetry",),
+    "azure-monitor-opentelemetry": ("azure.monitor.opentelemetry",),
 }
 NEVER_IMPORTED = ("bridgectl", "simulator", "devtools", "bench", "tests")
 

@@ -109,8 +109,8 @@ resource deadLetteredBookings 'Microsoft.Insights/metricAlerts@2018-03-01' = {
 }
 
 // One `booking processed status=failed` line per booking Graph refused for good (4xx other than
-// 401/403/429). traces are sampled (host.json excludes only Request and Exception), so the
-// query adds up itemCount, the number of lines each kept row stands for.
+// 401/403/429). Should log lines ever be sampled, the query adds up itemCount, the number of
+// lines each kept row stands for.
 resource failedResults 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-${namePrefix}-failed-results'
   location: location
@@ -194,7 +194,7 @@ resource graphAccessDenied 'Microsoft.Insights/scheduledQueryRules@2023-12-01' =
 // Every invocation that raises: Graph unavailable beyond the retry budget, token, state table,
 // results queue or settings. A few are normal under throttling; many mean an outage or a
 // broken setting. A request is named after the function (create_meeting_fn/__init__.py);
-// requests are never sampled (host.json), itemCount is summed all the same.
+// requests are not sampled by default, itemCount is summed all the same.
 resource failedInvocations 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-${namePrefix}-failed-invocations'
   location: location

@@ -128,6 +128,12 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AzureWebJobsStorage__tableServiceUri', value: storageTableEndpoint }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
         { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
+        // OpenTelemetry (host.json telemetryMode): the worker continues each invocation's trace context and
+        // leaves its logs to the bridge's exporter instead of the host, which the bridge configures once
+        // (shared/telemetry.py, with the identity above). The worker's own configuration stays off, or
+        // the exporter would be configured twice.
+        { name: 'PYTHON_ENABLE_OPENTELEMETRY', value: 'true' }
+        { name: 'PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY', value: 'false' }
         { name: 'ServiceBusConnection__fullyQualifiedNamespace', value: serviceBusNamespaceFqdn }
         { name: 'ServiceBusConnection__credential', value: 'managedidentity' }
         { name: 'ServiceBusConnection__clientId', value: identityClientId }
