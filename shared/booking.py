@@ -163,6 +163,15 @@ class MeetingOptions(_Contract):
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
+class CalendarOptions(_Contract):
+    """The record's meeting as an Outlook event on the organizer's calendar, carrying a Teams meeting (issue 15)."""
+
+    send_invitations: StrictBool = Field(
+        description="true: the attendees are the event's attendees, and Exchange sends them the invitation, its updates "
+        "and its cancellation. false: the event is on the organizer's calendar only; the source sends its own mail."
+    )
+
+
 class Booking(_Contract):
     """A booking message, schema version 1: one source record that should have one Teams meeting."""
 
@@ -207,6 +216,11 @@ class Booking(_Contract):
         description="Meeting participants; on update this is the full list (people left out are removed).",
     )
     options: MeetingOptions | None = Field(default=None, description="Meeting options, applied after creation.")
+    calendar: CalendarOptions | None = Field(
+        default=None,
+        description="Make the meeting an Outlook event on the organizer's calendar (when the operator enabled it). A "
+        "record keeps its mode: a later revision that adds or drops it is rejected while the record has a meeting.",
+    )
 
     @field_validator("subject", "start", "end")
     @classmethod

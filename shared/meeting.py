@@ -35,6 +35,9 @@ class Meeting(ContractModel):
     subject: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    event_id: str | None = Field(
+        default=None, description="For a calendar booking: the Outlook event's id on the organizer's calendar."
+    )
 
 
 def meeting_from_graph(payload: Any) -> Meeting:

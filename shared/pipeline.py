@@ -21,6 +21,15 @@ from datetime import datetime
 from typing import Any
 
 from shared.booking import Booking, parse_booking
+from shared.calendar_lifecycle import (
+    CALENDAR_MODE_CHANGED,
+    CALENDAR_NOT_ENABLED,
+    CalendarLifecycle,
+    changes_mode,
+    mode_change_refusal,
+    uses_calendar,
+    with_mode,
+)
 from shared.errors import (
     BookingIdentity,
     GraphError,
@@ -73,6 +82,7 @@ class Delivery:
     progress: GraphProgress = field(default_factory=GraphProgress)
     committed: bool = False  # the record state holds what this delivery did
     result: ResultMessage | None = None
+    lifecycle: MeetingLifecycle | CalendarLifecycle | None = None  # the booking's mode, once known
 
 
 class BookingPipeline:
@@ -88,9 +98,12 @@ class BookingPipeline:
         policy: OrganizerPolicy | None = None,
         limits: PipelineLimits | None = None,
         now: Callable[[], datetime] = utc_now,
+        calendar_events: bool = False,
     ) -> None:
         self._graph = graph
         self._lifecycle = MeetingLifecycle(graph)
+        self._calendar = CalendarLifecycle(graph)
+        self._calendar_events = calendar_events
         self._publisher = publisher
         self._states = states
         self._requeue = requeue
@@ -138,9 +151,13 @@ class BookingPipeline:
         newer = superseding_revision(state, booking)
         if newer is not None:
             return self._result(delivery, ResultStatus.SUPERSEDED, applied_revision=newer)
+        refusal = self._mode_refusal(booking, state)
+        if refusal is not None:
+            return self._result(delivery, ResultStatus.REJECTED, error=refusal)
 
+        lifecycle = delivery.lifecycle = self._calendar if uses_calendar(booking, state) else self._lifecycle
         try:
-            outcome = self._lifecycle.apply(
+            outcome = lifecycle.apply(
                 booking, external_id, state, delivery.progress, deadline, lambda: self._newer_applied(delivery)
             )
         except NewerBookingApplied:
@@ -157,6 +174,7 @@ class BookingPipeline:
             outcome=reported,
             left_behind=tuple(delivery.progress.left_behind),
         )
+        stored = with_mode(stored, booking, state, outcome.meeting)
         winner = commit(self._states, stored, state, booking)
         delivery.committed = True
         if winner is not None:
@@ -172,6 +190,8 @@ class BookingPipeline:
 
     def _refusal(self, booking: Booking, external_id: str, message: InboundMessage) -> ResultError | None:
         """Why the bridge will not act on a valid booking: the operator's policy, or a session that breaks ordering."""
+        if booking.calendar is not None and not self._calendar_events:
+            return _calendar_not_enabled()
         if not self._policy.permits(booking.source, booking.organizer_id):
             return ResultError(
                 code="organizer_not_allowed",
@@ -186,11 +206,20 @@ class BookingPipeline:
             )
         return None
 
+    def _mode_refusal(self, booking: Booking, state: RecordState | None) -> ResultError | None:
+        """Why a current booking cannot be applied in its mode: it would switch the record's, or calendar mode is off."""
+        if state is not None and changes_mode(booking, state):
+            return ResultError(code=CALENDAR_MODE_CHANGED, message=mode_change_refusal(booking, state))
+        if uses_calendar(booking, state) and not self._calendar_events:
+            return _calendar_not_enabled()
+        return None
+
     def _retire_leftovers(self, delivery: Delivery, state: RecordState | None, deadline: float) -> RecordState | None:
         """Meetings a concurrent delivery left behind go first, whatever this booking then turns out to be."""
         if state is None or not state.leftovers:
             return state
-        remaining = self._lifecycle.retire_leftovers(state.leftovers, delivery.progress, deadline)
+        lifecycle = self._calendar if state.calendar else self._lifecycle
+        remaining = lifecycle.retire_leftovers(state.leftovers, delivery.progress, deadline)
         return state if remaining == state.leftovers else self._states.write(replace(state, leftovers=remaining), state)
 
     def _newer_applied(self, delivery: Delivery) -> bool:
@@ -207,18 +236,19 @@ class BookingPipeline:
         this delivery did, and answer `superseded`. A meeting it holds for a record that is now cancelled or
         moved is retired (or, if Graph refuses now, left in the state for the record's next delivery); on the
         winner's own meeting, this delivery's PATCHes (content, or a cancel's lock) are put back."""
-        booking, progress = delivery.booking, delivery.progress
-        assert booking is not None
+        booking, progress, lifecycle = delivery.booking, delivery.progress, delivery.lifecycle
+        assert booking is not None and lifecycle is not None
         if winner.cancelled or winner.organizer_id != booking.organizer_id:
             meeting = progress.meeting
             if meeting is not None:
+                held = meeting.event_id or meeting.id  # a calendar booking's meeting is held by its event
                 try:
-                    self._lifecycle.retire(booking.organizer_id, meeting.id, progress, deadline)
+                    lifecycle.retire(booking.organizer_id, held, progress, deadline)
                 except GraphError as error:
                     logger.warning("could not undo a concurrent delivery's meeting; left for the next error=%s", error.code)
-                    self._leave_behind(winner, (booking.organizer_id, meeting.id))
+                    self._leave_behind(winner, (booking.organizer_id, held))
         else:
-            self._lifecycle.undo(progress, deadline)
+            lifecycle.undo(progress, deadline)
         logger.warning(
             "a newer booking of the record was applied concurrently; this delivery's changes were undone "
             "externalId=%s revision=%s appliedRevision=%s messageId=%s",
@@ -299,6 +329,7 @@ class BookingPipeline:
             ),
             left_behind=tuple(progress.left_behind),
         )
+        stored = with_mode(stored, booking, delivery.state, progress.meeting)
         try:
             winner = commit(self._states, stored, delivery.state, booking)
         except RetryableError as store_error:
@@ -414,6 +445,14 @@ def build_result(delivery: Delivery, status: ResultStatus, processed_at: datetim
         processed_at=processed_at,
         warnings=list(delivery.progress.warnings),
         **details,
+    )
+
+
+def _calendar_not_enabled() -> ResultError:
+    return ResultError(
+        code=CALENDAR_NOT_ENABLED,
+        message="the booking asks for a calendar event, but the operator has not enabled calendar mode "
+        "(CALENDAR_EVENTS_ENABLED, with the Calendars.ReadWrite permission); send it without `calendar`, or ask the operator",
     )
 
 

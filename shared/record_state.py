@@ -88,6 +88,12 @@ class RecordState:
     # Meetings (organizer id, meeting id) a concurrent delivery left behind and could not remove: the
     # record's next delivery retires them before anything else.
     leftovers: tuple[tuple[str, str], ...] = ()
+    # Calendar mode (shared.calendar_lifecycle): the record's meeting is an Outlook event; its id; and how many
+    # times the record was booked again after a cancel, which makes each incarnation's transactionId its own.
+    # A calendar record's leftovers are events.
+    calendar: bool = False
+    event_id: str | None = None
+    incarnation: int = 0
 
     def same_as(self, other: RecordState | None) -> bool:
         """Equal but for the etag: writing it again would change nothing."""
@@ -256,6 +262,13 @@ def _to_entity(state: RecordState) -> dict[str, Any]:
         entity["Outcome"] = state.outcome.to_json()
     if state.leftovers:
         entity["Leftovers"] = json.dumps([list(leftover) for leftover in state.leftovers])
+    if state.calendar:
+        entity["Calendar"] = True
+    if state.event_id is not None:
+        entity["EventId"] = state.event_id
+    if state.incarnation:
+        entity["Incarnation"] = str(state.incarnation)
+        entity["Incarnation@odata.type"] = "Edm.Int64"
     return entity
 
 
@@ -263,6 +276,7 @@ def _from_entity(external_id: str, entity: dict[str, Any], etag: str) -> RecordS
     # With odata=nometadata an Int64 arrives as a string; what the store wrote is trusted no further than its types.
     revision = entity.get("Revision")
     organizer_id, meeting_id = entity.get("OrganizerId"), entity.get("MeetingId")
+    event_id = entity.get("EventId")
     return RecordState(
         external_id=external_id,
         revision=None if revision is None else int(revision),
@@ -272,6 +286,9 @@ def _from_entity(external_id: str, entity: dict[str, Any], etag: str) -> RecordS
         etag=etag,
         outcome=AppliedOutcome.from_json(entity["Outcome"]) if entity.get("Outcome") else None,
         leftovers=_leftovers(entity.get("Leftovers")),
+        calendar=entity.get("Calendar") is True,
+        event_id=event_id if isinstance(event_id, str) else None,
+        incarnation=_count(entity.get("Incarnation")),
     )
 
 
@@ -285,3 +302,10 @@ def _leftovers(text: object) -> tuple[tuple[str, str], ...]:
         for pair in pairs
         if isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair)
     )
+
+
+def _count(value: object) -> int:
+    try:
+        return max(0, int(str(value))) if value is not None else 0
+    except ValueError:
+        return 0

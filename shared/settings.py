@@ -39,6 +39,9 @@ BOOKINGS_MAX_DELIVERY_COUNT = "BOOKINGS_MAX_DELIVERY_COUNT"
 ALLOWED_ORGANIZERS = "ALLOWED_ORGANIZERS"
 GRAPH_RETRY_BUDGET_SECONDS = "GRAPH_RETRY_BUDGET_SECONDS"
 MAX_THROTTLE_REQUEUES = "MAX_THROTTLE_REQUEUES"
+# Calendar mode (issue 15): bookings with `calendar` become Outlook events; off unless the operator turns it on,
+# because it needs Calendars.ReadWrite, a permission over mailboxes, not only meetings.
+CALENDAR_EVENTS_ENABLED = "CALENDAR_EVENTS_ENABLED"
 # Set to "Development" by Core Tools (`func start`); never set in Azure.
 FUNCTIONS_ENVIRONMENT = "AZURE_FUNCTIONS_ENVIRONMENT"
 
@@ -67,6 +70,7 @@ APP_SETTINGS = (
     ALLOWED_ORGANIZERS,
     GRAPH_RETRY_BUDGET_SECONDS,
     MAX_THROTTLE_REQUEUES,
+    CALENDAR_EVENTS_ENABLED,
 )
 # Settings infra leaves at the code's default: tuning knobs an operator may set, not wiring.
 TUNING_SETTINGS = (GRAPH_RETRY_BUDGET_SECONDS, MAX_THROTTLE_REQUEUES)
@@ -132,6 +136,7 @@ class Settings:
     organizer_policy: OrganizerPolicy = field(default_factory=OrganizerPolicy)
     graph_retry_budget_seconds: float = DEFAULT_GRAPH_RETRY_BUDGET_SECONDS
     max_throttle_requeues: int = DEFAULT_MAX_THROTTLE_REQUEUES
+    calendar_events_enabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,6 +184,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         organizer_policy=_organizer_policy(env),
         graph_retry_budget_seconds=_seconds(env, GRAPH_RETRY_BUDGET_SECONDS, DEFAULT_GRAPH_RETRY_BUDGET_SECONDS),
         max_throttle_requeues=_integer(env, MAX_THROTTLE_REQUEUES, DEFAULT_MAX_THROTTLE_REQUEUES, 0, 100),
+        calendar_events_enabled=_flag(env, CALENDAR_EVENTS_ENABLED),
     )
 
 
@@ -390,3 +396,12 @@ def _organizer_policy(env: Mapping[str, str]) -> OrganizerPolicy:
         return parse_organizer_policy(_value(env, ALLOWED_ORGANIZERS) or "")
     except ValueError as error:
         raise ConfigurationError(ALLOWED_ORGANIZERS, str(error)) from None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    text = _value(env, name)
+    if text is None:
+        return False
+    if text.lower() not in ("true", "false"):
+        raise ConfigurationError(name, f"{text!r} is not true or false")
+    return text.lower() == "true"
