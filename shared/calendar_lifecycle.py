@@ -301,7 +301,14 @@ class CalendarLifecycle:
     def _end(self, organizer_id: str, event: dict[str, Any], progress: GraphProgress, deadline: float) -> bool:
         """Cancel an event with attendees (Exchange sends them the cancellation), delete one without."""
         if has_attendees(event):
-            removed = self._graph.cancel_event(organizer_id, event["id"], cancel_body(), deadline)
+            try:
+                removed = self._graph.cancel_event(organizer_id, event["id"], cancel_body(), deadline)
+            except GraphRefused:
+                # A cancel retried after its answer was lost may be refused as already done: look before failing.
+                again = self._graph.get_event(organizer_id, event["id"], deadline)
+                if again is not None and _live(again.payload):
+                    raise
+                removed = True
         else:
             removed = self._graph.delete_event(organizer_id, event["id"], deadline)
         progress.changed = True

@@ -82,12 +82,15 @@ class EventsApi:
         self._refused_options = False
 
     @staticmethod
-    def user_segment(path: str) -> str | None:
-        """The user of an events (or onlineMeetings collection) path, or None when the path is not one of these."""
-        for pattern in (_CANCEL_PATH, _EVENT_PATH, _EVENTS_PATH, _MEETINGS_COLLECTION_PATH):
-            match = pattern.fullmatch(path)
+    def user_segment(request: HttpRequest) -> str | None:
+        """The user of an events path, or of a $filter GET on the onlineMeetings collection; None for other requests."""
+        for pattern in (_CANCEL_PATH, _EVENT_PATH, _EVENTS_PATH):
+            match = pattern.fullmatch(request.path)
             if match is not None:
                 return unquote(match["user"])
+        match = _MEETINGS_COLLECTION_PATH.fullmatch(request.path)
+        if match is not None and request.method == "GET" and "$filter" in request.query:
+            return unquote(match["user"])
         return None
 
     def refuse_meeting_options(self, refused: bool) -> None:

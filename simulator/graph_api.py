@@ -84,7 +84,7 @@ class GraphApi:
 
     def _answer(self, request: HttpRequest) -> HttpResponse:
         # Outlook events and the onlineMeetings collection (calendar mode) are the events side's.
-        events_user = self._events.user_segment(request.path) if self._events is not None else None
+        events_user = self._events.user_segment(request) if self._events is not None else None
         route = _route(request) if events_user is None else None
         problem = self._identity.check_bearer(request.headers.get("authorization"), self._base_url().removesuffix("/v1.0"))
         if problem is not None:

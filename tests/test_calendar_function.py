@@ -143,6 +143,18 @@ def test_cancel_locks_the_lobby_then_sends_the_attendees_a_cancellation(host: Ho
     assert len(graph.graph_requests()) == requests_before
 
 
+def test_a_cancel_whose_answer_was_lost_is_not_refused_as_already_done(host: HostInvoker, graph: GraphSimulator) -> None:
+    host.deliver(calendar_booking())
+    for _ in range(3):  # the GET of the event, the JoinWebUrl lookup, the lock
+        graph.inject(Fault())
+    graph.inject(Fault(drop_after_processing=True))  # cancelled; the retry is answered 400 "already cancelled"
+    host.deliver(cancel(revision=4))
+
+    assert (host.last_result().status, host.last_result().meeting_existed) == (ResultStatus.CANCELLED, True)
+    assert len(requests_to(graph, "POST", "/cancel")) == 2
+    assert len(graph.events("cancelled")) == 1
+
+
 def test_an_event_nobody_was_invited_to_is_deleted(host: HostInvoker, graph: GraphSimulator) -> None:
     host.deliver(booking(calendar={"sendInvitations": False}))
     host.deliver(cancel(revision=4))
