@@ -96,7 +96,8 @@ def run_simulation(
     step = max(1, len(inputs) // 10)
     with graph_endpoint(graph_url, organizers) as (base_url, credential):
         graph = GraphClient(base_url, GraphToken(credential, graph_scope_for(base_url)).bearer)
-        pipeline = BookingPipeline(graph, PrintedResults(out, err), MemoryRecordStateStore())
+        # Calendar mode on: the simulator (or a test tenant behind --graph-url) is where it is tried out.
+        pipeline = BookingPipeline(graph, PrintedResults(out, err), MemoryRecordStateStore(), calendar_events=True)
         try:
             for number, booking in enumerate(inputs, 1):
                 try:

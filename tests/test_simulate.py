@@ -38,8 +38,15 @@ def test_simulate_answers_every_committed_sample() -> None:
         ("samples/06-late-retry-of-revision-1.json", "superseded"),
         ("samples/07-cancel.json", "cancelled"),
         ("samples/08-with-options.json", "created"),
+        ("samples/10-calendar-new-booking.json", "created"),
+        ("samples/11-calendar-reschedule.json", "updated"),
+        ("samples/12-calendar-cancel.json", "cancelled"),
+        ("samples/13-calendar-organizer-only.json", "created"),
     ]
-    new, repeat, reschedule, invalid, unknown, late, cancel, options = results
+    new, repeat, reschedule, invalid, unknown, late, cancel, options, *calendar = results
+    assert calendar[0]["meeting"]["eventId"] and calendar[0]["meeting"]["joinWebUrl"] == calendar[1]["meeting"]["joinWebUrl"]
+    assert calendar[1]["changedFields"] == ["start", "end"]
+    assert calendar[2]["meetingExisted"] is True
     assert new["meeting"]["joinWebUrl"].startswith("https://teams.microsoft.com/l/meetup-join/")
     assert repeat["meeting"]["id"] == reschedule["meeting"]["id"] == new["meeting"]["id"]
     assert reschedule["changedFields"] == ["subject", "start", "end"]
@@ -60,7 +67,7 @@ def test_simulate_answers_every_committed_sample() -> None:
     assert "invalid_booking: start: must be an ISO 8601 date-time" in summaries[3]
     assert "revision 2 already applied; nothing changed" in summaries[5]
     assert "meeting deleted" in summaries[6]
-    assert summaries[-1] == "8 message(s), 8 answered, 0 left for redelivery"
+    assert summaries[-1] == "12 message(s), 12 answered, 0 left for redelivery"
 
 
 def test_simulate_reads_json_lines_from_stdin_and_shows_progress() -> None:
