@@ -174,7 +174,8 @@ def run_simulation(
     with graph_endpoint(graph_url, organizers) as (base_url, credential):
         token = GraphToken(credential, graph_scope_for(base_url))
         _first_token(token)
-        pipeline = BookingPipeline(GraphClient(base_url, token.bearer), printed, MemoryRecordStateStore())
+        # Calendar mode on: the simulator (or a test tenant behind --graph-url) is where it is tried out.
+        pipeline = BookingPipeline(GraphClient(base_url, token.bearer), printed, MemoryRecordStateStore(), calendar_events=True)
         try:
             for number, booking in enumerate(inputs, 1):
                 try:

@@ -14,6 +14,9 @@ readonly PARAMETERS_FILE="$SCRIPT_DIR/main.bicepparam"
 readonly MICROSOFT_GRAPH_APP_ID="00000003-0000-0000-c000-000000000000"
 readonly ONLINE_MEETINGS_ROLE_ID="b8bb2037-6e08-44ac-a4ea-4674e010e2a4"
 readonly ONLINE_MEETINGS_ROLE="OnlineMeetings.ReadWrite.All"
+# Calendar mode (--calendar-events): Calendars.ReadWrite, application.
+readonly CALENDARS_ROLE_ID="ef54d2bf-783f-4e0f-bca1-3210c0444d99"
+readonly CALENDARS_ROLE="Calendars.ReadWrite"
 readonly TEAMS_POLICY_NAME="BookingBridge"
 
 resource_group="${BOOKING_BRIDGE_RESOURCE_GROUP:-}"
@@ -26,6 +29,7 @@ graph_in_template=false
 local_access=false
 organizers=()
 graph_role_pending=false
+calendar_events=false
 
 usage() {
   cat <<EOF
@@ -51,6 +55,9 @@ Options:
       --local-access         Also let you (the signed-in az principal) send test bookings,
                              read results and replay dead letters with the local tools
                              (your own grants, apart from the function identity's).
+      --calendar-events      Turn calendar mode on (CALENDAR_EVENTS_ENABLED): bookings with
+                             "calendar" become Outlook events. Also grants $CALENDARS_ROLE
+                             and prints how to scope it to the organizers' mailboxes.
       --organizer UPN        Organizer to name in the printed Grant-CsApplicationAccessPolicy
                              command (repeatable); without it the command has a placeholder.
   -h, --help                 Show this help.
@@ -113,6 +120,10 @@ parse_arguments() {
         ;;
       --local-access)
         local_access=true
+        shift
+        ;;
+      --calendar-events)
+        calendar_events=true
         shift
         ;;
       --organizer)
@@ -204,6 +215,7 @@ deploy_infrastructure() {
   export BOOKING_BRIDGE_APP_NAME="$app_name"
   export BOOKING_BRIDGE_GRANT_GRAPH_IN_TEMPLATE="$graph_in_template"
   export BOOKING_BRIDGE_ALERT_EMAIL="$alert_email"
+  export BOOKING_BRIDGE_CALENDAR_EVENTS="$calendar_events"
   export BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_ID=""
   export BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_TYPE="User"
   if [[ "$local_access" == true ]]; then
@@ -247,23 +259,24 @@ publish_function_code() {
     --name "$function_app" --src "$package_dir/app.zip" --build-remote true --output none
 }
 
-# Grants OnlineMeetings.ReadWrite.All to the identity with Microsoft Graph, unless it has it.
+# Grants a Microsoft Graph application role (OnlineMeetings.ReadWrite.All; Calendars.ReadWrite in calendar
+# mode) to the identity, unless it has it.
 grant_graph_app_role() {
-  local principal_id="$1" graph_url graph_sp_id role_known existing body attempt
-  step "Microsoft Graph app role $ONLINE_MEETINGS_ROLE"
+  local principal_id="$1" role_id="$2" role="$3" graph_url graph_sp_id role_known existing body attempt
+  step "Microsoft Graph app role $role"
   graph_url="$(az cloud show --query endpoints.microsoftGraphResourceId --output tsv)"
   graph_url="${graph_url%/}/v1.0"
   graph_sp_id="$(az ad sp show --id "$MICROSOFT_GRAPH_APP_ID" --query id --output tsv)"
   role_known="$(az ad sp show --id "$MICROSOFT_GRAPH_APP_ID" \
-    --query "length(appRoles[?id=='$ONLINE_MEETINGS_ROLE_ID' && value=='$ONLINE_MEETINGS_ROLE'])" --output tsv)"
+    --query "length(appRoles[?id=='$role_id' && value=='$role'])" --output tsv)"
   [[ "$role_known" == "1" ]] ||
-    die "Microsoft Graph in this tenant has no app role $ONLINE_MEETINGS_ROLE_ID ($ONLINE_MEETINGS_ROLE)"
+    die "Microsoft Graph in this tenant has no app role $role_id ($role)"
 
   # A new identity's service principal can take a minute or two to reach Microsoft Graph.
   for attempt in 1 2 3 4 5 6; do
     if existing="$(az rest --method get \
       --url "$graph_url/servicePrincipals/$principal_id/appRoleAssignments" \
-      --query "length(value[?appRoleId=='$ONLINE_MEETINGS_ROLE_ID' && resourceId=='$graph_sp_id'])" \
+      --query "length(value[?appRoleId=='$role_id' && resourceId=='$graph_sp_id'])" \
       --output tsv 2>/dev/null)"; then
       break
     fi
@@ -273,7 +286,7 @@ grant_graph_app_role() {
   done
   if [[ -z "$existing" ]]; then
     graph_role_pending=true
-    warn "the identity $principal_id is not visible in Microsoft Graph yet: run deploy.sh again in a few minutes to grant $ONLINE_MEETINGS_ROLE"
+    warn "the identity $principal_id is not visible in Microsoft Graph yet: run deploy.sh again in a few minutes to grant $role"
     return
   fi
   if [[ "$existing" == "1" ]]; then
@@ -281,14 +294,14 @@ grant_graph_app_role() {
     return
   fi
 
-  body="{\"principalId\":\"$principal_id\",\"resourceId\":\"$graph_sp_id\",\"appRoleId\":\"$ONLINE_MEETINGS_ROLE_ID\"}"
+  body="{\"principalId\":\"$principal_id\",\"resourceId\":\"$graph_sp_id\",\"appRoleId\":\"$role_id\"}"
   if az rest --method post --url "$graph_url/servicePrincipals/$graph_sp_id/appRoleAssignedTo" \
     --headers "Content-Type=application/json" --body "$body" --output none; then
     printf 'Granted.\n'
     return
   fi
   graph_role_pending=true
-  warn "could not grant $ONLINE_MEETINGS_ROLE: assigning Microsoft Graph app roles needs a Privileged Role Administrator (or Global Administrator). Ask one to run:"
+  warn "could not grant $role: assigning Microsoft Graph app roles needs a Privileged Role Administrator (or Global Administrator). Ask one to run:"
   printf "  az rest --method post --url '%s' --headers 'Content-Type=application/json' --body '%s'\n" \
     "$graph_url/servicePrincipals/$graph_sp_id/appRoleAssignedTo" "$body" >&2
 }
@@ -323,6 +336,21 @@ WARNING: a new or changed policy takes up to 30 minutes to apply. Until then Gra
 EOF
 }
 
+print_calendar_scope_step() {
+  local client_id="$1" principal_id="$2"
+  step "Calendar mode: scope $CALENDARS_ROLE to the organizers' mailboxes (Exchange administrator)"
+  cat <<EOF
+$CALENDARS_ROLE granted in Entra reaches every mailbox in the tenant. To limit the bridge to the
+organizers' calendars, use Exchange Online RBAC for Applications instead (docs/infrastructure.md):
+remove the Entra grant, then in PowerShell with the ExchangeOnlineManagement module:
+
+  Connect-ExchangeOnline
+  New-ServicePrincipal -AppId "$client_id" -ObjectId "$principal_id" -DisplayName "Booking Bridge"
+  New-ManagementScope -Name "Booking Bridge organizers" -RecipientRestrictionFilter "MemberOfGroup -eq '<organizers group distinguished name>'"
+  New-ManagementRoleAssignment -App "$client_id" -Role "Application $CALENDARS_ROLE" -CustomResourceScope "Booking Bridge organizers"
+EOF
+}
+
 main() {
   parse_arguments "$@"
   warn_if_alerts_notify_nobody
@@ -351,9 +379,15 @@ main() {
     step "Microsoft Graph app role $ONLINE_MEETINGS_ROLE"
     printf 'Granted by the Bicep deployment.\n'
   else
-    grant_graph_app_role "$principal_id"
+    grant_graph_app_role "$principal_id" "$ONLINE_MEETINGS_ROLE_ID" "$ONLINE_MEETINGS_ROLE"
+    if [[ "$calendar_events" == true ]]; then
+      grant_graph_app_role "$principal_id" "$CALENDARS_ROLE_ID" "$CALENDARS_ROLE"
+    fi
   fi
   print_teams_policy_step "$client_id"
+  if [[ "$calendar_events" == true ]]; then
+    print_calendar_scope_step "$client_id" "$principal_id"
+  fi
 
   step "Deployed"
   cat <<EOF

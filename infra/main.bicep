@@ -100,6 +100,9 @@ param allowScaleByQueueLength bool = true
 @description('Grant OnlineMeetings.ReadWrite.All with the Microsoft Graph Bicep extension. Needs Entra rights to assign Graph app roles; when false, deploy.sh grants it with az rest instead.')
 param grantGraphAppRole bool = false
 
+@description('Calendar mode (CALENDAR_EVENTS_ENABLED): bookings with `calendar` become Outlook events on the organizer\'s calendar. Needs the Microsoft Graph application permission Calendars.ReadWrite, granted with grantGraphAppRole (or by deploy.sh --calendar-events); scope it to the organizers\' mailboxes with Exchange Online RBAC for Applications (docs/infrastructure.md).')
+param calendarEvents bool = false
+
 @description('Object id of a person or group who runs the local tools against the real namespace (send bookings, read results, replay dead letters); empty grants nothing.')
 param deployerPrincipalId string = ''
 
@@ -201,6 +204,7 @@ module functionApp 'modules/functionapp.bicep' = {
     bookingsMaxDeliveryCount: serviceBus.outputs.bookingsMaxDeliveryCount
     graphBaseUrl: graphBaseUrl
     allowedOrganizers: allowedOrganizers
+    calendarEventsEnabled: calendarEvents
     applicationInsightsConnectionString: monitoring.outputs.connectionString
   }
   dependsOn: [
@@ -227,6 +231,7 @@ module graphAppRole 'modules/graph-app-role.bicep' = if (grantGraphAppRole) {
   name: 'graph-app-role'
   params: {
     principalId: identity.outputs.principalId
+    calendarEvents: calendarEvents
   }
 }
 
@@ -237,5 +242,6 @@ output serviceBusNamespaceFqdn string = serviceBus.outputs.fullyQualifiedNamespa
 output bookingsQueueName string = serviceBus.outputs.bookingsQueueName
 output resultsQueueName string = serviceBus.outputs.resultsQueueName
 output graphAppRoleGrantedByTemplate bool = grantGraphAppRole
+output calendarEvents bool = calendarEvents
 output alertActionGroupName string = alerts.outputs.actionGroupName
 output alertsNotifyAnyone bool = alerts.outputs.notifiesAnyone

@@ -29,6 +29,7 @@ param alertEmail = readEnvironmentVariable('BOOKING_BRIDGE_ALERT_EMAIL', '')
 param failedResultsThreshold = 5
 param failedInvocationsThreshold = 10
 
+param calendarEvents = bool(readEnvironmentVariable('BOOKING_BRIDGE_CALENDAR_EVENTS', 'false'))
 param grantGraphAppRole = bool(readEnvironmentVariable('BOOKING_BRIDGE_GRANT_GRAPH_IN_TEMPLATE', 'false'))
 param deployerPrincipalId = readEnvironmentVariable('BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_ID', '')
 param deployerPrincipalType = readEnvironmentVariable('BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_TYPE', 'User')

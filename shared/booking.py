@@ -214,6 +214,15 @@ class Channel(_Contract):
         return self.model_dump(by_alias=True, exclude_none=True)
 
 
+class CalendarOptions(_Contract):
+    """The record's meeting as an Outlook event on the organizer's calendar, carrying a Teams meeting (issue 15)."""
+
+    send_invitations: StrictBool = Field(
+        description="true: the attendees are the event's attendees, and Exchange sends them the invitation, its updates "
+        "and its cancellation. false: the event is on the organizer's calendar only; the source sends its own mail."
+    )
+
+
 class Booking(_Contract):
     """A booking message, schema version 1: one source record that should have one Teams meeting."""
 
@@ -274,6 +283,11 @@ class Booking(_Contract):
         default=None,
         description="BCP 47 language tag (de-DE, ja, pt-BR) for the meeting's invitation text (joinInformation), "
         "sent to Graph as Accept-Language; without it Graph's default (English) applies.",
+    )
+    calendar: CalendarOptions | None = Field(
+        default=None,
+        description="Make the meeting an Outlook event on the organizer's calendar (when the operator enabled it). A "
+        "record keeps its mode: a later revision that adds or drops it is rejected while the record has a meeting.",
     )
 
     @field_validator("subject", "start", "end")
@@ -360,7 +374,7 @@ def _problem(detail: Any) -> FieldProblem:
     return FieldProblem(location, reason)
 
 
-_IDENTITY_ADAPTERS = {
+_IDENTITY_ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "source": TypeAdapter(SourceName),
     "record_id": TypeAdapter(RecordId),
     "revision": TypeAdapter(Revision),

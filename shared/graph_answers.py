@@ -29,7 +29,7 @@ LONGEST_RETRY_AFTER_SECONDS = 86_400.0
 class Answer(StrEnum):
     """The kinds of answer, each handled one way wherever Graph is called."""
 
-    SUCCESS = "success"  # 200, 201, 204
+    SUCCESS = "success"  # 200, 201, 204, and 202 (an event's cancel action)
     NOT_FOUND = "not_found"  # 404: the caller knows whether that is a failure or "already gone"
     ACCESS_DENIED = "access_denied"  # 401, 403: the app role or the Teams access policy is missing
     BUSY = "busy"  # 429, 503, 504: Graph asks for a wait (https://learn.microsoft.com/graph/throttling)
@@ -42,7 +42,7 @@ _BUSY = frozenset({429, 503, 504})
 
 def classify(status: int) -> Answer:
     """The kind of an HTTP status from Graph."""
-    if status in (200, 201, 204):
+    if status in (200, 201, 202, 204):
         return Answer.SUCCESS
     if status == 404:
         return Answer.NOT_FOUND

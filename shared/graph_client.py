@@ -23,7 +23,16 @@ from shared.graph_answers import MAX_REQUEST_ID_LENGTH, Answer, bounded, classif
 from shared.http_session import pooled_session
 from shared.log_text import escaped
 from shared.retry_policy import RetryPolicy
-from shared.telemetry import CREATE_OR_GET, ONLINE_MEETING, graph_request, record_retry_after_wait
+from shared.telemetry import (
+    CREATE_OR_GET,
+    EVENT,
+    EVENT_CANCEL,
+    EVENTS,
+    ONLINE_MEETING,
+    ONLINE_MEETINGS,
+    graph_request,
+    record_retry_after_wait,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +40,8 @@ CONNECT_TIMEOUT_SECONDS = 3.05
 READ_TIMEOUT_SECONDS = 20.0
 # Answers after which the request may have been applied all the same: a gateway timed out or failed behind it.
 _MAYBE_APPLIED_STATUSES = frozenset({408, 500, 502, 504})
+# Successes without a body: DELETE (204) and an event's cancel action (202 Accepted).
+_NO_CONTENT = (202, 204)
 _CONNECTION_FAILURES = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
@@ -91,6 +102,56 @@ class GraphClient:
             raise
         return True
 
+    # Calendar mode (shared.calendar_lifecycle): the organizer's Outlook events, and an event's online meeting.
+
+    def create_event(self, organizer_id: str, body: bytes, deadline: float | None = None) -> GraphResponse:
+        """POST /users/{organizerId}/events; 201 with the event. Its transactionId makes a retried POST harmless."""
+        return self._send("POST", EVENTS, self._events_url(organizer_id), body, deadline)
+
+    def find_events(self, organizer_id: str, odata_filter: str, deadline: float | None = None) -> GraphResponse:
+        """GET /users/{organizerId}/events?$filter=...; 200 with {"value": [events]}."""
+        return self._send("GET", EVENTS, f"{self._events_url(organizer_id)}?{_query(odata_filter)}", None, deadline)
+
+    def get_event(self, organizer_id: str, event_id: str, deadline: float | None = None) -> GraphResponse | None:
+        """GET /users/{organizerId}/events/{id}; None if it is gone (404)."""
+        try:
+            return self._send("GET", EVENT, self._event_url(organizer_id, event_id), None, deadline)
+        except GraphRefused as error:
+            if error.info.http_status == 404:
+                return None
+            raise
+
+    def update_event(self, organizer_id: str, event_id: str, body: bytes, deadline: float | None = None) -> GraphResponse:
+        """PATCH /users/{organizerId}/events/{id}: Exchange sends the attendees an update. Absolute values: safe to retry."""
+        return self._send("PATCH", EVENT, self._event_url(organizer_id, event_id), body, deadline)
+
+    def cancel_event(self, organizer_id: str, event_id: str, body: bytes, deadline: float | None = None) -> bool:
+        """POST /users/{organizerId}/events/{id}/cancel (202): the attendees get a cancellation; False if gone (404)."""
+        return self._gone_if_404("POST", EVENT_CANCEL, f"{self._event_url(organizer_id, event_id)}/cancel", body, deadline)
+
+    def delete_event(self, organizer_id: str, event_id: str, deadline: float | None = None) -> bool:
+        """DELETE /users/{organizerId}/events/{id} (204); False if it was already gone (404)."""
+        return self._gone_if_404("DELETE", EVENT, self._event_url(organizer_id, event_id), None, deadline)
+
+    def find_online_meetings(self, organizer_id: str, odata_filter: str, deadline: float | None = None) -> GraphResponse:
+        """GET /users/{organizerId}/onlineMeetings?$filter=...: how an event's Teams meeting is found (by JoinWebUrl)."""
+        return self._send("GET", ONLINE_MEETINGS, f"{self._meetings_url(organizer_id)}?{_query(odata_filter)}", None, deadline)
+
+    def _events_url(self, organizer_id: str) -> str:
+        return f"{self._base_url}/users/{quote(organizer_id, safe='')}/events"
+
+    def _event_url(self, organizer_id: str, event_id: str) -> str:
+        return f"{self._events_url(organizer_id)}/{quote(event_id, safe='')}"
+
+    def _gone_if_404(self, method: str, operation: str, url: str, body: bytes | None, deadline: float | None) -> bool:
+        try:
+            self._send(method, operation, url, body, deadline)
+        except GraphRefused as error:
+            if error.info.http_status == 404:
+                return False
+            raise
+        return True
+
     def deadline(self) -> float:
         """A monotonic deadline one retry budget from now: pass it to every call of one invocation."""
         return time.monotonic() + self._retry_policy.budget_seconds
@@ -139,10 +200,10 @@ class GraphClient:
                 maybe_applied |= not isinstance(error, requests.ConnectTimeout)
             else:
                 answer = classify(response.status_code)
-                if answer is Answer.SUCCESS and response.status_code != 204:
+                if answer is Answer.SUCCESS and response.status_code not in _NO_CONTENT:
                     return _success(response, client_request_id, attempt)
                 if answer is Answer.SUCCESS:
-                    return GraphResponse(204, None, _request_id(response))
+                    return GraphResponse(response.status_code, None, _request_id(response))
                 info = error_info(response.status_code, response.reason, response.headers, response.content, client_request_id)
                 maybe_applied |= response.status_code in _MAYBE_APPLIED_STATUSES
                 if answer is Answer.ACCESS_DENIED:
@@ -202,6 +263,11 @@ def _success(response: requests.Response, client_request_id: str, attempt: int) 
         )
         raise GraphUnavailable(info, attempt) from None
     return GraphResponse(response.status_code, payload, request_id)
+
+
+def _query(odata_filter: str) -> str:
+    """$filter=..., percent-encoded (spaces as %20, which Graph reads; quotes and slashes too)."""
+    return f"$filter={quote(odata_filter, safe='')}"
 
 
 def _request_id(response: requests.Response) -> str | None:

@@ -47,6 +47,9 @@ class Meeting(ContractModel):
         description="The invitation text in the booking's language (Graph's joinInformation, decoded); null when Graph "
         "sent none, or none of the documented shape, or one too large (then a warning says so).",
     )
+    event_id: str | None = Field(
+        default=None, description="For a calendar booking: the Outlook event's id on the organizer's calendar."
+    )
 
 
 def meeting_from_graph(payload: Any) -> Meeting:

@@ -61,7 +61,9 @@ class GraphProgress:
     meeting: the record's meeting under the booking's organizer, once known (None after a cancel deleted it).
     previous_settled: the meeting of a moved booking's former organizer is gone or given up on.
     undo: (organizer, meeting id, PATCH body) that put back what this delivery's PATCHes changed, in order.
-    left_behind: (organizer, meeting id) of meetings Graph refused to remove now, for a later delivery to retire."""
+    left_behind: (organizer, meeting id) of meetings Graph refused to remove now, for a later delivery to retire
+        (events, for a calendar booking).
+    undo_events: as undo, for a calendar booking's event PATCHes (shared.calendar_lifecycle)."""
 
     changed: bool = False
     created: bool = False
@@ -71,6 +73,7 @@ class GraphProgress:
     undo: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     left_behind: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[ResultWarning] = field(default_factory=list)
+    undo_events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
 
 class NewerBookingApplied(Exception):
@@ -137,9 +140,9 @@ class MeetingLifecycle:
                 remaining.append((organizer_id, meeting_id))
         return tuple(remaining)
 
-    def reapply(self, booking: Booking, external_id: str, progress: GraphProgress, deadline: float) -> Meeting:
+    def reapply(self, booking: Booking, state: RecordState, progress: GraphProgress, deadline: float) -> Meeting:
         """Bring the record's meeting in line with an already applied booking again (createOrGet, then what differs)."""
-        outcome = self._upsert(booking, external_id, progress, deadline)
+        outcome = self._upsert(booking, state.external_id, progress, deadline)
         assert outcome.meeting is not None  # an upsert always ends with the meeting
         return outcome.meeting
 

@@ -24,6 +24,15 @@ from datetime import datetime
 from typing import Any
 
 from shared.booking import Booking, parse_booking
+from shared.calendar_lifecycle import (
+    CALENDAR_MODE_CHANGED,
+    CALENDAR_NOT_ENABLED,
+    CalendarLifecycle,
+    changes_mode,
+    mode_change_refusal,
+    uses_calendar,
+    with_mode,
+)
 from shared.errors import (
     BookingIdentity,
     GraphError,
@@ -85,6 +94,7 @@ class Delivery:
     # Between the start of the Graph calls and the state write: a failure here leaves the state to update.
     applying: bool = False
     result: ResultMessage | None = None
+    lifecycle: MeetingLifecycle | CalendarLifecycle | None = None  # the booking's mode, once known
 
 
 class BookingPipeline:
@@ -100,9 +110,12 @@ class BookingPipeline:
         policy: OrganizerPolicy | None = None,
         limits: PipelineLimits | None = None,
         now: Callable[[], datetime] = utc_now,
+        calendar_events: bool = False,
     ) -> None:
         self._graph = graph
         self._lifecycle = MeetingLifecycle(graph)
+        self._calendar = CalendarLifecycle(graph)
+        self._calendar_events = calendar_events
         self._publisher = publisher
         self._states = states
         self._requeue = requeue
@@ -157,10 +170,14 @@ class BookingPipeline:
         newer = superseding_revision(state, booking)
         if newer is not None:
             return self._result(delivery, ResultStatus.SUPERSEDED, applied_revision=newer)
+        refusal = self._mode_refusal(booking, state)
+        if refusal is not None:
+            return self._result(delivery, ResultStatus.REJECTED, error=refusal)
 
+        lifecycle = delivery.lifecycle = self._calendar if uses_calendar(booking, state) else self._lifecycle
         delivery.applying = True
         try:
-            outcome = self._lifecycle.apply(
+            outcome = lifecycle.apply(
                 booking, external_id, state, delivery.progress, deadline, lambda: self._newer_applied(delivery)
             )
         except NewerBookingApplied:
@@ -182,6 +199,7 @@ class BookingPipeline:
             left_behind=tuple(delivery.progress.left_behind),
             body=delivery.message.body,
         )
+        stored = with_mode(stored, booking, state, outcome.meeting)
         winner = commit(self._states, stored, state, booking)
         delivery.applying = False
         if winner is not None:
@@ -197,6 +215,8 @@ class BookingPipeline:
 
     def _refusal(self, booking: Booking, external_id: str, message: InboundMessage) -> ResultError | None:
         """Why the bridge will not act on a valid booking: the operator's policy, or a session that breaks ordering."""
+        if booking.calendar is not None and not self._calendar_events:
+            return _calendar_not_enabled()
         if not self._policy.permits(booking.source, booking.organizer_id):
             return ResultError(
                 code="organizer_not_allowed",
@@ -211,16 +231,25 @@ class BookingPipeline:
             )
         return None
 
+    def _mode_refusal(self, booking: Booking, state: RecordState | None) -> ResultError | None:
+        """Why a current booking cannot be applied in its mode: it would switch the record's, or calendar mode is off."""
+        if state is not None and changes_mode(booking, state):
+            return ResultError(code=CALENDAR_MODE_CHANGED, message=mode_change_refusal(booking, state))
+        if uses_calendar(booking, state) and not self._calendar_events:
+            return _calendar_not_enabled()
+        return None
+
     def _settle(self, delivery: Delivery, state: RecordState | None, deadline: float) -> RecordState | None:
         """Work a concurrent delivery left for the record goes first, whatever this booking turns out to be:
         meetings left behind are retired (never the record's own live meeting), and a repair that failed is done."""
         if state is None or not (state.leftovers or state.reapply):
             return state
         progress = GraphProgress()  # the record's work, not this booking's
-        live = None if state.cancelled else (state.organizer_id, state.meeting_id)
+        live = None if state.cancelled else (state.organizer_id, state.event_id if state.calendar else state.meeting_id)
         others = tuple(leftover for leftover in state.leftovers if leftover != live)
         language = delivery.booking.language if delivery.booking else None
-        kept = self._lifecycle.retire_leftovers(others, progress, deadline, language=language) if others else ()
+        lifecycle = self._calendar if state.calendar else self._lifecycle
+        kept = lifecycle.retire_leftovers(others, progress, deadline, language=language) if others else ()
         settled = replace(state, leftovers=kept, reapply=False)
         if state.reapply:
             settled = self._reapplied(settled, progress, deadline)
@@ -232,8 +261,9 @@ class BookingPipeline:
         if booking is None:
             logger.warning("a repair is due but the record's last booking was not kept; its next revision will repair it")
             return state
-        meeting = self._lifecycle.reapply(booking, state.external_id, progress, deadline)
-        return replace(state, meeting_id=meeting.id)
+        lifecycle = self._calendar if state.calendar else self._lifecycle
+        meeting = lifecycle.reapply(booking, state, progress, deadline)
+        return replace(state, meeting_id=meeting.id, event_id=meeting.event_id if state.calendar else state.event_id)
 
     def _newer_applied(self, delivery: Delivery) -> bool:
         """Whether a newer booking of the record has been stored since this delivery read the state."""
@@ -251,23 +281,23 @@ class BookingPipeline:
         meeting is live and this delivery changed Graph, this delivery's PATCHes are put back and the winner's
         booking, kept in the state, is applied again; if that fails, the state says so and the record's next
         delivery does it."""
-        booking, progress = delivery.booking, delivery.progress
-        assert booking is not None
+        booking, progress, lifecycle = delivery.booking, delivery.progress, delivery.lifecycle
+        assert booking is not None and lifecycle is not None
         meeting = progress.meeting
         if meeting is not None and (winner.cancelled or winner.organizer_id != booking.organizer_id):
+            held = meeting.event_id or meeting.id  # a calendar booking's meeting is held by its event
             try:
-                self._lifecycle.retire(booking.organizer_id, meeting.id, progress, deadline, language=booking.language)
+                lifecycle.retire(booking.organizer_id, held, progress, deadline, language=booking.language)
             except GraphError as error:
                 logger.warning("could not undo a concurrent delivery's meeting; left for the next error=%s", error.code)
-                winner = self._amend(
-                    winner, lambda state: replace(state, leftovers=(*state.leftovers, (booking.organizer_id, meeting.id)))
-                )
+                left = (booking.organizer_id, held)
+                winner = self._amend(winner, lambda state: replace(state, leftovers=(*state.leftovers, left)))
         if not winner.cancelled and progress.changed:
             try:
-                self._lifecycle.undo(progress, deadline, language=booking.language)
+                lifecycle.undo(progress, deadline, language=booking.language)
                 repaired = self._reapplied(winner, progress, deadline)
                 if not repaired.same_as(winner):
-                    self._amend(winner, lambda state: replace(state, meeting_id=repaired.meeting_id))
+                    self._amend(winner, lambda state: replace(state, meeting_id=repaired.meeting_id, event_id=repaired.event_id))
             except GraphError as error:
                 logger.warning("could not repair the newer booking's meeting; left for the next error=%s", error.code)
                 self._amend(winner, lambda state: replace(state, reapply=True))
@@ -355,6 +385,7 @@ class BookingPipeline:
             left_behind=tuple(progress.left_behind),
             meeting_unknown=meeting_id is None,
         )
+        stored = with_mode(stored, booking, delivery.state, progress.meeting)
         try:
             winner = commit(self._states, stored, state, booking)
         except RetryableError as store_error:
@@ -491,6 +522,14 @@ def _kept_booking(state: RecordState) -> Booking | None:
         return parse_booking(state.applied_booking)
     except InvalidBooking:
         return None
+
+
+def _calendar_not_enabled() -> ResultError:
+    return ResultError(
+        code=CALENDAR_NOT_ENABLED,
+        message="the booking asks for a calendar event, but the operator has not enabled calendar mode "
+        "(CALENDAR_EVENTS_ENABLED, with the Calendars.ReadWrite permission); send it without `calendar`, or ask the operator",
+    )
 
 
 def _elapsed_ms(started: float) -> int:

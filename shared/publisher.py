@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import Protocol
+from typing import Any, Protocol
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
@@ -41,6 +41,7 @@ def build_service_bus_client(target: ServiceBusTarget, credential: TokenCredenti
     """The identity-based client for a namespace, or the emulator's connection string locally."""
     if target.emulator_connection_string:
         return ServiceBusClient.from_connection_string(target.emulator_connection_string)
+    assert target.fully_qualified_namespace is not None  # settings give one form or the other
     return ServiceBusClient(fully_qualified_namespace=target.fully_qualified_namespace, credential=credential)
 
 
@@ -48,7 +49,7 @@ def to_service_bus_message(result: ResultMessage, correlation_id: str, booking_k
     """The wire form of a result: a message id derived from the booking and the outcome, filterable properties, JSON body.
 
     Diagnostic-Id carries the current (the booking's) trace context, so the consumer's work joins its trace."""
-    properties = {"status": result.status.value}
+    properties: dict[str | bytes, Any] = {"status": result.status.value}
     if result.source:
         properties["source"] = result.source
     trace_parent = diagnostic_id()

@@ -101,6 +101,12 @@ class RecordState:
     # A booking may have created the record's meeting under organizer_id without the bridge learning its id
     # (Graph's answer was lost, then the booking failed): a move or cancel looks it up by externalId.
     meeting_unknown: bool = False
+    # Calendar mode (shared.calendar_lifecycle): the record's meeting is an Outlook event; its id; and how many
+    # times the record was booked again after a cancel, which makes each incarnation's transactionId its own.
+    # A calendar record's leftovers are events.
+    calendar: bool = False
+    event_id: str | None = None
+    incarnation: int = 0
 
     def same_as(self, other: RecordState | None) -> bool:
         """Equal but for the etag: writing it again would change nothing."""
@@ -276,6 +282,13 @@ def _to_entity(state: RecordState) -> dict[str, Any]:
         entity["Reapply"] = True
     if state.meeting_unknown:
         entity["MeetingUnknown"] = True
+    if state.calendar:
+        entity["Calendar"] = True
+    if state.event_id is not None:
+        entity["EventId"] = state.event_id
+    if state.incarnation:
+        entity["Incarnation"] = str(state.incarnation)
+        entity["Incarnation@odata.type"] = "Edm.Int64"
     return entity
 
 
@@ -287,6 +300,7 @@ def _from_entity(external_id: str, entity: dict[str, Any], etag: str) -> RecordS
     if revision is not None and int(revision) > _INT64_MAX:
         raise StateStoreError("the record's stored state has a Revision beyond Int64")
     organizer_id, meeting_id = entity.get("OrganizerId"), entity.get("MeetingId")
+    event_id = entity.get("EventId")
     return RecordState(
         external_id=external_id,
         revision=None if revision is None else int(revision),
@@ -299,6 +313,9 @@ def _from_entity(external_id: str, entity: dict[str, Any], etag: str) -> RecordS
         applied_booking=_applied_booking(entity.get("AppliedBooking")),
         reapply=entity.get("Reapply") is True,
         meeting_unknown=entity.get("MeetingUnknown") is True,
+        calendar=entity.get("Calendar") is True,
+        event_id=event_id if isinstance(event_id, str) else None,
+        incarnation=_count(entity.get("Incarnation")),
     )
 
 
@@ -325,3 +342,10 @@ def _leftovers(text: object) -> tuple[tuple[str, str], ...]:
         for pair in pairs
         if isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair)
     )
+
+
+def _count(value: object) -> int:
+    try:
+        return max(0, int(str(value))) if value is not None else 0
+    except ValueError:
+        return 0

@@ -50,6 +50,7 @@ def build_pipeline(settings: Settings, credential: TokenCredential | None = None
         SenderPool(service_bus, settings.bookings_queue),
         policy=settings.organizer_policy,
         limits=PipelineLimits(settings.max_delivery_count, settings.max_throttle_requeues),
+        calendar_events=settings.calendar_events_enabled,
     )
 
 

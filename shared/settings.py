@@ -39,6 +39,9 @@ BOOKINGS_MAX_DELIVERY_COUNT = "BOOKINGS_MAX_DELIVERY_COUNT"
 ALLOWED_ORGANIZERS = "ALLOWED_ORGANIZERS"
 GRAPH_RETRY_BUDGET_SECONDS = "GRAPH_RETRY_BUDGET_SECONDS"
 MAX_THROTTLE_REQUEUES = "MAX_THROTTLE_REQUEUES"
+# Calendar mode (issue 15): bookings with `calendar` become Outlook events; off unless the operator turns it on,
+# because it needs Calendars.ReadWrite, a permission over mailboxes, not only meetings.
+CALENDAR_EVENTS_ENABLED = "CALENDAR_EVENTS_ENABLED"
 # Set to "Development" by Core Tools (`func start`); never set in Azure.
 FUNCTIONS_ENVIRONMENT = "AZURE_FUNCTIONS_ENVIRONMENT"
 # Development only: Graph signs in on its own (the simulator's identity endpoint, or an app registration of a
@@ -93,6 +96,7 @@ APP_SETTINGS = (
     *GRAPH_SIGN_IN_SETTINGS,
     APPLICATIONINSIGHTS_CONNECTION_STRING,
     PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY,
+    CALENDAR_EVENTS_ENABLED,
 )
 # Settings infra leaves at the code's default: tuning knobs an operator may set, not wiring.
 TUNING_SETTINGS = (GRAPH_RETRY_BUDGET_SECONDS, MAX_THROTTLE_REQUEUES)
@@ -180,6 +184,7 @@ class Settings:
     max_throttle_requeues: int = DEFAULT_MAX_THROTTLE_REQUEUES
     # Development only: Graph's own sign-in; None means Graph uses the process's one credential.
     graph_sign_in: GraphSignIn | None = None
+    calendar_events_enabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -250,6 +255,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         graph_retry_budget_seconds=_seconds(env, GRAPH_RETRY_BUDGET_SECONDS, DEFAULT_GRAPH_RETRY_BUDGET_SECONDS),
         max_throttle_requeues=_integer(env, MAX_THROTTLE_REQUEUES, DEFAULT_MAX_THROTTLE_REQUEUES, 0, 100),
         graph_sign_in=_graph_sign_in(env, developer),
+        calendar_events_enabled=_flag(env, CALENDAR_EVENTS_ENABLED),
     )
 
 
@@ -527,3 +533,12 @@ def _organizer_policy(env: Mapping[str, str]) -> OrganizerPolicy:
         return parse_organizer_policy(_value(env, ALLOWED_ORGANIZERS) or "")
     except ValueError as error:
         raise ConfigurationError(ALLOWED_ORGANIZERS, str(error)) from None
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    text = _value(env, name)
+    if text is None:
+        return False
+    if text.lower() not in ("true", "false"):
+        raise ConfigurationError(name, f"{text!r} is not true or false")
+    return text.lower() == "true"

@@ -45,6 +45,10 @@ DIAGNOSTIC_ID_PROPERTY = "Diagnostic-Id"
 # Graph calls by resource: createOrGet (POST), and one onlineMeeting (PATCH, DELETE).
 CREATE_OR_GET = "createOrGet"
 ONLINE_MEETING = "onlineMeeting"
+ONLINE_MEETINGS = "onlineMeetings"
+EVENTS = "events"
+EVENT = "event"
+EVENT_CANCEL = "event cancel"
 # A source that did not pass validation is counted as this, so a producer cannot mint metric series.
 UNKNOWN_SOURCE = "unknown"
 # The HTTP client libraries the Azure Monitor distro would instrument on its own: the bridge's spans
@@ -169,7 +173,7 @@ def graph_request(method: str, operation: str, server_address: str | None, attem
     finally:
         # 0: no answer (a timeout or a dropped connection).
         status = call.status if call is not None and call.status is not None else 0
-        attributes = {"method": method, "operation": operation, "status_code": status}
+        attributes: dict[str, str | int] = {"method": method, "operation": operation, "status_code": status}
         _graph_duration.record(time.perf_counter() - started, attributes)
         if status == 429:
             _graph_throttled.add(1, {"method": method, "operation": operation})

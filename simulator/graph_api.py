@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from simulator.create_or_get import parse_create_or_get
 from simulator.edm_datetime import now_ticks
+from simulator.events_api import EventsApi
 from simulator.graph_errors import GraphError, graph_error_response
 from simulator.identity import ManagedIdentityEndpoint
 from simulator.join_information import join_information
@@ -57,6 +58,7 @@ class GraphApi:
         dial_in: bool,
         base_url: Callable[[], str],
         channels: Mapping[str, Iterable[str]] | None = None,
+        events: EventsApi | None = None,
     ) -> None:
         self._identity = identity
         self._store = store
@@ -69,6 +71,7 @@ class GraphApi:
         self._channels = (
             None if channels is None else {thread: frozenset(m.lower() for m in members) for thread, members in channels.items()}
         )
+        self._events = events
 
     def deny(self, user_id: str) -> None:
         """Behave as if no application access policy covers `user_id`: their meetings answer 403."""
@@ -86,10 +89,15 @@ class GraphApi:
             return graph_error_response(error, request)
 
     def _answer(self, request: HttpRequest) -> HttpResponse:
-        route = _route(request)
+        # Outlook events and the onlineMeetings collection (calendar mode) are the events side's.
+        events_user = self._events.user_segment(request) if self._events is not None else None
+        route = _route(request) if events_user is None else None
         problem = self._identity.check_bearer(request.headers.get("authorization"), self._base_url().removesuffix("/v1.0"))
         if problem is not None:
             raise GraphError(401, "InvalidAuthenticationToken", problem)
+        if self._events is not None and events_user is not None:
+            return self._events.answer(request, self._organizer(events_user))
+        assert route is not None
         if route.user is None:
             raise GraphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
         if route.operation == "createOrGet":
@@ -147,6 +155,8 @@ class GraphApi:
 
     def _update(self, request: HttpRequest, user_segment: str, meeting_id: str) -> dict[str, Any]:
         update = parse_meeting_update(request.headers.get("content-type"), request.body)
+        if self._events is not None and self._events.refuses_update(meeting_id):
+            raise GraphError(400, "BadRequest", "This property cannot be updated for a meeting created from a calendar event.")
         owner = meeting_owner(self._tenant_id, self._organizer(user_segment))
         return self._found(self._store.update(owner, meeting_id, update.apply), user_segment, meeting_id)
 

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from simulator.dispatch import Dispatcher
+from simulator.events_api import EventsApi
 from simulator.faults import Fault, FaultQueue
 from simulator.graph_api import GraphApi
 from simulator.identity import ManagedIdentityEndpoint
@@ -72,6 +73,7 @@ class GraphSimulator:
             lifetime_seconds=token_lifetime_seconds,
             expected_client_id=expected_client_id,
         )
+        self._events = EventsApi(meetings=self._store, tenant_id=tenant_id, dial_in=dial_in, base_url=lambda: self.graph_base_url)
         self._graph = GraphApi(
             identity=self._identity,
             store=self._store,
@@ -80,6 +82,7 @@ class GraphSimulator:
             dial_in=dial_in,
             base_url=lambda: self.graph_base_url,
             channels=channels,
+            events=self._events,
         )
         self._dispatcher = Dispatcher(
             graph=self._graph,
@@ -168,6 +171,7 @@ class GraphSimulator:
         Denials and issued tokens stay.
         """
         self._store.clear()
+        self._events.clear()
         self._faults.clear()
         self._recorder.reset()
 
@@ -185,6 +189,15 @@ class GraphSimulator:
     def deleted_meetings(self) -> list[dict[str, Any]]:
         """Every meeting deleted through DELETE, as it was when deleted, oldest deletion first."""
         return [self._graph.as_answered(meeting) for meeting in self._store.deleted()]
+
+    def events(self, state: str = "live") -> list[dict[str, Any]]:
+        """Outlook events in this state ("live", "cancelled": in Deleted Items, "deleted"), oldest first; each with
+        `_properties` (its single-value extended properties) and `_organizerId`."""
+        return self._events.events(state)
+
+    def refuse_event_meeting_options(self, refused: bool = True) -> None:
+        """An event's Teams meeting answers 400 to a PATCH, as Graph may for calendar-backed meetings."""
+        self._events.refuse_meeting_options(refused)
 
     @property
     def stats(self) -> SimulatorStats:

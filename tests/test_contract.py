@@ -228,6 +228,7 @@ def test_json_schema_names_the_fields_upstream_systems_rely_on() -> None:
         "attendees",
         "channel",
         "language",
+        "calendar",
     }
     assert set(schema["required"]) == {"schemaVersion", "source", "recordId", "organizerId"}
     assert schema["then"]["required"] == ["subject", "start", "end"]

@@ -25,8 +25,15 @@ def test_simulate_answers_every_committed_sample() -> None:
         ("samples/08-with-options.json", "created"),
         ("samples/09-class-in-channel.json", "created"),
         ("samples/10-invitation-in-japanese.json", "created"),
+        ("samples/11-calendar-new-booking.json", "created"),
+        ("samples/12-calendar-reschedule.json", "updated"),
+        ("samples/13-calendar-cancel.json", "cancelled"),
+        ("samples/14-calendar-organizer-only.json", "created"),
     ]
-    new, repeat, reschedule, invalid, unknown, late, cancel, options, channel, japanese = results
+    new, repeat, reschedule, invalid, unknown, late, cancel, options, channel, japanese, *calendar = results
+    assert calendar[0]["meeting"]["eventId"] and calendar[0]["meeting"]["joinWebUrl"] == calendar[1]["meeting"]["joinWebUrl"]
+    assert calendar[1]["changedFields"] == ["start", "end"]
+    assert calendar[2]["meetingExisted"] is True
     assert new["meeting"]["joinWebUrl"].startswith("https://teams.microsoft.com/l/meetup-join/")
     assert repeat["meeting"]["id"] == reschedule["meeting"]["id"] == new["meeting"]["id"]
     assert reschedule["changedFields"] == ["subject", "start", "end"]
@@ -53,7 +60,7 @@ def test_simulate_answers_every_committed_sample() -> None:
     assert "meeting deleted" in summaries[6]
     assert "channel=19:7ebda77322dd4505ac4dedb5b67df076@thread.tacv2" in summaries[8]
     assert "invitation=Microsoft Teams 会議に参加" in summaries[9]
-    assert summaries[-1] == "10 message(s), 10 answered, 0 left for redelivery"
+    assert summaries[-1] == "14 message(s), 14 answered, 0 left for redelivery"
 
 
 def test_simulate_reads_json_lines_from_stdin_and_shows_progress() -> None:

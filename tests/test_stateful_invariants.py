@@ -9,9 +9,11 @@ whichever call comes next, 403 for one organizer); and run two deliveries of one
 when a session lock is lost. After every step:
 
 - at most one live meeting per record, under the organizer the record state names, and none for a
-  cancelled record; its subject is that of the newest applied revision. The one allowance: a moved
-  booking's old meeting that Graph refused to delete stays live while the record state lists it as left
-  behind (the result warned; the record's next delivery retires it);
+  cancelled record; its subject is that of the newest applied revision. For the calendar record (issue 15)
+  the same of its Outlook events: at most one live, under that organizer, with the newest applied revision's
+  subject, and none after a cancel. The one allowance: a moved booking's old meeting (or event) that Graph
+  refused to delete stays live while the record state lists it as left behind (the result warned; the
+  record's next delivery retires it);
 - every booking message has one result a consumer can read after duplicate detection, or is
   dead-lettered with its `failed` result (attempted); no two booking messages share a result id;
 - nothing outside the closed error set escapes the function.
@@ -36,6 +38,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from shared.errors import RetryableError
+from shared.event_request import EXTERNAL_ID_PROPERTY
 from shared.external_id import derive_external_id
 from shared.record_state import TableRecordStateStore
 from shared.result import ResultMessage, ResultStatus
@@ -46,7 +49,9 @@ from tests.service_bus_harness import ServiceBusBroker
 
 ORGANIZERS = ("0b6f3c1a-2d4e-4f60-8a1b-3c5d7e9f1a2b", "1c7a4d2b-3e5f-4a71-9b2c-4d6e8f0a2b3c")
 # Records with revisions, and one without: its bookings apply in delivery order.
-RECORDS = ("R1", "R2")
+RECORDS = ("R1", "R2", "C1")
+# Its bookings carry `calendar`: its meeting is an Outlook event on the organizer's calendar.
+CALENDAR_RECORDS = frozenset({"C1"})
 UNREVISIONED = "U1"
 MAX_DELIVERY_COUNT = 3
 RUN_TIMEOUT_SECONDS = 60
@@ -204,6 +209,30 @@ class BridgeMachine(RuleBasedStateMachine):
                     assert live[0]["subject"] == expected["subject"], f"{record}: content older than revision {state.revision}"
 
     @invariant()
+    def the_calendar_matches_the_record_state(self) -> None:
+        left_behind = self._left_behind()
+        for record in CALENDAR_RECORDS:
+            external_id = derive_external_id("stateful", record)
+            live = [
+                event
+                for event in self.graph.events()
+                if EXTERNAL_ID_PROPERTY in event["_properties"]
+                and event["_properties"][EXTERNAL_ID_PROPERTY] == external_id
+                and event["id"] not in left_behind
+            ]
+            assert len(live) <= 1, f"{record}: {len(live)} live events"
+            state = self.states.read(external_id)
+            if state is None or state.cancelled:
+                assert live == [], f"{record}: a live event for a record that is {'cancelled' if state else 'unknown'}"
+                continue
+            if not live:
+                continue
+            assert live[0]["_organizerId"] == state.organizer_id, f"{record}: the event lives under another organizer"
+            expected = self.bookings.get((record, state.revision)) if state.revision is not None else None
+            if expected is not None and expected.get("subject"):
+                assert live[0]["subject"] == expected["subject"], f"{record}: an event older than revision {state.revision}"
+
+    @invariant()
     def every_booking_has_one_answer_or_a_dead_letter(self) -> None:
         accepted: dict[str, list[ResultMessage]] = defaultdict(list)
         ids_by_booking: dict[str, set[str]] = defaultdict(set)
@@ -259,6 +288,9 @@ class BridgeMachine(RuleBasedStateMachine):
             "end": "2026-12-01T10:30:00+01:00",
             "options": {"allowMeetingChat": "limited"},
         }
+        if record in CALENDAR_RECORDS:
+            document["calendar"] = {"sendInvitations": True}
+            document["attendees"] = [{"upn": "ada@contoso.com"}]
         if revision is not None:
             document["revision"] = revision
             self.bookings[(record, revision)] = document
@@ -313,4 +345,5 @@ def test_the_bridge_keeps_its_promise_under_any_interleaving(
     monkeypatch.setenv("RecordStateStorage", azurite)
     monkeypatch.setenv("GRAPH_RETRY_BUDGET_SECONDS", "2")
     monkeypatch.setenv("BOOKINGS_MAX_DELIVERY_COUNT", str(MAX_DELIVERY_COUNT))
+    monkeypatch.setenv("CALENDAR_EVENTS_ENABLED", "true")
     run_state_machine_as_test(lambda: BridgeMachine(graph, azurite, monkeypatch), settings=PROFILE)

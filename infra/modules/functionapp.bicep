@@ -75,6 +75,9 @@ param bookingsMaxDeliveryCount int
 @description('Organizer object ids the bridge may book for, optionally as source=objectId pairs (comma-separated); empty leaves it to the Teams application access policy.')
 param allowedOrganizers string
 
+@description('Calendar mode: bookings with `calendar` become Outlook events (the identity then needs Calendars.ReadWrite).')
+param calendarEventsEnabled bool
+
 @description('Microsoft Graph base URL the bridge calls.')
 param graphBaseUrl string
 
@@ -147,6 +150,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'RecordStateStorage__tableServiceUri', value: storageTableEndpoint }
         { name: 'RECORD_STATE_TABLE', value: recordStateTableName }
         { name: 'ALLOWED_ORGANIZERS', value: allowedOrganizers }
+        { name: 'CALENDAR_EVENTS_ENABLED', value: string(calendarEventsEnabled) }
         { name: 'PYTHON_THREADPOOL_THREAD_COUNT', value: string(workerThreadCount) }
       ]
     }

@@ -12,10 +12,15 @@ extension microsoftGraphV1
 @description('Principal (object) id of the managed identity\'s service principal.')
 param principalId string
 
+@description('Calendar mode is on: also grant Calendars.ReadWrite (tenant-wide in Entra; see docs/infrastructure.md to scope it).')
+param calendarEvents bool = false
+
 // Well-known ids, identical in every tenant: the Microsoft Graph application and its
 // OnlineMeetings.ReadWrite.All application role ("Read and create online meetings").
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
 var onlineMeetingsReadWriteAll = 'b8bb2037-6e08-44ac-a4ea-4674e010e2a4'
+// Calendars.ReadWrite, application ("Read and write calendars in all mailboxes").
+var calendarsReadWrite = 'ef54d2bf-783f-4e0f-bca1-3210c0444d99'
 
 resource microsoftGraph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
   appId: microsoftGraphAppId
@@ -25,6 +30,12 @@ resource onlineMeetingsRole 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
   principalId: principalId
   resourceId: microsoftGraph.id
   appRoleId: onlineMeetingsReadWriteAll
+}
+
+resource calendarsRole 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (calendarEvents) {
+  principalId: principalId
+  resourceId: microsoftGraph.id
+  appRoleId: calendarsReadWrite
 }
 
 output appRoleAssignmentId string = onlineMeetingsRole.id

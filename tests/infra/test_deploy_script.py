@@ -76,12 +76,15 @@ if args[:2] == ["cloud", "show"]:
 if args[:3] == ["ad", "sp", "show"]:
     out("1" if "appRoles" in line else "55555555-5555-5555-5555-555555555555")
 if args[:1] == ["rest"] and option("--method") == "get":
-    out("1" if (state / "granted").exists() else "0")
+    granted = (state / "granted").read_text() if (state / "granted").exists() else ""
+    role = option("--query").split("appRoleId=='")[1].split("'")[0]
+    out("1" if role in granted else "0")
 if args[:1] == ["rest"] and option("--method") == "post":
     if (state / "forbidden").exists():
         print("Forbidden", file=sys.stderr)
         sys.exit(1)
-    (state / "granted").write_text(option("--body"))
+    with (state / "granted").open("a") as granted:
+        granted.write(option("--body") + "\n")
     sys.exit(0)
 if args[:3] == ["functionapp", "deployment", "source"]:
     import zipfile

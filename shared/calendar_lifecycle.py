@@ -1,0 +1,409 @@
+"""Bring the organizer's Outlook calendar in line with one calendar booking: its event, and the event's Teams meeting.
+
+The calendar counterpart of shared.meeting_lifecycle, with the same interface (apply, retire, retire_leftovers,
+undo), so the pipeline runs either. Every step is safe to repeat:
+- the record's event is found again by its id, else by the extended property holding the externalId
+  (shared.event_request), before anything is created: a POST whose answer was lost is found, not repeated;
+- the POST carries a transactionId per incarnation of the record, so Graph makes no second event for a retried
+  POST, while a record booked again after a cancel gets a new event;
+- a PATCH sets absolute values; cancel and DELETE of an event that is gone report it as such.
+
+The event's Teams meeting (the result's join details, and the options) is the onlineMeeting whose JoinWebUrl is the
+event's join URL. Graph may refuse options on a calendar-backed meeting: the result then warns which ones were not
+applied, rather than failing a booking whose event exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from shared.booking import ROLES_NEEDING_USER_ID, Booking
+from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused, GraphUnavailable, MalformedMeeting
+from shared.event_request import (
+    build_event_body,
+    cancel_body,
+    event_instant,
+    event_update,
+    external_id_filter,
+    has_attendees,
+    join_url,
+    join_url_filter,
+    undoing_event,
+)
+from shared.graph_client import GraphClient, GraphResponse
+from shared.log_text import escaped
+from shared.meeting import MAX_GRAPH_TEXT_LENGTH, Meeting, meeting_from_graph
+from shared.meeting_changes import MeetingUpdate, meeting_update, undoing
+from shared.meeting_lifecycle import PREVIOUS_MEETING_NOT_REMOVED, GraphProgress, MeetingLifecycle, NewerBookingApplied, Outcome
+from shared.record_state import RecordState
+from shared.result import ResultStatus, ResultWarning
+from shared.wire_format import LOCK_BEFORE_DELETE, encoded
+
+logger = logging.getLogger(__name__)
+
+# Rejection codes (the result's error.code) and a warning code, defined once.
+CALENDAR_NOT_ENABLED = "calendar_not_enabled"
+CALENDAR_MODE_CHANGED = "calendar_mode_changed"
+OPTIONS_NOT_APPLIED = "options_not_applied"
+
+
+def uses_calendar(booking: Booking, state: RecordState | None) -> bool:
+    """Whether the booking is handled as a calendar booking: a cancel follows the record's live meeting."""
+    if booking.action == "cancel" and state is not None and not state.cancelled:
+        return state.calendar
+    return booking.calendar is not None
+
+
+def changes_mode(booking: Booking, state: RecordState | None) -> bool:
+    """An upsert that adds or drops `calendar` while the record has (or may have) a meeting in the other mode.
+
+    Refused rather than converted: converting would cancel a meeting people hold and send them a new one,
+    which the source should decide by cancelling and booking again (a cancelled record may change mode)."""
+    if booking.action != "upsert" or state is None or (state.cancelled and not state.leftovers):
+        return False
+    return state.calendar != (booking.calendar is not None)
+
+
+def incarnation(booking: Booking, state: RecordState | None) -> int:
+    """How many times the record was booked again after a cancel: each time is a new event."""
+    if state is None:
+        return 0
+    return state.incarnation + 1 if booking.action == "upsert" and state.cancelled else state.incarnation
+
+
+def with_mode(stored: RecordState, booking: Booking, previous: RecordState | None, meeting: Meeting | None) -> RecordState:
+    """The state to store, with the record's mode, its event and its incarnation."""
+    return replace(
+        stored,
+        calendar=uses_calendar(booking, previous),
+        event_id=None if stored.cancelled or meeting is None else meeting.event_id,
+        incarnation=incarnation(booking, previous),
+    )
+
+
+def mode_change_refusal(booking: Booking, state: RecordState) -> str:
+    now, before = ("with", "without") if booking.calendar is not None else ("without", "with")
+    return (
+        f"this revision is {now} `calendar`, but the record's meeting was made {before} it; a record keeps its mode: "
+        "cancel the record and book it again (a newer revision) to change it"
+    )
+
+
+class CalendarLifecycle:
+    """The Graph side of a calendar booking, one at a time (thread-safe, stateless)."""
+
+    def __init__(self, graph: GraphClient) -> None:
+        self._graph = graph
+        self._meetings = MeetingLifecycle(graph)
+
+    def apply(
+        self,
+        booking: Booking,
+        external_id: str,
+        state: RecordState | None,
+        progress: GraphProgress,
+        deadline: float,
+        newer_applied: Callable[[], bool] = lambda: False,
+    ) -> Outcome:
+        """Retire a moved booking's old event first, then cancel or upsert under the booking's organizer."""
+        self._retire_previous(state, booking.organizer_id, external_id, progress, deadline)
+        known = _known_event(state, booking.organizer_id)
+        if booking.action == "cancel":
+            if state is not None and state.cancelled and state.organizer_id == booking.organizer_id:
+                return Outcome(ResultStatus.CANCELLED, None, meeting_existed=False)
+            return self._cancel(booking.organizer_id, external_id, known, progress, deadline, newer_applied)
+        return self._upsert(booking, external_id, state, known, progress, deadline)
+
+    def retire(
+        self, organizer_id: str, event_id: str, progress: GraphProgress, deadline: float, *, language: str | None = None
+    ) -> bool:
+        """Lock the event's Teams meeting, then cancel the event (or delete it); False if it was already gone.
+
+        (`language` is the standalone lifecycle's: an event's answers carry no invitation text to localize.)"""
+        response = self._graph.get_event(organizer_id, event_id, deadline)
+        if response is None or not _live(response.payload):
+            return False
+        return self._remove(organizer_id, response.payload, progress, deadline)
+
+    def retire_leftovers(
+        self,
+        leftovers: tuple[tuple[str, str], ...],
+        progress: GraphProgress,
+        deadline: float,
+        *,
+        language: str | None = None,
+    ) -> tuple[tuple[str, str], ...]:
+        """Retire events a concurrent delivery left behind; those Graph still refuses are kept (and logged)."""
+        remaining = []
+        for organizer_id, event_id in leftovers:
+            try:
+                self.retire(organizer_id, event_id, progress, deadline)
+            except (GraphAccessDenied, GraphRefused) as error:
+                _log_refusal("could not remove an event a concurrent delivery left behind", error)
+                remaining.append((organizer_id, event_id))
+        return tuple(remaining)
+
+    def reapply(self, booking: Booking, state: RecordState, progress: GraphProgress, deadline: float) -> Meeting:
+        """Bring the record's event in line with an already applied booking again (found, then what differs)."""
+        outcome = self._upsert(booking, state.external_id, state, _known_event(state, booking.organizer_id), progress, deadline)
+        assert outcome.meeting is not None  # an upsert always ends with the meeting
+        return outcome.meeting
+
+    def undo(self, progress: GraphProgress, deadline: float, *, language: str | None = None) -> None:
+        """Put back what this delivery's PATCHes changed: the event's, then its meeting's (a gone one is skipped)."""
+        for organizer_id, event_id, body in reversed(progress.undo_events):
+            if not body:
+                continue
+            try:
+                self._graph.update_event(organizer_id, event_id, encoded(body), deadline)
+            except GraphRefused as error:
+                if error.info.http_status != 404:
+                    raise
+        progress.undo_events.clear()
+        self._meetings.undo(progress, deadline, language=language)
+
+    def _upsert(
+        self,
+        booking: Booking,
+        external_id: str,
+        state: RecordState | None,
+        known: str | None,
+        progress: GraphProgress,
+        deadline: float,
+    ) -> Outcome:
+        """Find the record's event (or create it), PATCH what differs, then the options on its Teams meeting."""
+        organizer = booking.organizer_id
+        event, request_id = self._find(organizer, external_id, known, deadline)
+        status = ResultStatus.EXISTING
+        changed: tuple[str, ...] = ()
+        if event is None:
+            body = build_event_body(booking, external_id, incarnation(booking, state))
+            response = self._graph.create_event(organizer, body, deadline)
+            progress.created = progress.changed = True
+            event, request_id, status = _event(response), response.request_id, ResultStatus.CREATED
+        else:
+            update = event_update(booking, event)
+            if update:
+                try:
+                    patched = self._graph.update_event(organizer, event["id"], encoded(update.body), deadline)
+                except GraphRefused as error:
+                    if error.info.http_status == 404:
+                        # Deleted between our two calls: the next delivery creates a new one.
+                        raise GraphUnavailable(error.info, 1) from error
+                    raise
+                progress.changed = True
+                progress.undo_events.append((organizer, event["id"], undoing_event(update, event)))
+                event, request_id, status = _event(patched), patched.request_id, ResultStatus.UPDATED
+                changed = update.changed_fields
+        online = self._online_meeting(organizer, event, deadline)
+        meeting = progress.meeting = _meeting(online, event)
+        applied = self._apply_options(booking, organizer, online, progress, deadline)
+        if applied and status is ResultStatus.EXISTING:
+            status = ResultStatus.UPDATED
+        return Outcome(status, request_id, meeting, (*changed, *applied))
+
+    def _cancel(
+        self,
+        organizer_id: str,
+        external_id: str,
+        known: str | None,
+        progress: GraphProgress,
+        deadline: float,
+        newer_applied: Callable[[], bool],
+    ) -> Outcome:
+        """Find the record's event, lock its meeting, cancel it (attendees are told) or delete it (nobody was invited).
+
+        Just before the cancel, which nothing can undo, the record state is read again, as for a standalone cancel."""
+        event, request_id = self._find(organizer_id, external_id, known, deadline)
+        progress.meeting_existed = event is not None
+        if event is None:
+            return Outcome(ResultStatus.CANCELLED, request_id, meeting_existed=False)
+        self._lock(organizer_id, event, progress, deadline)
+        if newer_applied():
+            raise NewerBookingApplied
+        self._end(organizer_id, event, progress, deadline)
+        progress.undo.clear()
+        progress.undo_events.clear()
+        progress.meeting = None
+        return Outcome(ResultStatus.CANCELLED, request_id, meeting_existed=True)
+
+    def _find(
+        self, organizer_id: str, external_id: str, known: str | None, deadline: float
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The record's live event under the organizer: by its known id, else by the externalId property."""
+        if known is not None:
+            response = self._graph.get_event(organizer_id, known, deadline)
+            if response is not None and _live(response.payload):
+                return response.payload, response.request_id
+        found = self._graph.find_events(organizer_id, external_id_filter(external_id), deadline)
+        values = found.payload.get("value") if isinstance(found.payload, dict) else None
+        live = [event for event in values if _live(event)] if isinstance(values, list) else []
+        return (live[0] if live else None), found.request_id
+
+    def _online_meeting(self, organizer_id: str, event: dict[str, Any], deadline: float) -> dict[str, Any]:
+        """The event's Teams meeting, found by its join URL; GraphUnavailable while Exchange has not made it yet."""
+        url = join_url(event)
+        if url is None:
+            raise GraphUnavailable(GraphErrorInfo(None, "OnlineMeetingNotReady", "the event has no Teams join URL yet"), 1)
+        response = self._graph.find_online_meetings(organizer_id, join_url_filter(url), deadline)
+        values = response.payload.get("value") if isinstance(response.payload, dict) else None
+        meetings = [meeting for meeting in values if isinstance(meeting, dict)] if isinstance(values, list) else []
+        if not meetings:
+            problem = "no onlineMeeting has the event's join URL yet"
+            info = GraphErrorInfo(response.status, "OnlineMeetingNotFound", problem, response.request_id)
+            raise GraphUnavailable(info, 1)
+        return meetings[0]
+
+    def _apply_options(
+        self, booking: Booking, organizer_id: str, online: dict[str, Any], progress: GraphProgress, deadline: float
+    ) -> tuple[str, ...]:
+        """PATCH the options that differ on the event's meeting; if Graph refuses, warn instead of failing."""
+        roles = sorted({attendee.role for attendee in booking.attendees if attendee.role in ROLES_NEEDING_USER_ID})
+        if roles:
+            progress.warnings.append(
+                ResultWarning(
+                    code=OPTIONS_NOT_APPLIED,
+                    message=f"attendees' roles ({', '.join(roles)}) are not applied to a calendar booking: an Outlook "
+                    "event has no roles; options.allowedPresenters decides who presents",
+                )
+            )
+        update = meeting_update(booking, online) if booking.options is not None else MeetingUpdate((), {})
+        fields = tuple(name for name in update.changed_fields if name.startswith("options."))
+        if not fields:
+            return ()
+        names = [name.removeprefix("options.") for name in fields]
+        options = MeetingUpdate(fields, {name: update.body[name] for name in names})
+        try:
+            self._graph.update_meeting(organizer_id, online["id"], options.encoded(), deadline)
+        except GraphRefused as error:
+            _log_refusal("Graph refused options on a calendar booking's meeting", error)
+            progress.warnings.append(
+                ResultWarning(
+                    code=OPTIONS_NOT_APPLIED,
+                    message=f"Graph refused the options {', '.join(fields)} on the event's Teams meeting "
+                    f"({error.info.http_status} {error.info.code}); the event and its meeting exist without them",
+                    http_status=error.info.http_status,
+                    request_id=error.info.request_id,
+                )
+            )
+            return ()
+        progress.changed = True
+        progress.undo.append((organizer_id, online["id"], undoing(options, online)))
+        return fields
+
+    def _lock(self, organizer_id: str, event: dict[str, Any], progress: GraphProgress, deadline: float) -> None:
+        """The event's meeting locked to the organizer, chat off, as before a standalone delete. A courtesy: a
+        refusal (or a meeting not found) is logged and the event is cancelled anyway."""
+        try:
+            online = self._online_meeting(organizer_id, event, deadline)
+            progress.meeting = _meeting(online, event)
+            self._graph.update_meeting(organizer_id, online["id"], encoded(LOCK_BEFORE_DELETE), deadline)
+        except GraphError as error:
+            _log_refusal("could not lock the event's meeting before cancelling it", error)
+            return
+        progress.changed = True
+        progress.undo.append(
+            (organizer_id, online["id"], {name: online[name] for name in LOCK_BEFORE_DELETE if online.get(name) is not None})
+        )
+
+    def _remove(self, organizer_id: str, event: dict[str, Any], progress: GraphProgress, deadline: float) -> bool:
+        """Lock the event's meeting, then end the event."""
+        self._lock(organizer_id, event, progress, deadline)
+        return self._end(organizer_id, event, progress, deadline)
+
+    def _end(self, organizer_id: str, event: dict[str, Any], progress: GraphProgress, deadline: float) -> bool:
+        """Cancel an event with attendees (Exchange sends them the cancellation), delete one without."""
+        if has_attendees(event):
+            try:
+                removed = self._graph.cancel_event(organizer_id, event["id"], cancel_body(), deadline)
+            except GraphRefused:
+                # A cancel retried after its answer was lost may be refused as already done: look before failing.
+                again = self._graph.get_event(organizer_id, event["id"], deadline)
+                if again is not None and _live(again.payload):
+                    raise
+                removed = True
+        else:
+            removed = self._graph.delete_event(organizer_id, event["id"], deadline)
+        progress.changed = True
+        return removed
+
+    def _retire_previous(
+        self, state: RecordState | None, organizer_id: str, external_id: str, progress: GraphProgress, deadline: float
+    ) -> None:
+        """A booking moved to another organizer leaves an event under the old one: cancel it (with a warning if
+        Graph refuses, as for a standalone meeting)."""
+        if state is None or state.cancelled or state.organizer_id in (None, organizer_id):
+            return
+        progress.previous_settled = False
+        event_id = state.event_id
+        try:
+            event, _ = self._find(state.organizer_id, external_id, event_id, deadline)
+            if event is not None:
+                event_id = event["id"]
+                self._remove(state.organizer_id, event, progress, deadline)
+        except (GraphAccessDenied, GraphRefused) as error:
+            _log_refusal("could not remove the moved booking's previous event", error)
+            progress.warnings.append(
+                ResultWarning(
+                    code=PREVIOUS_MEETING_NOT_REMOVED,
+                    message=f"the booking moved to another organizer, but Graph refused to remove the previous "
+                    f"organizer's event {event_id} ({error.info.http_status} {error.info.code}); the record's next "
+                    "booking tries again, or remove it in Outlook",
+                    http_status=error.info.http_status,
+                    request_id=error.info.request_id,
+                )
+            )
+            if event_id is not None:
+                progress.left_behind.append((state.organizer_id, event_id))
+        progress.previous_settled = True
+
+
+def _known_event(state: RecordState | None, organizer_id: str) -> str | None:
+    if state is None or state.cancelled or state.organizer_id != organizer_id:
+        return None
+    return state.event_id
+
+
+def _live(event: Any) -> bool:
+    """An event Graph returned that is the record's and not cancelled (a cancelled one waits in Deleted Items)."""
+    if not isinstance(event, dict):
+        return False
+    event_id = event.get("id")
+    return isinstance(event_id, str) and 0 < len(event_id) <= MAX_GRAPH_TEXT_LENGTH and event.get("isCancelled") is not True
+
+
+def _event(response: GraphResponse) -> dict[str, Any]:
+    if not _live(response.payload):
+        info = GraphErrorInfo(response.status, "InvalidResponse", "the success response is not a live event", response.request_id)
+        raise GraphUnavailable(info, 1)
+    return response.payload
+
+
+def _meeting(online: dict[str, Any], event: dict[str, Any]) -> Meeting:
+    """The result's meeting: join details from the Teams meeting; subject and times from the event, which owns them."""
+    try:
+        meeting = meeting_from_graph(online)
+    except MalformedMeeting as error:
+        raise GraphUnavailable(GraphErrorInfo(200, "InvalidResponse", str(error)), 1) from error
+    subject = event.get("subject")
+    return meeting.model_copy(
+        update={
+            "event_id": event["id"],
+            "subject": subject if isinstance(subject, str) and len(subject) <= MAX_GRAPH_TEXT_LENGTH else None,
+            "start": event_instant(event, "start"),
+            "end": event_instant(event, "end"),
+        }
+    )
+
+
+def _log_refusal(what: str, error: GraphError) -> None:
+    logger.warning(
+        "%s status=%s code=%s graphRequestId=%s",
+        what,
+        error.info.http_status,
+        escaped(error.info.code),
+        escaped(error.info.request_id),
+    )
