@@ -114,7 +114,7 @@ class MessagePath:
                     processed_at=utc_now(),
                 )
                 if stage == 6:
-                    return to_service_bus_message(result, message_id)
+                    return to_service_bus_message(result, message_id, message_id)
                 if stage >= 7:
                     publisher.publish_result(result, message_id, message_id)
                 if stage >= 8:
@@ -243,7 +243,7 @@ def alone(path: MessagePath, repeat: int) -> dict[str, float]:
             ),
             repeat,
         ),
-        "to_service_bus_message": cpu_us(lambda: to_service_bus_message(built, "c"), repeat),
+        "to_service_bus_message": cpu_us(lambda: to_service_bus_message(built, "c", "alone"), repeat),
         "publish_result": cpu_us(lambda: path.publisher.publish_result(built, "c", "alone"), repeat),
     }
 
