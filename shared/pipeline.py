@@ -33,6 +33,7 @@ from shared.calendar_lifecycle import (
     uses_calendar,
     with_mode,
 )
+from shared.concurrent_repair import ConcurrentRepair
 from shared.errors import (
     BookingIdentity,
     GraphError,
@@ -67,9 +68,6 @@ from shared.telemetry import (
 __all__ = ["BookingPipeline", "InboundMessage", "PipelineLimits", "unconfigured_result"]
 
 logger = logging.getLogger(__name__)
-
-# Read-modify-write attempts to amend a state other deliveries are writing too.
-_AMEND_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -116,6 +114,7 @@ class BookingPipeline:
         self._lifecycle = MeetingLifecycle(graph)
         self._calendar = CalendarLifecycle(graph)
         self._calendar_events = calendar_events
+        self._repairs = ConcurrentRepair(states, self._lifecycle, self._calendar)
         self._publisher = publisher
         self._states = states
         self._requeue = requeue
@@ -166,7 +165,7 @@ class BookingPipeline:
             return self._result(delivery, ResultStatus.REJECTED, error=refusal)
 
         deadline = self._graph.deadline()
-        state = delivery.state = self._settle(delivery, self._states.read(external_id), deadline)
+        state = delivery.state = self._repairs.settle(self._states.read(external_id), booking.language, deadline)
         newer = superseding_revision(state, booking)
         if newer is not None:
             return self._result(delivery, ResultStatus.SUPERSEDED, applied_revision=newer)
@@ -178,7 +177,12 @@ class BookingPipeline:
         delivery.applying = True
         try:
             outcome = lifecycle.apply(
-                booking, external_id, state, delivery.progress, deadline, lambda: self._newer_applied(delivery)
+                booking,
+                external_id,
+                state,
+                delivery.progress,
+                deadline,
+                lambda: self._repairs.newer_applied(booking, external_id, state),
             )
         except NewerBookingApplied:
             delivery.applying = False
@@ -239,68 +243,11 @@ class BookingPipeline:
             return _calendar_not_enabled()
         return None
 
-    def _settle(self, delivery: Delivery, state: RecordState | None, deadline: float) -> RecordState | None:
-        """Work a concurrent delivery left for the record goes first, whatever this booking turns out to be:
-        meetings left behind are retired (never the record's own live meeting), and a repair that failed is done."""
-        if state is None or not (state.leftovers or state.reapply):
-            return state
-        progress = GraphProgress()  # the record's work, not this booking's
-        live = None if state.cancelled else (state.organizer_id, state.event_id if state.calendar else state.meeting_id)
-        others = tuple(leftover for leftover in state.leftovers if leftover != live)
-        language = delivery.booking.language if delivery.booking else None
-        lifecycle = self._calendar if state.calendar else self._lifecycle
-        kept = lifecycle.retire_leftovers(others, progress, deadline, language=language) if others else ()
-        settled = replace(state, leftovers=kept, reapply=False)
-        if state.reapply:
-            settled = self._reapplied(settled, progress, deadline)
-        return state if settled.same_as(state) else self._states.write(settled, state)
-
-    def _reapplied(self, state: RecordState, progress: GraphProgress, deadline: float) -> RecordState:
-        """The record's meeting brought in line with the booking its state says was applied last."""
-        booking = _kept_booking(state)
-        if booking is None:
-            logger.warning("a repair is due but the record's last booking was not kept; its next revision will repair it")
-            return state
-        lifecycle = self._calendar if state.calendar else self._lifecycle
-        meeting = lifecycle.reapply(booking, state, progress, deadline)
-        return replace(state, meeting_id=meeting.id, event_id=meeting.event_id if state.calendar else state.event_id)
-
-    def _newer_applied(self, delivery: Delivery) -> bool:
-        """Whether a newer booking of the record has been stored since this delivery read the state."""
-        booking, read = delivery.booking, delivery.state
-        assert booking is not None and delivery.external_id is not None
-        current = self._states.read(delivery.external_id)
-        if current is None or (read is not None and current.etag == read.etag):
-            return False
-        return booking.revision is None or current.revision is None or superseding_revision(current, booking) is not None
-
     def _repair(self, delivery: Delivery, winner: RecordState, deadline: float) -> ResultMessage:
-        """A newer booking of the record won while this delivery worked (its session lock was lost): undo what
-        this delivery did, and answer `superseded`. A meeting it holds for a record that is now cancelled or moved
-        is retired (or, if Graph refuses now, left in the state for the record's next delivery). If the winner's
-        meeting is live and this delivery changed Graph, this delivery's PATCHes are put back and the winner's
-        booking, kept in the state, is applied again; if that fails, the state says so and the record's next
-        delivery does it."""
-        booking, progress, lifecycle = delivery.booking, delivery.progress, delivery.lifecycle
+        """A newer booking won while this delivery worked: undo what it did (shared.concurrent_repair), answer `superseded`."""
+        booking, lifecycle = delivery.booking, delivery.lifecycle
         assert booking is not None and lifecycle is not None
-        meeting = progress.meeting
-        if meeting is not None and (winner.cancelled or winner.organizer_id != booking.organizer_id):
-            held = meeting.event_id or meeting.id  # a calendar booking's meeting is held by its event
-            try:
-                lifecycle.retire(booking.organizer_id, held, progress, deadline, language=booking.language)
-            except GraphError as error:
-                logger.warning("could not undo a concurrent delivery's meeting; left for the next error=%s", error.code)
-                left = (booking.organizer_id, held)
-                winner = self._amend(winner, lambda state: replace(state, leftovers=(*state.leftovers, left)))
-        if not winner.cancelled and progress.changed:
-            try:
-                lifecycle.undo(progress, deadline, language=booking.language)
-                repaired = self._reapplied(winner, progress, deadline)
-                if not repaired.same_as(winner):
-                    self._amend(winner, lambda state: replace(state, meeting_id=repaired.meeting_id, event_id=repaired.event_id))
-            except GraphError as error:
-                logger.warning("could not repair the newer booking's meeting; left for the next error=%s", error.code)
-                self._amend(winner, lambda state: replace(state, reapply=True))
+        self._repairs.undo(booking, lifecycle, delivery.progress, winner, deadline)
         logger.warning(
             "a newer booking of the record was applied concurrently; this delivery's changes were undone "
             "externalId=%s revision=%s appliedRevision=%s messageId=%s",
@@ -310,18 +257,6 @@ class BookingPipeline:
             escaped(delivery.message.message_id),
         )
         return self._result(delivery, ResultStatus.SUPERSEDED, applied_revision=winner.revision)
-
-    def _amend(self, state: RecordState, change: Callable[[RecordState], RecordState]) -> RecordState:
-        """Change a state other deliveries may be writing too (read-modify-write, a few attempts)."""
-        for _ in range(_AMEND_ATTEMPTS):
-            try:
-                return self._states.write(change(state), state)
-            except StateConflict:
-                current = self._states.read(state.external_id)
-                if current is None:
-                    raise
-                state = current
-        raise StateConflict("could not amend the record's state: it kept changing")
 
     def _applied(self, delivery: Delivery, outcome: Outcome) -> AppliedOutcome:
         return AppliedOutcome(delivery.message.booking_key, outcome.status.value, outcome.meeting_existed, outcome.changed_fields)
@@ -512,16 +447,6 @@ def build_result(delivery: Delivery, status: ResultStatus, processed_at: datetim
 
 def _maybe_applied(error: Exception) -> bool:
     return isinstance(error, GraphError) and error.maybe_applied
-
-
-def _kept_booking(state: RecordState) -> Booking | None:
-    """The booking the state says was applied last, if it was kept (and still reads: the store is ours, but bounded)."""
-    if state.applied_booking is None:
-        return None
-    try:
-        return parse_booking(state.applied_booking)
-    except InvalidBooking:
-        return None
 
 
 def _calendar_not_enabled() -> ResultError:

@@ -1,0 +1,124 @@
+"""Two deliveries of one record at once (a lost session lock): the newer booking must win in Graph too.
+
+Sessions hand one record's messages to one invocation at a time, but a lost lock lets the record's next
+message run while the older one is still calling Graph. Graph has no conditional PATCH or DELETE, so the
+bridge orders what it can and repairs the rest, here:
+
+- newer_applied: a second look at the state before anything that cannot be undone (a DELETE);
+- undo: once the older delivery's conditional state write fails, what it did is undone: a meeting it holds
+  for a record now cancelled or moved is retired; on the newer booking's meeting its PATCHes are put back
+  and the newer booking, kept in the state, is applied again;
+- what cannot be done now (Graph refuses or throttles) is written into the winner's state (meetings left
+  behind, a repair due), and settle does it first in the record's next delivery, whatever that is.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+
+from shared.booking import Booking, parse_booking
+from shared.calendar_lifecycle import CalendarLifecycle
+from shared.errors import GraphError, InvalidBooking, StateConflict
+from shared.meeting_lifecycle import GraphProgress, MeetingLifecycle
+from shared.ordering import superseding_revision
+from shared.record_state import RecordState, RecordStateStore
+
+logger = logging.getLogger(__name__)
+
+# Read-modify-write attempts to amend a state other deliveries are writing too.
+AMEND_ATTEMPTS = 3
+
+
+class ConcurrentRepair:
+    """The record-level repairs after a lost session lock, over the state store and both lifecycles."""
+
+    def __init__(self, states: RecordStateStore, meetings: MeetingLifecycle, calendar: CalendarLifecycle) -> None:
+        self._states = states
+        self._meetings = meetings
+        self._calendar = calendar
+
+    def settle(self, state: RecordState | None, language: str | None, deadline: float) -> RecordState | None:
+        """Work a concurrent delivery left for the record goes first, whatever this booking turns out to be:
+        meetings left behind are retired (never the record's own live meeting), and a repair that failed is done."""
+        if state is None or not (state.leftovers or state.reapply):
+            return state
+        progress = GraphProgress()  # the record's work, not this booking's
+        live = None if state.cancelled else (state.organizer_id, state.event_id if state.calendar else state.meeting_id)
+        others = tuple(leftover for leftover in state.leftovers if leftover != live)
+        kept = self._lifecycle(state).retire_leftovers(others, progress, deadline, language=language) if others else ()
+        settled = replace(state, leftovers=kept, reapply=False)
+        if state.reapply:
+            settled = self._reapplied(settled, progress, deadline)
+        return state if settled.same_as(state) else self._states.write(settled, state)
+
+    def newer_applied(self, booking: Booking, external_id: str, read: RecordState | None) -> bool:
+        """Whether a newer booking of the record has been stored since `read` was read."""
+        current = self._states.read(external_id)
+        if current is None or (read is not None and current.etag == read.etag):
+            return False
+        return booking.revision is None or current.revision is None or superseding_revision(current, booking) is not None
+
+    def undo(
+        self,
+        booking: Booking,
+        lifecycle: MeetingLifecycle | CalendarLifecycle,
+        progress: GraphProgress,
+        winner: RecordState,
+        deadline: float,
+    ) -> None:
+        """Undo what an older delivery did to the record the newer `winner` now holds."""
+        meeting = progress.meeting
+        if meeting is not None and (winner.cancelled or winner.organizer_id != booking.organizer_id):
+            held = meeting.event_id or meeting.id  # a calendar booking's meeting is held by its event
+            try:
+                lifecycle.retire(booking.organizer_id, held, progress, deadline, language=booking.language)
+            except GraphError as error:
+                logger.warning("could not undo a concurrent delivery's meeting; left for the next error=%s", error.code)
+                left = (booking.organizer_id, held)
+                winner = self._amend(winner, lambda state: replace(state, leftovers=(*state.leftovers, left)))
+        if winner.cancelled or not progress.changed:
+            return
+        try:
+            lifecycle.undo(progress, deadline, language=booking.language)
+            repaired = self._reapplied(winner, progress, deadline)
+            if not repaired.same_as(winner):
+                self._amend(winner, lambda state: replace(state, meeting_id=repaired.meeting_id, event_id=repaired.event_id))
+        except GraphError as error:
+            logger.warning("could not repair the newer booking's meeting; left for the next error=%s", error.code)
+            self._amend(winner, lambda state: replace(state, reapply=True))
+
+    def _reapplied(self, state: RecordState, progress: GraphProgress, deadline: float) -> RecordState:
+        """The record's meeting brought in line with the booking its state says was applied last."""
+        booking = _kept_booking(state)
+        if booking is None:
+            logger.warning("a repair is due but the record's last booking was not kept; its next revision will repair it")
+            return state
+        meeting = self._lifecycle(state).reapply(booking, state, progress, deadline)
+        return replace(state, meeting_id=meeting.id, event_id=meeting.event_id if state.calendar else state.event_id)
+
+    def _amend(self, state: RecordState, change: Callable[[RecordState], RecordState]) -> RecordState:
+        """Change a state other deliveries may be writing too (read-modify-write, a few attempts)."""
+        for _ in range(AMEND_ATTEMPTS):
+            try:
+                return self._states.write(change(state), state)
+            except StateConflict:
+                current = self._states.read(state.external_id)
+                if current is None:
+                    raise
+                state = current
+        raise StateConflict("could not amend the record's state: it kept changing")
+
+    def _lifecycle(self, state: RecordState) -> MeetingLifecycle | CalendarLifecycle:
+        return self._calendar if state.calendar else self._meetings
+
+
+def _kept_booking(state: RecordState) -> Booking | None:
+    """The booking the state says was applied last, if it was kept (and still reads: the store is ours, but bounded)."""
+    if state.applied_booking is None:
+        return None
+    try:
+        return parse_booking(state.applied_booking)
+    except InvalidBooking:
+        return None
