@@ -128,6 +128,9 @@ def normalized_thread_id(value: str) -> str:
 
 
 def _channel_thread_id(value: str) -> str:
+    # The value as sent must have one of the two published forms (the JSON Schema's pattern), before decoding.
+    if not re.fullmatch(_CHANNEL_THREAD_ID_SENT, value):
+        raise ValueError(f"must be {_CHANNEL_THREAD_HINT} (or @thread.skype), as Teams shows it or percent-encoded")
     thread_id = normalized_thread_id(value)
     if not _CHANNEL_THREAD_ID.fullmatch(thread_id):
         raise ValueError(f"must be {_CHANNEL_THREAD_HINT} (or @thread.skype), as Teams shows it or percent-encoded")

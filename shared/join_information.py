@@ -28,7 +28,8 @@ from shared.contract_model import ContractModel
 MAX_JOIN_INFORMATION_BYTES = 32 * 1024
 JOIN_INFORMATION_TOO_LARGE = "join_information_too_large"
 # data:[<media type>][;parameters][;base64],<data> (RFC 2397); only text/html, not base64.
-_HTML_DATA_URI = re.compile(r"data:text/html(;[\w.+-]+=[\w.+\"-]+)*,", re.IGNORECASE | re.ASCII)
+# Only UTF-8 (or no charset, which Graph's examples use): another charset's bytes would be decoded wrongly.
+_HTML_DATA_URI = re.compile(r"data:text/html(;charset=\"?utf-8\"?)?,", re.IGNORECASE | re.ASCII)
 # Control characters other than tab and line breaks are not HTML text.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -58,7 +59,11 @@ def read_join_information(item_body: Any) -> JoinInformationReading:
     # Each decoded byte takes at least one character of the URI: a longer text cannot fit once decoded.
     if len(content) > 3 * MAX_JOIN_INFORMATION_BYTES + 100:
         return JoinInformationReading(too_large=True)
-    uri = unquote_plus(content)
+    try:
+        uri = unquote_plus(content, errors="strict")  # bytes that are not UTF-8: not text, left out
+        content.encode("utf-8")  # an unpaired surrogate (JSON can escape one): not text either
+    except UnicodeError:
+        return JoinInformationReading()
     prefix = _HTML_DATA_URI.match(uri)
     if prefix is None:
         return JoinInformationReading()

@@ -87,7 +87,14 @@ def meeting_from_graph(payload: Any) -> Meeting:
 
 def _text(value: Any) -> str | None:
     # Real ids and Teams URLs are a few hundred characters; anything longer is not one, and would bloat the result.
-    return value if isinstance(value, str) and 0 < len(value) <= MAX_GRAPH_TEXT_LENGTH else None
+    # An unpaired surrogate (JSON can escape one) is not text: the result could not be serialized.
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_GRAPH_TEXT_LENGTH:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 def _object(value: Any) -> dict[str, Any]:

@@ -95,19 +95,25 @@ class MeetingLifecycle:
         deadline: float,
         newer_applied: Callable[[], bool] = lambda: False,
     ) -> Outcome:
-        """Retire a moved booking's old meeting first, then cancel or upsert under the booking's organizer.
+        """Cancel or upsert under the booking's organizer; a moved booking's old meeting is retired too.
 
-        Retiring first means that, whatever fails later, Graph holds nothing the record state does not
-        know of, or createOrGet under the booking's organizer cannot find again. Every request carries the
-        booking's language (Accept-Language), so every meeting Graph returns has its invitation in it."""
+        A move creates the new meeting before it retires the old one, so that an organizer Graph refuses (no
+        access policy, not a member of the channel) leaves the meeting people hold as it was; a cancel retires
+        both. If retiring the old meeting fails after the new one exists, the old one is noted as left behind
+        (GraphProgress.left_behind), so the record state knows of both and the record's next delivery retires
+        it. Every request carries the booking's language (Accept-Language), so every meeting Graph returns has
+        its invitation in it."""
         language = booking.language
-        self._retire_previous(state, booking.organizer_id, progress, deadline, newer_applied, language)
         if booking.action == "cancel":
+            self._retire_previous(state, booking.organizer_id, progress, deadline, newer_applied, language)
             if state is not None and state.cancelled and state.organizer_id == booking.organizer_id:
                 # Cancelled before and nothing applied since: no meeting to look for.
                 return Outcome(ResultStatus.CANCELLED, None, meeting_existed=False)
             return self._cancel(booking.organizer_id, external_id, progress, deadline, newer_applied, language)
-        return self._upsert(booking, external_id, progress, deadline)
+        _keep_channel(booking, state)
+        outcome = self._upsert(booking, external_id, progress, deadline)
+        self._retire_previous(state, booking.organizer_id, progress, deadline, newer_applied, language)
+        return outcome
 
     def retire(
         self, organizer_id: str, meeting_id: str, progress: GraphProgress, deadline: float, *, language: str | None = None
@@ -282,7 +288,22 @@ class MeetingLifecycle:
             if meeting_id is not None:
                 progress.left_behind.append((previous, meeting_id))
             _log_refusal("could not remove the moved booking's previous meeting", error)
+        except GraphError:
+            # Graph may answer later: the booking is retried, and meanwhile the state knows the old meeting.
+            if meeting_id is not None:
+                progress.left_behind.append((previous, meeting_id))
+                progress.previous_settled = True
+            raise
         progress.previous_settled = True
+
+
+def _keep_channel(booking: Booking, state: RecordState | None) -> None:
+    """A booking naming a channel other than the one the record's meeting is in is refused before any Graph call,
+    under any organizer (a move must not become a way around it)."""
+    channel, live = booking.channel, state is not None and not state.cancelled
+    known = state.channel_thread_id if state is not None and live else None
+    if channel is not None and known is not None and channel.thread_id.lower() != known.lower():
+        raise ChannelCannotChange(channel.thread_id, known or "its own meeting chat (it was booked into no channel)")
 
 
 def _unlocking(meeting: Any) -> dict[str, Any]:

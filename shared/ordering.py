@@ -72,7 +72,17 @@ def applied_state(
         ),
         applied_booking=body if not cancelled and body is not None and len(body) <= MAX_KEPT_BOOKING_BYTES else None,
         meeting_unknown=meeting_unknown and meeting_id is None,
+        channel_thread_id=None if cancelled else _channel(booking, previous),
     )
+
+
+def _channel(booking: Booking, previous: RecordState | None) -> str | None:
+    """The channel the record's meeting is in once `booking` applied: a revision without channel keeps it."""
+    if booking.channel is not None:
+        return booking.channel.thread_id
+    if previous is None or previous.cancelled:
+        return ""
+    return previous.channel_thread_id
 
 
 def as_first_reported(outcome: AppliedOutcome, state: RecordState | None) -> AppliedOutcome:

@@ -144,7 +144,7 @@ class BookingPipeline:
                 return None
         try:
             self._publish(delivery, delivery.result)
-        except RetryableError as error:
+        except Exception as error:  # a result that cannot be sent, or not even serialized: still one answer
             self._answer_failure(delivery, error)
         return delivery.result
 

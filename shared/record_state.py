@@ -101,6 +101,9 @@ class RecordState:
     # A booking may have created the record's meeting under organizer_id without the bridge learning its id
     # (Graph's answer was lost, then the booking failed): a move or cancel looks it up by externalId.
     meeting_unknown: bool = False
+    # The Teams channel the record's meeting is in: its thread id, "" for a meeting in no channel, None when not
+    # known (a state written before channels, or no live meeting). A meeting cannot move between chats.
+    channel_thread_id: str | None = None
     # Calendar mode (shared.calendar_lifecycle): the record's meeting is an Outlook event; its id; and how many
     # times the record was booked again after a cancel, which makes each incarnation's transactionId its own.
     # A calendar record's leftovers are events.
@@ -282,6 +285,8 @@ def _to_entity(state: RecordState) -> dict[str, Any]:
         entity["Reapply"] = True
     if state.meeting_unknown:
         entity["MeetingUnknown"] = True
+    if state.channel_thread_id is not None:
+        entity["ChannelThreadId"] = state.channel_thread_id
     if state.calendar:
         entity["Calendar"] = True
     if state.event_id is not None:
@@ -313,6 +318,7 @@ def _from_entity(external_id: str, entity: dict[str, Any], etag: str) -> RecordS
         applied_booking=_applied_booking(entity.get("AppliedBooking")),
         reapply=entity.get("Reapply") is True,
         meeting_unknown=entity.get("MeetingUnknown") is True,
+        channel_thread_id=_text(entity.get("ChannelThreadId")),
         calendar=entity.get("Calendar") is True,
         event_id=event_id if isinstance(event_id, str) else None,
         incarnation=_count(entity.get("Incarnation")),
@@ -328,6 +334,10 @@ def _applied_booking(text: object) -> bytes | None:
     except (ValueError, zlib.error):
         return None
     return body if len(body) <= MAX_KEPT_BOOKING_BYTES else None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _leftovers(text: object) -> tuple[tuple[str, str], ...]:
