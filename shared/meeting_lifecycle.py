@@ -60,6 +60,7 @@ class GraphProgress:
     meeting_existed: for a cancel, whether its lookup found a meeting (None until it has looked).
     meeting: the record's meeting under the booking's organizer, once known (None after a cancel deleted it).
     previous_settled: the meeting of a moved booking's former organizer is gone or given up on.
+    previous_retired: that meeting is gone (or noted as left behind): a partial state need not list it.
     undo: (organizer, meeting id, PATCH body) that put back what this delivery's PATCHes changed, in order.
     left_behind: (organizer, meeting id) of meetings Graph refused to remove now, for a later delivery to retire
         (events, for a calendar booking).
@@ -70,6 +71,7 @@ class GraphProgress:
     meeting_existed: bool | None = None
     meeting: Meeting | None = None
     previous_settled: bool = True
+    previous_retired: bool = False
     undo: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     left_behind: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[ResultWarning] = field(default_factory=list)
@@ -283,16 +285,18 @@ class MeetingLifecycle:
                     raise NewerBookingApplied
                 self._graph.delete_meeting(previous, meeting_id, deadline, language=language)
                 progress.changed = True
+            progress.previous_retired = True
         except (GraphAccessDenied, GraphRefused) as error:
             progress.warnings.append(_not_removed(error.info, meeting_id or "(its id unknown)"))
             if meeting_id is not None:
                 progress.left_behind.append((previous, meeting_id))
+            progress.previous_retired = True
             _log_refusal("could not remove the moved booking's previous meeting", error)
         except GraphError:
             # Graph may answer later: the booking is retried, and meanwhile the state knows the old meeting.
             if meeting_id is not None:
                 progress.left_behind.append((previous, meeting_id))
-                progress.previous_settled = True
+                progress.previous_settled = progress.previous_retired = True
             raise
         progress.previous_settled = True
 

@@ -306,6 +306,10 @@ class BookingPipeline:
             return error
         known = state.meeting_id if state and not state.cancelled and state.organizer_id == booking.organizer_id else None
         meeting_id = progress.meeting.id if progress.meeting else known
+        left_behind = list(progress.left_behind)
+        moved_from = _moved_from(state, booking)
+        if moved_from is not None and not progress.previous_retired and moved_from not in left_behind:
+            left_behind.append(moved_from)  # a move failed before the old meeting went: the state keeps knowing it
         stored = applied_state(
             state,
             booking,
@@ -317,7 +321,7 @@ class BookingPipeline:
                 (ResultStatus.CREATED if progress.created else ResultStatus.FAILED).value,
                 meeting_existed=progress.meeting_existed,
             ),
-            left_behind=tuple(progress.left_behind),
+            left_behind=tuple(left_behind),
             meeting_unknown=meeting_id is None,
         )
         stored = with_mode(stored, booking, delivery.state, progress.meeting)
@@ -443,6 +447,14 @@ def build_result(delivery: Delivery, status: ResultStatus, processed_at: datetim
         warnings=list(delivery.progress.warnings),
         **details,
     )
+
+
+def _moved_from(state: RecordState | None, booking: Booking) -> tuple[str, str] | None:
+    """The live meeting (or event) of the record under an organizer other than the booking's, if any."""
+    if state is None or state.cancelled or state.organizer_id in (None, booking.organizer_id):
+        return None
+    held = state.event_id if state.calendar else state.meeting_id
+    return (state.organizer_id, held) if state.organizer_id and held else None
 
 
 def _maybe_applied(error: Exception) -> bool:

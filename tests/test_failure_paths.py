@@ -381,3 +381,18 @@ def test_a_meeting_graph_made_though_its_answer_was_lost_is_found_when_the_booki
 
     assert host.last_result().status is ResultStatus.CREATED
     assert live_meetings(graph) == [(SECOND_ORGANIZER, EXTERNAL_ID)]
+
+
+def test_a_move_whose_new_organizer_answers_500_keeps_the_old_meeting_known_until_it_is_retired(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
+    # Found by the stateful property: the 500 may have been applied, so the state notes a meeting may exist under
+    # the new organizer; it must still know the old organizer's meeting, or the redelivery leaves two.
+    host.deliver(booking(revision=1, organizerId=SECOND_ORGANIZER))
+    graph.inject(Fault(status=500))
+    with pytest.raises(GraphUnavailable):
+        host.deliver(booking(revision=2), message_id="move-2")
+    host.deliver(booking(revision=2), message_id="move-2", delivery_count=2)
+
+    assert host.last_result().status is ResultStatus.CREATED
+    assert live_meetings(graph) == [(ORGANIZER_ID, EXTERNAL_ID)]
