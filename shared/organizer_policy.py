@@ -29,6 +29,11 @@ class OrganizerPolicy:
     def restricts(self) -> bool:
         return bool(self.allowed)
 
+    @property
+    def named_sources(self) -> frozenset[str]:
+        """The sources an entry names (not "*"): the operator's closed set, which metrics may count by name."""
+        return frozenset(source for sources in self.allowed.values() for source in sources if source != ANY_SOURCE)
+
     def permits(self, source: str, organizer_id: str) -> bool:
         if not self.allowed:
             return True

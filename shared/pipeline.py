@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -36,6 +36,7 @@ from shared.calendar_lifecycle import (
 from shared.concurrent_repair import ConcurrentRepair
 from shared.errors import (
     BookingIdentity,
+    ConfigurationError,
     GraphError,
     GraphRefused,
     GraphThrottled,
@@ -65,7 +66,7 @@ from shared.telemetry import (
     record_result,
 )
 
-__all__ = ["BookingPipeline", "InboundMessage", "PipelineLimits", "unconfigured_result"]
+__all__ = ["BookingPipeline", "InboundMessage", "PipelineLimits", "answer_unconfigured", "publish_result"]
 
 logger = logging.getLogger(__name__)
 
@@ -367,13 +368,13 @@ class BookingPipeline:
         # A defect's message may quote anything (a subject, an address): only its type and stack are logged.
         code = getattr(error, "code", None) if is_expected(error) else None
         logger.error(
-            "booking will be %s externalId=%s messageId=%s deliveryCount=%s error=%s reason=%s durationMs=%d%s",
+            "booking will be %s externalId=%s messageId=%s deliveryCount=%s error=%s %s durationMs=%d%s",
             "dead-lettered" if decision.action is Action.GIVE_UP else "redelivered",
             delivery.external_id,
             escaped(delivery.message.message_id),
             delivery.message.delivery_count,
             code or type(error).__name__,
-            escaped(error, MAX_LOGGED_ERROR_LENGTH) if code else "unexpected",
+            _logged_details(error) if code else "reason=unexpected",
             _elapsed_ms(delivery.started),
             "" if code else "\n" + "".join(traceback.format_tb(error.__traceback__)),
         )
@@ -390,41 +391,55 @@ class BookingPipeline:
     # Answers
 
     def _publish(self, delivery: Delivery, result: ResultMessage) -> None:
-        message = delivery.message
-        self._publisher.publish_result(result, message.correlation_id or message.original_id, message.booking_key)
-        record_result(
-            result.status.value,
-            delivery.booking.source if delivery.booking else None,
-            result.error.code if result.error else None,
-        )
-        logger.info(
-            "booking processed status=%s source=%s externalId=%s revision=%s changed=%s errorCode=%s "
-            "graphRequestId=%s messageId=%s deliveryCount=%s durationMs=%d",
-            result.status.value,
-            result.source,
-            result.external_id,
-            result.revision,
-            ",".join(result.changed_fields) or None,
-            escaped(result.error.code) if result.error else None,
-            escaped(result.graph_request_id) if result.graph_request_id else None,
-            escaped(message.message_id),
-            message.delivery_count,
-            _elapsed_ms(delivery.started),
-        )
+        publish_result(self._publisher, delivery, result, self._policy.named_sources)
 
     def _result(self, delivery: Delivery, status: ResultStatus, **details: Any) -> ResultMessage:
         return build_result(delivery, status, self._now(), **details)
 
 
-def unconfigured_result(message: InboundMessage, error: Exception) -> ResultMessage:
-    """The `failed` result of a booking on its last delivery while a setting keeps the pipeline from being built."""
+def publish_result(publisher: ResultSink, delivery: Delivery, result: ResultMessage, named_sources: Set[str]) -> None:
+    """Publish a result, then count it and write its `booking processed` line: how every result leaves the bridge.
+
+    The metric, the line and the failed-results alert (infra/modules/alerts.bicep) see every published result,
+    the pipeline's and a misconfigured bridge's alike."""
+    message = delivery.message
+    publisher.publish_result(result, message.correlation_id or message.original_id, message.booking_key)
+    record_result(
+        result.status.value,
+        delivery.booking.source if delivery.booking else None,
+        result.error.code if result.error else None,
+        named_sources,
+    )
+    logger.info(
+        "booking processed status=%s source=%s externalId=%s revision=%s changed=%s errorCode=%s "
+        "graphRequestId=%s messageId=%s deliveryCount=%s durationMs=%d",
+        result.status.value,
+        result.source,
+        result.external_id,
+        result.revision,
+        ",".join(result.changed_fields) or None,
+        escaped(result.error.code) if result.error else None,
+        escaped(result.graph_request_id) if result.graph_request_id else None,
+        escaped(message.message_id),
+        message.delivery_count,
+        _elapsed_ms(delivery.started),
+    )
+
+
+def answer_unconfigured(publisher: ResultSink, message: InboundMessage, error: ConfigurationError) -> ResultMessage:
+    """Publish the `failed` result of a booking on its last delivery while a setting keeps the pipeline from being
+    built, counted and logged as any result; the message is dead-lettered next."""
     delivery = Delivery(message)
     try:
-        booking = parse_booking(message.body)
+        booking = delivery.booking = parse_booking(message.body)
         delivery.identity = BookingIdentity(booking.source, booking.record_id, booking.revision, booking.organizer_id)
     except InvalidBooking as invalid:
         delivery.identity = invalid.identity
-    return build_result(delivery, ResultStatus.FAILED, utc_now(), error=failure_error(error, deliveries=message.delivery_count))
+    result = build_result(delivery, ResultStatus.FAILED, utc_now(), error=failure_error(error, deliveries=message.delivery_count))
+    record_last_delivery_failure(error.code)
+    # The allow-list may be the broken setting: no source is counted by name.
+    publish_result(publisher, delivery, result, frozenset())
+    return result
 
 
 def build_result(delivery: Delivery, status: ResultStatus, processed_at: datetime, **details: Any) -> ResultMessage:
@@ -455,6 +470,17 @@ def _moved_from(state: RecordState | None, booking: Booking) -> tuple[str, str] 
         return None
     held = state.event_id if state.calendar else state.meeting_id
     return (state.organizer_id, held) if state.organizer_id and held else None
+
+
+def _logged_details(error: Exception) -> str:
+    """What of a known error its log line carries. Graph's own message may quote a subject, an attendee or a
+    mailbox, so for Graph's answers only its status, code and request-id (and the fix, for access denied);
+    the bridge's own errors keep their message, which names the setting or the cause (values redacted)."""
+    if isinstance(error, GraphError):
+        info = error.info
+        details = f"httpStatus={info.http_status} graphCode={escaped(info.code)} graphRequestId={escaped(info.request_id)}"
+        return f"{details} reason={error.fix}" if error.fix else details
+    return f"reason={escaped(error, MAX_LOGGED_ERROR_LENGTH)}"
 
 
 def _maybe_applied(error: Exception) -> bool:

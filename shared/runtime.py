@@ -16,7 +16,7 @@ from shared.credential import GraphToken, build_credential, build_graph_credenti
 from shared.errors import ConfigurationError, RetryableError
 from shared.graph_client import GraphClient
 from shared.inbound import InboundMessage
-from shared.pipeline import BookingPipeline, PipelineLimits, unconfigured_result
+from shared.pipeline import BookingPipeline, PipelineLimits, answer_unconfigured
 from shared.publisher import ResultPublisher, SenderPool, build_service_bus_client
 from shared.record_state import RecordStateStore, TableRecordStateStore
 from shared.retry_policy import RetryPolicy
@@ -103,8 +103,7 @@ def _answer_unconfigured(message: InboundMessage, error: ConfigurationError) -> 
     credential = build_credential(route.managed_identity_client_id, route.developer_credential, route.graph_sign_in)
     publisher = ResultPublisher(build_service_bus_client(route.service_bus, credential), route.results_queue)
     try:
-        result = unconfigured_result(message, error)
-        publisher.publish_result(result, message.correlation_id or message.original_id, message.booking_key)
+        answer_unconfigured(publisher, message, error)
         logger.error("the bridge is misconfigured; published a failed result before dead-lettering: %s", error)
     except RetryableError as publish_error:
         logger.error("the bridge is misconfigured and the failed result could not be published: %s", publish_error.code)

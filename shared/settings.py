@@ -42,8 +42,11 @@ MAX_THROTTLE_REQUEUES = "MAX_THROTTLE_REQUEUES"
 # Calendar mode (issue 15): bookings with `calendar` become Outlook events; off unless the operator turns it on,
 # because it needs Calendars.ReadWrite, a permission over mailboxes, not only meetings.
 CALENDAR_EVENTS_ENABLED = "CALENDAR_EVENTS_ENABLED"
-# Set to "Development" by Core Tools (`func start`); never set in Azure.
+# Set to "Development" by Core Tools (`func start`); an operator could set it in Azure too.
 FUNCTIONS_ENVIRONMENT = "AZURE_FUNCTIONS_ENVIRONMENT"
+# Set by the platform on every Azure Functions (App Service) instance, never by Core Tools: where one is present
+# the process runs in Azure, whatever FUNCTIONS_ENVIRONMENT says, and only the managed identity is used (issue 13).
+AZURE_INSTANCE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME")
 # Development only: Graph signs in on its own (the simulator's identity endpoint, or an app registration of a
 # test tenant with a certificate) while Service Bus and the state table keep the developer's sign-in (issue 13).
 # Names no SDK reads: the Functions host reads local.settings.json too, and its trigger would take the simulator's
@@ -67,6 +70,8 @@ GRAPH_SIGN_IN_SETTINGS = (
 # without the bridge's choices; then the bridge leaves it to the worker, so it is configured once.
 APPLICATIONINSIGHTS_CONNECTION_STRING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY = "PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY"
+# Read by the exporter, not the bridge: ingestion signs in with the managed identity it names (infra sets it).
+APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"
 
 DEFAULT_BOOKINGS_QUEUE = "bookings"
 DEFAULT_RESULTS_QUEUE = "meeting-results"
@@ -213,7 +218,7 @@ def load_result_route(environ: Mapping[str, str] | None = None) -> ResultRoute:
         max_delivery_count = _integer(env, BOOKINGS_MAX_DELIVERY_COUNT, DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, 1, 2000)
     except ConfigurationError:
         max_delivery_count = DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT
-    developer = _value(env, FUNCTIONS_ENVIRONMENT) == "Development"
+    developer = _developer(env)
     try:
         graph_sign_in = _graph_sign_in(env, developer)
     except ConfigurationError:
@@ -239,7 +244,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; raise ConfigurationError naming the first bad one."""
     env = os.environ if environ is None else environ
     graph_base_url = _graph_base_url(env)
-    developer = _value(env, FUNCTIONS_ENVIRONMENT) == "Development"
+    developer = _developer(env)
     return Settings(
         bookings_queue=_queue_name(env, BOOKINGS_QUEUE, DEFAULT_BOOKINGS_QUEUE),
         results_queue=_queue_name(env, RESULTS_QUEUE, DEFAULT_RESULTS_QUEUE),
@@ -401,6 +406,12 @@ def _managed_identity_client_id(env: Mapping[str, str]) -> str | None:
     return chosen.lower() if chosen else None
 
 
+def _developer(env: Mapping[str, str]) -> bool:
+    """A developer's machine under func start: Development, and none of the platform's marks of an Azure instance."""
+    on_azure = any(_value(env, marker) is not None for marker in AZURE_INSTANCE_MARKERS)
+    return _value(env, FUNCTIONS_ENVIRONMENT) == "Development" and not on_azure
+
+
 def _graph_sign_in(env: Mapping[str, str], developer: bool) -> GraphSignIn | None:
     given = [name for name in GRAPH_SIGN_IN_SETTINGS if _value(env, name) is not None]
     if not given:
@@ -409,12 +420,21 @@ def _graph_sign_in(env: Mapping[str, str], developer: bool) -> GraphSignIn | Non
         # As with a connection string: in Azure the managed identity is the only way in, so a leftover is an error.
         raise ConfigurationError(
             given[0],
-            f"is for local runs only ({FUNCTIONS_ENVIRONMENT}=Development, as func start sets it); in Azure Graph is "
-            "reached with the managed identity: remove it",
+            f"is for local runs only ({FUNCTIONS_ENVIRONMENT}=Development, as func start sets it, on a machine "
+            f"without {' or '.join(AZURE_INSTANCE_MARKERS)}); in Azure Graph is reached with the managed identity: remove it",
         )
     kind = (_value(env, GRAPH_CREDENTIAL) or "").lower()
     if kind == "simulator":
         _only_these(env, kind, (GRAPH_IDENTITY_ENDPOINT, GRAPH_IDENTITY_HEADER))
+        if _value(env, APPLICATIONINSIGHTS_AUTHENTICATION_STRING) is not None:
+            # The simulator's endpoint becomes this process's IDENTITY_ENDPOINT (shared.credential), which the
+            # exporter's managed identity would read too: telemetry would ask the simulator for its token.
+            raise ConfigurationError(
+                APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
+                f"cannot be set together with {GRAPH_CREDENTIAL}=simulator: the simulator's identity endpoint is set "
+                "for the whole process, so the telemetry exporter would sign in with the simulator; remove it locally "
+                "(or use GRAPH_CREDENTIAL=certificate)",
+            )
         endpoint = _required(env, GRAPH_IDENTITY_ENDPOINT, "give the identity endpoint the simulator prints")
         return SimulatorIdentity(
             check_identity_endpoint(GRAPH_IDENTITY_ENDPOINT, endpoint),

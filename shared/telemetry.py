@@ -16,15 +16,16 @@ What may go into telemetry, as into the logs:
 - spans: the externalId, source, revision, message id, delivery count, statuses, Graph's request-id and
   error codes. Never a subject, an attendee address, a join URL, a token, an exception's message (it may
   quote any of them), nor a Graph URL (its path names the organizer).
-- metrics: closed sets only (status, Graph operation, HTTP method and status, error code) and the
-  validated booking's source; never an id of a record, message or meeting.
+- metrics: closed sets only (status, Graph operation, HTTP method and status, error code) and the sources
+  the operator's ALLOWED_ORGANIZERS names; never an id of a record, message or meeting, nor a source only a
+  producer chose (any producer could mint a metric series per message otherwise: issue 13).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping, Set
 from contextlib import contextmanager
 from typing import Any
 
@@ -51,6 +52,9 @@ EVENT = "event"
 EVENT_CANCEL = "event cancel"
 # A source that did not pass validation is counted as this, so a producer cannot mint metric series.
 UNKNOWN_SOURCE = "unknown"
+# A valid source the operator's ALLOWED_ORGANIZERS does not name: the schema lets through more names than a
+# metric backend can hold series for, so only sources an operator chose are counted by name.
+OTHER_SOURCE = "other"
 # The HTTP client libraries the Azure Monitor distro would instrument on its own: the bridge's spans
 # already cover every Graph and table request, and theirs would record the URL.
 _UNINSTRUMENTED = ("requests", "urllib3", "urllib")
@@ -110,13 +114,23 @@ def describe_booking(*, external_id: str, source: str, revision: int | None, mes
         span.set_attribute("bridge.revision", revision)
 
 
-def record_result(status: str, source: str | None, error_code: str | None) -> None:
-    """A result was published: counted by status and source, and written on the booking's span."""
+def record_result(status: str, source: str | None, error_code: str | None, named_sources: Set[str]) -> None:
+    """A result was published: counted by status and source, and written on the booking's span.
+
+    `source` is the validated booking's (None if it failed validation); it is counted by name only if
+    `named_sources` (the sources ALLOWED_ORGANIZERS names) has it, else as OTHER_SOURCE."""
     span = trace.get_current_span()
     span.set_attribute("bridge.status", status)
     if error_code:
         span.set_attribute("bridge.error_code", error_code)
-    _results.add(1, {"status": status, "source": source or UNKNOWN_SOURCE})
+    _results.add(1, {"status": status, "source": result_source_label(source, named_sources)})
+
+
+def result_source_label(source: str | None, named_sources: Set[str]) -> str:
+    """The `source` attribute of bridge.results: one of a closed set the operator chose, whatever producers send."""
+    if source is None:
+        return UNKNOWN_SOURCE
+    return source if source in named_sources else OTHER_SOURCE
 
 
 def record_requeue() -> None:

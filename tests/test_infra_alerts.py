@@ -231,7 +231,7 @@ def test_access_denied_alert_counts_the_403_line_and_not_other_redeliveries(host
     redeliveries = [row for row in trace_rows(caplog) if row["message"].startswith("booking will be")]
     assert len(redeliveries) == 2, redeliveries
     assert [matches(row) for row in redeliveries] == [False, True]
-    assert "Graph answered 403" in redeliveries[1]["message"]
+    assert " httpStatus=403 " in redeliveries[1]["message"] and "New-CsApplicationAccessPolicy" in redeliveries[1]["message"]
 
 
 def test_failed_invocations_alert_watches_the_functions_own_requests() -> None:

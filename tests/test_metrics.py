@@ -23,19 +23,26 @@ METRICS = (
 ALLOWED_ATTRIBUTES = {"status", "source", "method", "operation", "status_code", "code"}
 
 
-def test_results_are_counted_by_status_and_source(host: HostInvoker, telemetry: Telemetry) -> None:
+def test_results_are_counted_by_status_and_by_the_sources_the_operator_named(
+    host: HostInvoker, telemetry: Telemetry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALLOWED_ORGANIZERS", f"crm-eu={ORGANIZER_ID},{ORGANIZER_ID}")
     created = telemetry.count("bridge.results", status="created", source="crm-eu")
     existing = telemetry.count("bridge.results", status="existing", source="crm-eu")
     rejected = telemetry.count("bridge.results", status="rejected", source="unknown")
+    other = telemetry.count("bridge.results", status="created", source="other")
 
     host.deliver(booking())
     host.deliver(booking())
     host.deliver(booking(source="a source nobody validated", start="naive"))
+    host.deliver(booking(source="lms", recordId="BK-lms"))
 
     assert telemetry.count("bridge.results", status="created", source="crm-eu") == created + 1
     assert telemetry.count("bridge.results", status="existing", source="crm-eu") == existing + 1
     # An invalid booking's source is whatever the producer wrote: it is counted as unknown, never as a new series.
     assert telemetry.count("bridge.results", status="rejected", source="unknown") == rejected + 1
+    # A valid source the allow-list does not name (here allowed by the organizer's "any source" entry): `other`.
+    assert telemetry.count("bridge.results", status="created", source="other") == other + 1
 
 
 def test_every_graph_request_records_its_duration_by_method_operation_and_status(
@@ -96,7 +103,7 @@ def test_a_failure_on_the_last_delivery_is_counted_by_its_code(
         host.deliver(booking(), delivery_count=10)  # the queue's last: dead-lettered after a failed result
 
     assert telemetry.count("bridge.last_delivery_failures", code="graph_access_denied") == denied + 1
-    assert telemetry.count("bridge.results", status="failed", source="crm-eu") >= 1
+    assert telemetry.count("bridge.results", status="failed", source="other") >= 1  # no allow-list names crm-eu
 
 
 def test_no_metric_attribute_names_a_record_message_or_meeting(

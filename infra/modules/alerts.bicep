@@ -25,7 +25,7 @@ param bookingsQueueName string
 @description('Name of the Application Insights component the function logs to.')
 param applicationInsightsName string
 
-@description('Failed results (Graph refused a booking: unknown organizer, bad request) in 15 minutes above which to alert.')
+@description('Failed results (Graph refused a booking for good, or the bridge gave up on its last delivery) in 15 minutes above which to alert.')
 @minValue(0)
 param failedResultsThreshold int
 
@@ -108,9 +108,11 @@ resource deadLetteredBookings 'Microsoft.Insights/metricAlerts@2018-03-01' = {
   }
 }
 
-// One `booking processed status=failed` line per booking Graph refused for good (4xx other than
-// 401/403/429). Should log lines ever be sampled, the query adds up itemCount, the number of
-// lines each kept row stands for.
+// One `booking processed status=failed` line per `failed` result, whatever its cause (issue 13: "failed
+// results above a rate"): Graph refused the booking for good (4xx other than 401/403/429), or a failure
+// persisted to the queue's last delivery (deliveryCount = maxDeliveryCount; a `booking will be
+// dead-lettered` line with the same messageId precedes it, and the dead-letter alert fires as well).
+// Should log lines ever be sampled, the query adds up itemCount, the number of lines each kept row stands for.
 resource failedResults 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-${namePrefix}-failed-results'
   location: location
@@ -118,7 +120,7 @@ resource failedResults 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   kind: 'LogAlert'
   properties: {
     displayName: 'Booking Bridge: failed results'
-    description: 'More than ${failedResultsThreshold} bookings got a failed result in 15 minutes: Graph refused them (an organizer not in the tenant, a bad request). Runbook step "Graph answers 404 for the organizer": read the errors (the queue CLI: results --status failed), fix the records at the source and send them again. See docs/alerts.md and the README operator runbook.'
+    description: 'More than ${failedResultsThreshold} bookings got a failed result in 15 minutes. Each has a traces line booking processed status=failed ... errorCode=... deliveryCount=...: either Graph refused it for good (errorCode is the code Graph answered, such as NotFound; Runbook step "Graph answers 404 for the organizer": fix the records at the source and send them again), or the bridge gave up on its last delivery (deliveryCount is the maxDeliveryCount of the queue, a booking will be dead-lettered line with the same messageId precedes it, and the dead-letter alert fires too; Runbook step "Dead letters and how to replay"). Read the errors with the queue CLI: results --status failed. See docs/alerts.md and the README operator runbook.'
     severity: 2
     enabled: true
     scopes: [
@@ -151,7 +153,8 @@ resource failedResults 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
 }
 
 // Graph 401/403: the identity lacks the app role, or the organizer no Teams application access
-// policy; the bridge logs the fix (GraphAccessDenied) and raises, so nothing heals by itself.
+// policy; the bridge logs the fix (GraphAccessDenied) and raises, so nothing heals by itself. The query
+// matches the error code, an early field of a bounded line, never text a long value could push out.
 resource graphAccessDenied 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-${namePrefix}-graph-access-denied'
   location: location
@@ -171,7 +174,7 @@ resource graphAccessDenied 'Microsoft.Insights/scheduledQueryRules@2023-12-01' =
     criteria: {
       allOf: [
         {
-          query: 'traces | where message startswith "booking will be " and message matches regex "Graph answered 40[13] " and message contains "New-CsApplicationAccessPolicy" | summarize deniedAttempts = sum(itemCount)'
+          query: 'traces | where message startswith "booking will be " and message contains " error=graph_access_denied " | summarize deniedAttempts = sum(itemCount)'
           metricMeasureColumn: 'deniedAttempts'
           timeAggregation: 'Total'
           operator: 'GreaterThan'
@@ -202,7 +205,7 @@ resource failedInvocations 'Microsoft.Insights/scheduledQueryRules@2023-12-01' =
   kind: 'LogAlert'
   properties: {
     displayName: 'Booking Bridge: failed function invocations'
-    description: 'More than ${failedInvocationsThreshold} invocations of create_meeting failed in 15 minutes; those bookings are redelivered. The cause is in traces: booking will be redelivered ... error=... reason=.... Graph 429/503: Runbook step "Throttling". Graph 401/403: Runbook step "Graph answers 403 (application access policy)". Anything else: fix the setting, token, state table or queue the line names, then replay what was dead-lettered. See docs/alerts.md and the README operator runbook.'
+    description: 'More than ${failedInvocationsThreshold} invocations of create_meeting failed in 15 minutes; those bookings are redelivered. The cause is in traces: booking will be redelivered ... error=... followed, for Graph, by httpStatus=, graphCode= and graphRequestId=, otherwise by reason=. Graph 429/503: Runbook step "Throttling". Graph 401/403: Runbook step "Graph answers 403 (application access policy)". Anything else: fix the setting, token, state table or queue the line names, then replay what was dead-lettered. See docs/alerts.md and the README operator runbook.'
     severity: 2
     enabled: true
     scopes: [
