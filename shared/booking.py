@@ -31,7 +31,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from shared.contract_model import ContractModel
 from shared.errors import BookingIdentity, FieldProblem, InvalidBooking
@@ -324,13 +323,13 @@ class Booking(_Contract):
         # onlineMeeting's chatInfo cannot be PATCHed, so the event cannot be booked into a channel. Refused, never
         # created somewhere else than asked.
         if self.calendar is not None and self.channel is not None:
-            reason = PydanticCustomError(
-                "value_error",
+            reason = ValueError(
                 "cannot be used with calendar: a calendar event's Teams meeting cannot be booked into a channel "
-                "(send the booking without calendar to book it into the channel, or without channel for an event)",
+                "(send the booking without calendar to book it into the channel, or without channel for an event)"
             )
-            problem = InitErrorDetails(type=reason, loc=("channel",), input=None)
-            raise ValidationError.from_exception_data(type(self).__name__, [problem])
+            raise ValidationError.from_exception_data(
+                type(self).__name__, [{"type": "value_error", "loc": ("channel",), "input": None, "ctx": {"error": reason}}]
+            )
         return self
 
     @field_validator("attendees")
