@@ -28,6 +28,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -234,6 +235,11 @@ class Booking(_Contract):
         json_schema_extra={
             "if": {"properties": {"action": {"const": "upsert"}}},
             "then": {"required": ["subject", "start", "end"]},
+            # Booking._no_channel_for_calendar
+            "not": {
+                "required": ["calendar", "channel"],
+                "properties": {"calendar": {"type": "object"}, "channel": {"type": "object"}},
+            },
         },
     )
 
@@ -290,7 +296,8 @@ class Booking(_Contract):
     calendar: CalendarOptions | None = Field(
         default=None,
         description="Make the meeting an Outlook event on the organizer's calendar (when the operator enabled it). A "
-        "record keeps its mode: a later revision that adds or drops it is rejected while the record has a meeting.",
+        "record keeps its mode: a later revision that adds or drops it is rejected while the record has a meeting. "
+        "Not together with channel.",
     )
 
     @field_validator("subject", "start", "end")
@@ -312,6 +319,21 @@ class Booking(_Contract):
         if end - start > MAX_DURATION:
             raise ValueError(f"must be at most {MAX_DURATION_HOURS} hours after start")
         return end
+
+    @model_validator(mode="after")
+    def _no_channel_for_calendar(self) -> Booking:
+        # An Outlook event's Teams meeting is made by Exchange in its own chat: POST /events has no chatInfo, and an
+        # onlineMeeting's chatInfo cannot be PATCHed, so the event cannot be booked into a channel. Refused, never
+        # created somewhere else than asked.
+        if self.calendar is not None and self.channel is not None:
+            reason = ValueError(
+                "cannot be used with calendar: a calendar event's Teams meeting cannot be booked into a channel "
+                "(send the booking without calendar to book it into the channel, or without channel for an event)"
+            )
+            raise ValidationError.from_exception_data(
+                type(self).__name__, [{"type": "value_error", "loc": ("channel",), "input": None, "ctx": {"error": reason}}]
+            )
+        return self
 
     @field_validator("attendees")
     @classmethod

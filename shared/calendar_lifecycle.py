@@ -4,8 +4,9 @@ The calendar counterpart of shared.meeting_lifecycle, with the same interface (a
 undo), so the pipeline runs either. Every step is safe to repeat:
 - the record's event is found again by its id, else by the extended property holding the externalId
   (shared.event_request), before anything is created: a POST whose answer was lost is found, not repeated;
-- the POST carries a transactionId per incarnation of the record, so Graph makes no second event for a retried
-  POST, while a record booked again after a cancel gets a new event;
+- the POST carries a transactionId per incarnation of the record's event, so Graph makes no second event for a
+  retried POST; a POST that follows a lookup that found no live event (a record cancelled, moved away and back,
+  its event deleted in Outlook) is a new incarnation, so it never repeats the transactionId of a dead event;
 - a PATCH sets absolute values; cancel and DELETE of an event that is gone report it as such.
 
 The event's Teams meeting (the result's join details, and the options) is the onlineMeeting whose JoinWebUrl is the
@@ -28,9 +29,11 @@ from shared.event_request import (
     event_instant,
     event_update,
     external_id_filter,
+    first_incarnation,
     has_attendees,
     join_url,
     join_url_filter,
+    transaction_id,
     undoing_event,
 )
 from shared.graph_client import GraphClient, GraphResponse
@@ -67,20 +70,34 @@ def changes_mode(booking: Booking, state: RecordState | None) -> bool:
     return state.calendar != (booking.calendar is not None)
 
 
-def incarnation(booking: Booking, state: RecordState | None) -> int:
-    """How many times the record was booked again after a cancel: each time is a new event."""
-    if state is None:
-        return 0
-    return state.incarnation + 1 if booking.action == "upsert" and state.cancelled else state.incarnation
+def cancels_in_both_modes(booking: Booking, state: RecordState | None) -> bool:
+    """A cancel the record state cannot place: no state (never booked, or the table was lost), or a cancelled one under
+    another organizer. The record may have a meeting in either mode there, and a cancel names no mode: look for both.
+    (A cancel after a cancel under the same organizer still costs no Graph call.)"""
+    if booking.action != "cancel":
+        return False
+    return state is None or (state.cancelled and state.organizer_id != booking.organizer_id)
 
 
-def with_mode(stored: RecordState, booking: Booking, previous: RecordState | None, meeting: Meeting | None) -> RecordState:
-    """The state to store, with the record's mode, its event and its incarnation."""
+def next_incarnation(state: RecordState | None) -> int:
+    """The incarnation of a new event: one more than the last the record state knows of, else a random first one
+    (without a state, or with one from before incarnations were counted, which did not say which were used)."""
+    return state.incarnation + 1 if state is not None and state.incarnation else first_incarnation()
+
+
+def with_mode(stored: RecordState, booking: Booking, previous: RecordState | None, progress: GraphProgress) -> RecordState:
+    """The state to store, with the record's mode, its event and its incarnation.
+
+    The event is the one this delivery found or created, else (its answer lost) the one the state knew under the
+    organizer. A leftover that is that event is the record's live event again, never a leftover to retire."""
+    calendar = uses_calendar(booking, previous)
+    event_id = None if stored.cancelled or not calendar else progress.event_id or _known_event(previous, booking.organizer_id)
     return replace(
         stored,
-        calendar=uses_calendar(booking, previous),
-        event_id=None if stored.cancelled or meeting is None else meeting.event_id,
-        incarnation=incarnation(booking, previous),
+        calendar=calendar,
+        event_id=event_id,
+        incarnation=max(progress.incarnation or 0, previous.incarnation if previous is not None else 0),
+        leftovers=tuple(leftover for leftover in stored.leftovers if leftover != (booking.organizer_id, event_id)),
     )
 
 
@@ -108,25 +125,31 @@ class CalendarLifecycle:
         deadline: float,
         newer_applied: Callable[[], bool] = lambda: False,
     ) -> Outcome:
-        """Retire a moved booking's old event first, then cancel or upsert under the booking's organizer."""
-        self._retire_previous(state, booking.organizer_id, external_id, progress, deadline)
+        """Retire a moved booking's old event first, then cancel or upsert under the booking's organizer.
+
+        Every request carries the booking's language (Accept-Language), so the event's Teams meeting comes with its
+        invitation text (joinInformation) in it, as a standalone meeting does. A cancel the record state cannot place
+        (cancels_in_both_modes) cancels the record's standalone meeting too, if it has one."""
+        language = booking.language
+        self._retire_previous(state, booking.organizer_id, external_id, progress, deadline, newer_applied, language)
         known = _known_event(state, booking.organizer_id)
         if booking.action == "cancel":
+            if cancels_in_both_modes(booking, state):
+                return self._cancel_both(booking, external_id, state, progress, deadline, newer_applied)
             if state is not None and state.cancelled and state.organizer_id == booking.organizer_id:
                 return Outcome(ResultStatus.CANCELLED, None, meeting_existed=False)
-            return self._cancel(booking.organizer_id, external_id, known, progress, deadline, newer_applied)
+            return self._cancel(booking.organizer_id, external_id, known, progress, deadline, newer_applied, language)
         return self._upsert(booking, external_id, state, known, progress, deadline)
 
     def retire(
         self, organizer_id: str, event_id: str, progress: GraphProgress, deadline: float, *, language: str | None = None
     ) -> bool:
-        """Lock the event's Teams meeting, then cancel the event (or delete it); False if it was already gone.
-
-        (`language` is the standalone lifecycle's: an event's answers carry no invitation text to localize.)"""
-        response = self._graph.get_event(organizer_id, event_id, deadline)
+        """Lock the event's Teams meeting, then cancel the event (or delete it); False if it was already gone."""
+        response = self._graph.get_event(organizer_id, event_id, deadline, language=language)
         if response is None or not _live(response.payload):
             return False
-        return self._remove(organizer_id, response.payload, progress, deadline)
+        self._lock(organizer_id, response.payload, progress, deadline, language)
+        return self._end(organizer_id, response.payload, progress, deadline, language)
 
     def retire_leftovers(
         self,
@@ -140,7 +163,7 @@ class CalendarLifecycle:
         remaining = []
         for organizer_id, event_id in leftovers:
             try:
-                self.retire(organizer_id, event_id, progress, deadline)
+                self.retire(organizer_id, event_id, progress, deadline, language=language)
             except (GraphAccessDenied, GraphRefused) as error:
                 _log_refusal("could not remove an event a concurrent delivery left behind", error)
                 remaining.append((organizer_id, event_id))
@@ -158,7 +181,7 @@ class CalendarLifecycle:
             if not body:
                 continue
             try:
-                self._graph.update_event(organizer_id, event_id, encoded(body), deadline)
+                self._graph.update_event(organizer_id, event_id, encoded(body), deadline, language=language)
             except GraphRefused as error:
                 if error.info.http_status != 404:
                     raise
@@ -175,20 +198,28 @@ class CalendarLifecycle:
         deadline: float,
     ) -> Outcome:
         """Find the record's event (or create it), PATCH what differs, then the options on its Teams meeting."""
-        organizer = booking.organizer_id
-        event, request_id = self._find(organizer, external_id, known, deadline)
+        organizer, language = booking.organizer_id, booking.language
+        event, request_id = self._find(organizer, external_id, known, deadline, language)
         status = ResultStatus.EXISTING
         changed: tuple[str, ...] = ()
         if event is None:
-            body = build_event_body(booking, external_id, incarnation(booking, state))
-            response = self._graph.create_event(organizer, body, deadline)
+            # No live event: a new incarnation, whose transactionId no dead event of the record holds. A retry of this
+            # POST (its answer lost) repeats the body, and a later delivery's lookup finds what it made.
+            progress.incarnation = next_incarnation(state)
+            body = build_event_body(booking, external_id, progress.incarnation)
+            response = self._graph.create_event(organizer, body, deadline, language=language)
             progress.created = progress.changed = True
             event, request_id, status = _event(response), response.request_id, ResultStatus.CREATED
+            progress.event_id = event["id"]
         else:
+            progress.event_id = event["id"]
+            if state is not None and event.get("transactionId") == transaction_id(external_id, state.incarnation + 1):
+                # Made by a delivery whose state write was lost: its incarnation is used.
+                progress.incarnation = state.incarnation + 1
             update = event_update(booking, event)
             if update:
                 try:
-                    patched = self._graph.update_event(organizer, event["id"], encoded(update.body), deadline)
+                    patched = self._graph.update_event(organizer, event["id"], encoded(update.body), deadline, language=language)
                 except GraphRefused as error:
                     if error.info.http_status == 404:
                         # Deleted between our two calls: the next delivery creates a new one.
@@ -198,7 +229,7 @@ class CalendarLifecycle:
                 progress.undo_events.append((organizer, event["id"], undoing_event(update, event)))
                 event, request_id, status = _event(patched), patched.request_id, ResultStatus.UPDATED
                 changed = update.changed_fields
-        online = self._online_meeting(organizer, event, deadline)
+        online = self._online_meeting(organizer, event, deadline, language)
         meeting = progress.meeting = _meeting(online, event)
         applied = self._apply_options(booking, organizer, online, progress, deadline)
         if applied and status is ResultStatus.EXISTING:
@@ -213,42 +244,59 @@ class CalendarLifecycle:
         progress: GraphProgress,
         deadline: float,
         newer_applied: Callable[[], bool],
+        language: str | None,
     ) -> Outcome:
         """Find the record's event, lock its meeting, cancel it (attendees are told) or delete it (nobody was invited).
 
         Just before the cancel, which nothing can undo, the record state is read again, as for a standalone cancel."""
-        event, request_id = self._find(organizer_id, external_id, known, deadline)
+        event, request_id = self._find(organizer_id, external_id, known, deadline, language)
         progress.meeting_existed = event is not None
         if event is None:
             return Outcome(ResultStatus.CANCELLED, request_id, meeting_existed=False)
-        self._lock(organizer_id, event, progress, deadline)
+        self._lock(organizer_id, event, progress, deadline, language)
         if newer_applied():
             raise NewerBookingApplied
-        self._end(organizer_id, event, progress, deadline)
+        self._end(organizer_id, event, progress, deadline, language)
         progress.undo.clear()
         progress.undo_events.clear()
         progress.meeting = None
         return Outcome(ResultStatus.CANCELLED, request_id, meeting_existed=True)
 
+    def _cancel_both(
+        self,
+        booking: Booking,
+        external_id: str,
+        state: RecordState | None,
+        progress: GraphProgress,
+        deadline: float,
+        newer_applied: Callable[[], bool],
+    ) -> Outcome:
+        """Cancel the record's standalone meeting and its event, whichever it has: the state cannot say which."""
+        standalone = self._meetings.apply(booking, external_id, state, progress, deadline, newer_applied)
+        calendar = self._cancel(booking.organizer_id, external_id, None, progress, deadline, newer_applied, booking.language)
+        existed = progress.meeting_existed = bool(standalone.meeting_existed or calendar.meeting_existed)
+        found = calendar if calendar.meeting_existed or not standalone.meeting_existed else standalone
+        return Outcome(ResultStatus.CANCELLED, found.graph_request_id, meeting_existed=existed)
+
     def _find(
-        self, organizer_id: str, external_id: str, known: str | None, deadline: float
+        self, organizer_id: str, external_id: str, known: str | None, deadline: float, language: str | None
     ) -> tuple[dict[str, Any] | None, str | None]:
         """The record's live event under the organizer: by its known id, else by the externalId property."""
         if known is not None:
-            response = self._graph.get_event(organizer_id, known, deadline)
+            response = self._graph.get_event(organizer_id, known, deadline, language=language)
             if response is not None and _live(response.payload):
                 return response.payload, response.request_id
-        found = self._graph.find_events(organizer_id, external_id_filter(external_id), deadline)
+        found = self._graph.find_events(organizer_id, external_id_filter(external_id), deadline, language=language)
         values = found.payload.get("value") if isinstance(found.payload, dict) else None
         live = [event for event in values if _live(event)] if isinstance(values, list) else []
         return (live[0] if live else None), found.request_id
 
-    def _online_meeting(self, organizer_id: str, event: dict[str, Any], deadline: float) -> dict[str, Any]:
+    def _online_meeting(self, organizer_id: str, event: dict[str, Any], deadline: float, language: str | None) -> dict[str, Any]:
         """The event's Teams meeting, found by its join URL; GraphUnavailable while Exchange has not made it yet."""
         url = join_url(event)
         if url is None:
             raise GraphUnavailable(GraphErrorInfo(None, "OnlineMeetingNotReady", "the event has no Teams join URL yet"), 1)
-        response = self._graph.find_online_meetings(organizer_id, join_url_filter(url), deadline)
+        response = self._graph.find_online_meetings(organizer_id, join_url_filter(url), deadline, language=language)
         values = response.payload.get("value") if isinstance(response.payload, dict) else None
         meetings = [meeting for meeting in values if isinstance(meeting, dict)] if isinstance(values, list) else []
         if not meetings:
@@ -277,7 +325,7 @@ class CalendarLifecycle:
         names = [name.removeprefix("options.") for name in fields]
         options = MeetingUpdate(fields, {name: update.body[name] for name in names})
         try:
-            self._graph.update_meeting(organizer_id, online["id"], options.encoded(), deadline)
+            self._graph.update_meeting(organizer_id, online["id"], options.encoded(), deadline, language=booking.language)
         except GraphRefused as error:
             _log_refusal("Graph refused options on a calendar booking's meeting", error)
             progress.warnings.append(
@@ -294,13 +342,15 @@ class CalendarLifecycle:
         progress.undo.append((organizer_id, online["id"], undoing(options, online)))
         return fields
 
-    def _lock(self, organizer_id: str, event: dict[str, Any], progress: GraphProgress, deadline: float) -> None:
+    def _lock(
+        self, organizer_id: str, event: dict[str, Any], progress: GraphProgress, deadline: float, language: str | None
+    ) -> None:
         """The event's meeting locked to the organizer, chat off, as before a standalone delete. A courtesy: a
         refusal (or a meeting not found) is logged and the event is cancelled anyway."""
         try:
-            online = self._online_meeting(organizer_id, event, deadline)
+            online = self._online_meeting(organizer_id, event, deadline, language)
             progress.meeting = _meeting(online, event)
-            self._graph.update_meeting(organizer_id, online["id"], encoded(LOCK_BEFORE_DELETE), deadline)
+            self._graph.update_meeting(organizer_id, online["id"], encoded(LOCK_BEFORE_DELETE), deadline, language=language)
         except GraphError as error:
             _log_refusal("could not lock the event's meeting before cancelling it", error)
             return
@@ -309,41 +359,54 @@ class CalendarLifecycle:
             (organizer_id, online["id"], {name: online[name] for name in LOCK_BEFORE_DELETE if online.get(name) is not None})
         )
 
-    def _remove(self, organizer_id: str, event: dict[str, Any], progress: GraphProgress, deadline: float) -> bool:
-        """Lock the event's meeting, then end the event."""
-        self._lock(organizer_id, event, progress, deadline)
-        return self._end(organizer_id, event, progress, deadline)
-
-    def _end(self, organizer_id: str, event: dict[str, Any], progress: GraphProgress, deadline: float) -> bool:
+    def _end(
+        self, organizer_id: str, event: dict[str, Any], progress: GraphProgress, deadline: float, language: str | None
+    ) -> bool:
         """Cancel an event with attendees (Exchange sends them the cancellation), delete one without."""
         if has_attendees(event):
             try:
-                removed = self._graph.cancel_event(organizer_id, event["id"], cancel_body(), deadline)
+                removed = self._graph.cancel_event(organizer_id, event["id"], cancel_body(), deadline, language=language)
             except GraphRefused:
                 # A cancel retried after its answer was lost may be refused as already done: look before failing.
-                again = self._graph.get_event(organizer_id, event["id"], deadline)
+                again = self._graph.get_event(organizer_id, event["id"], deadline, language=language)
                 if again is not None and _live(again.payload):
                     raise
                 removed = True
         else:
-            removed = self._graph.delete_event(organizer_id, event["id"], deadline)
+            removed = self._graph.delete_event(organizer_id, event["id"], deadline, language=language)
         progress.changed = True
         return removed
 
     def _retire_previous(
-        self, state: RecordState | None, organizer_id: str, external_id: str, progress: GraphProgress, deadline: float
+        self,
+        state: RecordState | None,
+        organizer_id: str,
+        external_id: str,
+        progress: GraphProgress,
+        deadline: float,
+        newer_applied: Callable[[], bool],
+        language: str | None,
     ) -> None:
         """A booking moved to another organizer leaves an event under the old one: cancel it (with a warning if
-        Graph refuses, as for a standalone meeting)."""
+        Graph refuses, as for a standalone meeting).
+
+        As for a standalone move, the record state is read again before anything is touched (the old organizer's
+        event may be a newer booking's again) and once more just before the cancel, which nothing can undo."""
         if state is None or state.cancelled or state.organizer_id in (None, organizer_id):
             return
         progress.previous_settled = False
+        if newer_applied():
+            raise NewerBookingApplied
         event_id = state.event_id
         try:
-            event, _ = self._find(state.organizer_id, external_id, event_id, deadline)
+            event, _ = self._find(state.organizer_id, external_id, event_id, deadline, language)
             if event is not None:
                 event_id = event["id"]
-                self._remove(state.organizer_id, event, progress, deadline)
+                self._lock(state.organizer_id, event, progress, deadline, language)
+                progress.meeting = None  # the old organizer's, not the meeting this booking holds
+                if newer_applied():
+                    raise NewerBookingApplied
+                self._end(state.organizer_id, event, progress, deadline, language)
         except (GraphAccessDenied, GraphRefused) as error:
             _log_refusal("could not remove the moved booking's previous event", error)
             progress.warnings.append(

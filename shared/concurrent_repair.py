@@ -68,17 +68,31 @@ class ConcurrentRepair:
         winner: RecordState,
         deadline: float,
     ) -> None:
-        """Undo what an older delivery did to the record the newer `winner` now holds."""
+        """Undo what an older delivery did to the record the newer `winner` now holds.
+
+        The meeting this delivery holds is retired when it cannot be the winner's: the record is cancelled or moved,
+        the winner's meeting is in the other mode (an event, or a standalone meeting: a record cancelled, then booked
+        again in both modes at once), or this delivery created an event that is not the winner's. Nothing else of
+        the winner's was touched then, so there is nothing more to undo."""
         meeting = progress.meeting
-        if meeting is not None and (winner.cancelled or winner.organizer_id != booking.organizer_id):
-            held = meeting.event_id or meeting.id  # a calendar booking's meeting is held by its event
+        other_mode = meeting is not None and (meeting.event_id is not None) != winner.calendar
+        if meeting is not None and (
+            winner.cancelled
+            or winner.organizer_id != booking.organizer_id
+            or other_mode
+            or (progress.created and meeting.event_id is not None and winner.event_id not in (None, meeting.event_id))
+        ):
+            # A calendar booking's meeting is held by its event, and retired by the lifecycle of its own mode.
+            held = meeting.event_id or meeting.id
+            mine = self._calendar if meeting.event_id is not None else self._meetings
             try:
-                lifecycle.retire(booking.organizer_id, held, progress, deadline, language=booking.language)
+                mine.retire(booking.organizer_id, held, progress, deadline, language=booking.language)
             except GraphError as error:
                 logger.warning("could not undo a concurrent delivery's meeting; left for the next error=%s", error.code)
-                left = (booking.organizer_id, held)
-                winner = self._amend(winner, lambda state: replace(state, leftovers=(*state.leftovers, left)))
-        if winner.cancelled or not progress.changed:
+                if not other_mode:  # a leftover is retired in the record's mode: one in the other mode is logged only
+                    left = (booking.organizer_id, held)
+                    winner = self._amend(winner, lambda state: replace(state, leftovers=(*state.leftovers, left)))
+        if winner.cancelled or other_mode or not progress.changed:
             return
         try:
             lifecycle.undo(progress, deadline, language=booking.language)

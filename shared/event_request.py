@@ -13,6 +13,7 @@ to look events up by, and an open extension cannot be filtered on by value, so n
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from shared.wire_format import encoded
 
 # The bridge's MAPI property set: fixed forever, like the externalId namespace (changing it loses every event).
 EXTERNAL_ID_PROPERTY = "String {3f6c1d52-9a0e-4b7d-8c21-5e4f7a9b0c13} Name BookingBridgeExternalId"
-# transactionId = UUIDv5(this, externalId + "\n" + incarnation): one per incarnation of the record.
+# transactionId = UUIDv5(this, externalId + "\n" + incarnation): one per event the record ever had (its incarnation).
 TRANSACTION_NAMESPACE = uuid.UUID("d1f0a6e4-2b7c-4e59-a3d8-6c0b9e1f4a27")
 TEAMS = "teamsForBusiness"
 # Every invited attendee is required: Outlook's `optional` and `resource` have no counterpart in a booking.
@@ -43,9 +44,19 @@ class EventUpdate:
         return bool(self.changed_fields)
 
 
+# A first incarnation is drawn at random below this (it is stored as a Table Int64, and counted up from there).
+_FIRST_INCARNATION_BOUND = 2**62
+
+
 def transaction_id(external_id: str, incarnation: int) -> str:
     """The event's transactionId: Graph creates no second event for a POST that repeats it."""
     return str(uuid.uuid5(TRANSACTION_NAMESPACE, f"{external_id}\n{incarnation}"))
+
+
+def first_incarnation() -> int:
+    """The incarnation of a record whose state does not say which were used (never booked, or the table was lost):
+    random, so it is none that a dead event of the record may hold (Graph may keep a transactionId after its event)."""
+    return secrets.randbelow(_FIRST_INCARNATION_BOUND) + 1
 
 
 def external_id_filter(external_id: str) -> str:

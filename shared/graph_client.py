@@ -104,38 +104,57 @@ class GraphClient:
 
     # Calendar mode (shared.calendar_lifecycle): the organizer's Outlook events, and an event's online meeting.
 
-    def create_event(self, organizer_id: str, body: bytes, deadline: float | None = None) -> GraphResponse:
+    def create_event(
+        self, organizer_id: str, body: bytes, deadline: float | None = None, *, language: str | None = None
+    ) -> GraphResponse:
         """POST /users/{organizerId}/events; 201 with the event. Its transactionId makes a retried POST harmless."""
-        return self._send("POST", EVENTS, self._events_url(organizer_id), body, deadline)
+        return self._send("POST", EVENTS, self._events_url(organizer_id), body, deadline, language)
 
-    def find_events(self, organizer_id: str, odata_filter: str, deadline: float | None = None) -> GraphResponse:
+    def find_events(
+        self, organizer_id: str, odata_filter: str, deadline: float | None = None, *, language: str | None = None
+    ) -> GraphResponse:
         """GET /users/{organizerId}/events?$filter=...; 200 with {"value": [events]}."""
-        return self._send("GET", EVENTS, f"{self._events_url(organizer_id)}?{_query(odata_filter)}", None, deadline)
+        url = f"{self._events_url(organizer_id)}?{_query(odata_filter)}"
+        return self._send("GET", EVENTS, url, None, deadline, language)
 
-    def get_event(self, organizer_id: str, event_id: str, deadline: float | None = None) -> GraphResponse | None:
+    def get_event(
+        self, organizer_id: str, event_id: str, deadline: float | None = None, *, language: str | None = None
+    ) -> GraphResponse | None:
         """GET /users/{organizerId}/events/{id}; None if it is gone (404)."""
         try:
-            return self._send("GET", EVENT, self._event_url(organizer_id, event_id), None, deadline)
+            return self._send("GET", EVENT, self._event_url(organizer_id, event_id), None, deadline, language)
         except GraphRefused as error:
             if error.info.http_status == 404:
                 return None
             raise
 
-    def update_event(self, organizer_id: str, event_id: str, body: bytes, deadline: float | None = None) -> GraphResponse:
+    def update_event(
+        self, organizer_id: str, event_id: str, body: bytes, deadline: float | None = None, *, language: str | None = None
+    ) -> GraphResponse:
         """PATCH /users/{organizerId}/events/{id}: Exchange sends the attendees an update. Absolute values: safe to retry."""
-        return self._send("PATCH", EVENT, self._event_url(organizer_id, event_id), body, deadline)
+        return self._send("PATCH", EVENT, self._event_url(organizer_id, event_id), body, deadline, language)
 
-    def cancel_event(self, organizer_id: str, event_id: str, body: bytes, deadline: float | None = None) -> bool:
+    def cancel_event(
+        self, organizer_id: str, event_id: str, body: bytes, deadline: float | None = None, *, language: str | None = None
+    ) -> bool:
         """POST /users/{organizerId}/events/{id}/cancel (202): the attendees get a cancellation; False if gone (404)."""
-        return self._gone_if_404("POST", EVENT_CANCEL, f"{self._event_url(organizer_id, event_id)}/cancel", body, deadline)
+        url = f"{self._event_url(organizer_id, event_id)}/cancel"
+        return self._gone_if_404("POST", EVENT_CANCEL, url, body, deadline, language)
 
-    def delete_event(self, organizer_id: str, event_id: str, deadline: float | None = None) -> bool:
+    def delete_event(
+        self, organizer_id: str, event_id: str, deadline: float | None = None, *, language: str | None = None
+    ) -> bool:
         """DELETE /users/{organizerId}/events/{id} (204); False if it was already gone (404)."""
-        return self._gone_if_404("DELETE", EVENT, self._event_url(organizer_id, event_id), None, deadline)
+        return self._gone_if_404("DELETE", EVENT, self._event_url(organizer_id, event_id), None, deadline, language)
 
-    def find_online_meetings(self, organizer_id: str, odata_filter: str, deadline: float | None = None) -> GraphResponse:
-        """GET /users/{organizerId}/onlineMeetings?$filter=...: how an event's Teams meeting is found (by JoinWebUrl)."""
-        return self._send("GET", ONLINE_MEETINGS, f"{self._meetings_url(organizer_id)}?{_query(odata_filter)}", None, deadline)
+    def find_online_meetings(
+        self, organizer_id: str, odata_filter: str, deadline: float | None = None, *, language: str | None = None
+    ) -> GraphResponse:
+        """GET /users/{organizerId}/onlineMeetings?$filter=...: how an event's Teams meeting is found (by JoinWebUrl).
+
+        With the booking's language, as every call that answers with a meeting: its joinInformation is in it."""
+        url = f"{self._meetings_url(organizer_id)}?{_query(odata_filter)}"
+        return self._send("GET", ONLINE_MEETINGS, url, None, deadline, language)
 
     def _events_url(self, organizer_id: str) -> str:
         return f"{self._base_url}/users/{quote(organizer_id, safe='')}/events"
@@ -143,9 +162,11 @@ class GraphClient:
     def _event_url(self, organizer_id: str, event_id: str) -> str:
         return f"{self._events_url(organizer_id)}/{quote(event_id, safe='')}"
 
-    def _gone_if_404(self, method: str, operation: str, url: str, body: bytes | None, deadline: float | None) -> bool:
+    def _gone_if_404(
+        self, method: str, operation: str, url: str, body: bytes | None, deadline: float | None, language: str | None
+    ) -> bool:
         try:
-            self._send(method, operation, url, body, deadline)
+            self._send(method, operation, url, body, deadline, language)
         except GraphRefused as error:
             if error.info.http_status == 404:
                 return False

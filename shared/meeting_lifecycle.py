@@ -64,7 +64,9 @@ class GraphProgress:
     undo: (organizer, meeting id, PATCH body) that put back what this delivery's PATCHes changed, in order.
     left_behind: (organizer, meeting id) of meetings Graph refused to remove now, for a later delivery to retire
         (events, for a calendar booking).
-    undo_events: as undo, for a calendar booking's event PATCHes (shared.calendar_lifecycle)."""
+    undo_events: as undo, for a calendar booking's event PATCHes (shared.calendar_lifecycle).
+    event_id: a calendar booking's event under the booking's organizer, once found or created.
+    incarnation: the incarnation a calendar booking's event POST used (its transactionId), or found it used."""
 
     changed: bool = False
     created: bool = False
@@ -76,6 +78,8 @@ class GraphProgress:
     left_behind: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[ResultWarning] = field(default_factory=list)
     undo_events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    event_id: str | None = None
+    incarnation: int | None = None
 
 
 class NewerBookingApplied(Exception):

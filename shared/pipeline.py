@@ -28,6 +28,7 @@ from shared.calendar_lifecycle import (
     CALENDAR_MODE_CHANGED,
     CALENDAR_NOT_ENABLED,
     CalendarLifecycle,
+    cancels_in_both_modes,
     changes_mode,
     mode_change_refusal,
     uses_calendar,
@@ -174,7 +175,9 @@ class BookingPipeline:
         if refusal is not None:
             return self._result(delivery, ResultStatus.REJECTED, error=refusal)
 
-        lifecycle = delivery.lifecycle = self._calendar if uses_calendar(booking, state) else self._lifecycle
+        # A cancel the state cannot place goes to the calendar lifecycle, which cancels the record's meeting in both modes.
+        calendar = uses_calendar(booking, state) or (self._calendar_events and cancels_in_both_modes(booking, state))
+        lifecycle = delivery.lifecycle = self._calendar if calendar else self._lifecycle
         delivery.applying = True
         try:
             outcome = lifecycle.apply(
@@ -204,7 +207,7 @@ class BookingPipeline:
             left_behind=tuple(delivery.progress.left_behind),
             body=delivery.message.body,
         )
-        stored = with_mode(stored, booking, state, outcome.meeting)
+        stored = with_mode(stored, booking, state, delivery.progress)
         winner = commit(self._states, stored, state, booking)
         delivery.applying = False
         if winner is not None:
@@ -325,7 +328,7 @@ class BookingPipeline:
             left_behind=tuple(left_behind),
             meeting_unknown=meeting_id is None,
         )
-        stored = with_mode(stored, booking, delivery.state, progress.meeting)
+        stored = with_mode(stored, booking, delivery.state, progress)
         try:
             winner = commit(self._states, stored, state, booking)
         except RetryableError as store_error:

@@ -22,6 +22,7 @@ from urllib.parse import unquote
 from simulator.create_or_get import CreateOrGetRequest
 from simulator.edm_datetime import format_date_time_offset, now_ticks, parse_date_time_offset
 from simulator.graph_errors import GraphError
+from simulator.join_information import join_information
 from simulator.meeting_document import new_meeting_document
 from simulator.meeting_store import MeetingStore, meeting_key, meeting_owner
 from simulator.odata_body import bad_request, boolean_value, enum_value, read_json_object, refuse_unknown, string_value
@@ -221,8 +222,10 @@ class EventsApi:
         if match is None:
             raise bad_request("Filter expression expected - /onlineMeetings?$filter=JoinWebUrl eq 'joinWebUrl'.")
         url = match["url"].replace("''", "'")
+        # As every answer with a meeting: joinInformation in the language the request asks for (simulator.join_information).
+        language = request.headers.get("accept-language")
         found = [
-            meeting
+            {**meeting, "joinInformation": join_information(meeting, organizer_id, self._tenant_id, language)}
             for meeting in self._meetings.all()
             if meeting["joinWebUrl"] == url and meeting["participants"]["organizer"]["identity"]["user"]["id"] == organizer_id
         ]

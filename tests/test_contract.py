@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from bridgectl.schemas import SCHEMA_DIR, SCHEMA_FILES, render_schema
 from shared.booking import MAX_ATTENDEES, MAX_BODY_BYTES, Booking, parse_booking
@@ -88,6 +89,12 @@ def test_minimal_booking_defaults_to_upsert_without_attendees() -> None:
             "pattern",
         ),
         ("unknown channel field", {"channel": {"threadId": "19:a@thread.tacv2", "name": "x"}}, "channel.name", "not a field"),
+        (
+            "channel with calendar",
+            {"calendar": {"sendInvitations": True}, "channel": {"threadId": "19:a@thread.tacv2"}},
+            "channel",
+            "calendar event's Teams meeting cannot be booked into a channel",
+        ),
         ("language with underscore", {"language": "de_DE"}, "language", "BCP 47"),
         ("language too short", {"language": "e"}, "language", "BCP 47"),
         ("language with a header", {"language": "ja\r\nX: 1"}, "language", "BCP 47"),
@@ -234,3 +241,24 @@ def test_json_schema_names_the_fields_upstream_systems_rely_on() -> None:
     assert schema["then"]["required"] == ["subject", "start", "end"]
     assert schema["additionalProperties"] is False
     assert Booking.model_json_schema(by_alias=True)["title"] == schema["title"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "valid"),
+    [
+        ({"calendar": {"sendInvitations": True}, "channel": {"threadId": "19:a@thread.tacv2"}}, False),
+        ({"calendar": {"sendInvitations": True}, "channel": None}, True),
+        ({"calendar": None, "channel": {"threadId": "19:a@thread.tacv2"}}, True),
+        ({"calendar": {"sendInvitations": False}}, True),
+    ],
+)
+def test_the_json_schema_refuses_channel_with_calendar_as_the_bridge_does(overrides: dict[str, Any], valid: bool) -> None:
+    validator = Draft202012Validator(json.loads((SCHEMA_DIR / "booking.v1.schema.json").read_text(encoding="utf-8")))
+    document = booking(**overrides)
+    assert validator.is_valid(document) is valid
+    try:
+        parse_booking(encode(document))
+        parsed = True
+    except InvalidBooking:
+        parsed = False
+    assert parsed is valid
