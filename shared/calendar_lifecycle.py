@@ -421,7 +421,7 @@ class CalendarLifecycle:
             )
             if event_id is not None:
                 progress.left_behind.append((state.organizer_id, event_id))
-        progress.previous_settled = True
+        progress.previous_settled = progress.previous_retired = True
 
 
 def _known_event(state: RecordState | None, organizer_id: str) -> str | None:
