@@ -125,21 +125,27 @@ class CalendarLifecycle:
         deadline: float,
         newer_applied: Callable[[], bool] = lambda: False,
     ) -> Outcome:
-        """Retire a moved booking's old event first, then cancel or upsert under the booking's organizer.
+        """Cancel or upsert under the booking's organizer; a moved booking's old event is retired too.
 
+        As for a standalone meeting, a move makes the event under the new organizer before it cancels the old one,
+        so that an organizer Graph refuses leaves the attendees' invitation as it was; a cancel retires both.
         Every request carries the booking's language (Accept-Language), so the event's Teams meeting comes with its
         invitation text (joinInformation) in it, as a standalone meeting does. A cancel the record state cannot place
         (cancels_in_both_modes) cancels the record's standalone meeting too, if it has one."""
         language = booking.language
-        self._retire_previous(state, booking.organizer_id, external_id, progress, deadline, newer_applied, language)
         known = _known_event(state, booking.organizer_id)
         if booking.action == "cancel":
+            self._retire_previous(state, booking.organizer_id, external_id, progress, deadline, newer_applied, language)
             if cancels_in_both_modes(booking, state):
                 return self._cancel_both(booking, external_id, state, progress, deadline, newer_applied)
             if state is not None and state.cancelled and state.organizer_id == booking.organizer_id:
                 return Outcome(ResultStatus.CANCELLED, None, meeting_existed=False)
             return self._cancel(booking.organizer_id, external_id, known, progress, deadline, newer_applied, language)
-        return self._upsert(booking, external_id, state, known, progress, deadline)
+        outcome = self._upsert(booking, external_id, state, known, progress, deadline)
+        held = progress.meeting
+        self._retire_previous(state, booking.organizer_id, external_id, progress, deadline, newer_applied, language)
+        progress.meeting = held
+        return outcome
 
     def retire(
         self, organizer_id: str, event_id: str, progress: GraphProgress, deadline: float, *, language: str | None = None
@@ -392,21 +398,22 @@ class CalendarLifecycle:
 
         As for a standalone move, the record state is read again before anything is touched (the old organizer's
         event may be a newer booking's again) and once more just before the cancel, which nothing can undo."""
-        if state is None or state.cancelled or state.organizer_id in (None, organizer_id):
+        previous = state.organizer_id if state is not None else None
+        if state is None or state.cancelled or previous is None or previous == organizer_id:
             return
         progress.previous_settled = False
         if newer_applied():
             raise NewerBookingApplied
         event_id = state.event_id
         try:
-            event, _ = self._find(state.organizer_id, external_id, event_id, deadline, language)
+            event, _ = self._find(previous, external_id, event_id, deadline, language)
             if event is not None:
                 event_id = event["id"]
-                self._lock(state.organizer_id, event, progress, deadline, language)
+                self._lock(previous, event, progress, deadline, language)
                 progress.meeting = None  # the old organizer's, not the meeting this booking holds
                 if newer_applied():
                     raise NewerBookingApplied
-                self._end(state.organizer_id, event, progress, deadline, language)
+                self._end(previous, event, progress, deadline, language)
         except (GraphAccessDenied, GraphRefused) as error:
             _log_refusal("could not remove the moved booking's previous event", error)
             progress.warnings.append(
@@ -420,7 +427,13 @@ class CalendarLifecycle:
                 )
             )
             if event_id is not None:
-                progress.left_behind.append((state.organizer_id, event_id))
+                progress.left_behind.append((previous, event_id))
+        except GraphError:
+            # Graph may answer later: the booking is retried, and meanwhile the state knows the old event.
+            if event_id is not None:
+                progress.left_behind.append((previous, event_id))
+                progress.previous_settled = progress.previous_retired = True
+            raise
         progress.previous_settled = progress.previous_retired = True
 
 

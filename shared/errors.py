@@ -90,7 +90,11 @@ class GraphError(BridgeError):
     """Base of Graph's answers that are errors; the result reports Graph's own code.
 
     maybe_applied: an earlier attempt of the same call went unanswered or met a gateway error, so Graph may
-    have applied the request although this error says otherwise (a meeting may exist that nobody has an id of)."""
+    have applied the request although this error says otherwise (a meeting may exist that nobody has an id of).
+
+    The error's text never quotes Graph's message (it may name a subject, an attendee or a mailbox), because a
+    raised error reaches the host's log: only the status, the code and the request-id; the result, which goes
+    to the booking's own source, carries the message (shared.result)."""
 
     maybe_applied = False
 
@@ -105,7 +109,7 @@ class GraphRefused(GraphError):
     code = "graph_refused"
 
     def __init__(self, info: GraphErrorInfo) -> None:
-        super().__init__(f"Graph answered {info.http_status} {info.code}: {info.message} (request-id {info.request_id})", info)
+        super().__init__(f"Graph answered {info.http_status} {info.code} (request-id {info.request_id})", info)
 
 
 class RetryableError(BridgeError):
@@ -130,8 +134,8 @@ class GraphUnavailable(GraphError, RetryableError):
 
     def __init__(self, info: GraphErrorInfo, attempts: int) -> None:
         super().__init__(
-            f"Graph call failed after {attempts} attempt(s): {info.http_status or 'no response'} {info.code}: "
-            f"{info.message} (request-id {info.request_id})",
+            f"Graph call failed after {attempts} attempt(s): {info.http_status or 'no response'} {info.code} "
+            f"(request-id {info.request_id})",
             info,
         )
         self.attempts = attempts
@@ -159,7 +163,7 @@ class GraphAccessDenied(GraphError, RetryableError):
 
     def __init__(self, info: GraphErrorInfo) -> None:
         super().__init__(
-            f"Graph answered {info.http_status} {info.code} (request-id {info.request_id}): {info.message}. To fix: {self.fix}",
+            f"Graph answered {info.http_status} {info.code} (request-id {info.request_id}). To fix: {self.fix}",
             info,
         )
 

@@ -270,11 +270,11 @@ class MeetingLifecycle:
         If Graph will not let the bridge touch the old organizer's meetings any more (403, or another
         refusal), the move still goes ahead: the result carries a warning naming the meeting to remove by
         hand, rather than the record failing on every revision to come."""
-        if state is None or state.organizer_id in (None, organizer_id):
+        previous = state.organizer_id if state is not None else None
+        if state is None or previous is None or previous == organizer_id:
             return
         if state.meeting_id is None and not state.meeting_unknown:
             return
-        previous = state.organizer_id
         progress.previous_settled = False
         if newer_applied():  # the old organizer's meeting may be a newer booking's again: touch nothing
             raise NewerBookingApplied

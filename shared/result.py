@@ -142,9 +142,10 @@ def failure_error(error: BaseException, deliveries: int | None = None) -> Result
             if isinstance(error, GraphThrottled)
             else ""
         )
+        said = f"; Graph said: {info.message}" if info.message else ""
         return ResultError(
             code=info.code,
-            message=bounded(prefix + str(error) + wait, MAX_ERROR_MESSAGE_LENGTH),
+            message=bounded(prefix + str(error) + said + wait, MAX_ERROR_MESSAGE_LENGTH),
             http_status=info.http_status,
             request_id=info.request_id,
         )

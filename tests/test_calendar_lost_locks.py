@@ -117,6 +117,8 @@ def test_an_older_calendar_move_that_loses_its_lock_keeps_the_newer_bookings_eve
     newest = results["upsert-3"]
     assert newest.status is ResultStatus.UPDATED
     # Revision 3 was answered with a live event under the first organizer: its attendees must not have been
-    # sent a cancellation for it, and Graph must hold it.
-    assert graph.events("cancelled") == [], [(e["_organizerId"], e["subject"]) for e in graph.events("cancelled")]
+    # sent a cancellation for it, and Graph must hold it. (The losing move made its own event under the second
+    # organizer first, as a move does; the repair cancels that one.)
+    cancelled = [(e["_organizerId"], e["subject"]) for e in graph.events("cancelled")]
+    assert all(organizer == SECOND_ORGANIZER for organizer, _ in cancelled), cancelled
     assert [(e["_organizerId"], e["id"]) for e in graph.events()] == [(ORGANIZER_ID, newest.meeting.event_id)]
