@@ -1,6 +1,6 @@
 """Bring the organizer's Outlook calendar in line with one calendar booking: its event, and the event's Teams meeting.
 
-The calendar counterpart of shared.meeting_lifecycle, with the same interface (apply, retire, retire_leftovers,
+The calendar counterpart of shared.meeting_lifecycle, with the same interface (apply, retire, reapply,
 undo), so the pipeline runs either. Every step is safe to repeat:
 - the record's event is found again by its id, else by the extended property holding the externalId
   (shared.event_request), before anything is created: a POST whose answer was lost is found, not repeated;
@@ -156,24 +156,6 @@ class CalendarLifecycle:
             return False
         self._lock(organizer_id, response.payload, progress, deadline, language)
         return self._end(organizer_id, response.payload, progress, deadline, language)
-
-    def retire_leftovers(
-        self,
-        leftovers: tuple[tuple[str, str], ...],
-        progress: GraphProgress,
-        deadline: float,
-        *,
-        language: str | None = None,
-    ) -> tuple[tuple[str, str], ...]:
-        """Retire events a concurrent delivery left behind; those Graph still refuses are kept (and logged)."""
-        remaining = []
-        for organizer_id, event_id in leftovers:
-            try:
-                self.retire(organizer_id, event_id, progress, deadline, language=language)
-            except (GraphAccessDenied, GraphRefused) as error:
-                _log_refusal("could not remove an event a concurrent delivery left behind", error)
-                remaining.append((organizer_id, event_id))
-        return tuple(remaining)
 
     def reapply(self, booking: Booking, state: RecordState, progress: GraphProgress, deadline: float) -> Meeting:
         """Bring the record's event in line with an already applied booking again (found, then what differs)."""

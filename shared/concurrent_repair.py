@@ -20,7 +20,8 @@ from dataclasses import replace
 
 from shared.booking import Booking, parse_booking
 from shared.calendar_lifecycle import CalendarLifecycle
-from shared.errors import GraphError, InvalidBooking, StateConflict
+from shared.errors import GraphAccessDenied, GraphError, GraphRefused, InvalidBooking, StateConflict
+from shared.log_text import escaped
 from shared.meeting_lifecycle import GraphProgress, MeetingLifecycle
 from shared.ordering import superseding_revision
 from shared.record_state import RecordState, RecordStateStore
@@ -47,7 +48,7 @@ class ConcurrentRepair:
         progress = GraphProgress()  # the record's work, not this booking's
         live = None if state.cancelled else (state.organizer_id, state.event_id if state.calendar else state.meeting_id)
         others = tuple(leftover for leftover in state.leftovers if leftover != live)
-        kept = self._lifecycle(state).retire_leftovers(others, progress, deadline, language=language) if others else ()
+        kept = self._retire(self._lifecycle(state), others, progress, deadline, language)
         settled = replace(state, leftovers=kept, reapply=False)
         if state.reapply:
             settled = self._reapplied(settled, progress, deadline)
@@ -102,6 +103,29 @@ class ConcurrentRepair:
         except GraphError as error:
             logger.warning("could not repair the newer booking's meeting; left for the next error=%s", error.code)
             self._amend(winner, lambda state: replace(state, reapply=True))
+
+    def _retire(
+        self,
+        lifecycle: MeetingLifecycle | CalendarLifecycle,
+        leftovers: tuple[tuple[str, str], ...],
+        progress: GraphProgress,
+        deadline: float,
+        language: str | None,
+    ) -> tuple[tuple[str, str], ...]:
+        """Retire meetings (or events) left behind; those Graph still refuses are kept (and logged)."""
+        kept = []
+        for organizer_id, held in leftovers:
+            try:
+                lifecycle.retire(organizer_id, held, progress, deadline, language=language)
+            except (GraphAccessDenied, GraphRefused) as error:
+                logger.warning(
+                    "could not remove a meeting left behind status=%s code=%s graphRequestId=%s",
+                    error.info.http_status,
+                    escaped(error.info.code),
+                    escaped(error.info.request_id),
+                )
+                kept.append((organizer_id, held))
+        return tuple(kept)
 
     def _reapplied(self, state: RecordState, progress: GraphProgress, deadline: float) -> RecordState:
         """The record's meeting brought in line with the booking its state says was applied last."""

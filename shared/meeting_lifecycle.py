@@ -134,24 +134,6 @@ class MeetingLifecycle:
         progress.changed = True
         return deleted
 
-    def retire_leftovers(
-        self,
-        leftovers: tuple[tuple[str, str], ...],
-        progress: GraphProgress,
-        deadline: float,
-        *,
-        language: str | None = None,
-    ) -> tuple[tuple[str, str], ...]:
-        """Retire meetings a concurrent delivery left behind; those Graph still refuses are kept (and logged)."""
-        remaining = []
-        for organizer_id, meeting_id in leftovers:
-            try:
-                self.retire(organizer_id, meeting_id, progress, deadline, language=language)
-            except (GraphAccessDenied, GraphRefused) as error:
-                _log_refusal("could not remove a meeting a concurrent delivery left behind", error)
-                remaining.append((organizer_id, meeting_id))
-        return tuple(remaining)
-
     def reapply(self, booking: Booking, state: RecordState, progress: GraphProgress, deadline: float) -> Meeting:
         """Bring the record's meeting in line with an already applied booking again (createOrGet, then what differs)."""
         outcome = self._upsert(booking, state.external_id, progress, deadline)
