@@ -24,7 +24,7 @@ from shared.errors import GraphAccessDenied, GraphError, GraphRefused, InvalidBo
 from shared.log_text import escaped
 from shared.meeting_lifecycle import GraphProgress, MeetingLifecycle
 from shared.ordering import superseding_revision
-from shared.record_state import RecordState, RecordStateStore
+from shared.record_state import UNKNOWN_MEETING, RecordState, RecordStateStore
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +47,12 @@ class ConcurrentRepair:
             return state
         progress = GraphProgress()  # the record's work, not this booking's
         live = None if state.cancelled else (state.organizer_id, state.event_id if state.calendar else state.meeting_id)
-        others = tuple(leftover for leftover in state.leftovers if leftover != live)
-        kept = self._retire(self._lifecycle(state), others, progress, deadline, language)
+        # Never the record's live meeting: by its id, or, for one whose id was never learned, by its organizer (the
+        # record's meeting under an organizer is the one createOrGet finds by externalId).
+        others = tuple(
+            leftover for leftover in state.leftovers if leftover != live and not (live and leftover == (live[0], UNKNOWN_MEETING))
+        )
+        kept = self._retire(self._lifecycle(state), state.external_id, others, progress, deadline, language)
         settled = replace(state, leftovers=kept, reapply=False)
         if state.reapply:
             settled = self._reapplied(settled, progress, deadline)
@@ -107,6 +111,7 @@ class ConcurrentRepair:
     def _retire(
         self,
         lifecycle: MeetingLifecycle | CalendarLifecycle,
+        external_id: str,
         leftovers: tuple[tuple[str, str], ...],
         progress: GraphProgress,
         deadline: float,
@@ -116,7 +121,10 @@ class ConcurrentRepair:
         kept = []
         for organizer_id, held in leftovers:
             try:
-                lifecycle.retire(organizer_id, held, progress, deadline, language=language)
+                if held == UNKNOWN_MEETING and isinstance(lifecycle, MeetingLifecycle):
+                    lifecycle.retire_unknown(organizer_id, external_id, progress, deadline, language=language)
+                else:
+                    lifecycle.retire(organizer_id, held, progress, deadline, language=language)
             except (GraphAccessDenied, GraphRefused) as error:
                 logger.warning(
                     "could not remove a meeting left behind status=%s code=%s graphRequestId=%s",

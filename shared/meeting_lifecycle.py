@@ -31,7 +31,7 @@ from shared.log_text import escaped
 from shared.meeting import Meeting, meeting_from_graph
 from shared.meeting_changes import meeting_update, undoing
 from shared.meeting_request import build_create_or_get_body
-from shared.record_state import RecordState
+from shared.record_state import UNKNOWN_MEETING, RecordState
 from shared.result import ResultStatus, ResultWarning
 from shared.wire_format import LOCK_BEFORE_DELETE, encoded, lookup_body
 
@@ -120,6 +120,18 @@ class MeetingLifecycle:
         outcome = self._upsert(booking, external_id, progress, deadline)
         self._retire_previous(state, booking.organizer_id, progress, deadline, newer_applied, language)
         return outcome
+
+    def retire_unknown(
+        self, organizer_id: str, external_id: str, progress: GraphProgress, deadline: float, *, language: str | None = None
+    ) -> bool:
+        """Retire the record's meeting under an organizer whose id the bridge never learned (looked up by externalId)."""
+        return self.retire(
+            organizer_id,
+            self._look_up(organizer_id, external_id, progress, deadline, language),
+            progress,
+            deadline,
+            language=language,
+        )
 
     def retire(
         self, organizer_id: str, meeting_id: str, progress: GraphProgress, deadline: float, *, language: str | None = None
@@ -263,9 +275,7 @@ class MeetingLifecycle:
         meeting_id = state.meeting_id
         try:
             if meeting_id is None:  # created once, its id never learned: createOrGet finds it (or makes one, to delete)
-                response = self._graph.create_or_get(previous, lookup_body(state.external_id), deadline, language=language)
-                progress.changed |= response.status == 201
-                meeting_id = _meeting(response, progress).id
+                meeting_id = self._look_up(previous, state.external_id, progress, deadline, language)
             if self._lock(previous, meeting_id, progress, deadline, language):
                 if newer_applied():
                     raise NewerBookingApplied
@@ -273,18 +283,25 @@ class MeetingLifecycle:
                 progress.changed = True
             progress.previous_retired = True
         except (GraphAccessDenied, GraphRefused) as error:
-            progress.warnings.append(_not_removed(error.info, meeting_id or "(its id unknown)"))
-            if meeting_id is not None:
-                progress.left_behind.append((previous, meeting_id))
+            progress.warnings.append(_not_removed(error.info, meeting_id or "(its id not known)"))
+            progress.left_behind.append((previous, meeting_id or UNKNOWN_MEETING))
             progress.previous_retired = True
             _log_refusal("could not remove the moved booking's previous meeting", error)
         except GraphError:
             # Graph may answer later: the booking is retried, and meanwhile the state knows the old meeting.
-            if meeting_id is not None:
-                progress.left_behind.append((previous, meeting_id))
-                progress.previous_settled = progress.previous_retired = True
+            progress.left_behind.append((previous, meeting_id or UNKNOWN_MEETING))
+            progress.previous_settled = progress.previous_retired = True
             raise
         progress.previous_settled = True
+
+    def _look_up(
+        self, organizer_id: str, external_id: str, progress: GraphProgress, deadline: float, language: str | None
+    ) -> str:
+        """The id of the record's meeting under an organizer, found by externalId (createOrGet makes one if none
+        existed: it is empty, and the caller retires it)."""
+        response = self._graph.create_or_get(organizer_id, lookup_body(external_id), deadline, language=language)
+        progress.changed |= response.status == 201
+        return _meeting(response, progress).id
 
 
 def _keep_channel(booking: Booking, state: RecordState | None) -> None:

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from shared.booking import Booking
 from shared.errors import StateConflict
-from shared.record_state import MAX_KEPT_BOOKING_BYTES, AppliedOutcome, RecordState, RecordStateStore
+from shared.record_state import MAX_KEPT_BOOKING_BYTES, UNKNOWN_MEETING, AppliedOutcome, RecordState, RecordStateStore
 from shared.result import ResultStatus
 
 
@@ -69,6 +69,7 @@ def applied_state(
             leftover
             for leftover in (*(previous.leftovers if previous else ()), *left_behind)
             if leftover != (booking.organizer_id, meeting_id)
+            and (cancelled or leftover != (booking.organizer_id, UNKNOWN_MEETING))
         ),
         applied_booking=body if not cancelled and body is not None and len(body) <= MAX_KEPT_BOOKING_BYTES else None,
         meeting_unknown=meeting_unknown and meeting_id is None,

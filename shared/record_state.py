@@ -57,6 +57,10 @@ _FORBIDDEN_KEY_CHARACTERS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 __all__ = ["AppliedOutcome", "RecordState", "RecordStateStore", "StateConflict", "StateStoreError"]
 
 
+# A meeting left behind whose id was never learned: the record's meeting under that organizer, found by externalId.
+UNKNOWN_MEETING = "?"
+
+
 @dataclass(frozen=True)
 class AppliedOutcome:
     """What the booking that last changed the record achieved, so that a redelivery of that same booking

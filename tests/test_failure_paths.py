@@ -396,3 +396,21 @@ def test_a_move_whose_new_organizer_answers_500_keeps_the_old_meeting_known_unti
 
     assert host.last_result().status is ResultStatus.CREATED
     assert live_meetings(graph) == [(ORGANIZER_ID, EXTERNAL_ID)]
+
+
+def test_a_meeting_whose_id_was_never_learned_is_left_behind_when_its_organizer_refuses_and_retired_later(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
+    # Found by the stateful property: the first booking's answer was lost (a meeting may exist, its id unknown), and
+    # the move away from that organizer is refused; the state must still know a meeting may be there.
+    graph.inject(Fault(drop_after_processing=True))
+    graph.inject(Fault(status=429, retry_after="86400"))
+    host.deliver(booking(revision=1))
+    graph.deny_organizer(ORGANIZER_ID)
+    host.deliver(booking(revision=2, organizerId=SECOND_ORGANIZER))
+    assert host.last_result().warnings[0].code == PREVIOUS_MEETING_NOT_REMOVED
+    graph.allow_organizer(ORGANIZER_ID)
+
+    host.deliver(booking(revision=3, organizerId=SECOND_ORGANIZER, subject="Later"))
+
+    assert live_meetings(graph) == [(SECOND_ORGANIZER, EXTERNAL_ID)]

@@ -40,7 +40,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from shared.errors import RetryableError
 from shared.event_request import EXTERNAL_ID_PROPERTY
 from shared.external_id import derive_external_id
-from shared.record_state import TableRecordStateStore
+from shared.record_state import UNKNOWN_MEETING, TableRecordStateStore
 from shared.result import ResultMessage, ResultStatus
 from shared.runtime import reset_pipeline
 from simulator import Fault, GraphSimulator
@@ -189,7 +189,9 @@ class BridgeMachine(RuleBasedStateMachine):
     def teams_matches_the_record_state(self) -> None:
         meetings: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for meeting in self.graph.meetings():
-            if meeting["id"] not in self._left_behind():
+            left_behind = self._left_behind()
+            organizer = meeting["participants"]["organizer"]["identity"]["user"]["id"]
+            if meeting["id"] not in left_behind and (organizer, meeting["externalId"]) not in left_behind:
                 meetings[meeting["externalId"]].append(meeting)
         for record in (*RECORDS, UNREVISIONED):
             external_id = derive_external_id("stateful", record)
@@ -263,14 +265,16 @@ class BridgeMachine(RuleBasedStateMachine):
 
     # Helpers
 
-    def _left_behind(self) -> set[str]:
-        """Meetings the record state lists as left behind: Graph refused to delete them for now."""
-        return {
-            meeting_id
-            for record in (*RECORDS, UNREVISIONED)
-            if (state := self.states.read(derive_external_id("stateful", record))) is not None
-            for _, meeting_id in state.leftovers
-        }
+    def _left_behind(self) -> set[Any]:
+        """Meetings the record state lists as left behind (Graph refused to delete them for now): by id, or, for one
+        whose id was never learned, as (organizer, externalId)."""
+        left: set[Any] = set()
+        for record in (*RECORDS, UNREVISIONED, *CALENDAR_RECORDS):
+            external_id = derive_external_id("stateful", record)
+            state = self.states.read(external_id)
+            for organizer, held in state.leftovers if state else ():
+                left.add((organizer, external_id) if held == UNKNOWN_MEETING else held)
+        return left
 
     def _next_revision(self, record: str) -> int:
         self.revisions[record] += 1
