@@ -306,9 +306,12 @@ class BookingPipeline:
         booking, progress, state = delivery.booking, delivery.progress, delivery.state
         if booking is None or delivery.external_id is None or not delivery.applying:
             return error
-        if not (progress.changed or _maybe_applied(error)) or not progress.previous_settled:
-            return error
         known = state.meeting_id if state and not state.cancelled and state.organizer_id == booking.organizer_id else None
+        # A lost answer matters only where createOrGet could have made a meeting: one the state already knows under
+        # the organizer is only ever returned unchanged, so the record's state stays as it is.
+        maybe_created = _maybe_applied(error) and known is None
+        if not (progress.changed or maybe_created) or not progress.previous_settled:
+            return error
         meeting_id = progress.meeting.id if progress.meeting else known
         left_behind = list(progress.left_behind)
         moved_from = _moved_from(state, booking)

@@ -414,3 +414,22 @@ def test_a_meeting_whose_id_was_never_learned_is_left_behind_when_its_organizer_
     host.deliver(booking(revision=3, organizerId=SECOND_ORGANIZER, subject="Later"))
 
     assert live_meetings(graph) == [(SECOND_ORGANIZER, EXTERNAL_ID)]
+
+
+def test_a_lost_answer_for_a_meeting_the_state_knows_does_not_claim_the_failed_revision(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
+    # Found by the stateful property: createOrGet on an existing meeting changes nothing, so a failed booking whose
+    # answer was lost must not be recorded as applied (an older revision would be answered `superseded` wrongly).
+    host.deliver(booking(revision=1, subject="First"))
+    host.deliver(booking(revision=2, subject="Second"))
+    graph.inject(Fault(drop_connection=True))
+    graph.inject(Fault(status=400))
+    host.deliver(booking(revision=3, subject="Third"))
+    assert host.last_result().status is ResultStatus.FAILED
+
+    host.deliver(booking(revision=2, subject="Second"), message_id="resent-2")
+
+    assert host.last_result().status is ResultStatus.EXISTING
+    [meeting] = graph.meetings()
+    assert meeting["subject"] == "Second"
