@@ -40,7 +40,14 @@ from shared.graph_client import GraphClient, GraphResponse
 from shared.log_text import escaped
 from shared.meeting import MAX_GRAPH_TEXT_LENGTH, Meeting, meeting_from_graph
 from shared.meeting_changes import MeetingUpdate, meeting_update, undoing
-from shared.meeting_lifecycle import PREVIOUS_MEETING_NOT_REMOVED, GraphProgress, MeetingLifecycle, NewerBookingApplied, Outcome
+from shared.meeting_lifecycle import (
+    PREVIOUS_MEETING_NOT_REMOVED,
+    GraphProgress,
+    MeetingLifecycle,
+    NewerBookingApplied,
+    Outcome,
+    put_back,
+)
 from shared.record_state import RecordState
 from shared.result import ResultStatus, ResultWarning
 from shared.wire_format import LOCK_BEFORE_DELETE, encoded
@@ -165,15 +172,12 @@ class CalendarLifecycle:
 
     def undo(self, progress: GraphProgress, deadline: float, *, language: str | None = None) -> None:
         """Put back what this delivery's PATCHes changed: the event's, then its meeting's (a gone one is skipped)."""
-        for organizer_id, event_id, body in reversed(progress.undo_events):
-            if not body:
-                continue
-            try:
-                self._graph.update_event(organizer_id, event_id, encoded(body), deadline, language=language)
-            except GraphRefused as error:
-                if error.info.http_status != 404:
-                    raise
-        progress.undo_events.clear()
+        put_back(
+            progress.undo_events,
+            lambda organizer_id, event_id, body: self._graph.update_event(
+                organizer_id, event_id, body, deadline, language=language
+            ),
+        )
         self._meetings.undo(progress, deadline, language=language)
 
     def _upsert(

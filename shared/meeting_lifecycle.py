@@ -154,15 +154,12 @@ class MeetingLifecycle:
 
     def undo(self, progress: GraphProgress, deadline: float, *, language: str | None = None) -> None:
         """Put back what this delivery's PATCHes changed, newest first (a meeting gone meanwhile is skipped)."""
-        for organizer_id, meeting_id, body in reversed(progress.undo):
-            if not body:
-                continue
-            try:
-                self._graph.update_meeting(organizer_id, meeting_id, encoded(body), deadline, language=language)
-            except GraphRefused as error:
-                if error.info.http_status != 404:
-                    raise
-        progress.undo.clear()
+        put_back(
+            progress.undo,
+            lambda organizer_id, meeting_id, body: self._graph.update_meeting(
+                organizer_id, meeting_id, body, deadline, language=language
+            ),
+        )
 
     def _lock(self, organizer_id: str, meeting_id: str, progress: GraphProgress, deadline: float, language: str | None) -> bool:
         """The lobby locked to the organizer, chat off; False if the meeting is gone. A courtesy: any other
@@ -302,6 +299,19 @@ class MeetingLifecycle:
         response = self._graph.create_or_get(organizer_id, lookup_body(external_id), deadline, language=language)
         progress.changed |= response.status == 201
         return _meeting(response, progress).id
+
+
+def put_back(undo: list[tuple[str, str, dict[str, Any]]], patch: Callable[[str, str, bytes], object]) -> None:
+    """PATCH each recorded undo body, newest first, then forget them; what is gone meanwhile (404) is skipped."""
+    for organizer_id, item_id, body in reversed(undo):
+        if not body:
+            continue
+        try:
+            patch(organizer_id, item_id, encoded(body))
+        except GraphRefused as error:
+            if error.info.http_status != 404:
+                raise
+    undo.clear()
 
 
 def _keep_channel(booking: Booking, state: RecordState | None) -> None:
