@@ -1,6 +1,6 @@
-"""Microsoft Graph's onlineMeetings calls over one shared requests.Session: tokens, timeouts, retries, errors.
+"""Microsoft Graph's onlineMeetings and events calls over one connection pool: tokens, timeouts, retries, errors.
 
-One client per process, used by every invocation thread: the session's connection pool is
+One client per process, used by every invocation thread: the connection pool (shared.http_transport) is
 thread-safe and keeps TLS connections to Graph alive between messages. Retrying a
 createOrGet POST is safe because the externalId makes it idempotent; that is the point of it.
 Each request is a span of the booking's trace and carries its traceparent (shared.telemetry).
@@ -8,19 +8,18 @@ Each request is a span of the booking's trace and carries its traceparent (share
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
-
-import requests
+from urllib.parse import quote
 
 from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused, GraphThrottled, GraphUnavailable
 from shared.graph_answers import MAX_REQUEST_ID_LENGTH, Answer, bounded, classify, error_info
-from shared.http_session import pooled_session
+from shared.http_transport import HttpEndpoint, HttpReply, NoAnswerInTime, NotSent, TransportError
 from shared.log_text import escaped
 from shared.retry_policy import RetryPolicy
 from shared.telemetry import (
@@ -42,7 +41,7 @@ READ_TIMEOUT_SECONDS = 20.0
 _MAYBE_APPLIED_STATUSES = frozenset({408, 500, 502, 504})
 # Successes without a body: DELETE (204) and an event's cancel action (202 Accepted).
 _NO_CONTENT = (202, 204)
-_CONNECTION_FAILURES = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+_JSON_BOTH_WAYS = {"Accept": "application/json", "Content-Type": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -67,18 +66,16 @@ class GraphClient:
         max_connections: int = 32,
         read_timeout_seconds: float = READ_TIMEOUT_SECONDS,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
         self._bearer_token = bearer_token
         self._retry_policy = retry_policy or RetryPolicy()
         self._read_timeout = read_timeout_seconds
-        self._session = _graph_session(self._base_url, max_connections)
-        self._server_address = urlsplit(self._base_url).hostname
+        self._endpoint = HttpEndpoint(base_url, max_connections, _JSON_BOTH_WAYS)
 
     def create_or_get(
         self, organizer_id: str, body: bytes, deadline: float | None = None, *, language: str | None = None
     ) -> GraphResponse:
         """POST /users/{organizerId}/onlineMeetings/createOrGet; 201 = created, 200 = existing."""
-        return self._send("POST", CREATE_OR_GET, f"{self._meetings_url(organizer_id)}/createOrGet", body, deadline, language)
+        return self._send("POST", CREATE_OR_GET, f"{self._meetings_path(organizer_id)}/createOrGet", body, deadline, language)
 
     def update_meeting(
         self, organizer_id: str, meeting_id: str, body: bytes, deadline: float | None = None, *, language: str | None = None
@@ -86,16 +83,16 @@ class GraphClient:
         """PATCH /users/{organizerId}/onlineMeetings/{id}; Graph answers 200 with the updated meeting.
 
         A PATCH sets absolute values, so retrying one whose answer was lost is harmless."""
-        url = f"{self._meetings_url(organizer_id)}/{quote(meeting_id, safe='')}"
-        return self._send("PATCH", ONLINE_MEETING, url, body, deadline, language)
+        path = f"{self._meetings_path(organizer_id)}/{quote(meeting_id, safe='')}"
+        return self._send("PATCH", ONLINE_MEETING, path, body, deadline, language)
 
     def delete_meeting(
         self, organizer_id: str, meeting_id: str, deadline: float | None = None, *, language: str | None = None
     ) -> bool:
         """DELETE /users/{organizerId}/onlineMeetings/{id}: True if deleted now, False if it was already gone (404)."""
-        url = f"{self._meetings_url(organizer_id)}/{quote(meeting_id, safe='')}"
+        path = f"{self._meetings_path(organizer_id)}/{quote(meeting_id, safe='')}"
         try:
-            self._send("DELETE", ONLINE_MEETING, url, None, deadline, language)
+            self._send("DELETE", ONLINE_MEETING, path, None, deadline, language)
         except GraphRefused as error:
             if error.info.http_status == 404:
                 return False
@@ -108,21 +105,21 @@ class GraphClient:
         self, organizer_id: str, body: bytes, deadline: float | None = None, *, language: str | None = None
     ) -> GraphResponse:
         """POST /users/{organizerId}/events; 201 with the event. Its transactionId makes a retried POST harmless."""
-        return self._send("POST", EVENTS, self._events_url(organizer_id), body, deadline, language)
+        return self._send("POST", EVENTS, self._events_path(organizer_id), body, deadline, language)
 
     def find_events(
         self, organizer_id: str, odata_filter: str, deadline: float | None = None, *, language: str | None = None
     ) -> GraphResponse:
         """GET /users/{organizerId}/events?$filter=...; 200 with {"value": [events]}."""
-        url = f"{self._events_url(organizer_id)}?{_query(odata_filter)}"
-        return self._send("GET", EVENTS, url, None, deadline, language)
+        path = f"{self._events_path(organizer_id)}?{_query(odata_filter)}"
+        return self._send("GET", EVENTS, path, None, deadline, language)
 
     def get_event(
         self, organizer_id: str, event_id: str, deadline: float | None = None, *, language: str | None = None
     ) -> GraphResponse | None:
         """GET /users/{organizerId}/events/{id}; None if it is gone (404)."""
         try:
-            return self._send("GET", EVENT, self._event_url(organizer_id, event_id), None, deadline, language)
+            return self._send("GET", EVENT, self._event_path(organizer_id, event_id), None, deadline, language)
         except GraphRefused as error:
             if error.info.http_status == 404:
                 return None
@@ -132,20 +129,20 @@ class GraphClient:
         self, organizer_id: str, event_id: str, body: bytes, deadline: float | None = None, *, language: str | None = None
     ) -> GraphResponse:
         """PATCH /users/{organizerId}/events/{id}: Exchange sends the attendees an update. Absolute values: safe to retry."""
-        return self._send("PATCH", EVENT, self._event_url(organizer_id, event_id), body, deadline, language)
+        return self._send("PATCH", EVENT, self._event_path(organizer_id, event_id), body, deadline, language)
 
     def cancel_event(
         self, organizer_id: str, event_id: str, body: bytes, deadline: float | None = None, *, language: str | None = None
     ) -> bool:
         """POST /users/{organizerId}/events/{id}/cancel (202): the attendees get a cancellation; False if gone (404)."""
-        url = f"{self._event_url(organizer_id, event_id)}/cancel"
-        return self._gone_if_404("POST", EVENT_CANCEL, url, body, deadline, language)
+        path = f"{self._event_path(organizer_id, event_id)}/cancel"
+        return self._gone_if_404("POST", EVENT_CANCEL, path, body, deadline, language)
 
     def delete_event(
         self, organizer_id: str, event_id: str, deadline: float | None = None, *, language: str | None = None
     ) -> bool:
         """DELETE /users/{organizerId}/events/{id} (204); False if it was already gone (404)."""
-        return self._gone_if_404("DELETE", EVENT, self._event_url(organizer_id, event_id), None, deadline, language)
+        return self._gone_if_404("DELETE", EVENT, self._event_path(organizer_id, event_id), None, deadline, language)
 
     def find_online_meetings(
         self, organizer_id: str, odata_filter: str, deadline: float | None = None, *, language: str | None = None
@@ -153,20 +150,20 @@ class GraphClient:
         """GET /users/{organizerId}/onlineMeetings?$filter=...: how an event's Teams meeting is found (by JoinWebUrl).
 
         With the booking's language, as every call that answers with a meeting: its joinInformation is in it."""
-        url = f"{self._meetings_url(organizer_id)}?{_query(odata_filter)}"
-        return self._send("GET", ONLINE_MEETINGS, url, None, deadline, language)
+        path = f"{self._meetings_path(organizer_id)}?{_query(odata_filter)}"
+        return self._send("GET", ONLINE_MEETINGS, path, None, deadline, language)
 
-    def _events_url(self, organizer_id: str) -> str:
-        return f"{self._base_url}/users/{quote(organizer_id, safe='')}/events"
+    def _events_path(self, organizer_id: str) -> str:
+        return f"/users/{quote(organizer_id, safe='')}/events"
 
-    def _event_url(self, organizer_id: str, event_id: str) -> str:
-        return f"{self._events_url(organizer_id)}/{quote(event_id, safe='')}"
+    def _event_path(self, organizer_id: str, event_id: str) -> str:
+        return f"{self._events_path(organizer_id)}/{quote(event_id, safe='')}"
 
     def _gone_if_404(
-        self, method: str, operation: str, url: str, body: bytes | None, deadline: float | None, language: str | None
+        self, method: str, operation: str, path: str, body: bytes | None, deadline: float | None, language: str | None
     ) -> bool:
         try:
-            self._send(method, operation, url, body, deadline, language)
+            self._send(method, operation, path, body, deadline, language)
         except GraphRefused as error:
             if error.info.http_status == 404:
                 return False
@@ -178,16 +175,16 @@ class GraphClient:
         return time.monotonic() + self._retry_policy.budget_seconds
 
     def close(self) -> None:
-        self._session.close()
+        self._endpoint.close()
 
-    def _meetings_url(self, organizer_id: str) -> str:
-        return f"{self._base_url}/users/{quote(organizer_id, safe='')}/onlineMeetings"
+    def _meetings_path(self, organizer_id: str) -> str:
+        return f"/users/{quote(organizer_id, safe='')}/onlineMeetings"
 
     def _send(
         self,
         method: str,
         operation: str,
-        url: str,
+        path: str,
         body: bytes | None,
         deadline: float | None,
         language: str | None = None,
@@ -207,26 +204,18 @@ class GraphClient:
             if language:
                 headers["Accept-Language"] = language
             try:
-                response = self._request(
-                    method,
-                    operation,
-                    attempt,
-                    url,
-                    data=body,
-                    headers=headers,
-                    timeout=timeout,
-                )
-            except _CONNECTION_FAILURES as error:
+                reply = self._request(method, operation, attempt, path, body, headers, timeout)
+            except TransportError as error:
                 info = GraphErrorInfo(None, type(error).__name__, _connection_failure(error), None, client_request_id)
-                maybe_applied |= not isinstance(error, requests.ConnectTimeout)
+                maybe_applied |= not isinstance(error, NotSent)
             else:
-                answer = classify(response.status_code)
-                if answer is Answer.SUCCESS and response.status_code not in _NO_CONTENT:
-                    return _success(response, client_request_id, attempt)
+                answer = classify(reply.status)
+                if answer is Answer.SUCCESS and reply.status not in _NO_CONTENT:
+                    return _success(reply, client_request_id, attempt)
                 if answer is Answer.SUCCESS:
-                    return GraphResponse(response.status_code, None, _request_id(response))
-                info = error_info(response.status_code, response.reason, response.headers, response.content, client_request_id)
-                maybe_applied |= response.status_code in _MAYBE_APPLIED_STATUSES
+                    return GraphResponse(reply.status, None, _request_id(reply))
+                info = error_info(reply.status, reply.reason, reply.headers, reply.body, client_request_id)
+                maybe_applied |= reply.status in _MAYBE_APPLIED_STATUSES
                 if answer is Answer.ACCESS_DENIED:
                     raise _marked(GraphAccessDenied(info), maybe_applied)
                 if answer is Answer.UNAVAILABLE:
@@ -253,14 +242,22 @@ class GraphClient:
             time.sleep(wait)
 
     def _request(
-        self, method: str, operation: str, attempt: int, url: str, *, headers: dict[str, str], **options: Any
-    ) -> requests.Response:
+        self,
+        method: str,
+        operation: str,
+        attempt: int,
+        path: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        timeout: tuple[float, float],
+    ) -> HttpReply:
         """One HTTP request: a span of the booking's trace, whose traceparent the request carries."""
-        with graph_request(method, operation, self._server_address, attempt) as call:
+        endpoint = self._endpoint
+        with graph_request(method, operation, endpoint.host, attempt) as call:
             call.carry_trace_context(headers)
-            response = self._session.request(method, url, headers=headers, allow_redirects=False, **options)
-            call.answered(response.status_code, _request_id(response))
-        return response
+            reply = endpoint.request(method, path, body=body, headers=headers, timeout=timeout)
+            call.answered(reply.status, _request_id(reply))
+        return reply
 
 
 def _marked(error: GraphError, maybe_applied: bool) -> GraphError:
@@ -268,22 +265,14 @@ def _marked(error: GraphError, maybe_applied: bool) -> GraphError:
     return error
 
 
-def _graph_session(base_url: str, max_connections: int) -> requests.Session:
-    session = pooled_session(base_url, max_connections)
-    session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
-    return session
-
-
-def _success(response: requests.Response, client_request_id: str, attempt: int) -> GraphResponse:
-    request_id = _request_id(response)
+def _success(reply: HttpReply, client_request_id: str, attempt: int) -> GraphResponse:
+    request_id = _request_id(reply)
     try:
-        payload = response.json()
+        payload = json.loads(reply.body)
     except (ValueError, RecursionError):
-        info = GraphErrorInfo(
-            response.status_code, "InvalidResponse", "the success response is not JSON", request_id, client_request_id
-        )
+        info = GraphErrorInfo(reply.status, "InvalidResponse", "the success response is not JSON", request_id, client_request_id)
         raise GraphUnavailable(info, attempt) from None
-    return GraphResponse(response.status_code, payload, request_id)
+    return GraphResponse(reply.status, payload, request_id)
 
 
 def _query(odata_filter: str) -> str:
@@ -291,14 +280,14 @@ def _query(odata_filter: str) -> str:
     return f"$filter={quote(odata_filter, safe='')}"
 
 
-def _request_id(response: requests.Response) -> str | None:
-    value = response.headers.get("request-id")
+def _request_id(reply: HttpReply) -> str | None:
+    value = reply.headers.get("request-id")
     return bounded(value, MAX_REQUEST_ID_LENGTH) if value else None
 
 
 def _connection_failure(error: Exception) -> str:
-    if isinstance(error, requests.ConnectTimeout):
-        return "timed out connecting to Graph"
-    if isinstance(error, requests.Timeout):
+    if isinstance(error, NotSent):
+        return "could not connect to Graph (refused, not resolved or timed out connecting)"
+    if isinstance(error, NoAnswerInTime):
         return "Graph did not answer within the read timeout"
     return "the connection to Graph failed or was dropped before an answer"

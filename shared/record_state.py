@@ -23,11 +23,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import requests
 from azure.core.credentials import TokenCredential
 
 from shared.credential import GraphToken
 from shared.errors import StateConflict, StateStoreError
+from shared.http_transport import TransportError
 from shared.table_client import STORAGE_SCOPE, TableClient, TableReply, bearer
 
 # One entity per record, addressed by (PartitionKey, RowKey): a point read or write, the cheapest
@@ -240,8 +240,8 @@ class TableRecordStateStore:
     def _call(self, doing: str, call: Callable[..., TableReply], *args: Any) -> TableReply:
         try:
             return call(*args)
-        except requests.RequestException as error:
-            # Only the failure's kind: requests' own message carries the URL, and with it the record's key.
+        except TransportError as error:
+            # Only the failure's kind: urllib3's own message carries the URL, and with it the record's key.
             raise StateStoreError(f"the record state store {doing} table {self._table!r}: {type(error).__name__}") from error
 
     def _store_error(self, doing: str, reply: TableReply) -> StateStoreError:

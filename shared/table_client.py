@@ -1,4 +1,4 @@
-"""The three Table storage calls per-record state needs, over one pooled requests.Session.
+"""The three Table storage calls per-record state needs, over one pooled connection (shared.http_transport).
 
 A point read (GET), an insert (POST, `Prefer: return-no-content`) and a replace (PUT with
 If-Match), JSON with `odata=nometadata`, plus Create Table for Azurite. azure-data-tables did
@@ -24,9 +24,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import requests
-
-from shared.http_session import pooled_session
+from shared.http_transport import HttpEndpoint, HttpReply, TransportError
 from shared.telemetry import table_request
 
 STORAGE_SCOPE = "https://storage.azure.com/.default"
@@ -36,7 +34,6 @@ API_VERSION = "2019-02-02"
 JSON_NO_METADATA = "application/json;odata=nometadata"
 # Statuses and failures worth one immediate retry, as azure-core's policy retried them.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-CONNECTION_FAILURES = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 # Azurite's account; its key is public (learn.microsoft.com/azure/storage/common/storage-use-azurite).
 EMULATOR_ACCOUNT = "devstoreaccount1"
 _EMULATOR_DEFAULT = (
@@ -79,7 +76,7 @@ def shared_key_lite(account: str, key: str) -> Authorize:
 
 
 class TableClient:
-    """One table's entities by (PartitionKey, RowKey); thread-safe (the session's pool is), raises only requests' errors."""
+    """One table's entities by (PartitionKey, RowKey); thread-safe (the pool is), raises only TransportError's kinds."""
 
     def __init__(
         self,
@@ -91,16 +88,12 @@ class TableClient:
         read_timeout: float,
         max_connections: int,
     ) -> None:
-        endpoint = table_service_uri.rstrip("/")
         self.table = table
-        self._endpoint = endpoint
-        self._base_path = urlsplit(endpoint).path
-        self._server_address = urlsplit(endpoint).hostname
         self._authorize = authorize
         self._timeout = (connect_timeout, read_timeout)
-        self._session = pooled_session(endpoint, max_connections)
-        # Replaces requests' defaults (User-Agent, Accept-Encoding, Connection): nothing the service needs.
-        self._session.headers = requests.structures.CaseInsensitiveDict({"Accept": JSON_NO_METADATA, "x-ms-version": API_VERSION})
+        self._endpoint = HttpEndpoint(
+            table_service_uri, max_connections, {"Accept": JSON_NO_METADATA, "x-ms-version": API_VERSION}
+        )
 
     @classmethod
     def for_emulator(cls, connection_string: str, table: str, **options: Any) -> TableClient:
@@ -131,7 +124,7 @@ class TableClient:
         return self._send("POST", "/Tables", {"TableName": self.table}, {"Prefer": "return-no-content"})
 
     def close(self) -> None:
-        self._session.close()
+        self._endpoint.close()
 
     def _entity_path(self, partition_key: str, row_key: str) -> str:
         # Keys are OData string literals (a quote is doubled), then percent-encoded.
@@ -142,44 +135,52 @@ class TableClient:
         self, method: str, path: str, body: Mapping[str, Any] | None = None, extra: Mapping[str, str] | None = None
     ) -> TableReply:
         data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
+        endpoint = self._endpoint
         attempt = 1
         while True:
             date = formatdate(usegmt=True)
-            headers = {"x-ms-date": date, "Authorization": self._authorize(date, self._base_path + path)}
+            headers = {"x-ms-date": date, "Authorization": self._authorize(date, endpoint.base_path + path)}
             if data is not None:
                 headers["Content-Type"] = JSON_NO_METADATA
             if extra:
                 headers.update(extra)
             try:
-                with table_request(method, "Tables" if path == "/Tables" else "entity", self._server_address, attempt) as call:
-                    response = self._session.request(
-                        method, self._endpoint + path, data=data, headers=headers, timeout=self._timeout
-                    )
-                    call.answered(response.status_code, response.headers.get("x-ms-request-id"))
-            except CONNECTION_FAILURES:
+                with table_request(method, "Tables" if path == "/Tables" else "entity", endpoint.host, attempt) as call:
+                    reply = endpoint.request(method, path, body=data, headers=headers, timeout=self._timeout)
+                    call.answered(reply.status, reply.headers.get("x-ms-request-id"))
+            except TransportError:
                 if attempt == MAX_ATTEMPTS:
                     raise
             else:
-                if response.status_code not in RETRY_STATUSES or attempt == MAX_ATTEMPTS:
-                    return _reply(response)
+                if reply.status not in RETRY_STATUSES or attempt == MAX_ATTEMPTS:
+                    return _reply(reply)
             attempt += 1
 
 
-def _reply(response: requests.Response) -> TableReply:
-    status, headers = response.status_code, response.headers
+def _reply(reply: HttpReply) -> TableReply:
+    status, headers = reply.status, reply.headers
     etag, request_id = headers.get("ETag"), headers.get("x-ms-request-id")
     if status == 200:
-        return TableReply(status, etag, request_id, entity=response.json())
+        return TableReply(status, etag, request_id, entity=_entity(reply.body))
     if status < 300:
         return TableReply(status, etag, request_id)
-    return TableReply(status, etag, request_id, headers.get("x-ms-error-code") or _body_error_code(response))
+    return TableReply(status, etag, request_id, headers.get("x-ms-error-code") or _body_error_code(reply.body))
 
 
-def _body_error_code(response: requests.Response) -> str | None:
+def _entity(body: bytes) -> dict[str, Any] | None:
+    """The entity a read answered, or None if the body is not one (the store reports the answer as unexpected)."""
+    try:
+        entity = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return entity if isinstance(entity, dict) else None
+
+
+def _body_error_code(body: bytes) -> str | None:
     """The code in the service's error body ({"odata.error": {"code": ...}}), bounded and only if it is one."""
     try:
-        code = response.json()["odata.error"]["code"]
-    except (ValueError, KeyError, TypeError):
+        code = json.loads(body)["odata.error"]["code"]
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
     return code[:64] if isinstance(code, str) and code.isalnum() else None
 
