@@ -1,7 +1,9 @@
 """The floors: the least any bridge must do per booking, and the least one that keeps per-record order must do.
 
 FloorClient: one POST of a ready createOrGet body with a valid token. DesignFloorClient: the same
-POST between a point read and an insert of the record's state row (issue 12).
+POST between a point read and an insert of the record's state row (issue 12), on plain requests as
+the issue defines it. LeanDesignFloorClient: the same three requests on bare urllib3 pools, the
+transport the bridge itself sends with: for context, what the bridge adds beyond the leanest client.
 
 The bodies are built before the loop (with the bridge's own code), the token is fetched once the
 way the bridge fetches it (azure-identity's ManagedIdentityCredential against the same endpoint),
@@ -21,6 +23,7 @@ from email.utils import formatdate
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from azure.identity import ManagedIdentityCredential
 
 from shared.booking import parse_booking
@@ -95,8 +98,8 @@ class DesignFloorClient:
         self._graph_session.trust_env = False
         self._graph_session.headers = requests.structures.CaseInsensitiveDict(graph.headers())
         created = self._table_request("POST", "/Tables", {"TableName": self._table})
-        if created.status_code != 204:
-            raise RuntimeError(f"the design floor's table could not be created: {created.status_code}")
+        if created != 204:
+            raise RuntimeError(f"the design floor's table could not be created: {created}")
 
     def book(self, request: FloorRequest) -> int:
         """Read the record's row, createOrGet, insert the row; the createOrGet status."""
@@ -106,18 +109,61 @@ class DesignFloorClient:
         self._table_request("POST", f"/{self._table}", row)
         return status
 
-    def _table_request(self, method: str, path: str, row: dict[str, str] | None = None) -> requests.Response:
+    def _table_request(self, method: str, path: str, row: dict[str, str] | None = None) -> int:
+        """One signed table request; its status."""
         date = formatdate(usegmt=True)
         signature = hmac.new(self._key, f"{date}\n/{self._account}{self._path}{path}".encode(), hashlib.sha256).digest()
         headers = {"x-ms-date": date, "Authorization": f"SharedKeyLite {self._account}:{base64.b64encode(signature).decode()}"}
         if row is not None:
             headers |= {"Content-Type": "application/json", "Prefer": "return-no-content"}
         data = None if row is None else json.dumps(row).encode()
-        return self._session.request(method, self._endpoint + path, data=data, headers=headers, timeout=TIMEOUT_SECONDS)
+        response = self._session.request(method, self._endpoint + path, data=data, headers=headers, timeout=TIMEOUT_SECONDS)
+        return response.status_code
 
     def close(self) -> None:
         self._session.close()
         self._graph_session.close()
+
+
+class LeanDesignFloorClient(DesignFloorClient):
+    """The design floor's three requests on one bare urllib3 pool per service: no session layer at all."""
+
+    def __init__(self, graph: FloorClient) -> None:
+        self._timeout = urllib3.Timeout(connect=TIMEOUT_SECONDS[0], read=TIMEOUT_SECONDS[1])
+        self._graph_headers = graph.headers()
+        self._graph_pool = urllib3.PoolManager(retries=False).connection_from_url(os.environ[GRAPH_BASE_URL])
+        fields = state_connection_fields()
+        self._table_pool = urllib3.PoolManager(retries=False).connection_from_url(fields["TableEndpoint"])
+        super().__init__(graph)
+
+    def book(self, request: FloorRequest) -> int:
+        self._table_request("GET", f"/{self._table}(PartitionKey='{request.external_id}',RowKey='state')")
+        path = urlsplit(request.url).path
+        status = self._graph_pool.urlopen(
+            "POST", path, body=request.body, headers=self._graph_headers, timeout=self._timeout, redirect=False
+        ).status
+        row = {"PartitionKey": request.external_id, "RowKey": "state", "Revision": "1", "Revision@odata.type": "Edm.Int64"}
+        self._table_request("POST", f"/{self._table}", row)
+        return status
+
+    def _table_request(self, method: str, path: str, row: dict[str, str] | None = None) -> int:
+        date = formatdate(usegmt=True)
+        signature = hmac.new(self._key, f"{date}\n/{self._account}{self._path}{path}".encode(), hashlib.sha256).digest()
+        headers = {
+            "Accept": "application/json;odata=nometadata",
+            "x-ms-version": "2019-02-02",
+            "x-ms-date": date,
+            "Authorization": f"SharedKeyLite {self._account}:{base64.b64encode(signature).decode()}",
+        }
+        if row is not None:
+            headers |= {"Content-Type": "application/json", "Prefer": "return-no-content"}
+        data = None if row is None else json.dumps(row).encode()
+        return self._table_pool.urlopen(method, self._path + path, body=data, headers=headers, timeout=self._timeout).status
+
+    def close(self) -> None:
+        super().close()
+        self._graph_pool.close()
+        self._table_pool.close()
 
 
 def state_connection_fields() -> dict[str, str]:

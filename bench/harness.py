@@ -17,11 +17,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from azure.functions.servicebus import ServiceBusMessage as TriggerMessage
 from azure.servicebus import ServiceBusMessage, ServiceBusSender
-from requests import PreparedRequest
-from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool
 
 from devtools.invocation import HostContext
 
@@ -79,23 +79,24 @@ class PublishedResults:
 
 
 class TableCalls:
-    """Requests that reached the state table, by kind, counted at requests' transport adapter (below any client)."""
+    """Requests that reached the state table, by kind, counted at urllib3's connection pool (below any client)."""
 
     def __init__(self, table_endpoint: str) -> None:
-        self._endpoint = table_endpoint.rstrip("/")
+        endpoint = urlsplit(table_endpoint.rstrip("/"))
+        self._address = (endpoint.hostname, endpoint.port)
+        self._base_path = endpoint.path
         self._lock = threading.Lock()
         self.by_kind: Counter[str] = Counter()
 
     def install(self) -> None:
-        calls, send = self, HTTPAdapter.send
+        calls, urlopen = self, HTTPConnectionPool.urlopen
 
-        def counted(adapter: HTTPAdapter, request: PreparedRequest, *args: Any, **kwargs: Any) -> Any:
-            url = request.url or ""
-            if url.startswith(calls._endpoint):
-                calls.record(request.method or "", url[len(calls._endpoint) :])
-            return send(adapter, request, *args, **kwargs)
+        def counted(pool: HTTPConnectionPool, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            if (pool.host, pool.port) == calls._address and url.startswith(calls._base_path):
+                calls.record(method, url[len(calls._base_path) :])
+            return urlopen(pool, method, url, *args, **kwargs)
 
-        HTTPAdapter.send = counted  # type: ignore[method-assign]
+        HTTPConnectionPool.urlopen = counted  # type: ignore[method-assign]
 
     def record(self, method: str, path: str) -> None:
         if method == "POST":

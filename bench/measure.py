@@ -17,21 +17,23 @@ from collections import Counter
 from typing import Any
 
 from bench import workload
-from bench.floor import DesignFloorClient, FloorClient, state_connection_fields
+from bench.floor import DesignFloorClient, FloorClient, LeanDesignFloorClient, state_connection_fields
 from bench.harness import FunctionHost, TableCalls, current_rss_bytes, drive, peak_rss_bytes
 
 
 def per_message(messages: int, warmup: int, block: int) -> dict[str, Any]:
-    """Bookings one at a time through the function, interleaved block by block with both floors.
+    """Bookings one at a time through the function, interleaved block by block with the floors.
 
     Interleaving puts all three under the same machine noise; the order inside a block rotates so
     none always runs first. The floors re-send the bodies of the same bookings (Graph answers 200
     where the bridge got 201, or the other way round: the same work for the client); the design
-    floor's state rows go to a table of its own, so, like ours, it reads nothing and inserts.
+    floors' state rows go to tables of their own, so, like ours, they read nothing and insert.
+    The lean design floor (the same round trips on bare urllib3) is context, not a target.
     """
     host = FunctionHost()
     floor = FloorClient()
     design = DesignFloorClient(floor)
+    lean = LeanDesignFloorClient(floor)
     items = list(workload.messages("cost", warmup + messages))
     triggers = [FunctionHost.trigger_message(message_id, body) for message_id, body in items]
     ready = [floor.request_for(body) for _, body in items]
@@ -40,10 +42,11 @@ def per_message(messages: int, warmup: int, block: int) -> dict[str, Any]:
         host.invoke(trigger)
         floor.post(request)
         design.book(request)
+        lean.book(request)
 
-    sides = ("ours", "design", "floor")
+    sides = ("ours", "design", "lean", "floor")
     spent = {side: [0.0, 0.0] for side in sides}
-    block_ratios: dict[str, list[float]] = {"design": [], "floor": []}
+    block_ratios: dict[str, list[float]] = {"design": [], "lean": [], "floor": []}
     floor_statuses: Counter[int] = Counter()
 
     def ours(chunk: slice) -> None:
@@ -58,11 +61,16 @@ def per_message(messages: int, warmup: int, block: int) -> dict[str, Any]:
         for request in ready[chunk]:
             design.book(request)
 
-    runs = {"ours": ours, "design": designed, "floor": bare}
+    def leanly(chunk: slice) -> None:
+        for request in ready[chunk]:
+            lean.book(request)
+
+    runs = {"ours": ours, "design": designed, "lean": leanly, "floor": bare}
     for number, start in enumerate(range(warmup, warmup + messages, block)):
         chunk = slice(start, min(start + block, warmup + messages))
         block_cpu = {}
-        for side in sides[number % 3 :] + sides[: number % 3]:
+        turn = number % len(sides)
+        for side in sides[turn:] + sides[:turn]:
             cpu, wall = time.process_time(), time.perf_counter()
             runs[side](chunk)
             block_cpu[side] = time.process_time() - cpu
@@ -73,6 +81,7 @@ def per_message(messages: int, warmup: int, block: int) -> dict[str, Any]:
                 ratios.append(block_cpu["ours"] / block_cpu[side])
     floor.close()
     design.close()
+    lean.close()
 
     if host.results.total != warmup + messages:
         raise RuntimeError(f"{host.results.total} results published for {warmup + messages} messages")
@@ -83,9 +92,11 @@ def per_message(messages: int, warmup: int, block: int) -> dict[str, Any]:
         **{f"{side}_wall_ms": 1000 * spent[side][1] / messages for side in sides},
         "cpu_ratio": spent["ours"][0] / spent["floor"][0],
         "design_cpu_ratio": spent["ours"][0] / spent["design"][0],
+        "lean_cpu_ratio": spent["ours"][0] / spent["lean"][0],
         # Each block's ratio is taken under the same few hundred milliseconds of machine noise.
         "cpu_ratio_median_of_blocks": statistics.median(block_ratios["floor"]) if block_ratios["floor"] else None,
         "design_cpu_ratio_median_of_blocks": statistics.median(block_ratios["design"]) if block_ratios["design"] else None,
+        "lean_cpu_ratio_median_of_blocks": statistics.median(block_ratios["lean"]) if block_ratios["lean"] else None,
         "blocks": len(block_ratios["floor"]),
         "ours_statuses": dict(host.results.by_status),
         "floor_statuses": {str(status): count for status, count in floor_statuses.items()},

@@ -5,7 +5,7 @@
     2 throughput           maxConcurrentSessions threads against a Graph that takes --latency-ms per request,
                            over the whole long run, with the spread of its windows
     3 round-trips          Graph requests, token requests and connections (the simulator's counters), and
-                           state table calls by kind (counted at requests' adapter)
+                           state table calls by kind (counted at urllib3's connection pool)
     4 cold start           process start to first published result vs importing the dependencies + one call
     5 throttling           against a Graph limited to --rate requests/s (429 + Retry-After beyond)
     6 memory               peak RSS of the throughput run, and growth over a --memory-factor times longer run

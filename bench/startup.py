@@ -1,12 +1,23 @@
-"""Runs the cold-start children (bench.cold_start) several times each, interleaved, and breaks imports down."""
+"""Runs the cold-start children (bench.cold_start) several times each, interleaved, and breaks imports down.
+
+Ours starts from the deployment package infra/package.sh builds, unzipped, as the app runs in Azure:
+the bridge's modules with the bytecode shipped beside them. Both sides run in that directory, with
+the repository after it on the path for the benchmark's own modules.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from bench import importtime
@@ -14,19 +25,47 @@ from bench.cold_start import BODY, BOOKING, FIRST_MESSAGE_MARK, SCOPE, URL
 from bench.workload import booking_body
 
 _TIMEOUT_SECONDS = 120
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def cold_start(environment: dict[str, str], graph_base_url: str, runs: int, importtime_runs: int) -> dict[str, Any]:
     """Median process-start-to-first-result for ours and the floor, plus per-package import milliseconds."""
-    environment = {**environment, **_first_message(graph_base_url)}
+    with deployed_package() as package:
+        return _cold_start({**environment, **_first_message(graph_base_url)}, package, runs, importtime_runs)
+
+
+@contextmanager
+def deployed_package() -> Iterator[Path]:
+    """The zip deploy.sh publishes (infra/package.sh, with this interpreter's bytecode), unzipped in a temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="bench-package-") as directory:
+        package = Path(directory) / "app.zip"
+        built = subprocess.run(
+            ["bash", str(REPO_ROOT / "infra" / "package.sh"), str(package)],
+            env={**os.environ, "PYTHON": sys.executable},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if built.returncode != 0:
+            raise RuntimeError(f"infra/package.sh could not build the package (it needs zip and unzip):\n{built.stderr}")
+        if built.stderr:
+            print(built.stderr.strip(), file=sys.stderr)  # e.g. no bytecode: this Python is not the runtime's
+        root = Path(directory) / "app"
+        with zipfile.ZipFile(package) as archive:
+            archive.extractall(root)
+        yield root
+
+
+def _cold_start(environment: dict[str, str], package: Path, runs: int, importtime_runs: int) -> dict[str, Any]:
+    environment = {**environment, "PYTHONPATH": str(REPO_ROOT)}
     for side in ("ours", "floor"):  # once each, unmeasured: the OS file cache, as after any previous start
-        _run(side, environment)
+        _run(side, environment, package)
     samples: dict[str, list[dict[str, float]]] = {"ours": [], "floor": []}
     for _ in range(runs):
         for side in ("ours", "floor"):
-            samples[side].append(_run(side, environment)[0])
+            samples[side].append(_run(side, environment, package)[0])
 
-    imports = {side: _import_breakdown(side, environment, importtime_runs) for side in ("ours", "floor")}
+    imports = {side: _import_breakdown(side, environment, package, importtime_runs) for side in ("ours", "floor")}
     result: dict[str, Any] = {"runs": runs, "importtime_runs": importtime_runs}
     for side, runs_of_side in samples.items():
         result[side] = {phase: statistics.median(sample[phase] for sample in runs_of_side) for phase in runs_of_side[0]}
@@ -56,12 +95,13 @@ def _first_message(graph_base_url: str) -> dict[str, str]:
     }
 
 
-def _run(side: str, environment: dict[str, str], *flags: str) -> tuple[dict[str, float], str]:
+def _run(side: str, environment: dict[str, str], package: Path, *flags: str) -> tuple[dict[str, float], str]:
     """Milliseconds from just before the process started to each moment it reports; and its stderr."""
     spawned = time.time()
     done = subprocess.run(
         [sys.executable, *flags, "-m", "bench.cold_start", side],
         env=environment,
+        cwd=package,
         capture_output=True,
         text=True,
         timeout=_TIMEOUT_SECONDS,
@@ -75,9 +115,11 @@ def _run(side: str, environment: dict[str, str], *flags: str) -> tuple[dict[str,
     return sample, done.stderr
 
 
-def _import_breakdown(side: str, environment: dict[str, str], runs: int) -> dict[str, dict[str, float]]:
+def _import_breakdown(side: str, environment: dict[str, str], package: Path, runs: int) -> dict[str, dict[str, float]]:
     """Median milliseconds per package and phase over `runs` runs under -X importtime."""
-    per_run = [importtime.breakdown(_run(side, environment, "-X", "importtime")[1], FIRST_MESSAGE_MARK) for _ in range(runs)]
+    per_run = [
+        importtime.breakdown(_run(side, environment, package, "-X", "importtime")[1], FIRST_MESSAGE_MARK) for _ in range(runs)
+    ]
     groups = {group for run in per_run for group in run}
     return {
         group: {

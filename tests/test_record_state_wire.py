@@ -196,6 +196,19 @@ def test_a_service_still_busy_after_the_retry_is_a_store_error_with_its_code_and
     assert len(service.seen) == 2
 
 
+NOT_AN_ENTITY = [b"<html>gateway</html>", b"[1, 2]", b"\xff\xfe", b"[" * 100_000]
+
+
+@pytest.mark.parametrize("body", NOT_AN_ENTITY, ids=["html", "array", "bytes", "deep"])
+def test_a_read_answered_200_without_an_entity_is_a_store_error_not_a_crash(
+    service: StubTableService, store: TableRecordStateStore, body: bytes
+) -> None:
+    service.script.append(Answer(200, {"ETag": 'W/"1"'}, body))
+
+    with pytest.raises(StateStoreError, match=r"200 unexpected answer \(request-id req-1\)"):
+        store.read("r")
+
+
 def test_a_refused_identity_is_a_store_error_that_names_the_role_to_grant(
     service: StubTableService, store: TableRecordStateStore
 ) -> None:

@@ -1,4 +1,4 @@
-"""deploy.sh end to end against a fake `az` (and `func`): its order, its idempotency, its --what-if, its zip."""
+"""deploy.sh end to end against a fake `az`: its order, its idempotency, its --what-if, its zip."""
 
 from __future__ import annotations
 
@@ -96,14 +96,14 @@ sys.exit(2)
 '''
 
 
-# What deploy.sh may run besides az and func: the PATH holds only these, so a real az or func
-# on the machine can never be reached.
-SCRIPT_TOOLS = ("bash", "cat", "dirname", "mktemp", "paste", "rm", "sleep", "zip")
+# What deploy.sh may run besides az: the PATH holds only these, so a real az or func on the
+# machine can never be reached (and no Python: the package gets no bytecode here; test_deployed_package checks it).
+SCRIPT_TOOLS = ("bash", "cat", "dirname", "mktemp", "paste", "rm", "sed", "sleep", "unzip", "zip")
 
 
 @pytest.fixture
 def fake_azure(tmp_path: Path) -> dict[str, Any]:
-    """A copy of deploy.sh in a small project, with a fake `az` and `func` as the only Azure tools."""
+    """A copy of deploy.sh in a small project, with a fake `az` as the only Azure tool."""
     project = tmp_path / "project"
     for path, text in {
         "host.json": '{"version": "2.0"}',
@@ -130,9 +130,7 @@ def fake_azure(tmp_path: Path) -> dict[str, Any]:
             pytest.skip(f"{tool} is not installed")
         (bin_dir / tool).symlink_to(found)
     (bin_dir / "az").write_text(FAKE_AZ.replace("{python}", sys.executable))
-    (bin_dir / "func").write_text(f'#!{shutil.which("bash")}\necho "func $*" >> "{state}/calls.log"\n')
-    for tool in ("az", "func"):
-        (bin_dir / tool).chmod(0o755)
+    (bin_dir / "az").chmod(0o755)
     env = {**os.environ, "PATH": str(bin_dir), "FAKE_AZ_STATE": str(state)}
     env.pop("BOOKING_BRIDGE_RESOURCE_GROUP", None)
 
@@ -181,7 +179,8 @@ def test_deploy_sh_deploys_publishes_grants_and_prints_the_teams_step(fake_azure
     assert "group create --name rg-bridge --location swedencentral --output none" in calls
     create = next(call for call in calls if call.startswith("deployment group create"))
     assert "--resource-group rg-bridge" in create and "main.bicepparam" in create
-    assert "func azure functionapp publish func-bookingbridge-abc --python" in calls
+    publish = next(call for call in calls if call.startswith("functionapp deployment source config-zip"))
+    assert "--name func-bookingbridge-abc" in publish and "--build-remote true" in publish
     posts = [call for call in calls if call.startswith("rest --method post")]
     assert len(posts) == 1 and "/servicePrincipals/55555555-5555-5555-5555-555555555555/appRoleAssignedTo" in posts[0]
     granted = json.loads((fake_azure["state"] / "granted").read_text())
@@ -214,7 +213,7 @@ def test_deploy_sh_what_if_changes_nothing(fake_azure: dict[str, Any]) -> None:
     assert completed.returncode == 0, completed.stderr
     calls = fake_azure["calls"]()
     assert any(call.startswith("deployment group what-if --resource-group rg-bridge") for call in calls)
-    changing = ("group create", "deployment group create", "rest --method post", "func ", "functionapp")
+    changing = ("group create", "deployment group create", "rest --method post", "functionapp")
     assert not [call for call in calls if call.startswith(changing)]
 
 
@@ -228,7 +227,7 @@ def test_deploy_sh_leaves_the_graph_role_to_the_template_when_asked(fake_azure: 
     assert env["BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_TYPE"] == "User"
     calls = fake_azure["calls"]()
     assert not any(call.startswith("rest") for call in calls)
-    assert not any(call.startswith("func") for call in calls)
+    assert not any(call.startswith("functionapp") for call in calls)
     assert "Granted by the Bicep deployment." in completed.stdout
 
 
@@ -251,8 +250,7 @@ def test_deploy_sh_explains_a_graph_grant_it_may_not_make(fake_azure: dict[str, 
     assert "New-CsApplicationAccessPolicy" in completed.stdout
 
 
-def test_deploy_sh_without_core_tools_publishes_a_zip_honouring_funcignore(fake_azure: dict[str, Any]) -> None:
-    (fake_azure["bin"] / "func").unlink()
+def test_deploy_sh_publishes_a_zip_honouring_funcignore(fake_azure: dict[str, Any]) -> None:
     (fake_azure["state"] / "group").write_text("swedencentral")
     completed = fake_azure["run"]("-g", "rg-bridge")
     assert completed.returncode == 0, completed.stderr
