@@ -12,6 +12,7 @@ import itertools
 import json
 import statistics
 import sys
+import threading
 import time
 from collections import Counter
 from typing import Any
@@ -195,7 +196,51 @@ def throttled(messages: int, threads: int, warmup_seconds: float) -> dict[str, A
     }
 
 
-KINDS = {"per_message": per_message, "throughput": throughput, "throttled": throttled}
+def floor_throughput(messages: int, threads: int, floor: str) -> dict[str, Any]:
+    """A design floor (`design`: requests, as issue 12 defines it; `lean`: bare urllib3) under the throughput run's load.
+
+    Context for the throughput target: the same threads against the same slowed Graph and the same
+    Azurite, making only the round trips ordering needs, with nothing else to do between them.
+    """
+    client = FloorClient()
+    booker = DesignFloorClient(client) if floor == "design" else LeanDesignFloorClient(client)
+    ready = [client.request_for(body) for _, body in workload.messages(f"floor-load-{floor}", messages)]
+    warm = min(max(2 * threads, messages // 10), messages - 1)
+    pending = iter(ready)
+    lock = threading.Lock()
+    finished: list[float] = []
+    cpu: dict[int, float] = {}
+
+    def work() -> None:
+        while True:
+            with lock:
+                request = next(pending, None)
+            if request is None:
+                return
+            booker.book(request)
+            with lock:
+                finished.append(time.perf_counter())
+                if len(finished) in (warm, messages):
+                    cpu[len(finished)] = time.process_time()
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    booker.close()
+    client.close()
+    return {
+        "floor": floor,
+        "threads": threads,
+        "messages": messages,
+        "warmup_messages": warm,
+        "messages_per_second": (messages - warm) / (finished[-1] - finished[warm - 1]),
+        "cpu_ms_per_message": 1000 * (cpu[messages] - cpu[warm]) / (messages - warm),
+    }
+
+
+KINDS = {"per_message": per_message, "throughput": throughput, "throttled": throttled, "floor_throughput": floor_throughput}
 
 
 def main(argv: list[str]) -> None:

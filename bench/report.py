@@ -90,7 +90,22 @@ def throughput_checks(result: dict[str, Any]) -> list[Check]:
             f"median {100 * statistics.median(windows) / ideal:.1f}% of ideal",
         ),
         Check("2 CPU per message at that load", f"{result['long_run_cpu_ms_per_message']:.3f} ms"),
+        *_floors_under_load(result.get("floors", []), ideal),
         *_with_send_latency(result.get("with_send_latency")),
+    ]
+
+
+def _floors_under_load(floors: list[dict[str, Any]], ideal: float) -> list[Check]:
+    """Context for the target: what the bare round trips alone reach under the same load."""
+    names = {"design": "2 design floor (requests) at that load", "lean": "2 lean design floor (urllib3) at that load"}
+    return [
+        Check(
+            names[floor["floor"]],
+            f"{floor['messages_per_second']:.1f} msg/s",
+            f"{floor['messages'] - floor['warmup_messages']} msgs, CPU {floor['cpu_ms_per_message']:.3f} ms per message",
+            f"{100 * floor['messages_per_second'] / ideal:.1f}%",
+        )
+        for floor in floors
     ]
 
 

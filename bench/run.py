@@ -1,9 +1,11 @@
 """`python -m bench.run`: the six measurements of issue 6, side by side with their floors, as a table and JSON.
 
-    1 per-message cost     bookings one at a time through the function vs two bare requests floors: the design
-                           floor (state read, createOrGet, state insert) and a createOrGet POST alone
+    1 per-message cost     bookings one at a time through the function vs the floors: the design floor (state
+                           read, createOrGet, state insert) on plain requests, the same on bare urllib3, and a
+                           createOrGet POST alone
     2 throughput           maxConcurrentSessions threads against a Graph that takes --latency-ms per request,
-                           over the whole long run, with the spread of its windows
+                           over the whole long run, with the spread of its windows; then both design floors
+                           under the same load
     3 round-trips          Graph requests, token requests and connections (the simulator's counters), and
                            state table calls by kind (counted at urllib3's connection pool)
     4 cold start           process start to first published result vs importing the dependencies + one call
@@ -133,6 +135,11 @@ def load_round_trips_and_memory(args: argparse.Namespace) -> dict[str, Any]:
         load = measure("throughput", environment, messages=args.messages, factor=args.memory_factor, threads=args.threads)
         stats = simulator.stats()
         throughput = {**load, "latency_ms": args.latency_ms, "ideal_per_second": args.threads / latency_seconds}
+        _progress(f"2c the design floors under the same load: {args.messages} bookings each")
+        throughput["floors"] = [
+            measure("floor_throughput", environment, messages=args.messages, threads=args.threads, floor=floor)
+            for floor in ("design", "lean")
+        ]
         if args.send_latency_ms:
             _progress(f"2b throughput with a {args.send_latency_ms:g} ms Service Bus send: {args.messages} bookings")
             simulator.reset()
