@@ -11,11 +11,18 @@ import json
 import logging
 import re
 from typing import Any
-from urllib.parse import quote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from shared.join_information import JOIN_INFORMATION_TOO_LARGE, MAX_JOIN_INFORMATION_BYTES, read_join_information
+from shared.join_information import (
+    JOIN_INFORMATION_TOO_LARGE,
+    MAX_JOIN_INFORMATION_BYTES,
+    percent_decoded,
+    read_join_information,
+)
 from shared.result import ResultStatus
 from simulator import GraphSimulator
 from tests.bookings import REPO_ROOT, booking
@@ -143,3 +150,37 @@ def test_graphs_unencoded_prefix_form_is_read_too() -> None:
     reading = read_join_information({"content": "data:text/html;charset=utf-8,%3cp%3eHallo+Welt%3c%2fp%3e"})
 
     assert reading.value is not None and reading.value.content == "<p>Hallo Welt</p>"
+
+
+# What a hostile or broken Graph could put in the URI: escapes in both cases, valid and broken, the
+# quoted-printable decoder's own "=" and line breaks, "+", multi-byte and astral text, unpaired surrogates.
+URI_PIECES = st.sampled_from(
+    ["%", "=", "+", "%3c", "%3C", "%3D", "%3d", "%e6%97%a5", "%E6%97", "%ZZ", "%0", "%0A", "=0A", "=\n", "\r\n", "a", "1", "F"]
+)
+URI_TEXT = st.lists(st.one_of(URI_PIECES, st.text(max_size=3), st.sampled_from(["\ud800", "é", "日", "🙂"])), max_size=40)
+
+
+def unquoted_or_refused(content: str) -> str | type[UnicodeError]:
+    """What the decoder must agree with: unquote_plus, and no unpaired surrogate in the input."""
+    try:
+        content.encode("utf-8")
+        return unquote_plus(content, errors="strict")
+    except UnicodeError:
+        return UnicodeError
+
+
+@given(URI_TEXT.map("".join))
+def test_the_fast_decoder_decodes_exactly_as_unquote_plus(content: str) -> None:
+    try:
+        decoded: str | type[UnicodeError] = percent_decoded(content)
+    except UnicodeError:
+        decoded = UnicodeError
+    assert decoded == unquoted_or_refused(content)
+
+
+@pytest.mark.skipif(not SEED.exists(), reason=f"the Graph seed documents are not beside this checkout ({SEED})")
+def test_the_fast_decoder_decodes_graphs_own_example_as_unquote_plus() -> None:
+    content = re.search(r'"joinInformation": \{\s*"content": "([^"]+)"', SEED.read_text(encoding="utf-8"))
+    assert content is not None and content.group(1).count("%") > 100
+
+    assert percent_decoded(content.group(1)) == unquote_plus(content.group(1), errors="strict")
