@@ -67,7 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, help="Graph's request limit per second in the throttling run (default 50)")
     parser.add_argument("--throttle-messages", type=int, help="bookings in the throttling run (default: 12 s worth at --rate)")
     parser.add_argument("--memory-factor", type=int, help="the memory run is this many times the throughput run (default 10)")
-    parser.add_argument("--cold-runs", type=int, help="cold starts per side; the median is reported (default 7)")
+    parser.add_argument("--cold-runs", type=int, help="cold starts per side; the median is reported (default 15)")
     parser.add_argument("--importtime-runs", type=int, help="-X importtime runs per side (default 3)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every measurement, figures meaningless")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON report (default bench/out/latest.json)")
@@ -75,7 +75,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     quick = {"messages": 60, "latency_ms": 20.0, "send_latency_ms": 5.0, "rate": 20.0, "throttle_messages": 40}
     quick |= {"memory_factor": 2, "cold_runs": 1, "importtime_runs": 1}
     full = {"messages": 2000, "latency_ms": 100.0, "send_latency_ms": 10.0, "rate": 50.0}
-    full |= {"memory_factor": 10, "cold_runs": 7, "importtime_runs": 3}
+    full |= {"memory_factor": 10, "cold_runs": 15, "importtime_runs": 3}
     defaults = quick if args.quick else full
     for name, value in defaults.items():
         if getattr(args, name) is None:
