@@ -47,7 +47,7 @@ def deployed_package() -> Iterator[Path]:
             check=False,
         )
         if built.returncode != 0:
-            raise RuntimeError(f"infra/package.sh could not build the package (it needs zip and unzip):\n{built.stderr}")
+            raise RuntimeError(f"infra/package.sh could not build the package (it needs zip):\n{built.stderr}")
         if built.stderr:
             print(built.stderr.strip(), file=sys.stderr)  # e.g. no bytecode: this Python is not the runtime's
         root = Path(directory) / "app"

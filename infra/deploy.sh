@@ -63,8 +63,8 @@ Options:
   -h, --help                 Show this help.
 
 Prerequisites: Azure CLI 2.60+ signed in (az login) with Owner, or Contributor plus
-User Access Administrator, on the resource group; Bicep (az bicep install); zip and unzip to
-package the code, and Python 3.11 to put its bytecode in the package.
+User Access Administrator, on the resource group; Bicep (az bicep install); zip to package
+the code, and Python 3.11 to put its bytecode in the package.
 
 Tear down: az group delete --name NAME --yes (see README.md (Deploy to Azure) for what outlives it).
 EOF
@@ -166,8 +166,8 @@ check_prerequisites() {
   if [[ "$publish_code" == true && "$what_if" == false ]]; then
     [[ -f "$REPO_ROOT/host.json" ]] ||
       die "no host.json in $REPO_ROOT: run deploy.sh from a checkout of the bridge, or pass --skip-code"
-    command -v zip >/dev/null 2>&1 && command -v unzip >/dev/null 2>&1 ||
-      die "publishing needs zip and unzip to package the code: install them, or pass --skip-code"
+    command -v zip >/dev/null 2>&1 ||
+      die "publishing needs zip to package the code: install it, or pass --skip-code"
   fi
   local subscription
   subscription="$(az account show --query '[name, id]' --output tsv | paste -sd ' ')"
@@ -246,8 +246,8 @@ publish_function_code() {
   package_dir="$(mktemp -d)"
   # shellcheck disable=SC2064 # expand now: the trap must remove this very directory.
   trap "rm -rf '$package_dir'" EXIT
-  # The selection Core Tools makes (the project minus .funcignore), plus the bytecode Core Tools
-  # would leave out: the app runs read-only from the package, so without it every cold start compiles.
+  # The function's files alone, plus their bytecode (which Core Tools would leave out): the app runs
+  # read-only from the package, so without it every cold start compiles.
   "$REPO_ROOT/infra/package.sh" "$package_dir/app.zip" || die "could not build the deployment package"
   # Flex Consumption deploys through the One Deploy endpoint; --build-remote installs
   # requirements.txt on Linux, so the package needs no pre-built dependencies.

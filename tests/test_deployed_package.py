@@ -1,7 +1,7 @@
 """The deployed package holds the function and nothing else: no test, bench, simulator, tooling or docs file.
 
 The package is built by infra/package.sh, the script deploy.sh publishes with, from this working
-tree and its .funcignore (which Core Tools reads too), then listed. Beside the sources it holds their
+tree (it names each file it takes), then listed. Beside the sources it holds their
 bytecode, compiled from those very sources for the runtime's Python version: the app runs from the
 package read-only, and would otherwise compile every module on every cold start.
 """

@@ -295,7 +295,8 @@ def assert_the_faults_happened(counts: dict[str, int]) -> None:
 
 def assert_the_log_holds_no_personal_data_or_secret(caplog: pytest.LogCaptureFixture, graph: GraphSimulator) -> None:
     text = caplog.text
-    assert len(caplog.records) > 1000 and "booking processed" in text, "the run's log was not captured"
+    # One "booking processed" line per answered delivery: the workload has at least 500 bookings.
+    assert text.count("booking processed") >= 500, "the run's log was not captured"
     tokens = {request.headers["authorization"].partition(" ")[2] for request in graph.graph_requests()}
     assert tokens, "no bearer token was ever sent"
     assert SUBJECT_MARKER not in text

@@ -18,7 +18,6 @@ from tests.infra.bicep import (
     INFRA,
     ONLINE_MEETINGS_READWRITE_ALL,
     PACKAGE_SCRIPT,
-    REPO_ROOT,
 )
 
 FAKE_AZ = r'''#!{python}
@@ -98,7 +97,7 @@ sys.exit(2)
 
 # What deploy.sh may run besides az: the PATH holds only these, so a real az or func on the
 # machine can never be reached (and no Python: the package gets no bytecode here; test_deployed_package checks it).
-SCRIPT_TOOLS = ("bash", "cat", "dirname", "mktemp", "paste", "rm", "sed", "sleep", "unzip", "zip")
+SCRIPT_TOOLS = ("bash", "cat", "cp", "dirname", "find", "mkdir", "mktemp", "paste", "rm", "sed", "sleep", "zip")
 
 
 @pytest.fixture
@@ -110,16 +109,18 @@ def fake_azure(tmp_path: Path) -> dict[str, Any]:
         "function_app.py": "",
         "requirements.txt": "",
         "shared/settings.py": "",
+        "create_meeting_fn/__init__.py": "",
         "shared/__pycache__/settings.cpython-311.pyc": "",
         "tests/test_x.py": "",
         "local.settings.json": "{}",
+        ".env": "GRAPH_SECRET=never-shipped",
+        "shared/notes.txt": "",
     }.items():
         (project / path).parent.mkdir(parents=True, exist_ok=True)
         (project / path).write_text(text)
     (project / "infra").mkdir()
     shutil.copy2(DEPLOY_SCRIPT, project / "infra" / "deploy.sh")
     shutil.copy2(PACKAGE_SCRIPT, project / "infra" / "package.sh")
-    shutil.copy2(REPO_ROOT / ".funcignore", project / ".funcignore")
     state = tmp_path / "state"
     state.mkdir()
     bin_dir = tmp_path / "bin"
@@ -250,7 +251,7 @@ def test_deploy_sh_explains_a_graph_grant_it_may_not_make(fake_azure: dict[str, 
     assert "New-CsApplicationAccessPolicy" in completed.stdout
 
 
-def test_deploy_sh_publishes_a_zip_honouring_funcignore(fake_azure: dict[str, Any]) -> None:
+def test_deploy_sh_publishes_a_zip_of_the_function_alone(fake_azure: dict[str, Any]) -> None:
     (fake_azure["state"] / "group").write_text("swedencentral")
     completed = fake_azure["run"]("-g", "rg-bridge")
     assert completed.returncode == 0, completed.stderr
@@ -258,5 +259,9 @@ def test_deploy_sh_publishes_a_zip_honouring_funcignore(fake_azure: dict[str, An
     assert "--name func-bookingbridge-abc" in publish and "--build-remote true" in publish
     package = json.loads((fake_azure["state"] / "package.json").read_text())
     assert {"host.json", "function_app.py", "requirements.txt", "shared/settings.py"} <= set(package)
-    leaked = [name for name in package if name.startswith(("tests/", "infra/", "local.settings")) or "__pycache__" in name]
+    leaked = [
+        name
+        for name in package
+        if name.startswith(("tests/", "infra/", "local.settings", ".env")) or "__pycache__" in name or name == "shared/notes.txt"
+    ]
     assert not leaked, leaked

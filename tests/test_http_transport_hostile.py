@@ -1,0 +1,162 @@
+"""shared.http_transport against hostile answers (found by the issue-12 review; requests had them too):
+
+- a malformed header line made urllib3 log, at WARNING, "Failed to parse headers (url=...)": the URL
+  carries the organizer's object id (for the state table, the record's key);
+- the read timeout bounds each recv(), not the answer: a body trickled in kept one attempt (and the
+  invocation) going far beyond the read timeout and the call's deadline;
+- an answer compressed though none was asked for was inflated without bound (200 MiB from 199 KiB);
+- an answer of any size was read into memory whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from shared.errors import GraphUnavailable
+from shared.graph_client import GraphClient
+from shared.http_transport import MAX_ANSWER_BYTES, HttpEndpoint, TransportError
+from shared.retry_policy import RetryPolicy
+from tests.bookings import ORGANIZER_ID
+from tests.test_http_transport import PROXY_VARIABLES
+
+ONE_ATTEMPT = RetryPolicy(budget_seconds=5, base_delay_seconds=0.01, max_delay_seconds=0.02, max_attempts=1)
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def raw_server(answer: Callable[[socket.socket], None]) -> Iterator[int]:
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                # The whole request, body too: closing on unread bytes would reset the connection.
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                while length and len(body) < int(length.group(1)):
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        break
+                    body += chunk
+                with contextlib.suppress(OSError):
+                    answer(connection)
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+@pytest.fixture
+def malformed_header_server() -> Iterator[int]:
+    body = b'{"id": "meeting-1"}'
+    yield from raw_server(
+        lambda c: c.sendall(
+            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nthis line has no colon\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
+        )
+    )
+
+
+def test_a_malformed_response_header_does_not_put_the_organizer_id_in_the_logs(
+    malformed_header_server: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No log record carries the organizer's id; urllib3's warning keeps only its kind."""
+    client = GraphClient(f"http://127.0.0.1:{malformed_header_server}/v1.0", lambda: "token", retry_policy=ONE_ATTEMPT)
+    with caplog.at_level(logging.DEBUG):
+        client.create_or_get(ORGANIZER_ID, b"{}")
+    client.close()
+    leaked = [
+        f"{record.name} {record.levelname}: {record.getMessage()[:160]}"
+        for record in caplog.records
+        if ORGANIZER_ID in record.getMessage()
+    ]
+    assert not leaked, leaked
+
+
+@pytest.fixture
+def trickling_server() -> Iterator[int]:
+    body = b'{"id": "meeting-1"}'.ljust(24)
+
+    def trickle(connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 24\r\n\r\n")
+        for byte in body:  # one byte every 0.25 s: each recv() is well within any read timeout
+            time.sleep(0.25)
+            connection.sendall(bytes([byte]))
+
+    yield from raw_server(trickle)
+
+
+def test_an_attempt_ends_by_the_deadline_even_if_the_body_trickles_in(trickling_server: int) -> None:
+    """The call gives up by its deadline (2 s here; read timeout 1 s), not when the server is done (6 s)."""
+    client = GraphClient(
+        f"http://127.0.0.1:{trickling_server}/v1.0", lambda: "token", retry_policy=ONE_ATTEMPT, read_timeout_seconds=1.0
+    )
+    started = time.monotonic()
+    with contextlib.suppress(GraphUnavailable):  # giving up is the expected outcome; only the time matters
+        client.create_or_get(ORGANIZER_ID, b"{}", deadline=started + 2.0)
+    elapsed = time.monotonic() - started
+    client.close()
+    assert elapsed < 4.0, f"the attempt took {elapsed:.1f} s, beyond its 2 s deadline and its 1 s read timeout"
+
+
+@pytest.fixture
+def compressed_server() -> Iterator[int]:
+    bomb = gzip.compress(b"\0" * (50 * 1024 * 1024), 9)
+    yield from raw_server(
+        lambda c: c.sendall(
+            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(bomb) + bomb
+        )
+    )
+
+
+def test_an_answer_compressed_though_none_was_asked_for_is_not_inflated(compressed_server: int) -> None:
+    """The bridge asks for no encoding: a gzip answer is left as the bytes it is, so it is not JSON."""
+    client = GraphClient(f"http://127.0.0.1:{compressed_server}/v1.0", lambda: "token", retry_policy=ONE_ATTEMPT)
+    with pytest.raises(GraphUnavailable) as raised:
+        client.create_or_get(ORGANIZER_ID, b"{}")
+    client.close()
+    assert raised.value.info.code == "InvalidResponse"
+
+
+@pytest.fixture
+def oversized_server() -> Iterator[int]:
+    size = MAX_ANSWER_BYTES + 1
+
+    def answer(connection: socket.socket) -> None:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+        chunk = b"x" * 65536
+        for _ in range(size // len(chunk) + 1):
+            connection.sendall(chunk)
+
+    yield from raw_server(answer)
+
+
+def test_an_answer_beyond_the_bound_is_a_transport_error_not_a_body_in_memory(oversized_server: int) -> None:
+    endpoint = HttpEndpoint(f"http://127.0.0.1:{oversized_server}", 1, {})
+    with pytest.raises(TransportError, match="larger than"):
+        endpoint.request("GET", "/", timeout=(2.0, 5.0))
+    endpoint.close()
