@@ -82,6 +82,9 @@ MAX_LANGUAGE_TAG_LENGTH = 35
 def _one_line(value: str) -> str:
     # Control characters and line breaks are refused; format characters (a soft hyphen, the zero-width
     # joiner inside an emoji) and other spaces (a non-breaking space) are ordinary text in a subject.
+    # Printable text has none of the refused ones (str.isprintable, in C): only other text is looked at closely.
+    if value.isprintable():
+        return value
     if any(unicodedata.category(character) in _REFUSED_CATEGORIES or character in _LINE_BREAKS for character in value):
         raise ValueError("must not contain control characters or line breaks")
     return value

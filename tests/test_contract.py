@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from bridgectl.schemas import SCHEMA_DIR, SCHEMA_FILES, render_schema
-from shared.booking import MAX_ATTENDEES, MAX_BODY_BYTES, Booking, parse_booking
+from shared.booking import _LINE_BREAKS, _REFUSED_CATEGORIES, MAX_ATTENDEES, MAX_BODY_BYTES, Booking, parse_booking
 from shared.errors import InvalidBooking
 from shared.meeting_request import build_create_or_get_body
 from tests.bookings import ORGANIZER_ID, booking
@@ -262,3 +264,14 @@ def test_the_json_schema_refuses_channel_with_calendar_as_the_bridge_does(overri
     except InvalidBooking:
         parsed = False
     assert parsed is valid
+
+
+def test_no_character_the_text_rule_refuses_is_printable() -> None:
+    """The text check accepts printable text without looking at each character (str.isprintable, in C):
+    exact only if every refused character is unprintable, which this checks for every code point."""
+    refused_yet_printable = [
+        hex(code)
+        for code in range(sys.maxunicode + 1)
+        if (unicodedata.category(chr(code)) in _REFUSED_CATEGORIES or chr(code) in _LINE_BREAKS) and chr(code).isprintable()
+    ]
+    assert refused_yet_printable == []
