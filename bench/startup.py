@@ -57,7 +57,9 @@ def deployed_package() -> Iterator[Path]:
 
 
 def _cold_start(environment: dict[str, str], package: Path, runs: int, importtime_runs: int) -> dict[str, Any]:
-    environment = {**environment, "PYTHONPATH": str(REPO_ROOT)}
+    # As the runtime starts: the package's own __pycache__, no optimisation (whatever this shell says).
+    environment = {name: value for name, value in environment.items() if name not in ("PYTHONPYCACHEPREFIX", "PYTHONOPTIMIZE")}
+    environment["PYTHONPATH"] = str(REPO_ROOT)
     for side in ("ours", "floor"):  # once each, unmeasured: the OS file cache, as after any previous start
         _run(side, environment, package)
     samples: dict[str, list[dict[str, float]]] = {"ours": [], "floor": []}

@@ -23,7 +23,11 @@ trap 'rm -rf "$staging"' EXIT
   for folder in create_meeting_fn shared; do
     [[ -d "$folder" ]] || { echo "package.sh: $repo_root has no $folder/" >&2; exit 1; }
   done
-  find create_meeting_fn shared -name '*.py' -not -path '*/__pycache__/*' -print0 |
+  # A symlink would be left out (find does not follow it) or point outside the package: refused, by name.
+  linked="$(find create_meeting_fn shared -type l -not -name '.#*' -print -quit)"
+  [[ -z "$linked" ]] || { echo "package.sh: $linked is a symlink: the package takes files only" >&2; exit 1; }
+  # Regular files only: an editor's lock file (.#booking.py, a dangling symlink) is not a module.
+  find create_meeting_fn shared -type f -name '*.py' -not -name '.#*' -not -path '*/__pycache__/*' -print0 |
     while IFS= read -r -d '' module; do
       mkdir -p "$staging/$(dirname "$module")"
       cp "$module" "$staging/$module"

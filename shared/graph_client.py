@@ -266,12 +266,13 @@ def _marked(error: GraphError, maybe_applied: bool) -> GraphError:
 
 
 def _success(reply: HttpReply, client_request_id: str, attempt: int) -> GraphResponse:
+    """The answer's JSON; a success whose body cannot be read still says Graph applied the request."""
     request_id = _request_id(reply)
     try:
         payload = json.loads(reply.body)
     except (ValueError, RecursionError):
         info = GraphErrorInfo(reply.status, "InvalidResponse", "the success response is not JSON", request_id, client_request_id)
-        raise GraphUnavailable(info, attempt) from None
+        raise _marked(GraphUnavailable(info, attempt), True) from None
     return GraphResponse(reply.status, payload, request_id)
 
 

@@ -9,17 +9,23 @@ proxies (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, with credentials and with or withou
 NO_PROXY, with CIDR ranges) and the CA bundle (REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, a file or a
 hashed directory, else certifi's).
 
-An answer is bounded: its body must arrive whole within the read timeout of its head (a read
-timeout alone bounds each recv, and a body trickled a byte at a time would hold the invocation),
-it may not exceed MAX_ANSWER_BYTES, and it is never decompressed (the bridge asks for none, so a
-compressed answer is not one it can read: the callers see bytes that are not JSON).
+An answer is bounded: it must arrive whole, head and body, within the read timeout of the request
+being sent (urllib3's read timeout bounds each recv, and an answer trickled in a byte at a time would
+hold the invocation: _Watchdog shuts such a connection down), it may not exceed MAX_ANSWER_BYTES, it
+is never decompressed (the bridge asks for none, so a compressed answer is not one it can read: the
+callers see bytes that are not JSON), and an interim 1xx answer is not taken for the final one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import ipaddress
+import itertools
 import logging
 import os
+import socket
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,13 +35,26 @@ from urllib.request import getproxies, proxy_bypass
 
 import certifi
 import urllib3
-from urllib3.exceptions import ClosedPoolError, ConnectTimeoutError, HTTPError, ProtocolError, ReadTimeoutError
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import (
+    ClosedPoolError,
+    ConnectTimeoutError,
+    HTTPError,
+    LocationParseError,
+    ProtocolError,
+    ProxyError,
+    ProxySchemeUnknown,
+    ReadTimeoutError,
+)
+
+from shared.errors import ConfigurationError
 
 # A request that got no complete answer: the connection failed, timed out or was dropped.
 TransportError = HTTPError
 # Of those, the ones raised before a connection existed (refused, unresolvable, timed out connecting,
-# or the client closed): the request never left, so it cannot have been applied.
-NotSent = (ConnectTimeoutError, ClosedPoolError)
+# the proxy unreachable, or the client closed): the request never left, so it cannot have been applied.
+# (urllib3 raises ProxyError only while connecting to the proxy, before anything is sent through it.)
+NotSent = (ConnectTimeoutError, ProxyError, ClosedPoolError)
 # Of those, an answer that did not come (whole) in time.
 NoAnswerInTime = ReadTimeoutError
 # Graph's largest answers here (a meeting with its invitation, an events page) are tens of KiB and a
@@ -66,11 +85,9 @@ class HttpEndpoint:
         options: dict[str, Any] = {"maxsize": max_connections, "retries": False}
         options["ca_cert_dir" if os.path.isdir(ca_bundle) else "ca_certs"] = ca_bundle
         proxy = _proxy_for(split.scheme, split.hostname or "", split.port)
-        if proxy:
-            manager: urllib3.PoolManager = urllib3.ProxyManager(proxy, proxy_headers=_proxy_credentials(proxy), **options)
-        else:
-            manager = urllib3.PoolManager(**options)
+        manager = _proxy_manager(proxy, split.scheme, options) if proxy else urllib3.PoolManager(**options)
         self._pool = manager.connection_from_url(base_url)
+        self._pool.ConnectionCls = _WatchedHTTPSConnection if split.scheme == "https" else _WatchedHTTPConnection
         # A plain-HTTP request through a proxy names the whole URL; any other names only the path.
         self._target_prefix = f"{split.scheme}://{split.netloc}" if proxy and split.scheme == "http" else ""
 
@@ -84,28 +101,43 @@ class HttpEndpoint:
         timeout: tuple[float, float],
     ) -> HttpReply:
         """`path` (with its query) below the base URL; `timeout` is (connect, read) in seconds."""
-        response = self._pool.urlopen(
-            method,
-            self._target_prefix + self.base_path + path,
-            body=body,
-            headers={**self._headers, **headers} if headers else self._headers,
-            timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-            retries=False,
-            redirect=False,
-            assert_same_host=False,
-            preload_content=False,
-            decode_content=False,
-        )
-        # The head came within the read timeout (urllib3 bounds each recv); the body gets as long again, in all.
-        body = _whole_body(response, time.monotonic() + timeout[1], self._pool)
-        return HttpReply(response.status, response.reason or "", response.headers, body)
+        _this_request.answer_within = timeout[1]
+        _this_request.watch = None
+        try:
+            response = self._pool.urlopen(
+                method,
+                self._target_prefix + self.base_path + path,
+                body=body,
+                headers={**self._headers, **headers} if headers else self._headers,
+                timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+                retries=False,
+                redirect=False,
+                assert_same_host=False,
+                preload_content=False,
+                decode_content=False,
+            )
+            if response.status < 200:
+                # http.client passes over 100 Continue only: another interim answer (103 Early Hints) is
+                # not Graph's final one, which is still to come on this connection. It cannot be reused.
+                response.close()
+                _stop_watching()
+                response.release_conn()
+                raise ProtocolError(f"an interim {response.status} answer came where the final answer belongs")
+            reply = HttpReply(response.status, response.reason or "", response.headers, _whole_body(response))
+        except TransportError:
+            if _this_request.watch is not None and _this_request.watch.fired:
+                raise ReadTimeoutError(self._pool, "", "the answer did not arrive whole within the read timeout") from None
+            raise
+        finally:
+            _stop_watching()
+        return reply
 
     def close(self) -> None:
         self._pool.close()
 
 
-def _whole_body(response: urllib3.BaseHTTPResponse, deadline: float, pool: urllib3.HTTPConnectionPool) -> bytes:
-    """The answer's body, read by the deadline and within MAX_ANSWER_BYTES; else the connection is dropped."""
+def _whole_body(response: urllib3.BaseHTTPResponse) -> bytes:
+    """The answer's body, within MAX_ANSWER_BYTES; else the connection is dropped."""
     chunks: list[bytes] = []
     size = 0
     try:
@@ -113,13 +145,12 @@ def _whole_body(response: urllib3.BaseHTTPResponse, deadline: float, pool: urlli
             size += len(chunk)
             if size > MAX_ANSWER_BYTES:
                 raise ProtocolError(f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
-            if time.monotonic() > deadline:
-                raise ReadTimeoutError(pool, "", "the answer did not arrive whole in time")
             chunks.append(chunk)
     except BaseException:
         response.close()  # a connection with an answer half read is not reused
         raise
     finally:
+        _stop_watching()  # before the connection can serve another request
         response.release_conn()
     return b"".join(chunks)
 
@@ -150,6 +181,19 @@ def _bypasses_proxy(host: str, port: int | None) -> bool:
     return bool(proxy_bypass(f"{host}:{port}" if port else host))
 
 
+def _proxy_manager(proxy: str, scheme: str, options: dict[str, Any]) -> urllib3.ProxyManager:
+    """A manager through the proxy; a proxy URL urllib3 cannot use is a setting to correct, never quoted
+    (its password would be), and raised outside the except clause so no exception carries it as context."""
+    try:
+        return urllib3.ProxyManager(proxy, proxy_headers=_proxy_credentials(proxy), **options)
+    except (LocationParseError, ProxySchemeUnknown, ValueError):
+        pass
+    raise ConfigurationError(
+        f"{scheme.upper()}_PROXY (or ALL_PROXY)",
+        "is not a proxy URL the bridge can use: http:// or https://, host and port, user and password percent-encoded",
+    )
+
+
 def _proxy_credentials(proxy: str) -> dict[str, str] | None:
     """Proxy-Authorization for a proxy URL with user:password (urllib3 does not take them from the URL)."""
     split = urlsplit(proxy)
@@ -162,6 +206,89 @@ def _ca_bundle() -> str:
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
 
 
+class _Watch:
+    """One request's answer under watch: its socket, shut down if the answer is not whole by the deadline."""
+
+    __slots__ = ("deadline", "done", "fired", "sock")
+
+    def __init__(self, deadline: float, sock: socket.socket) -> None:
+        self.deadline, self.sock, self.fired, self.done = deadline, sock, False, False
+
+
+class _Watchdog:
+    """One daemon thread for the process: it sleeps until the earliest deadline of the answers under watch,
+    and shuts down the connection of any that is not done by then, which ends the recv waiting on it."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, _Watch]] = []
+        self._order = itertools.count()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline: float, sock: socket.socket) -> _Watch:
+        watch = _Watch(deadline, sock)
+        with self._changed:
+            heapq.heappush(self._due, (deadline, next(self._order), watch))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="http-answer-watchdog", daemon=True)
+                self._thread.start()
+            if self._due[0][2] is watch:
+                self._changed.notify()
+        return watch
+
+    def disarm(self, watch: _Watch) -> None:
+        """Once this returns the watch cannot fire: its connection may go back to the pool for another request."""
+        with self._changed:
+            watch.done = True  # left in the heap: dropped when it comes first, without waking for it
+
+    def _run(self) -> None:
+        with self._changed:
+            while True:
+                while self._due and self._due[0][2].done:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._changed.wait()
+                    continue
+                wait = self._due[0][0] - time.monotonic()
+                if wait > 0:
+                    self._changed.wait(wait)
+                    continue
+                watch = heapq.heappop(self._due)[2]
+                if not watch.done:
+                    watch.fired = True
+                    # The raw socket, under any TLS; one already closed has nothing waiting on it.
+                    with contextlib.suppress(OSError):
+                        socket.socket.shutdown(watch.sock, socket.SHUT_RDWR)
+
+
+_WATCHDOG = _Watchdog()
+_this_request = threading.local()
+
+
+def _stop_watching() -> None:
+    if _this_request.watch is not None and not _this_request.watch.done:
+        _WATCHDOG.disarm(_this_request.watch)
+
+
+class _Watched:
+    """Puts the answer under the watchdog once the request is sent, for its read timeout."""
+
+    sock: socket.socket | None
+
+    def getresponse(self) -> Any:
+        if self.sock is not None:
+            _this_request.watch = _WATCHDOG.arm(time.monotonic() + _this_request.answer_within, self.sock)
+        return super().getresponse()  # type: ignore[misc]
+
+
+class _WatchedHTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
 class _WithoutRequestTargets(logging.Filter):
     """urllib3 names the request's URL in its log lines, and the URL carries the organizer's id or the
     record's key: its debug lines are dropped, and a warning keeps only its kind."""
@@ -169,7 +296,7 @@ class _WithoutRequestTargets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return False
-        if record.exc_info is not None:
+        if record.exc_info:
             kind = record.exc_info[0].__name__ if record.exc_info[0] is not None else "an error"
             record.msg, record.args = "urllib3: %s (its details are withheld)", (kind,)
             record.exc_info, record.exc_text = None, None
