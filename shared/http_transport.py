@@ -9,11 +9,13 @@ proxies (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, with credentials and with or withou
 NO_PROXY, with CIDR ranges) and the CA bundle (REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE, a file or a
 hashed directory, else certifi's).
 
-An answer is bounded: it must arrive whole, head and body, within the read timeout of the request
-being sent (urllib3's read timeout bounds each recv, and an answer trickled in a byte at a time would
-hold the invocation: _Watchdog shuts such a connection down), it may not exceed MAX_ANSWER_BYTES, it
-is never decompressed (the bridge asks for none, so a compressed answer is not one it can read: the
-callers see bytes that are not JSON), and an interim 1xx answer is not taken for the final one.
+An answer is bounded. urllib3's read timeout bounds each recv, so an answer trickled in a byte at a
+time would hold the invocation without end: its head must arrive whole within the read timeout of the
+request being sent (_Watchdog shuts down a connection whose head is late; while the head is read the
+connection is this request's alone), and its body within the read timeout of its head (each read
+waits only for what is left of it). It may not exceed MAX_ANSWER_BYTES, it is never decompressed (the
+bridge asks for none, so a compressed answer is not one it can read: the callers see bytes that are
+not JSON), and an interim 1xx answer is not taken for the final one.
 """
 
 from __future__ import annotations
@@ -85,9 +87,13 @@ class HttpEndpoint:
         options: dict[str, Any] = {"maxsize": max_connections, "retries": False}
         options["ca_cert_dir" if os.path.isdir(ca_bundle) else "ca_certs"] = ca_bundle
         proxy = _proxy_for(split.scheme, split.hostname or "", split.port)
-        manager = _proxy_manager(proxy, split.scheme, options) if proxy else urllib3.PoolManager(**options)
-        self._pool = manager.connection_from_url(base_url)
-        self._pool.ConnectionCls = _WatchedHTTPSConnection if split.scheme == "https" else _WatchedHTTPConnection
+        if proxy:
+            self._pool = _pool_through(proxy, split.scheme, options, base_url)
+        else:
+            self._pool = urllib3.PoolManager(**options).connection_from_url(base_url)
+        # Through a proxy the pool is the proxy's: its kind, not the service's scheme, says which connection.
+        tls = isinstance(self._pool, urllib3.HTTPSConnectionPool)
+        self._pool.ConnectionCls = _WatchedHTTPSConnection if tls else _WatchedHTTPConnection
         # A plain-HTTP request through a proxy names the whole URL; any other names only the path.
         self._target_prefix = f"{split.scheme}://{split.netloc}" if proxy and split.scheme == "http" else ""
 
@@ -101,47 +107,49 @@ class HttpEndpoint:
         timeout: tuple[float, float],
     ) -> HttpReply:
         """`path` (with its query) below the base URL; `timeout` is (connect, read) in seconds."""
-        _this_request.answer_within = timeout[1]
-        _this_request.watch = None
-        try:
-            response = self._pool.urlopen(
-                method,
-                self._target_prefix + self.base_path + path,
-                body=body,
-                headers={**self._headers, **headers} if headers else self._headers,
-                timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
-                retries=False,
-                redirect=False,
-                assert_same_host=False,
-                preload_content=False,
-                decode_content=False,
-            )
-            if response.status < 200:
-                # http.client passes over 100 Continue only: another interim answer (103 Early Hints) is
-                # not Graph's final one, which is still to come on this connection. It cannot be reused.
-                response.close()
-                _stop_watching()
-                response.release_conn()
-                raise ProtocolError(f"an interim {response.status} answer came where the final answer belongs")
-            reply = HttpReply(response.status, response.reason or "", response.headers, _whole_body(response))
-        except TransportError:
-            if _this_request.watch is not None and _this_request.watch.fired:
-                raise ReadTimeoutError(self._pool, "", "the answer did not arrive whole within the read timeout") from None
-            raise
-        finally:
-            _stop_watching()
-        return reply
+        response = self._pool.urlopen(
+            method,
+            self._target_prefix + self.base_path + path,
+            body=body,
+            headers={**self._headers, **headers} if headers else self._headers,
+            timeout=urllib3.Timeout(connect=timeout[0], read=timeout[1]),
+            retries=False,
+            redirect=False,
+            assert_same_host=False,
+            preload_content=False,
+            decode_content=False,
+        )
+        if response.status < 200:
+            # http.client passes over 100 Continue only: another interim answer (103 Early Hints) is not
+            # the final one, which is still to come on this connection. It cannot be reused.
+            response.close()
+            response.release_conn()
+            raise ProtocolError(f"an interim {response.status} answer came where the final answer belongs")
+        body_by = time.monotonic() + timeout[1]
+        return HttpReply(response.status, response.reason or "", response.headers, _whole_body(response, body_by, self._pool))
 
     def close(self) -> None:
         self._pool.close()
 
 
-def _whole_body(response: urllib3.BaseHTTPResponse) -> bytes:
-    """The answer's body, within MAX_ANSWER_BYTES; else the connection is dropped."""
+def _whole_body(response: urllib3.BaseHTTPResponse, deadline: float, pool: urllib3.HTTPConnectionPool) -> bytes:
+    """The answer's body by the deadline and within MAX_ANSWER_BYTES; else the connection is dropped.
+
+    Each read waits only for what is left until the deadline (urllib3 sets the socket's timeout again
+    for the connection's next request)."""
     chunks: list[bytes] = []
     size = 0
     try:
-        while chunk := response.read1(_CHUNK_BYTES, decode_content=False):
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ReadTimeoutError(pool, "", "the answer's body did not arrive whole within the read timeout")
+            sock = getattr(response.connection, "sock", None)
+            if sock is not None:
+                sock.settimeout(left)
+            chunk = response.read1(_CHUNK_BYTES, decode_content=False)
+            if not chunk:
+                break
             size += len(chunk)
             if size > MAX_ANSWER_BYTES:
                 raise ProtocolError(f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
@@ -150,7 +158,6 @@ def _whole_body(response: urllib3.BaseHTTPResponse) -> bytes:
         response.close()  # a connection with an answer half read is not reused
         raise
     finally:
-        _stop_watching()  # before the connection can serve another request
         response.release_conn()
     return b"".join(chunks)
 
@@ -181,11 +188,12 @@ def _bypasses_proxy(host: str, port: int | None) -> bool:
     return bool(proxy_bypass(f"{host}:{port}" if port else host))
 
 
-def _proxy_manager(proxy: str, scheme: str, options: dict[str, Any]) -> urllib3.ProxyManager:
-    """A manager through the proxy; a proxy URL urllib3 cannot use is a setting to correct, never quoted
-    (its password would be), and raised outside the except clause so no exception carries it as context."""
+def _pool_through(proxy: str, scheme: str, options: dict[str, Any], base_url: str) -> urllib3.HTTPConnectionPool:
+    """The service's pool through the proxy; a proxy URL urllib3 cannot use is a setting to correct, never
+    quoted (its password would be), and raised outside the except clause so no exception carries it."""
     try:
-        return urllib3.ProxyManager(proxy, proxy_headers=_proxy_credentials(proxy), **options)
+        manager = urllib3.ProxyManager(proxy, proxy_headers=_proxy_credentials(proxy), **options)
+        return manager.connection_from_url(base_url)
     except (LocationParseError, ProxySchemeUnknown, ValueError):
         pass
     raise ConfigurationError(
@@ -207,39 +215,53 @@ def _ca_bundle() -> str:
 
 
 class _Watch:
-    """One request's answer under watch: its socket, shut down if the answer is not whole by the deadline."""
+    """One answer's head under watch: its socket, shut down if the head is not whole by the deadline."""
 
     __slots__ = ("deadline", "done", "fired", "sock")
 
-    def __init__(self, deadline: float, sock: socket.socket) -> None:
+    def __init__(self, deadline: float, sock: Any) -> None:
         self.deadline, self.sock, self.fired, self.done = deadline, sock, False, False
 
 
 class _Watchdog:
-    """One daemon thread for the process: it sleeps until the earliest deadline of the answers under watch,
+    """One daemon thread for the process: it sleeps until the earliest deadline of the heads under watch,
     and shuts down the connection of any that is not done by then, which ends the recv waiting on it."""
 
     def __init__(self) -> None:
         self._due: list[tuple[float, int, _Watch]] = []
+        self._live = 0
         self._order = itertools.count()
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def arm(self, deadline: float, sock: socket.socket) -> _Watch:
+    def arm(self, deadline: float, sock: Any) -> _Watch:
         watch = _Watch(deadline, sock)
         with self._changed:
             heapq.heappush(self._due, (deadline, next(self._order), watch))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="http-answer-watchdog", daemon=True)
-                self._thread.start()
+            self._live += 1
+            if len(self._due) > 64 and len(self._due) > 4 * self._live:
+                # Done watches behind a live one wait for it to come first: drop them now and then.
+                self._due = [due for due in self._due if not due[2].done]
+                heapq.heapify(self._due)
+            self._keep_running()
             if self._due[0][2] is watch:
                 self._changed.notify()
         return watch
 
     def disarm(self, watch: _Watch) -> None:
-        """Once this returns the watch cannot fire: its connection may go back to the pool for another request."""
         with self._changed:
-            watch.done = True  # left in the heap: dropped when it comes first, without waking for it
+            if not watch.done:
+                watch.done = True  # left in the heap: dropped when it comes first, without waking for it
+                self._live -= 1
+
+    def _keep_running(self) -> None:
+        """(Re)start the thread if it is not running; a refused start leaves this head unbounded, not failed."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        thread = threading.Thread(target=self._run, name="http-answer-watchdog", daemon=True)
+        with contextlib.suppress(RuntimeError):  # "can't start new thread": the next arm tries again
+            thread.start()
+            self._thread = thread
 
     def _run(self) -> None:
         with self._changed:
@@ -254,31 +276,63 @@ class _Watchdog:
                     self._changed.wait(wait)
                     continue
                 watch = heapq.heappop(self._due)[2]
-                if not watch.done:
-                    watch.fired = True
-                    # The raw socket, under any TLS; one already closed has nothing waiting on it.
-                    with contextlib.suppress(OSError):
-                        socket.socket.shutdown(watch.sock, socket.SHUT_RDWR)
+                watch.fired, watch.done = True, True
+                self._live -= 1
+                _shut_down(watch.sock)
+
+
+def _shut_down(sock: Any) -> None:
+    """Shut the raw socket down, under any TLS (an SSLSocket is one; urllib3's TLS-in-TLS wraps one)."""
+    while sock is not None and not isinstance(sock, socket.socket):
+        sock = getattr(sock, "socket", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed: nothing waits on it
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 _WATCHDOG = _Watchdog()
-_this_request = threading.local()
-
-
-def _stop_watching() -> None:
-    if _this_request.watch is not None and not _this_request.watch.done:
-        _WATCHDOG.disarm(_this_request.watch)
 
 
 class _Watched:
-    """Puts the answer under the watchdog once the request is sent, for its read timeout."""
+    """Puts the answer's head under the watchdog while it is read, for the read timeout urllib3 just set."""
 
-    sock: socket.socket | None
+    sock: Any
+    timeout: Any
 
     def getresponse(self) -> Any:
-        if self.sock is not None:
-            _this_request.watch = _WATCHDOG.arm(time.monotonic() + _this_request.answer_within, self.sock)
-        return super().getresponse()  # type: ignore[misc]
+        if self.sock is None or not isinstance(self.timeout, int | float):
+            return super().getresponse()  # type: ignore[misc]
+        late = "the answer's head did not arrive whole within the read timeout"
+        watch = _WATCHDOG.arm(time.monotonic() + self.timeout, self.sock)
+        try:
+            response = super().getresponse()  # type: ignore[misc]
+        except Exception:
+            _WATCHDOG.disarm(watch)
+            if watch.fired:  # the end of stream the watchdog made, not the server's
+                raise TimeoutError(late) from None
+            raise
+        _WATCHDOG.disarm(watch)
+        if watch.fired:
+            # Cut short, the head may even have parsed (http.client stops at the end of the stream).
+            response.close()
+            raise TimeoutError(late)
+        return response
+
+    def _tunnel(self) -> None:
+        """A proxy's answer to CONNECT, under the same watch for the connect timeout (nothing is sent yet)."""
+        if self.sock is None or not isinstance(self.timeout, int | float):
+            super()._tunnel()  # type: ignore[misc]
+            return
+        watch = _WATCHDOG.arm(time.monotonic() + self.timeout, self.sock)
+        try:
+            super()._tunnel()  # type: ignore[misc]
+        except Exception:
+            if not watch.fired:
+                raise
+        finally:
+            _WATCHDOG.disarm(watch)
+        if watch.fired:
+            raise TimeoutError("the proxy's answer to CONNECT did not arrive within the connect timeout")
 
 
 class _WatchedHTTPConnection(_Watched, HTTPConnection):

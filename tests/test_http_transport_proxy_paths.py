@@ -1,0 +1,96 @@
+"""Proxy paths of shared/http_transport.py (found by the issue-12 review):
+
+1. through a proxy the pool is the proxy's, so its kind (not the service's scheme) picks the connection
+   class: a TLS proxy (HTTP_PROXY=https://...) for an http:// service works, as it did with requests;
+2. a proxy URL without a host is a ConfigurationError, like any proxy URL urllib3 cannot use;
+3. a proxy's answer to CONNECT is bounded by the connect timeout, as an answer's head is by the read timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from shared.errors import ConfigurationError, GraphError
+from shared.graph_client import GraphClient
+from shared.http_transport import HttpEndpoint, TransportError
+from shared.retry_policy import RetryPolicy
+from tests.test_http_transport import PROXY_VARIABLES, closed_port
+
+ONE_ATTEMPT = RetryPolicy(budget_seconds=10, base_delay_seconds=0.01, max_delay_seconds=0.02, max_attempts=1)
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_an_https_proxy_for_an_http_service_fails_as_a_transport_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The proxy's port is closed: a refused proxy is ProxyError (NotSent), not a TypeError from the pool."""
+    monkeypatch.setenv("HTTP_PROXY", f"https://127.0.0.1:{closed_port()}")
+    endpoint = HttpEndpoint("http://state.example.test/devstoreaccount1", 1, {})
+    try:
+        endpoint.request("GET", "/Tables", timeout=(1.0, 1.0))
+        raised: BaseException | None = None
+    except BaseException as error:
+        raised = error
+    finally:
+        endpoint.close()
+    assert isinstance(raised, TransportError), f"request() raised {raised!r}, not a TransportError kind"
+
+
+def test_a_proxy_url_without_a_host_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://user:secret@:3128")
+    try:
+        HttpEndpoint("http://state.example.test/devstoreaccount1", 1, {}).close()
+        raised: BaseException | None = None
+    except BaseException as error:
+        raised = error
+    assert isinstance(raised, ConfigurationError), f"HttpEndpoint() raised {raised!r}"
+
+
+@pytest.fixture
+def proxy_trickling_its_connect_answer() -> Iterator[int]:
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve(connection: socket.socket) -> None:
+        with connection, contextlib.suppress(OSError):
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 Connection established\r\n")
+            for _ in range(48):  # 12 s of header lines, each recv well within any timeout
+                time.sleep(0.25)
+                connection.sendall(b"X-a: b\r\n")
+            connection.sendall(b"\r\n")
+            time.sleep(10)
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def test_an_attempt_through_a_proxy_trickling_its_connect_answer_ends_by_the_deadline(
+    proxy_trickling_its_connect_answer: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deadline 2 s, read timeout 1 s, connect timeout 3.05 s: the attempt may take about 4 s, not 15."""
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy_trickling_its_connect_answer}")
+    client = GraphClient("https://graph.example.test/v1.0", lambda: "token", retry_policy=ONE_ATTEMPT, read_timeout_seconds=1.0)
+    started = time.monotonic()
+    with contextlib.suppress(GraphError):
+        client.create_or_get("organizer", b"{}", deadline=started + 2.0)
+    elapsed = time.monotonic() - started
+    client.close()
+    assert elapsed < 5.0, f"the attempt took {elapsed:.1f} s: the proxy's CONNECT answer is not bounded"
