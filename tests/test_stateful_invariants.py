@@ -344,10 +344,38 @@ def test_the_bridge_keeps_its_promise_under_any_interleaving(
     managed_identity: GraphSimulator, azurite: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     graph = managed_identity
+    _configure(graph, azurite, monkeypatch)
+    run_state_machine_as_test(lambda: BridgeMachine(graph, azurite, monkeypatch), settings=PROFILE)
+
+
+def _configure(graph: GraphSimulator, azurite: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ServiceBusConnection__fullyQualifiedNamespace", TEST_NAMESPACE)
     monkeypatch.setenv("GRAPH_BASE_URL", graph.graph_base_url)
     monkeypatch.setenv("RecordStateStorage", azurite)
     monkeypatch.setenv("GRAPH_RETRY_BUDGET_SECONDS", "2")
     monkeypatch.setenv("BOOKINGS_MAX_DELIVERY_COUNT", str(MAX_DELIVERY_COUNT))
     monkeypatch.setenv("CALENDAR_EVENTS_ENABLED", "true")
-    run_state_machine_as_test(lambda: BridgeMachine(graph, azurite, monkeypatch), settings=PROFILE)
+
+
+def test_a_lost_answer_for_a_meeting_that_may_already_exist_leaves_the_state_at_the_older_revision(
+    managed_identity: GraphSimulator, azurite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the long profile: the first booking's createOrGet was applied but its answer lost (the meeting's id
+    unknown), the second's createOrGet was lost too. That one could only have returned the first booking's meeting
+    unchanged, so the state must not claim the second revision, which Teams does not show."""
+    _configure(managed_identity, azurite, monkeypatch)
+    machine = BridgeMachine(managed_identity, azurite, monkeypatch)
+    organizer = ORGANIZERS[1]
+    machine.upsert_under_faults(
+        [Fault(status=429, retry_after="1"), Fault(drop_after_processing=True), Fault(status=429, retry_after="86400000")],
+        record="R2",
+        organizer=organizer,
+    )
+    machine.upsert_under_faults(
+        [Fault(status=503), Fault(drop_connection=True), Fault(status=429, retry_after="Fri, 31 Dec 9999 23:59:59 GMT")],
+        record="R2",
+        organizer=organizer,
+    )
+    machine.teams_matches_the_record_state()
+    machine.every_booking_has_one_answer_or_a_dead_letter()
+    machine.teardown()
