@@ -11,8 +11,12 @@ from __future__ import annotations
 import functools
 import json
 import os
+import ssl
+import threading
 import uuid
 from collections.abc import Generator, Iterator
+from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
@@ -35,6 +39,7 @@ from shared.settings import DEFAULT_BOOKINGS_QUEUE, DEFAULT_RESULTS_QUEUE
 from simulator import GraphSimulator
 from simulator.environment import STEERING_VARIABLES
 from tests.bookings import ORGANIZER_ID
+from tests.loopback_http import PROXY_VARIABLES, Recorder, self_signed
 from tests.simulator_client import fetch_token
 
 TEST_NAMESPACE = "bridge-tests.servicebus.windows.net"
@@ -85,6 +90,37 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         return (yield)
     except AzuriteNotInstalled as missing:
         _without_azurite(missing)
+
+
+@pytest.fixture
+def no_transport_settings_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The machine's proxies and CA bundle stay out of a transport test (each sets its own)."""
+    for name in (*PROXY_VARIABLES, "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def recorder() -> Iterator[ThreadingHTTPServer]:
+    """tests.loopback_http.Recorder on loopback."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def tls_recorder(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """The Recorder over TLS with a self-signed certificate: (port, the certificate's PEM file)."""
+    certificate_file, key_file = self_signed(tmp_path)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_port, certificate_file
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture(scope="session")

@@ -16,11 +16,8 @@ from __future__ import annotations
 import contextlib
 import gzip
 import logging
-import re
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -29,70 +26,12 @@ from shared.graph_client import GraphClient
 from shared.http_transport import HttpEndpoint
 from shared.retry_policy import RetryPolicy
 from tests.bookings import ORGANIZER_ID
-from tests.test_http_transport import PROXY_VARIABLES, closed_port
+from tests.loopback_http import closed_port, scripted_server
 
 ONE_ATTEMPT = RetryPolicy(budget_seconds=10, base_delay_seconds=0.01, max_delay_seconds=0.02, max_attempts=1)
 TWO_ATTEMPTS = RetryPolicy(budget_seconds=10, base_delay_seconds=0.01, max_delay_seconds=0.02, max_attempts=2)
 
-Answer = Callable[[socket.socket], bool | None]  # True: close the connection after this answer
-
-
-@pytest.fixture(autouse=True)
-def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-
-
-@contextlib.contextmanager
-def scripted_server(*answers: Answer) -> Iterator[int]:
-    """A keep-alive HTTP/1.1 server: the n-th request (over all connections) gets answers[n] (the last repeats)."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    count = [0]
-    lock = threading.Lock()
-
-    def serve(connection: socket.socket) -> None:
-        buffered = b""
-        with connection:
-            while True:
-                while b"\r\n\r\n" not in buffered:
-                    try:
-                        data = connection.recv(65536)
-                    except OSError:
-                        return
-                    if not data:
-                        return
-                    buffered += data
-                head, _, buffered = buffered.partition(b"\r\n\r\n")
-                length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-                needed = int(length.group(1)) if length else 0
-                while len(buffered) < needed:
-                    data = connection.recv(65536)
-                    if not data:
-                        return
-                    buffered += data
-                buffered = buffered[needed:]
-                with lock:
-                    answer = answers[min(count[0], len(answers) - 1)]
-                    count[0] += 1
-                try:
-                    if answer(connection):
-                        return
-                except OSError:
-                    return
-
-    def accept() -> None:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(connection,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        listener.close()
+pytestmark = pytest.mark.usefixtures("no_transport_settings_from_the_machine")
 
 
 def graph(port: int, policy: RetryPolicy = ONE_ATTEMPT, read_timeout: float = 1.0) -> GraphClient:

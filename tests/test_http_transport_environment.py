@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -31,12 +30,14 @@ from shared.graph_client import GraphClient
 from shared.http_transport import HttpEndpoint, TransportError
 from shared.retry_policy import RetryPolicy
 from tests.bookings import ORGANIZER_ID
-from tests.test_http_transport import PROXY_VARIABLES, Recorder, closed_port, self_signed
+from tests.loopback_http import closed_port
 
 TIMEOUT = (2.0, 2.0)
 ONE_ATTEMPT = RetryPolicy(budget_seconds=5, base_delay_seconds=0.01, max_delay_seconds=0.02, max_attempts=1)
 # base64("user:p@ss"): the proxy URL carries the password percent-encoded (p%40ss), as it must.
 EXPECTED_PROXY_AUTHORIZATION = "Basic dXNlcjpwQHNz"
+
+pytestmark = pytest.mark.usefixtures("no_transport_settings_from_the_machine")
 
 
 def proxy_authorization(head: str) -> str | None:
@@ -46,21 +47,6 @@ def proxy_authorization(head: str) -> str | None:
         if name.strip().lower() == "proxy-authorization":
             return value.strip()
     return None
-
-
-@pytest.fixture(autouse=True)
-def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (*PROXY_VARIABLES, "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def recorder() -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 class AuthenticatingProxy:
@@ -165,26 +151,13 @@ def test_an_ip_host_in_a_no_proxy_cidr_range_is_reached_directly(
     assert reply.body == b"GET /base/path HTTP/1.1"
 
 
-@pytest.fixture
-def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    certificate_file, key_file = self_signed(tmp_path)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(certificate_file, key_file)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_port, certificate_file
-    server.shutdown()
-    server.server_close()
-
-
 def test_a_ca_bundle_variable_naming_a_directory_is_trusted_as_requests_did(
-    tls_server: tuple[int, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tls_recorder: tuple[int, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The certificates of a hashed directory are trusted, as requests passed it (ca_cert_dir)."""
     if shutil.which("openssl") is None:
         pytest.skip("openssl is needed to hash the CA directory")
-    port, certificate_file = tls_server
+    port, certificate_file = tls_recorder
     directory = tmp_path / "ca-directory"
     directory.mkdir()
     shutil.copy(certificate_file, directory / "bridge.pem")

@@ -13,11 +13,9 @@ from __future__ import annotations
 import contextlib
 import gzip
 import logging
-import re
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -26,58 +24,26 @@ from shared.graph_client import GraphClient
 from shared.http_transport import MAX_ANSWER_BYTES, HttpEndpoint, TransportError
 from shared.retry_policy import RetryPolicy
 from tests.bookings import ORGANIZER_ID
-from tests.test_http_transport import PROXY_VARIABLES
+from tests.loopback_http import scripted_server
 
 ONE_ATTEMPT = RetryPolicy(budget_seconds=5, base_delay_seconds=0.01, max_delay_seconds=0.02, max_attempts=1)
 
-
-@pytest.fixture(autouse=True)
-def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-
-
-def raw_server(answer: Callable[[socket.socket], None]) -> Iterator[int]:
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            with connection:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                # The whole request, body too: closing on unread bytes would reset the connection.
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-                while length and len(body) < int(length.group(1)):
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        break
-                    body += chunk
-                with contextlib.suppress(OSError):
-                    answer(connection)
-
-    threading.Thread(target=serve, daemon=True).start()
-    yield listener.getsockname()[1]
-    listener.close()
+pytestmark = pytest.mark.usefixtures("no_transport_settings_from_the_machine")
 
 
 @pytest.fixture
 def malformed_header_server() -> Iterator[int]:
     body = b'{"id": "meeting-1"}'
-    yield from raw_server(
-        lambda c: c.sendall(
-            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nthis line has no colon\r\n"
-            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
+    with scripted_server(
+        lambda c: (
+            c.sendall(
+                b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nthis line has no colon\r\n"
+                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
+            )
+            or True
         )
-    )
+    ) as port:
+        yield port
 
 
 def test_a_malformed_response_header_does_not_put_the_organizer_id_in_the_logs(
@@ -106,7 +72,8 @@ def trickling_server() -> Iterator[int]:
             time.sleep(0.25)
             connection.sendall(bytes([byte]))
 
-    yield from raw_server(trickle)
+    with scripted_server(lambda c: trickle(c) or True) as port:
+        yield port
 
 
 def test_an_attempt_ends_by_the_deadline_even_if_the_body_trickles_in(trickling_server: int) -> None:
@@ -125,12 +92,16 @@ def test_an_attempt_ends_by_the_deadline_even_if_the_body_trickles_in(trickling_
 @pytest.fixture
 def compressed_server() -> Iterator[int]:
     bomb = gzip.compress(b"\0" * (50 * 1024 * 1024), 9)
-    yield from raw_server(
-        lambda c: c.sendall(
-            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
-            b"Content-Length: %d\r\n\r\n" % len(bomb) + bomb
+    with scripted_server(
+        lambda c: (
+            c.sendall(
+                b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(bomb) + bomb
+            )
+            or True
         )
-    )
+    ) as port:
+        yield port
 
 
 def test_an_answer_compressed_though_none_was_asked_for_is_not_inflated(compressed_server: int) -> None:
@@ -152,7 +123,8 @@ def oversized_server() -> Iterator[int]:
         for _ in range(size // len(chunk) + 1):
             connection.sendall(chunk)
 
-    yield from raw_server(answer)
+    with scripted_server(lambda c: answer(c) or True) as port:
+        yield port
 
 
 def test_an_answer_beyond_the_bound_is_a_transport_error_not_a_body_in_memory(oversized_server: int) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -20,15 +19,11 @@ from shared.errors import ConfigurationError, GraphError
 from shared.graph_client import GraphClient
 from shared.http_transport import HttpEndpoint, TransportError
 from shared.retry_policy import RetryPolicy
-from tests.test_http_transport import PROXY_VARIABLES, closed_port
+from tests.loopback_http import accept_each, closed_port
 
 ONE_ATTEMPT = RetryPolicy(budget_seconds=10, base_delay_seconds=0.01, max_delay_seconds=0.02, max_attempts=1)
 
-
-@pytest.fixture(autouse=True)
-def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_transport_settings_from_the_machine")
 
 
 def test_an_https_proxy_for_an_http_service_fails_as_a_transport_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,8 +52,6 @@ def test_a_proxy_url_without_a_host_is_a_configuration_error(monkeypatch: pytest
 
 @pytest.fixture
 def proxy_trickling_its_connect_answer() -> Iterator[int]:
-    listener = socket.create_server(("127.0.0.1", 0))
-
     def serve(connection: socket.socket) -> None:
         with connection, contextlib.suppress(OSError):
             connection.recv(65536)
@@ -69,17 +62,8 @@ def proxy_trickling_its_connect_answer() -> Iterator[int]:
             connection.sendall(b"\r\n")
             time.sleep(10)
 
-    def accept() -> None:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(connection,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield listener.getsockname()[1]
-    listener.close()
+    with accept_each(serve) as port:
+        yield port
 
 
 def test_an_attempt_through_a_proxy_trickling_its_connect_answer_ends_by_the_deadline(

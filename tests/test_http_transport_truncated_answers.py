@@ -13,14 +13,9 @@ import time
 import pytest
 
 from shared.http_transport import HttpEndpoint, HttpReply, NoAnswerInTime
-from tests.test_http_transport import PROXY_VARIABLES
-from tests.test_http_transport_answers import scripted_server
+from tests.loopback_http import scripted_server
 
-
-@pytest.fixture(autouse=True)
-def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_transport_settings_from_the_machine")
 
 
 def body_until_close_trickled(connection: socket.socket) -> bool:

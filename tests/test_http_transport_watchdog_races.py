@@ -18,14 +18,9 @@ import pytest
 
 from shared import http_transport
 from shared.http_transport import HttpEndpoint
-from tests.test_http_transport import PROXY_VARIABLES
-from tests.test_http_transport_answers import scripted_server
+from tests.loopback_http import accept_each, read_request, scripted_server
 
-
-@pytest.fixture(autouse=True)
-def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_transport_settings_from_the_machine")
 
 
 def answered_after(delay: float):
@@ -92,38 +87,20 @@ def test_a_request_at_its_deadline_never_shuts_down_the_next_request_on_its_conn
 @pytest.fixture
 def edge_and_victim_server() -> Iterator[int]:
     """/edge is answered at about its 0.2 s read timeout, anything else in 20 ms; keep-alive, one thread a connection."""
-    listener = socket.create_server(("127.0.0.1", 0), backlog=128)
 
     def serve(connection: socket.socket) -> None:
         buffered = b""
         with connection:
-            while True:
-                while b"\r\n\r\n" not in buffered:
-                    try:
-                        data = connection.recv(65536)
-                    except OSError:
-                        return
-                    if not data:
-                        return
-                    buffered += data
-                head, _, buffered = buffered.partition(b"\r\n\r\n")
+            while (request := read_request(connection, buffered)) is not None:
+                head, buffered = request
                 time.sleep(random.uniform(0.19, 0.205) if b" /edge" in head else 0.02)
                 try:
                     connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
                 except OSError:
                     return
 
-    def accept() -> None:
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(connection,), daemon=True).start()
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield listener.getsockname()[1]
-    listener.close()
+    with accept_each(serve) as port:
+        yield port
 
 
 def test_under_load_no_request_fails_because_of_another_requests_deadline(edge_and_victim_server: int) -> None:

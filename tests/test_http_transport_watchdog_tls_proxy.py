@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import json, os, socket, ssl, sys, tempfile, threading, time
 from pathlib import Path
-from tests.test_http_transport import self_signed
+from tests.loopback_http import self_signed
 
 cert, key = self_signed(Path(tempfile.mkdtemp()))
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
