@@ -10,7 +10,7 @@ where a collection to find them first would cost more start-up time than they we
 
 import gc
 
-collecting = gc.isenabled()
+_collecting = gc.isenabled()
 gc.disable()
 try:
     import azure.functions as func
@@ -18,7 +18,7 @@ try:
     from create_meeting_fn import blueprint
 finally:
     gc.freeze()
-    if collecting:
+    if _collecting:
         gc.enable()
 
 app = func.FunctionApp()
