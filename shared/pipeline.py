@@ -306,13 +306,12 @@ class BookingPipeline:
         booking, progress, state = delivery.booking, delivery.progress, delivery.state
         if booking is None or delivery.external_id is None or not delivery.applying:
             return error
-        same_meeting = state is not None and not state.cancelled and state.organizer_id == booking.organizer_id
+        live = state if state is not None and not state.cancelled and state.organizer_id == booking.organizer_id else None
+        known = live.meeting_id if live is not None else None
         # A lost answer matters only where createOrGet could have made a meeting: one the state already knows under
         # the organizer, or knows may exist there (an earlier answer was lost too), is only ever returned unchanged,
         # so this booking's content cannot have reached it and the record's state stays as it is.
-        may_exist_already = same_meeting and state is not None and (state.meeting_id is not None or state.meeting_unknown)
-        known = state.meeting_id if same_meeting and state is not None else None
-        maybe_created = _maybe_applied(error) and not may_exist_already
+        maybe_created = _maybe_applied(error) and not (known is not None or (live is not None and live.meeting_unknown))
         if not (progress.changed or maybe_created) or not progress.previous_settled:
             return error
         meeting_id = progress.meeting.id if progress.meeting else known
