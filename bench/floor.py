@@ -104,7 +104,7 @@ class DesignFloorClient:
     def book(self, request: FloorRequest) -> int:
         """Read the record's row, createOrGet, insert the row; the createOrGet status."""
         self._table_request("GET", f"/{self._table}(PartitionKey='{request.external_id}',RowKey='state')")
-        status = self._graph_session.post(request.url, data=request.body, timeout=TIMEOUT_SECONDS).status_code
+        status = self._create_or_get(request)
         row = {"PartitionKey": request.external_id, "RowKey": "state", "Revision": "1", "Revision@odata.type": "Edm.Int64"}
         self._table_request("POST", f"/{self._table}", row)
         return status
@@ -116,7 +116,12 @@ class DesignFloorClient:
         headers = {"x-ms-date": date, "Authorization": f"SharedKeyLite {self._account}:{base64.b64encode(signature).decode()}"}
         if row is not None:
             headers |= {"Content-Type": "application/json", "Prefer": "return-no-content"}
-        data = None if row is None else json.dumps(row).encode()
+        return self._send_to_table(method, path, None if row is None else json.dumps(row).encode(), headers)
+
+    def _create_or_get(self, request: FloorRequest) -> int:
+        return self._graph_session.post(request.url, data=request.body, timeout=TIMEOUT_SECONDS).status_code
+
+    def _send_to_table(self, method: str, path: str, data: bytes | None, headers: dict[str, str]) -> int:
         response = self._session.request(method, self._endpoint + path, data=data, headers=headers, timeout=TIMEOUT_SECONDS)
         return response.status_code
 
@@ -136,28 +141,15 @@ class LeanDesignFloorClient(DesignFloorClient):
         self._table_pool = urllib3.PoolManager(retries=False).connection_from_url(fields["TableEndpoint"])
         super().__init__(graph)
 
-    def book(self, request: FloorRequest) -> int:
-        self._table_request("GET", f"/{self._table}(PartitionKey='{request.external_id}',RowKey='state')")
+    def _create_or_get(self, request: FloorRequest) -> int:
         path = urlsplit(request.url).path
-        status = self._graph_pool.urlopen(
+        return self._graph_pool.urlopen(
             "POST", path, body=request.body, headers=self._graph_headers, timeout=self._timeout, redirect=False
         ).status
-        row = {"PartitionKey": request.external_id, "RowKey": "state", "Revision": "1", "Revision@odata.type": "Edm.Int64"}
-        self._table_request("POST", f"/{self._table}", row)
-        return status
 
-    def _table_request(self, method: str, path: str, row: dict[str, str] | None = None) -> int:
-        date = formatdate(usegmt=True)
-        signature = hmac.new(self._key, f"{date}\n/{self._account}{self._path}{path}".encode(), hashlib.sha256).digest()
-        headers = {
-            "Accept": "application/json;odata=nometadata",
-            "x-ms-version": "2019-02-02",
-            "x-ms-date": date,
-            "Authorization": f"SharedKeyLite {self._account}:{base64.b64encode(signature).decode()}",
-        }
-        if row is not None:
-            headers |= {"Content-Type": "application/json", "Prefer": "return-no-content"}
-        data = None if row is None else json.dumps(row).encode()
+    def _send_to_table(self, method: str, path: str, data: bytes | None, headers: dict[str, str]) -> int:
+        # No session holds the constant headers here: each request carries them.
+        headers = {"Accept": "application/json;odata=nometadata", "x-ms-version": "2019-02-02", **headers}
         return self._table_pool.urlopen(method, self._path + path, body=data, headers=headers, timeout=self._timeout).status
 
     def close(self) -> None:
