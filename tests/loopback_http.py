@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from shared.http_transport import HttpEndpoint, HttpReply
+
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy")
 # An answer to one request, written on the connection; True closes the connection after it.
 Answer = Callable[[socket.socket], bool | None]
@@ -112,6 +114,20 @@ def read_request(connection: socket.socket, buffered: bytes) -> tuple[bytes, byt
     except OSError:
         return None
     return head, buffered[needed:]
+
+
+def requested(base_url: str, path: str, timeout: tuple[float, float] = (2.0, 2.0)) -> HttpReply:
+    """One GET through a fresh shared.http_transport endpoint, closed after it (it reads the environment when made)."""
+    endpoint = HttpEndpoint(base_url, 1, {})
+    try:
+        return endpoint.request("GET", path, timeout=timeout)
+    finally:
+        endpoint.close()
+
+
+def answered_with(data: bytes) -> Answer:
+    """An answer that writes `data` and closes the connection."""
+    return lambda connection: connection.sendall(data) or True
 
 
 @contextlib.contextmanager

@@ -20,7 +20,7 @@ from shared.graph_client import GraphClient
 from shared.http_transport import HttpEndpoint, NotSent, TransportError
 from shared.retry_policy import RetryPolicy
 from tests.bookings import ORGANIZER_ID
-from tests.loopback_http import closed_port
+from tests.loopback_http import closed_port, requested
 
 QUICK = RetryPolicy(budget_seconds=5, base_delay_seconds=0.01, max_delay_seconds=0.02, max_attempts=2)
 TIMEOUT = (2.0, 2.0)
@@ -68,22 +68,16 @@ def test_a_plain_http_request_through_a_proxy_names_the_whole_url(
     recorder: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{recorder.server_port}")
-    endpoint = HttpEndpoint("http://table.invalid:10002/devstoreaccount1", 1, {})
+    reply = requested("http://table.invalid:10002/devstoreaccount1", "/bridgestate()?x=1")
 
-    reply = endpoint.request("GET", "/bridgestate()?x=1", timeout=TIMEOUT)
-
-    endpoint.close()
     assert reply.body == b"GET http://table.invalid:10002/devstoreaccount1/bridgestate()?x=1 HTTP/1.1"
 
 
 def test_a_host_no_proxy_names_is_reached_directly(recorder: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    endpoint = HttpEndpoint(f"http://127.0.0.1:{recorder.server_port}/base", 1, {})
+    reply = requested(f"http://127.0.0.1:{recorder.server_port}/base", "/path")
 
-    reply = endpoint.request("GET", "/path", timeout=TIMEOUT)
-
-    endpoint.close()
     assert reply.body == b"GET /base/path HTTP/1.1"
 
 

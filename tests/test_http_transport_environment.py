@@ -27,12 +27,11 @@ import pytest
 
 from shared.errors import GraphUnavailable
 from shared.graph_client import GraphClient
-from shared.http_transport import HttpEndpoint, TransportError
+from shared.http_transport import TransportError
 from shared.retry_policy import RetryPolicy
 from tests.bookings import ORGANIZER_ID
-from tests.loopback_http import closed_port
+from tests.loopback_http import closed_port, requested
 
-TIMEOUT = (2.0, 2.0)
 ONE_ATTEMPT = RetryPolicy(budget_seconds=5, base_delay_seconds=0.01, max_delay_seconds=0.02, max_attempts=1)
 # base64("user:p@ss"): the proxy URL carries the password percent-encoded (p%40ss), as it must.
 EXPECTED_PROXY_AUTHORIZATION = "Basic dXNlcjpwQHNz"
@@ -112,11 +111,8 @@ def test_a_plain_http_request_through_a_proxy_sends_the_proxy_credentials_from_h
 ) -> None:
     """The forwarded request carries the credentials: the proxy answers 200, not 407."""
     monkeypatch.setenv("HTTP_PROXY", f"http://user:p%40ss@127.0.0.1:{authenticating_proxy.port}")
-    endpoint = HttpEndpoint("http://table.invalid:10002/devstoreaccount1", 1, {})
+    reply = requested("http://table.invalid:10002/devstoreaccount1", "/bridgestate()")
 
-    reply = endpoint.request("GET", "/bridgestate()", timeout=TIMEOUT)
-
-    endpoint.close()
     assert reply.status == 200, f"{reply.status} {reply.reason}: {authenticating_proxy.heads[0].splitlines()}"
 
 
@@ -126,11 +122,8 @@ def test_a_proxy_without_a_scheme_is_an_http_proxy_as_requests_took_it(
 ) -> None:
     """HOST:PORT is used as http://HOST:PORT (urllib3 alone refuses it with an AssertionError)."""
     monkeypatch.setenv("HTTP_PROXY", proxy.format(port=recorder.server_port))
-    endpoint = HttpEndpoint("http://table.invalid:10002/devstoreaccount1", 1, {})
+    reply = requested("http://table.invalid:10002/devstoreaccount1", "/bridgestate()")
 
-    reply = endpoint.request("GET", "/bridgestate()", timeout=TIMEOUT)
-
-    endpoint.close()
     assert reply.body == b"GET http://table.invalid:10002/devstoreaccount1/bridgestate() HTTP/1.1"
 
 
@@ -141,13 +134,10 @@ def test_an_ip_host_in_a_no_proxy_cidr_range_is_reached_directly(
     """Direct, as requests decided (urllib's proxy_bypass ignores ranges)."""
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
     monkeypatch.setenv("NO_PROXY", no_proxy)
-    endpoint = HttpEndpoint(f"http://127.0.0.1:{recorder.server_port}/base", 1, {})
     try:
-        reply = endpoint.request("GET", "/path", timeout=TIMEOUT)
+        reply = requested(f"http://127.0.0.1:{recorder.server_port}/base", "/path")
     except TransportError as error:
         pytest.fail(f"NO_PROXY={no_proxy} was not honoured: {error!r}")
-    finally:
-        endpoint.close()
     assert reply.body == b"GET /base/path HTTP/1.1"
 
 
@@ -163,11 +153,8 @@ def test_a_ca_bundle_variable_naming_a_directory_is_trusted_as_requests_did(
     shutil.copy(certificate_file, directory / "bridge.pem")
     subprocess.run(["openssl", "rehash", str(directory)], check=True, capture_output=True)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(directory))
-    endpoint = HttpEndpoint(f"https://127.0.0.1:{port}", 1, {})
     try:
-        reply = endpoint.request("GET", "/x", timeout=TIMEOUT)
+        reply = requested(f"https://127.0.0.1:{port}", "/x")
     except TransportError as error:
         pytest.fail(f"REQUESTS_CA_BUNDLE={directory} (a directory) is not usable: {error!r}")
-    finally:
-        endpoint.close()
     assert reply.body == b"GET /x HTTP/1.1"

@@ -24,7 +24,7 @@ from shared.graph_client import GraphClient
 from shared.http_transport import MAX_ANSWER_BYTES, HttpEndpoint, TransportError
 from shared.retry_policy import RetryPolicy
 from tests.bookings import ORGANIZER_ID
-from tests.loopback_http import scripted_server
+from tests.loopback_http import answered_with, scripted_server
 
 ONE_ATTEMPT = RetryPolicy(budget_seconds=5, base_delay_seconds=0.01, max_delay_seconds=0.02, max_attempts=1)
 
@@ -35,12 +35,9 @@ pytestmark = pytest.mark.usefixtures("no_transport_settings_from_the_machine")
 def malformed_header_server() -> Iterator[int]:
     body = b'{"id": "meeting-1"}'
     with scripted_server(
-        lambda c: (
-            c.sendall(
-                b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nthis line has no colon\r\n"
-                b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
-            )
-            or True
+        answered_with(
+            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nthis line has no colon\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
         )
     ) as port:
         yield port
@@ -93,12 +90,9 @@ def test_an_attempt_ends_by_the_deadline_even_if_the_body_trickles_in(trickling_
 def compressed_server() -> Iterator[int]:
     bomb = gzip.compress(b"\0" * (50 * 1024 * 1024), 9)
     with scripted_server(
-        lambda c: (
-            c.sendall(
-                b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
-                b"Content-Length: %d\r\n\r\n" % len(bomb) + bomb
-            )
-            or True
+        answered_with(
+            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(bomb) + bomb
         )
     ) as port:
         yield port

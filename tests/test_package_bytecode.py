@@ -49,6 +49,20 @@ def build(
     )
 
 
+def project_copy(tmp_path: Path) -> Path:
+    """The files package.sh reads, copied: the worktree itself is never touched."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("function_app.py", "host.json", "requirements.txt"):
+        shutil.copy(REPO_ROOT / name, project / name)
+    for folder in ("create_meeting_fn", "shared"):
+        shutil.copytree(REPO_ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (project / "infra").mkdir()
+    for name in ("package.sh", "main.bicep", "main.bicepparam"):
+        shutil.copy(REPO_ROOT / "infra" / name, project / "infra" / name)
+    return project
+
+
 def bytecode(package: Path) -> list[str]:
     with zipfile.ZipFile(package) as archive:
         return [name for name in archive.namelist() if name.endswith(".pyc")]
@@ -82,15 +96,7 @@ def test_package_sh_builds_bytecode_for_the_python_the_deployment_sets(tmp_path:
     """deploy.sh deploys main.bicep with main.bicepparam, whose pythonVersion is the runtime's: with it at
     another version than this Python, no bytecode of this Python, and a warning naming the deployed version."""
     runtime_version_is_this_python()
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in ("function_app.py", "host.json", "requirements.txt"):
-        shutil.copy(REPO_ROOT / name, project / name)
-    for folder in ("create_meeting_fn", "shared"):
-        shutil.copytree(REPO_ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (project / "infra").mkdir()
-    for name in ("package.sh", "main.bicep"):
-        shutil.copy(REPO_ROOT / "infra" / name, project / "infra" / name)
+    project = project_copy(tmp_path)
     other = "3.12" if THIS_PYTHON != "3.12" else "3.11"
     parameters = (REPO_ROOT / "infra" / "main.bicepparam").read_text()
     assert f"param pythonVersion = '{THIS_PYTHON}'" in parameters

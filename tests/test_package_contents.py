@@ -12,26 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.bookings import REPO_ROOT
-from tests.test_package_bytecode import build
+from tests.test_package_bytecode import build, project_copy
 
 pytestmark = pytest.mark.skipif(
     shutil.which("zip") is None or shutil.which("unzip") is None, reason="package.sh needs zip and unzip"
 )
-
-
-def project_copy(tmp_path: Path) -> Path:
-    """The files package.sh reads, copied: the worktree itself is never touched."""
-    project = tmp_path / "project"
-    project.mkdir()
-    for name in ("function_app.py", "host.json", "requirements.txt"):
-        shutil.copy(REPO_ROOT / name, project / name)
-    for folder in ("create_meeting_fn", "shared"):
-        shutil.copytree(REPO_ROOT / folder, project / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (project / "infra").mkdir()
-    for name in ("package.sh", "main.bicep", "main.bicepparam"):
-        shutil.copy(REPO_ROOT / "infra" / name, project / "infra" / name)
-    return project
 
 
 def names(package: Path) -> list[str]:
