@@ -25,6 +25,7 @@ import heapq
 import ipaddress
 import itertools
 import logging
+import math
 import os
 import socket
 import threading
@@ -63,6 +64,8 @@ NoAnswerInTime = ReadTimeoutError
 # table entity at most 1 MiB: anything far beyond is not an answer the bridge can use.
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 _CHUNK_BYTES = 64 * 1024
+# How far past its deadline (a share of the read timeout) a read of the body may end.
+BODY_DEADLINE_SLACK = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,18 +128,21 @@ class HttpEndpoint:
             response.close()
             response.release_conn()
             raise ProtocolError(f"an interim {response.status} answer came where the final answer belongs")
-        body_by = time.monotonic() + timeout[1]
-        return HttpReply(response.status, response.reason or "", response.headers, _whole_body(response, body_by, self._pool))
+        return HttpReply(response.status, response.reason or "", response.headers, _whole_body(response, timeout[1], self._pool))
 
     def close(self) -> None:
         self._pool.close()
 
 
-def _whole_body(response: urllib3.BaseHTTPResponse, deadline: float, pool: urllib3.HTTPConnectionPool) -> bytes:
-    """The answer's body by the deadline and within MAX_ANSWER_BYTES; else the connection is dropped.
+def _whole_body(response: urllib3.BaseHTTPResponse, read_timeout: float, pool: urllib3.HTTPConnectionPool) -> bytes:
+    """The answer's body within the read timeout of its head and within MAX_ANSWER_BYTES; else the connection is dropped.
 
-    Each read waits only for what is left until the deadline (urllib3 sets the socket's timeout again
-    for the connection's next request)."""
+    Each read waits only for what is left until the deadline, give or take BODY_DEADLINE_SLACK of the
+    timeout: re-arming the socket's timeout is a system call that lets go of the GIL, and under load
+    taking it back costs more than the read (issue 12). A small answer is read whole with the timeout
+    urllib3 set for its head, which it sets again for the connection's next request."""
+    deadline = time.monotonic() + read_timeout
+    slack = read_timeout * BODY_DEADLINE_SLACK
     chunks: list[bytes] = []
     size = 0
     try:
@@ -145,7 +151,7 @@ def _whole_body(response: urllib3.BaseHTTPResponse, deadline: float, pool: urlli
             if left <= 0:
                 raise ReadTimeoutError(pool, "", "the answer's body did not arrive whole within the read timeout")
             sock = getattr(response.connection, "sock", None)
-            if sock is not None:
+            if sock is not None and (sock.gettimeout() or math.inf) > left + slack:
                 sock.settimeout(left)
             chunk = response.read1(_CHUNK_BYTES, decode_content=False)
             if not chunk:
