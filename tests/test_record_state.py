@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import random
 import socket
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 from azure.core.credentials import AccessToken
@@ -15,6 +19,8 @@ from azure.core.credentials import AccessToken
 from devtools.azurite import azurite_table_service, emulator_connection_string
 from shared.errors import RetryableError
 from shared.record_state import (
+    MAX_KEPT_BOOKING_BYTES,
+    STATE_ROW_KEY,
     MemoryRecordStateStore,
     RecordState,
     RecordStateStore,
@@ -249,3 +255,42 @@ def test_a_key_with_a_quote_spaces_and_accents_reads_back(store: RecordStateStor
 
     assert store.read(external_id) == written
     assert store.write(state(external_id, revision=2), expected=written).revision == 2
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"source":"crm","recordId":"r-1","subject":"Weekly review"}',
+        # The largest booking kept, of bytes that do not compress: still within an Edm.Binary property's 64 KiB.
+        random.Random(12).randbytes(MAX_KEPT_BOOKING_BYTES),
+    ],
+    ids=["small", "largest-incompressible"],
+)
+def test_a_kept_booking_reads_back_byte_for_byte(store: RecordStateStore, body: bytes) -> None:
+    external_id = new_record()
+    written = store.write(replace(state(external_id), applied_booking=body), expected=None)
+
+    assert store.read(external_id) == written
+    assert written.applied_booking == body
+
+
+def test_a_booking_kept_by_an_earlier_version_still_reads_back(azurite: str) -> None:
+    """Before issue 12 a kept booking was zlib.compress's default stream: states already stored must stay readable."""
+    store = TableRecordStateStore.for_emulator(azurite, table_name())
+    client = TableClient.for_emulator(azurite, store._table, **CLIENT_OPTIONS)
+    external_id, body = new_record(), b'{"source":"crm","recordId":"r-1","subject":"Weekly review"}' * 20
+    entity = {
+        "PartitionKey": external_id,
+        "RowKey": STATE_ROW_KEY,
+        "Revision": "1",
+        "Revision@odata.type": "Edm.Int64",
+        "AppliedBooking": base64.b64encode(zlib.compress(body)).decode("ascii"),
+        "AppliedBooking@odata.type": "Edm.Binary",
+    }
+    assert client.insert(entity).status == 204
+
+    read = store.read(external_id)
+
+    assert read is not None and read.applied_booking == body
+    client.close()
+    store.close()
