@@ -32,6 +32,19 @@ from shared.meeting_request import build_create_or_get_body
 from shared.settings import GRAPH_BASE_URL, RECORD_STATE_CONNECTION, graph_scope_for
 
 TIMEOUT_SECONDS = (3.05, 20.0)
+# Connections each floor keeps per service, as many as the bridge keeps (shared.record_state.MAX_CONNECTIONS):
+# with requests' default pool of 10, or urllib3's of 1, a floor under the throughput run's 16 threads
+# would open and drop a connection on most requests.
+CONNECTIONS = 32
+
+
+def pooled_session() -> requests.Session:
+    """A requests.Session that keeps CONNECTIONS connections per host."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=CONNECTIONS)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 @dataclass(frozen=True)
@@ -50,7 +63,7 @@ class FloorClient:
         self._base_url = os.environ[GRAPH_BASE_URL].rstrip("/")
         token = ManagedIdentityCredential().get_token(graph_scope_for(self._base_url)).token
         self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json", "Content-Type": "application/json"}
-        self._session = requests.Session()
+        self._session = pooled_session()
         self._session.headers.update(self._headers)
 
     def headers(self) -> dict[str, str]:
@@ -89,12 +102,12 @@ class DesignFloorClient:
         self._account, self._key = fields["AccountName"], base64.b64decode(fields["AccountKey"])
         self._path = urlsplit(self._endpoint).path
         self._table = f"floor{uuid.uuid4().hex}"
-        self._session = requests.Session()
+        self._session = pooled_session()
         self._session.trust_env = False
         self._session.headers = requests.structures.CaseInsensitiveDict(
             {"Accept": "application/json;odata=nometadata", "x-ms-version": "2019-02-02"}
         )
-        self._graph_session = requests.Session()
+        self._graph_session = pooled_session()
         self._graph_session.trust_env = False
         self._graph_session.headers = requests.structures.CaseInsensitiveDict(graph.headers())
         created = self._table_request("POST", "/Tables", {"TableName": self._table})
@@ -136,9 +149,9 @@ class LeanDesignFloorClient(DesignFloorClient):
     def __init__(self, graph: FloorClient) -> None:
         self._timeout = urllib3.Timeout(connect=TIMEOUT_SECONDS[0], read=TIMEOUT_SECONDS[1])
         self._graph_headers = graph.headers()
-        self._graph_pool = urllib3.PoolManager(retries=False).connection_from_url(os.environ[GRAPH_BASE_URL])
+        self._graph_pool = urllib3.PoolManager(maxsize=CONNECTIONS, retries=False).connection_from_url(os.environ[GRAPH_BASE_URL])
         fields = state_connection_fields()
-        self._table_pool = urllib3.PoolManager(retries=False).connection_from_url(fields["TableEndpoint"])
+        self._table_pool = urllib3.PoolManager(maxsize=CONNECTIONS, retries=False).connection_from_url(fields["TableEndpoint"])
         super().__init__(graph)
 
     def _create_or_get(self, request: FloorRequest) -> int:
