@@ -234,11 +234,19 @@ class _Watchdog:
     and shuts down the connection of any that is not done by then, which ends the recv waiting on it."""
 
     def __init__(self) -> None:
+        self._afresh()
+
+    def _afresh(self) -> None:
+        """No watches and no thread: in a new process, and in a forked child, which has none of its parent's
+        threads and may have copied the lock while one of them held it."""
         self._due: list[tuple[float, int, _Watch]] = []
         self._live = 0
         self._order = itertools.count()
-        self._changed = threading.Condition()
+        # A plain lock, held only for C calls and attribute writes: every request takes it twice, and a
+        # thread that lost the GIL while holding it would stall the others (issue 12).
+        self._changed = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
+        self._running = False  # written under the lock, by _keep_running and by the thread as it ends
 
     def arm(self, deadline: float, sock: Any) -> _Watch:
         watch = _Watch(deadline, sock)
@@ -262,29 +270,36 @@ class _Watchdog:
 
     def _keep_running(self) -> None:
         """(Re)start the thread if it is not running; a refused start leaves this head unbounded, not failed."""
-        if self._thread is not None and self._thread.is_alive():
+        if self._running:
             return
         thread = threading.Thread(target=self._run, name="http-answer-watchdog", daemon=True)
         with contextlib.suppress(RuntimeError):  # "can't start new thread": the next arm tries again
             thread.start()
-            self._thread = thread
+            self._thread, self._running = thread, True
 
     def _run(self) -> None:
         with self._changed:
-            while True:
-                while self._due and self._due[0][2].done:
-                    heapq.heappop(self._due)
-                if not self._due:
-                    self._changed.wait()
-                    continue
-                wait = self._due[0][0] - time.monotonic()
-                if wait > 0:
-                    self._changed.wait(wait)
-                    continue
-                watch = heapq.heappop(self._due)[2]
-                watch.fired, watch.done = True, True
-                self._live -= 1
-                _shut_down(watch.sock)
+            try:
+                self._watch()
+            finally:
+                self._running = False  # whatever ended it, the next arm starts another
+
+    def _watch(self) -> None:
+        """The thread's loop, under the lock except while it waits."""
+        while True:
+            while self._due and self._due[0][2].done:
+                heapq.heappop(self._due)
+            if not self._due:
+                self._changed.wait()
+                continue
+            wait = self._due[0][0] - time.monotonic()
+            if wait > 0:
+                self._changed.wait(wait)
+                continue
+            watch = heapq.heappop(self._due)[2]
+            watch.fired, watch.done = True, True
+            self._live -= 1
+            _shut_down(watch.sock)
 
 
 def _shut_down(sock: Any) -> None:
@@ -297,6 +312,8 @@ def _shut_down(sock: Any) -> None:
 
 
 _WATCHDOG = _Watchdog()
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_WATCHDOG._afresh)
 
 
 class _Watched:
