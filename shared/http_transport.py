@@ -25,7 +25,6 @@ import heapq
 import ipaddress
 import itertools
 import logging
-import math
 import os
 import socket
 import threading
@@ -64,8 +63,7 @@ NoAnswerInTime = ReadTimeoutError
 # table entity at most 1 MiB: anything far beyond is not an answer the bridge can use.
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 _CHUNK_BYTES = 64 * 1024
-# How far past its deadline (a share of the read timeout) a read of the body may end.
-BODY_DEADLINE_SLACK = 0.01
+_BODY_LATE = "the answer's body did not arrive whole within the read timeout"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,34 +135,33 @@ class HttpEndpoint:
 def _whole_body(response: urllib3.BaseHTTPResponse, read_timeout: float, pool: urllib3.HTTPConnectionPool) -> bytes:
     """The answer's body within the read timeout of its head and within MAX_ANSWER_BYTES; else the connection is dropped.
 
-    Each read waits only for what is left until the deadline, give or take BODY_DEADLINE_SLACK of the
-    timeout: re-arming the socket's timeout is a system call that lets go of the GIL, and under load
-    taking it back costs more than the read (issue 12). A small answer is read whole with the timeout
-    urllib3 set for its head, which it sets again for the connection's next request."""
-    deadline = time.monotonic() + read_timeout
-    slack = read_timeout * BODY_DEADLINE_SLACK
+    The watchdog bounds the whole body, however many reads it takes (inside one read1, a chunked body's
+    size lines and trailers are read line by line); each read is bounded by the read timeout urllib3 set."""
+    connection = response.connection
+    watch = connection.watch_body(time.monotonic() + read_timeout) if isinstance(connection, _Watched) else None
     chunks: list[bytes] = []
     size = 0
     try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise ReadTimeoutError(pool, "", "the answer's body did not arrive whole within the read timeout")
-            sock = getattr(response.connection, "sock", None)
-            if sock is not None and (sock.gettimeout() or math.inf) > left + slack:
-                sock.settimeout(left)
-            chunk = response.read1(_CHUNK_BYTES, decode_content=False)
-            if not chunk:
-                break
+        while chunk := response.read1(_CHUNK_BYTES, decode_content=False):
             size += len(chunk)
             if size > MAX_ANSWER_BYTES:
                 raise ProtocolError(f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
             chunks.append(chunk)
-    except BaseException:
+        cut_short = watch is not None and _WATCHDOG.disarm(watch)
+    except Exception:
         response.close()  # a connection with an answer half read is not reused
+        if watch is not None and _WATCHDOG.disarm(watch):
+            raise ReadTimeoutError(pool, "", _BODY_LATE) from None  # the failure the watchdog made
+        raise
+    except BaseException:
+        response.close()
         raise
     finally:
         response.release_conn()
+    if cut_short:
+        # A body read until the connection closes takes the end of stream the watchdog made for its end.
+        response.close()
+        raise ReadTimeoutError(pool, "", _BODY_LATE)
     return b"".join(chunks)
 
 
@@ -242,11 +239,9 @@ class _Watchdog:
         self._due: list[tuple[float, int, _Watch]] = []
         self._live = 0
         self._order = itertools.count()
-        # A plain lock, held only for C calls and attribute writes: every request takes it twice, and a
-        # thread that lost the GIL while holding it would stall the others (issue 12).
-        self._changed = threading.Condition(threading.Lock())
+        # Reentrant: a signal handler that sends a request may run while its thread holds the lock.
+        self._changed = threading.Condition(threading.RLock())
         self._thread: threading.Thread | None = None
-        self._running = False  # written under the lock, by _keep_running and by the thread as it ends
 
     def arm(self, deadline: float, sock: Any) -> _Watch:
         watch = _Watch(deadline, sock)
@@ -262,44 +257,39 @@ class _Watchdog:
                 self._changed.notify()
         return watch
 
-    def disarm(self, watch: _Watch) -> None:
+    def disarm(self, watch: _Watch) -> bool:
+        """End the watch (again, harmlessly); whether it fired."""
         with self._changed:
             if not watch.done:
                 watch.done = True  # left in the heap: dropped when it comes first, without waking for it
                 self._live -= 1
+        return watch.fired
 
     def _keep_running(self) -> None:
         """(Re)start the thread if it is not running; a refused start leaves this head unbounded, not failed."""
-        if self._running:
+        if self._thread is not None and self._thread.is_alive():
             return
         thread = threading.Thread(target=self._run, name="http-answer-watchdog", daemon=True)
         with contextlib.suppress(RuntimeError):  # "can't start new thread": the next arm tries again
             thread.start()
-            self._thread, self._running = thread, True
+            self._thread = thread
 
     def _run(self) -> None:
         with self._changed:
-            try:
-                self._watch()
-            finally:
-                self._running = False  # whatever ended it, the next arm starts another
-
-    def _watch(self) -> None:
-        """The thread's loop, under the lock except while it waits."""
-        while True:
-            while self._due and self._due[0][2].done:
-                heapq.heappop(self._due)
-            if not self._due:
-                self._changed.wait()
-                continue
-            wait = self._due[0][0] - time.monotonic()
-            if wait > 0:
-                self._changed.wait(wait)
-                continue
-            watch = heapq.heappop(self._due)[2]
-            watch.fired, watch.done = True, True
-            self._live -= 1
-            _shut_down(watch.sock)
+            while True:
+                while self._due and self._due[0][2].done:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._changed.wait()
+                    continue
+                wait = self._due[0][0] - time.monotonic()
+                if wait > 0:
+                    self._changed.wait(wait)
+                    continue
+                watch = heapq.heappop(self._due)[2]
+                watch.fired, watch.done = True, True
+                self._live -= 1
+                _shut_down(watch.sock)
 
 
 def _shut_down(sock: Any) -> None:
@@ -321,12 +311,35 @@ class _Watched:
 
     sock: Any
     timeout: Any
+    # The socket the last answer's head came on: http.client lets go of it (sock is None) when the body is
+    # to be read until the connection closes.
+    _answer_sock: Any = None
+    _body_watch: _Watch | None = None
+
+    def watch_body(self, deadline: float) -> _Watch | None:
+        """Put the answer's body under the watchdog until `deadline` (None if its head was not watched either)."""
+        if self._answer_sock is None:
+            return None
+        watch = self._body_watch = _WATCHDOG.arm(deadline, self._answer_sock)
+        return watch
+
+    @property
+    def is_connected(self) -> bool:
+        # urllib3 takes the connection back as soon as the body's last byte is read, before the reader
+        # can end its watch, and asks this before lending it again: the watch ends here at the latest, so
+        # it never cuts the next request short. If it fired, the connection reads as dropped and is replaced.
+        if self._body_watch is not None:
+            _WATCHDOG.disarm(self._body_watch)
+            self._body_watch = None
+        return super().is_connected  # type: ignore[misc]
 
     def getresponse(self) -> Any:
+        self._answer_sock = None
         if self.sock is None or not isinstance(self.timeout, int | float):
             return super().getresponse()  # type: ignore[misc]
         late = "the answer's head did not arrive whole within the read timeout"
         watch = _WATCHDOG.arm(time.monotonic() + self.timeout, self.sock)
+        self._answer_sock = self.sock
         try:
             response = super().getresponse()  # type: ignore[misc]
         except Exception:

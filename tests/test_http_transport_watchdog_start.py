@@ -8,12 +8,17 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from shared import http_transport
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_failed_start_of_the_watchdog_thread_is_retried_by_the_next_arm(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,3 +67,34 @@ def test_a_forked_child_bounds_a_head_with_a_watchdog_of_its_own() -> None:
             os.waitpid(child, 0)
             pytest.fail("the child hung arming a watch: the lock was copied held from its parent")
     assert os.waitstatus_to_exitcode(status) == 0, "the child's watch never fired: its watchdog thread was not started"
+
+
+SIGNAL_HANDLER_SENDS = r"""
+import signal, socket, time
+from shared import http_transport
+watchdog = http_transport._Watchdog()
+ours, theirs = socket.socketpair()
+def handler(signum, frame):
+    watchdog.disarm(watchdog.arm(time.monotonic() + 5, ours))  # a request sent from the handler
+signal.signal(signal.SIGALRM, handler)
+end = time.monotonic() + 2
+while time.monotonic() < end:
+    if signal.getitimer(signal.ITIMER_REAL)[0] == 0:
+        signal.setitimer(signal.ITIMER_REAL, 0.0003)  # one shot at a time
+    watchdog.disarm(watchdog.arm(time.monotonic() + 5, ours))
+signal.setitimer(signal.ITIMER_REAL, 0)
+print("done")
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="interval timers are POSIX")
+def test_a_request_from_a_signal_handler_does_not_deadlock_on_the_watchdog_lock() -> None:
+    """A signal handler runs on a thread that may hold the lock (inside arm or disarm): the lock is reentrant
+    (the review's proof against a plain Lock). Run in a child: a deadlock is killed, not waited for."""
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", SIGNAL_HANDLER_SENDS], cwd=ROOT, capture_output=True, text=True, timeout=15
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the thread deadlocked on the watchdog's lock, re-entered from a signal handler")
+    assert result.stdout.strip() == "done", result.stderr[-2000:]
