@@ -11,9 +11,9 @@ hashed directory, else certifi's).
 
 An answer is bounded. urllib3's read timeout bounds each recv, so an answer trickled in a byte at a
 time would hold the invocation without end: its head must arrive whole within the read timeout of the
-request being sent (_Watchdog shuts down a connection whose head is late; while the head is read the
-connection is this request's alone), and its body within the read timeout of its head (each read
-waits only for what is left of it). It may not exceed MAX_ANSWER_BYTES, it is never decompressed (the
+request being sent, and its body within the read timeout of its head, however many reads it takes
+(_Watchdog shuts down the socket of an answer that is late; a watch ends before the connection can
+carry another request). It may not exceed MAX_ANSWER_BYTES, it is never decompressed (the
 bridge asks for none, so a compressed answer is not one it can read: the callers see bytes that are
 not JSON), and an interim 1xx answer is not taken for the final one.
 """
@@ -248,12 +248,8 @@ class _Watchdog:
         with self._changed:
             heapq.heappush(self._due, (deadline, next(self._order), watch))
             self._live += 1
-            if len(self._due) > 64 and len(self._due) > 4 * self._live:
-                # Done watches behind a live one wait for it to come first: drop them now and then.
-                self._due = [due for due in self._due if not due[2].done]
-                heapq.heapify(self._due)
             self._keep_running()
-            if self._due[0][2] is watch:
+            if self._due[0][2] is watch or self._crowded():
                 self._changed.notify()
         return watch
 
@@ -264,6 +260,10 @@ class _Watchdog:
                 watch.done = True  # left in the heap: dropped when it comes first, without waking for it
                 self._live -= 1
         return watch.fired
+
+    def _crowded(self) -> bool:
+        """Done watches behind a live one wait for it to come first: the thread drops them when they crowd the heap."""
+        return len(self._due) > 64 and len(self._due) > 4 * self._live
 
     def _keep_running(self) -> None:
         """(Re)start the thread if it is not running; a refused start leaves this head unbounded, not failed."""
@@ -277,6 +277,11 @@ class _Watchdog:
     def _run(self) -> None:
         with self._changed:
             while True:
+                if self._crowded():
+                    # Here, not in arm: a signal handler sending a request may arm a watch while its thread is
+                    # inside arm, and would push onto the list being filtered (found by the fifth issue-12 review).
+                    self._due = [due for due in self._due if not due[2].done]
+                    heapq.heapify(self._due)
                 while self._due and self._due[0][2].done:
                     heapq.heappop(self._due)
                 if not self._due:
@@ -307,7 +312,8 @@ if hasattr(os, "register_at_fork"):  # POSIX
 
 
 class _Watched:
-    """Puts the answer's head under the watchdog while it is read, for the read timeout urllib3 just set."""
+    """Puts the answer's head under the watchdog while it is read, for the read timeout urllib3 just set,
+    and its body when the reader asks (watch_body); a CONNECT answer too, for the connect timeout."""
 
     sock: Any
     timeout: Any
@@ -353,6 +359,15 @@ class _Watched:
             response.close()
             raise TimeoutError(late)
         return response
+
+    def connect(self) -> None:
+        """Nothing reaches the service before the connection is up (TCP, the proxy's tunnel, TLS): a timeout
+        here is a connect timeout, so the request was not sent (urllib3 would call a tunnel or a handshake
+        that timed out a read timeout, found by the fifth issue-12 review)."""
+        try:
+            super().connect()  # type: ignore[misc]
+        except TimeoutError as error:
+            raise ConnectTimeoutError(self, f"the connection was not set up within the connect timeout ({error})") from None
 
     def _tunnel(self) -> None:
         """A proxy's answer to CONNECT, under the same watch for the connect timeout (nothing is sent yet)."""

@@ -17,7 +17,7 @@ import pytest
 
 from shared.errors import ConfigurationError, GraphError
 from shared.graph_client import GraphClient
-from shared.http_transport import HttpEndpoint, TransportError
+from shared.http_transport import HttpEndpoint, NotSent, TransportError
 from shared.retry_policy import RetryPolicy
 from tests.loopback_http import accept_each, closed_port
 
@@ -78,3 +78,31 @@ def test_an_attempt_through_a_proxy_trickling_its_connect_answer_ends_by_the_dea
     elapsed = time.monotonic() - started
     client.close()
     assert elapsed < 5.0, f"the attempt took {elapsed:.1f} s: the proxy's CONNECT answer is not bounded"
+
+
+def silent_after_the_first_bytes(connection: socket.socket) -> None:
+    """Reads what comes (a CONNECT, a TLS ClientHello) and never answers."""
+    with connection, contextlib.suppress(OSError):
+        connection.recv(65536)
+        time.sleep(5)
+
+
+def test_a_connect_answer_that_never_comes_means_the_request_was_not_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by the fifth review: urllib3 called it a read timeout, which a caller takes for "maybe applied"."""
+    with accept_each(silent_after_the_first_bytes) as port:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+        endpoint = HttpEndpoint("https://graph.example.test/v1.0", 1, {})
+        with pytest.raises(TransportError) as raised:
+            endpoint.request("POST", "/users/x/onlineMeetings", body=b"{}", timeout=(0.5, 5.0))
+        endpoint.close()
+    assert isinstance(raised.value, NotSent), f"{type(raised.value).__name__}: {raised.value}"
+
+
+def test_a_tls_handshake_that_never_completes_means_the_request_was_not_sent() -> None:
+    with accept_each(silent_after_the_first_bytes) as port:
+        endpoint = HttpEndpoint(f"https://127.0.0.1:{port}/v1.0", 1, {})
+        with pytest.raises(TransportError) as raised:
+            endpoint.request("POST", "/users/x/onlineMeetings", body=b"{}", timeout=(0.5, 5.0))
+        endpoint.close()
+    assert isinstance(raised.value, NotSent), f"{type(raised.value).__name__}: {raised.value}"
+    assert "onlineMeetings" not in str(raised.value)
