@@ -1,9 +1,10 @@
-"""The watchdog never shuts down a connection serving another request (found by the issue-12 review).
+"""The watchdog never shuts down a connection serving another request (found by the issue-12 reviews).
 
 urllib3 puts a connection back in the pool by itself, inside the read that finds the body complete: a
 watch still armed then could fire on the next request sent on that connection (16 threads on a pool
-of 4 lost about 3% of their fast requests so). Only the head is watched now, while the connection is
-this request's alone; the body is bounded by each read's own timeout.
+of 4 lost about 3% of their fast requests so). The head's watch ends before the head is returned; the
+body's ends when the pool asks the connection is_connected before lending it again, at the latest
+(tests/test_http_transport_body_watch.py).
 """
 
 from __future__ import annotations
@@ -31,9 +32,7 @@ def answered_after(delay: float):
     return answer
 
 
-def test_no_watch_is_armed_once_a_request_has_its_head() -> None:
-    """Only the head is watched, while the connection is this request's alone: by the time urllib3 can put
-    the connection back in the pool (the body read whole), nothing can fire on it."""
+def test_no_watch_is_left_armed_once_a_request_has_its_answer() -> None:
     with scripted_server(answered_after(0.0), answered_after(0.0)) as port:
         endpoint = HttpEndpoint(f"http://127.0.0.1:{port}", 1, {})
         live_after = []
@@ -84,18 +83,29 @@ def test_a_request_at_its_deadline_never_shuts_down_the_next_request_on_its_conn
     assert outcome.get("b") == 200, f"B was answered in 0.6 s within its 5 s read timeout, yet: {outcome.get('b')}"
 
 
-@pytest.fixture
-def edge_and_victim_server() -> Iterator[int]:
-    """/edge is answered at about its 0.2 s read timeout, anything else in 20 ms; keep-alive, one thread a connection."""
+# Where /edge's answer reaches its 0.2 s read timeout: its head (from the request), or its body (from the
+# head), sent with Content-Length or chunked (found by the fifth review: the body's watch under load).
+EDGES = {
+    "head": (b"", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"),
+    "body": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{", b"}"),
+    "chunked-body": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n", b"1\r\n}\r\n0\r\n\r\n"),
+}
+
+
+@pytest.fixture(params=sorted(EDGES))
+def edge_and_victim_server(request: pytest.FixtureRequest) -> Iterator[int]:
+    """/edge reaches its 0.2 s read timeout, anything else is answered in 20 ms; keep-alive, one thread a connection."""
+    before, after = EDGES[request.param]
 
     def serve(connection: socket.socket) -> None:
         buffered = b""
         with connection:
             while (request := read_request(connection, buffered)) is not None:
                 head, buffered = request
-                time.sleep(random.uniform(0.19, 0.205) if b" /edge" in head else 0.02)
                 try:
-                    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                    connection.sendall(before)
+                    time.sleep(random.uniform(0.19, 0.205) if b" /edge" in head else 0.02)
+                    connection.sendall(after)
                 except OSError:
                     return
 
@@ -107,8 +117,9 @@ def test_under_load_no_request_fails_because_of_another_requests_deadline(edge_a
     """No injection at all: 16 threads share a pool of 4; half the requests end at their 0.2 s deadline, the
     others ("victims") have 5 s and are answered in 20 ms. Without the watchdog no victim fails (measured:
     0 of 1102); with it about 3% fail with ProtocolError (RemoteDisconnected / ConnectionResetError)."""
+    live = http_transport._WATCHDOG._live
     endpoint = HttpEndpoint(f"http://127.0.0.1:{edge_and_victim_server}", 4, {})
-    stop = time.monotonic() + 12.0
+    stop = time.monotonic() + 6.0
     failures: list[str] = []
     victims = [0]
     lock = threading.Lock()
@@ -137,3 +148,4 @@ def test_under_load_no_request_fails_because_of_another_requests_deadline(edge_a
         thread.join()
     endpoint.close()
     assert not failures, f"{len(failures)} of {victims[0]} requests answered in 20 ms failed: {failures[:3]}"
+    assert http_transport._WATCHDOG._live == live, "a watch was left armed"
