@@ -148,13 +148,10 @@ def _whole_body(response: urllib3.BaseHTTPResponse, read_timeout: float, pool: u
                 raise ProtocolError(f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
             chunks.append(chunk)
         cut_short = watch is not None and _WATCHDOG.disarm(watch)
-    except Exception:
+    except BaseException as error:
         response.close()  # a connection with an answer half read is not reused
-        if watch is not None and _WATCHDOG.disarm(watch):
+        if watch is not None and _WATCHDOG.disarm(watch) and isinstance(error, Exception):
             raise ReadTimeoutError(pool, "", _BODY_LATE) from None  # the failure the watchdog made
-        raise
-    except BaseException:
-        response.close()
         raise
     finally:
         response.release_conn()
