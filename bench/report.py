@@ -91,6 +91,7 @@ def throughput_checks(result: dict[str, Any]) -> list[Check]:
         ),
         Check("2 CPU per message at that load", f"{result['long_run_cpu_ms_per_message']:.3f} ms"),
         *_floors_under_load(result.get("floors", []), ideal),
+        *_against_the_floors(result["long_run_messages_per_second"], result.get("floors", [])),
         *_with_send_latency(result.get("with_send_latency")),
     ]
 
@@ -106,6 +107,22 @@ def _floors_under_load(floors: list[dict[str, Any]], ideal: float) -> list[Check
             f"{100 * floor['messages_per_second'] / ideal:.1f}%",
         )
         for floor in floors
+    ]
+
+
+def _against_the_floors(ours: float, floors: list[dict[str, Any]]) -> list[Check]:
+    """Ours over each floor's rate under the same load, in the same run: the figure that travels between
+    machines (the share of ideal follows the machine's speed; docs/performance.md)."""
+    rates = {floor["floor"]: floor["messages_per_second"] for floor in floors}
+    if set(rates) != {"design", "lean"}:
+        return []
+    return [
+        Check(
+            "2 throughput vs the floors at that load",
+            f"{ours:.1f} msg/s",
+            f"design {rates['design']:.1f}, lean design {rates['lean']:.1f} msg/s",
+            f"{ours / rates['design']:.2f}x / {ours / rates['lean']:.2f}x",
+        )
     ]
 
 

@@ -45,6 +45,7 @@ def test_quick_benchmark_writes_a_report_with_the_six_measurements(tmp_path: Pat
     assert report["throttling"]["lost"] == 0
     assert report["per_message"]["lean_cpu_ms"] > 0  # the bare urllib3 design floor, beside the issue's
     assert [floor["floor"] for floor in report["throughput"]["floors"]] == ["design", "lean"]
+    assert any(check["measurement"] == "2 throughput vs the floors at that load" for check in report["checks"])
 
 
 def token_for(sim: GraphSimulator) -> str:
