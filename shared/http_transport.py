@@ -29,7 +29,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -215,7 +215,8 @@ def _ca_bundle() -> str:
 
 
 class _Watch:
-    """One answer's head under watch: its socket, shut down if the head is not whole by the deadline."""
+    """One read under watch (an answer's head or body, a CONNECT answer): its socket, shut down if the read is
+    not done by the deadline."""
 
     __slots__ = ("deadline", "done", "fired", "sock")
 
@@ -224,7 +225,7 @@ class _Watch:
 
 
 class _Watchdog:
-    """One daemon thread for the process: it sleeps until the earliest deadline of the heads under watch,
+    """One daemon thread for the process: it sleeps until the earliest deadline of the reads under watch,
     and shuts down the connection of any that is not done by then, which ends the recv waiting on it."""
 
     def __init__(self) -> None:
@@ -337,25 +338,11 @@ class _Watched:
         return super().is_connected  # type: ignore[misc]
 
     def getresponse(self) -> Any:
-        self._answer_sock = None
-        if self.sock is None or not isinstance(self.timeout, int | float):
-            return super().getresponse()  # type: ignore[misc]
-        late = "the answer's head did not arrive whole within the read timeout"
-        watch = _WATCHDOG.arm(time.monotonic() + self.timeout, self.sock)
-        self._answer_sock = self.sock
-        try:
-            response = super().getresponse()  # type: ignore[misc]
-        except Exception:
-            _WATCHDOG.disarm(watch)
-            if watch.fired:  # the end of stream the watchdog made, not the server's
-                raise TimeoutError(late) from None
-            raise
-        _WATCHDOG.disarm(watch)
-        if watch.fired:
-            # Cut short, the head may even have parsed (http.client stops at the end of the stream).
-            response.close()
-            raise TimeoutError(late)
-        return response
+        read = super().getresponse  # type: ignore[misc]
+        self._answer_sock = self.sock if self._timed() else None
+        if self._answer_sock is None:
+            return read()
+        return self._within(self.timeout, "the answer's head did not arrive whole within the read timeout", read)
 
     def connect(self) -> None:
         """Nothing reaches the service before the connection is up (TCP, the proxy's tunnel, TLS): a timeout
@@ -368,19 +355,31 @@ class _Watched:
 
     def _tunnel(self) -> None:
         """A proxy's answer to CONNECT, under the same watch for the connect timeout (nothing is sent yet)."""
-        if self.sock is None or not isinstance(self.timeout, int | float):
-            super()._tunnel()  # type: ignore[misc]
+        read = super()._tunnel  # type: ignore[misc]
+        if not self._timed():
+            read()
             return
-        watch = _WATCHDOG.arm(time.monotonic() + self.timeout, self.sock)
+        self._within(self.timeout, "the proxy's answer to CONNECT did not arrive within the connect timeout", read)
+
+    def _timed(self) -> bool:
+        """Whether there is a socket to watch and a timeout to watch it for (urllib3 may leave either out)."""
+        return self.sock is not None and isinstance(self.timeout, int | float)
+
+    def _within(self, seconds: float, late: str, read: Callable[[], Any]) -> Any:
+        """read() with the socket under the watchdog for `seconds`; TimeoutError(late) if the watchdog ended it,
+        even if what it read parsed (http.client stops at the end of stream the watchdog made)."""
+        watch = _WATCHDOG.arm(time.monotonic() + seconds, self.sock)
         try:
-            super()._tunnel()  # type: ignore[misc]
+            answer = read()
         except Exception:
-            if not watch.fired:
-                raise
-        finally:
-            _WATCHDOG.disarm(watch)
-        if watch.fired:
-            raise TimeoutError("the proxy's answer to CONNECT did not arrive within the connect timeout")
+            if _WATCHDOG.disarm(watch):
+                raise TimeoutError(late) from None
+            raise
+        if _WATCHDOG.disarm(watch):
+            if answer is not None:
+                answer.close()  # a response cut short
+            raise TimeoutError(late)
+        return answer
 
 
 class _WatchedHTTPConnection(_Watched, HTTPConnection):
