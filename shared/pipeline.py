@@ -311,7 +311,7 @@ class BookingPipeline:
         # A lost answer matters only where createOrGet could have made a meeting: one the state already knows under
         # the organizer, or knows may exist there (an earlier answer was lost too), is only ever returned unchanged,
         # so this booking's content cannot have reached it and the record's state stays as it is.
-        maybe_created = _maybe_applied(error) and not (known is not None or (live is not None and live.meeting_unknown))
+        maybe_created = _maybe_applied(error) and (live is None or (known is None and not live.meeting_unknown))
         if not (progress.changed or maybe_created) or not progress.previous_settled:
             return error
         meeting_id = progress.meeting.id if progress.meeting else known
