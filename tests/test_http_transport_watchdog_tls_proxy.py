@@ -16,25 +16,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
-import json, os, socket, ssl, sys, tempfile, threading, time
+import contextlib, json, os, socket, ssl, sys, tempfile, threading, time
 from pathlib import Path
-from tests.loopback_http import self_signed
+from tests.loopback_http import accept_each, self_signed
 
 cert, key = self_signed(Path(tempfile.mkdtemp()))
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 context.load_cert_chain(cert, key)
 
+listeners = contextlib.ExitStack()  # open until the child ends
+
 def listen(handler):
-    listener = socket.create_server(("127.0.0.1", 0))
-    def accept():
-        while True:
-            try:
-                connection, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=handler, args=(connection,), daemon=True).start()
-    threading.Thread(target=accept, daemon=True).start()
-    return listener.getsockname()[1]
+    return listeners.enter_context(accept_each(handler))
 
 def service(raw):  # TLS; /slow trickles a 30-byte body over 6 s
     try:
