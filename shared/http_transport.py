@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import http.client
 import ipaddress
 import itertools
 import logging
@@ -49,6 +50,7 @@ from urllib3.exceptions import (
     ReadTimeoutError,
 )
 
+from shared.answer_head import PlainHeadResponse
 from shared.errors import ConfigurationError
 
 # A request that got no complete answer: the connection failed, timed out or was dropped.
@@ -315,6 +317,7 @@ class _Watched:
 
     sock: Any
     timeout: Any
+    response_class: type[http.client.HTTPResponse] = PlainHeadResponse  # heads read without the email package
     # The socket the last answer's head came on: http.client lets go of it (sock is None) when the body is
     # to be read until the connection closes.
     _answer_sock: Any = None
