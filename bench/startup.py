@@ -67,7 +67,7 @@ def _cold_start(environment: dict[str, str], package: Path, runs: int, importtim
         for side in ("ours", "floor"):
             samples[side].append(_run(side, environment, package)[0])
 
-    imports = {side: _import_breakdown(side, environment, package, importtime_runs) for side in ("ours", "floor")}
+    imports = _import_breakdowns(environment, package, importtime_runs)
     result: dict[str, Any] = {"runs": runs, "importtime_runs": importtime_runs}
     for side, runs_of_side in samples.items():
         result[side] = {phase: statistics.median(sample[phase] for sample in runs_of_side) for phase in runs_of_side[0]}
@@ -117,11 +117,17 @@ def _run(side: str, environment: dict[str, str], package: Path, *flags: str) -> 
     return sample, done.stderr
 
 
-def _import_breakdown(side: str, environment: dict[str, str], package: Path, runs: int) -> dict[str, dict[str, float]]:
-    """Median milliseconds per package and phase over `runs` runs under -X importtime."""
-    per_run = [
-        importtime.breakdown(_run(side, environment, package, "-X", "importtime")[1], FIRST_MESSAGE_MARK) for _ in range(runs)
-    ]
+def _import_breakdowns(environment: dict[str, str], package: Path, runs: int) -> dict[str, dict[str, dict[str, float]]]:
+    """Each side's median milliseconds per package and phase over `runs` runs under -X importtime, the sides
+    alternated as the cold starts are (run one after the other, a slow spell of the machine fell on one side)."""
+    per_run: dict[str, list[dict[str, dict[str, float]]]] = {"ours": [], "floor": []}
+    for _ in range(runs):
+        for side, breakdowns in per_run.items():
+            breakdowns.append(importtime.breakdown(_run(side, environment, package, "-X", "importtime")[1], FIRST_MESSAGE_MARK))
+    return {side: _medians(breakdowns) for side, breakdowns in per_run.items()}
+
+
+def _medians(per_run: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
     groups = {group for run in per_run for group in run}
     return {
         group: {
