@@ -3,25 +3,27 @@
 http.client hands every answer's header lines to email.parser, a MIME parser, and urllib3 then reads
 each value back through the email policy: 12% of a booking's CPU in py-spy's samples, for heads that
 are one "name: value" field a line (RFC 9112 section 5). Read here, a booking takes 7-8% less CPU
-(paired blocks of 200 bookings, issue 12, docs/performance.md). PlainHeadResponse reads the fields into the same HTTPMessage, as the email
-parser would have them, and frames the body as http.client does.
+(paired blocks of 200 bookings, issue 12, docs/performance.md). PlainHeadResponse reads the fields
+into the same HTTPMessage, as the email parser would have them, and frames the body as http.client does.
 
-It is stricter where the email parser guesses: a line that is not a field (no colon, a name with a
+It is stricter where the email parser guesses. A line that is not a field (no colon, a name with a
 space in it, an empty name, a fold before any field) makes the email parser take the rest of the
 head for a body, so the framing headers after it are lost; a CR inside a line makes it split the
-line in two. Here each is an HTTPException (urllib3's ProtocolError): an answer the bridge cannot
-read whole is not read half. NUL in a value is refused too (RFC 9110 section 5.5). An obsolete line
-fold is kept as the email parser keeps it, with CRLF, and urllib3 makes one space of it.
+line in two; a first line "From ..." it passes over as a mail envelope line. Here each is an
+HTTPException (urllib3's ProtocolError): an answer the bridge cannot read whole is not read half.
+NUL in a value is refused too (RFC 9110 section 5.5). An obsolete line fold is kept as the email
+parser keeps it, with CRLF, and urllib3 makes one space of it.
 """
 
 from __future__ import annotations
 
 import http.client
+from collections.abc import Iterator
 from email.policy import Compat32
 from http import HTTPStatus
 from typing import Any, BinaryIO
 
-# http.client's own bounds on a head: a line's length and the number of lines.
+# http.client's own bounds on a head: a line's length, and its lines with the empty one.
 MAX_LINE_BYTES = 65536
 MAX_HEADER_LINES = 100
 # What the email parser takes for a field name: printable ASCII but the colon.
@@ -50,7 +52,8 @@ class PlainHeadResponse(http.client.HTTPResponse):
             version, status, reason = self._read_status()
             if status != HTTPStatus.CONTINUE:
                 break
-            read_fields(self.fp)  # a 100 Continue's head: passed over, as http.client does
+            for _line in _head_lines(self.fp):  # a 100 Continue's head: passed over unread, as http.client does
+                pass
         self.code = self.status = status
         self.reason = reason.strip()
         if version in ("HTTP/1.0", "HTTP/0.9"):
@@ -75,14 +78,8 @@ def read_fields(fp: BinaryIO) -> http.client.HTTPMessage:
     """The header fields up to the empty line (or the end of stream), in order, duplicates kept."""
     message = http.client.HTTPMessage(policy=_AS_READ)
     fields: list[list[str]] = []
-    lines = 0
-    while (line := fp.readline(MAX_LINE_BYTES + 1)) not in (b"\r\n", b"\n", b""):
-        if len(line) > MAX_LINE_BYTES:
-            raise http.client.LineTooLong("header line")
-        lines += 1
-        if lines > MAX_HEADER_LINES:
-            raise http.client.HTTPException(f"got more than {MAX_HEADER_LINES} headers")
-        text = line[:-2] if line.endswith(b"\r\n") else line.rstrip(b"\n")  # one line ending, CRLF or LF
+    for line in _head_lines(fp):
+        text = line.removesuffix(b"\n").removesuffix(b"\r")  # its line ending: CRLF, LF, or CR at the end of stream
         if b"\r" in text or b"\0" in text:
             raise http.client.HTTPException("a header line holds a CR or NUL")
         if text[:1] in (b" ", b"\t"):
@@ -97,6 +94,18 @@ def read_fields(fp: BinaryIO) -> http.client.HTTPMessage:
     for field_name, field_value in fields:
         message[field_name] = field_value
     return message
+
+
+def _head_lines(fp: BinaryIO) -> Iterator[bytes]:
+    """A head's lines up to the empty one (or the end of stream), within http.client's bounds (which count the empty line)."""
+    for _ in range(MAX_HEADER_LINES):
+        line = fp.readline(MAX_LINE_BYTES + 1)
+        if len(line) > MAX_LINE_BYTES:
+            raise http.client.LineTooLong("header line")
+        if line in (b"\r\n", b"\n", b""):
+            return
+        yield line
+    raise http.client.HTTPException(f"got more than {MAX_HEADER_LINES} headers")
 
 
 def _length(value: Any) -> int | None:
