@@ -36,7 +36,7 @@ def ours() -> dict[str, float]:
     def send_messages(sender: object, message: object, *args: object, **kwargs: object) -> None:
         moments["published"] = time.time()
 
-    ServiceBusSender.send_messages = send_messages  # type: ignore[method-assign]
+    ServiceBusSender.send_messages = send_messages  # type: ignore[method-assign,assignment]
     functions = {function.get_function_name(): function for function in function_app.app.get_functions()}
     indexed = time.time()
     from devtools.invocation import HostContext  # the worker's own context type, outside the measured imports

@@ -228,7 +228,7 @@ def alone(path: MessagePath, repeat: int) -> dict[str, float]:
 
     built = result()
     wire = built.model_dump_json(by_alias=True)
-    properties = {"status": "created", "source": "bench"}
+    properties: dict[str | bytes, Any] = {"status": "created", "source": "bench"}
     return {
         "parse_booking": cpu_us(lambda: parse_booking(body), repeat),
         "derive_external_id": cpu_us(lambda: derive_external_id(booking.source, booking.record_id), repeat),
@@ -281,7 +281,7 @@ def profiles(path: MessagePath, ours_messages: Messages, floor_messages: Message
     ours_profile = profile(ours, len(triggers))
     floor_profile = profile(bare, len(ready))
     empty = {"calls": 0.0, "own_us": 0.0, "cumulative_us": 0.0}
-    beyond = [
+    beyond: list[dict[str, Any]] = [
         {
             "function": function,
             "extra_calls": row["calls"] - floor_profile.get(function, empty)["calls"],
@@ -290,7 +290,8 @@ def profiles(path: MessagePath, ours_messages: Messages, floor_messages: Message
         }
         for function, row in ours_profile.items()
     ]
-    by_own = sorted(({"function": function, **row} for function, row in ours_profile.items()), key=lambda row: -row["own_us"])
+    rows: list[dict[str, Any]] = [{"function": function, **row} for function, row in ours_profile.items()]
+    by_own = sorted(rows, key=lambda row: -row["own_us"])
     return {
         "ours_total_own_us": sum(row["own_us"] for row in ours_profile.values()),
         "floor_total_own_us": sum(row["own_us"] for row in floor_profile.values()),

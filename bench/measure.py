@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from bench import workload
@@ -240,7 +241,12 @@ def floor_throughput(messages: int, threads: int, floor: str) -> dict[str, Any]:
     }
 
 
-KINDS = {"per_message": per_message, "throughput": throughput, "throttled": throttled, "floor_throughput": floor_throughput}
+KINDS: dict[str, Callable[..., dict[str, Any]]] = {
+    "per_message": per_message,
+    "throughput": throughput,
+    "throttled": throttled,
+    "floor_throughput": floor_throughput,
+}
 
 
 def main(argv: list[str]) -> None:

@@ -11,7 +11,7 @@ import threading
 import uuid
 
 import azure.functions as func
-from azure.functions._abc import TraceContext
+from azure.functions._abc import RetryContext, TraceContext
 
 
 class HostTraceContext(TraceContext):
@@ -63,5 +63,5 @@ class HostContext(func.Context):
         return self._trace_context
 
     @property
-    def retry_context(self) -> func.RetryContext:  # type: ignore[override]
+    def retry_context(self) -> RetryContext:
         raise NotImplementedError("the bridge sets no retry policy: Service Bus redelivers")

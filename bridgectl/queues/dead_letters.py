@@ -149,7 +149,9 @@ def replay_copy(original: Any) -> ServiceBusMessage:
     sequence number and replayCount goes up by one. The time-to-live is not copied: an
     expired time-to-live may be why it was dead-lettered, so the copy takes the queue's default.
     """
-    properties = {name: value for name, value in message_properties(original).items() if name not in _DEAD_LETTER_PROPERTIES}
+    properties: dict[str | bytes, Any] = {
+        name: value for name, value in message_properties(original).items() if name not in _DEAD_LETTER_PROPERTIES
+    }
     properties[REPLAYED_FROM] = original.sequence_number
     properties[REPLAY_COUNT] = _replay_count(properties.get(REPLAY_COUNT)) + 1
     return ServiceBusMessage(

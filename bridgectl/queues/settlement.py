@@ -123,7 +123,9 @@ def peek_all(
         page = receiver.peek_messages(max_message_count=PEEK_PAGE, sequence_number=next_sequence)
         if page:
             scanned += len(page)
-            next_sequence = page[-1].sequence_number + 1
+            last = page[-1].sequence_number
+            assert last is not None  # a peeked message always carries one (only a message being built has none)
+            next_sequence = last + 1
             found += [message for message in page if chosen(message)]
             continue
         remaining = deadline - clock()
