@@ -23,6 +23,7 @@ import pytest
 from azure.functions.servicebus import ServiceBusMessage as TriggerMessage
 from azure.servicebus import ServiceBusMessage, ServiceBusSender
 from azure.servicebus.exceptions import ServiceBusConnectionError
+from hypothesis import settings
 from opentelemetry import metrics, trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -43,6 +44,13 @@ from tests.loopback_http import PROXY_VARIABLES, Recorder, self_signed
 from tests.simulator_client import fetch_token
 
 TEST_NAMESPACE = "bridge-tests.servicebus.windows.net"
+
+# Every property: CI runs a fixed seed and a bounded number of examples, HYPOTHESIS_PROFILE=long many more
+# with fresh seeds. The stateful machine's step counts have profiles of their own (test_stateful_invariants).
+HYPOTHESIS_PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+settings.register_profile("ci", max_examples=300, deadline=None, derandomize=True)
+settings.register_profile("long", max_examples=5000, deadline=None)
+settings.load_profile(HYPOTHESIS_PROFILE)
 
 
 class SentResults:

@@ -13,7 +13,7 @@ import io
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from urllib3.connection import _normalize_header_values
 
@@ -88,7 +88,6 @@ def _answers(draw: st.DrawFn) -> tuple[bytes, str]:
     return (head + "\r\n").encode("iso-8859-1") + body, method
 
 
-@settings(max_examples=400)
 @given(_answers())
 def test_a_head_reads_as_http_client_and_urllib3_read_it(answer: tuple[bytes, str]) -> None:
     data, method = answer

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
@@ -185,7 +185,6 @@ def test_cancel_needs_only_the_identifying_fields() -> None:
     assert (parsed.action, parsed.subject, parsed.start) == ("cancel", None, None)
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=2048))
 def test_arbitrary_bytes_are_accepted_or_rejected_never_crash(body: bytes) -> None:
     try:
@@ -201,7 +200,6 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.sampled_from(sorted(booking())), json_values, max_size=6))
 def test_near_valid_bookings_are_accepted_or_rejected_with_reasons(replacements: dict[str, Any]) -> None:
     document = booking(**replacements)

@@ -1,4 +1,5 @@
-""".github/: the CI workflow users run on their own copy, and Dependabot, checked without GitHub.
+""".github/: the CI workflow users run on their own copy, its nightly run of the long properties, and Dependabot,
+checked without GitHub.
 
 Both files are validated against the schemas GitHub's own tooling publishes (check-jsonschema's
 vendored copies), the workflow is audited by zizmor offline, and the tests below hold it to what
@@ -21,6 +22,11 @@ from ruamel.yaml import YAML
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "ci.yml"
+# Every test once a night with the properties' long profile.
+NIGHTLY = REPO_ROOT / ".github" / "workflows" / "properties.yml"
+WORKFLOWS = [WORKFLOW, NIGHTLY]
+# The longest a job may run: minutes, by workflow.
+TIME_LIMITS = {WORKFLOW: 30, NIGHTLY: 90}
 DEPENDABOT = REPO_ROOT / ".github" / "dependabot.yml"
 # The console scripts requirements-dev.txt installs next to the interpreter running the tests.
 VENV_BIN = Path(sys.executable).parent
@@ -64,8 +70,8 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     ("path", "schema"),
-    [(WORKFLOW, "vendor.github-workflows"), (DEPENDABOT, "vendor.dependabot")],
-    ids=["workflow", "dependabot"],
+    [(WORKFLOW, "vendor.github-workflows"), (NIGHTLY, "vendor.github-workflows"), (DEPENDABOT, "vendor.dependabot")],
+    ids=["workflow", "nightly workflow", "dependabot"],
 )
 def test_file_validates_against_githubs_schema(path: Path, schema: str) -> None:
     completed = run(tool("check-jsonschema"), "--builtin-schema", schema, str(path))
@@ -130,8 +136,9 @@ def test_the_what_if_job_runs_only_with_a_federated_credential_and_changes_nothi
 # ---------------------------------------------------------------- supply chain and privileges
 
 
-def test_every_action_is_pinned_by_full_commit_sha_with_its_version() -> None:
-    lines = [line for line in WORKFLOW.read_text().splitlines() if re.match(r"\s*(-\s*)?uses:", line)]
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_every_action_is_pinned_by_full_commit_sha_with_its_version(path: Path) -> None:
+    lines = [line for line in path.read_text().splitlines() if re.match(r"\s*(-\s*)?uses:", line)]
     assert lines
     for line in lines:
         match = re.fullmatch(r"\s*(?:-\s*)?uses:\s*(\S+)\s+#\s+(v\d+\.\d+\.\d+)\s*", line)
@@ -139,8 +146,9 @@ def test_every_action_is_pinned_by_full_commit_sha_with_its_version() -> None:
         assert FULL_SHA_PIN.match(match.group(1)), line.strip()
 
 
-def test_permissions_are_read_only_except_the_token_the_login_needs() -> None:
-    document = workflow()
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_permissions_are_read_only_except_the_token_the_login_needs(path: Path) -> None:
+    document = load(path)
     assert document["permissions"] == {"contents": "read"}
     for name, job in document["jobs"].items():
         logs_in = any(step.get("uses", "").startswith("azure/login@") for step in job["steps"])
@@ -151,16 +159,29 @@ def test_permissions_are_read_only_except_the_token_the_login_needs() -> None:
             assert permissions is None, f"{name} needs nothing beyond the workflow's contents: read"
 
 
-def test_no_checkout_leaves_the_token_on_disk() -> None:
-    for name, job in workflow()["jobs"].items():
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_no_checkout_leaves_the_token_on_disk(path: Path) -> None:
+    for name, job in load(path)["jobs"].items():
         for step in job["steps"]:
             if step.get("uses", "").startswith("actions/checkout@"):
                 assert step["with"]["persist-credentials"] is False, name
 
 
-def test_every_job_has_a_time_limit() -> None:
-    for name, job in workflow()["jobs"].items():
-        assert 0 < job["timeout-minutes"] <= 30, name
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_every_job_has_a_time_limit(path: Path) -> None:
+    for name, job in load(path)["jobs"].items():
+        assert 0 < job["timeout-minutes"] <= TIME_LIMITS[path], name
+
+
+def test_the_nightly_job_runs_the_readmes_test_command_with_the_long_profile() -> None:
+    """The same command as the test job, on the same Python and Node.js, with every property's long profile."""
+    (job,) = load(NIGHTLY)["jobs"].values()
+    (run_step,) = [step for step in job["steps"] if "run" in step]
+    assert (run_step["run"].strip(), run_step["env"]) == ("bash .ci/run", {"HYPOTHESIS_PROFILE": "long"})
+    setups = {step["uses"].split("@")[0]: step.get("with") for step in job["steps"] if "uses" in step}
+    assert setups["actions/setup-python"] == {"python-version": f"{sys.version_info.major}.{sys.version_info.minor}"}
+    assert setups["actions/setup-node"] == {"node-version": "20"}
+    assert set(load(NIGHTLY)["on"]) == {"schedule", "workflow_dispatch"}
 
 
 def test_dependabot_covers_python_azurite_and_the_actions() -> None:

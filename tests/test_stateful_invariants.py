@@ -18,13 +18,12 @@ when a session lock is lost. After every step:
   dead-lettered with its `failed` result (attempted); no two booking messages share a result id;
 - nothing outside the closed error set escapes the function.
 
-CI runs a fixed seed and a bounded number of examples; HYPOTHESIS_PROFILE=long runs many more.
+CI runs a fixed seed and a bounded number of examples; HYPOTHESIS_PROFILE=long runs many more (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import uuid
 from collections import defaultdict
@@ -44,7 +43,7 @@ from shared.record_state import UNKNOWN_MEETING, TableRecordStateStore
 from shared.result import ResultMessage, ResultStatus
 from shared.runtime import reset_pipeline
 from simulator import Fault, GraphSimulator
-from tests.conftest import TEST_NAMESPACE, indexed_functions
+from tests.conftest import HYPOTHESIS_PROFILE, TEST_NAMESPACE, indexed_functions
 from tests.service_bus_harness import ServiceBusBroker
 
 ORGANIZERS = ("0b6f3c1a-2d4e-4f60-8a1b-3c5d7e9f1a2b", "1c7a4d2b-3e5f-4a71-9b2c-4d6e8f0a2b3c")
@@ -57,7 +56,7 @@ MAX_DELIVERY_COUNT = 3
 RUN_TIMEOUT_SECONDS = 60
 
 settings.register_profile(
-    "ci",
+    "stateful-ci",
     max_examples=12,
     stateful_step_count=8,
     deadline=None,
@@ -65,9 +64,9 @@ settings.register_profile(
     suppress_health_check=list(HealthCheck),
 )
 settings.register_profile(
-    "long", max_examples=300, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)
+    "stateful-long", max_examples=300, stateful_step_count=20, deadline=None, suppress_health_check=list(HealthCheck)
 )
-PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+PROFILE = settings.get_profile(f"stateful-{HYPOTHESIS_PROFILE}")
 
 FAULTS = st.sampled_from(
     [
