@@ -15,7 +15,9 @@ request being sent, and its body within the read timeout of its head, however ma
 (_Watchdog shuts down the socket of an answer that is late; a watch ends before the connection can
 carry another request). It may not exceed MAX_ANSWER_BYTES, it is never decompressed (the
 bridge asks for none, so a compressed answer is not one it can read: the callers see bytes that are
-not JSON), and an interim 1xx answer is not taken for the final one.
+not JSON), and an interim 1xx answer is not taken for the final one. Its head is read by
+shared.answer_head, as HTTP fields rather than through the email package, and refused if it cannot be
+read whole.
 """
 
 from __future__ import annotations
