@@ -43,7 +43,7 @@ _AS_READ = _AsRead()
 
 
 class PlainHeadResponse(http.client.HTTPResponse):
-    """http.client's response with its head read by read_fields; everything after the head is http.client's."""
+    """http.client's response with its head read by _read_fields; everything after the head is http.client's."""
 
     def begin(self) -> None:
         if self.headers is not None:  # already begun
@@ -62,7 +62,7 @@ class PlainHeadResponse(http.client.HTTPResponse):
             self.version = 11
         else:
             raise http.client.UnknownProtocol(version)
-        self.headers = self.msg = read_fields(self.fp)
+        self.headers = self.msg = _read_fields(self.fp)
         # The body's framing, as http.client frames it: chunked, else Content-Length, else until the close.
         self.chunked = (self.headers.get("transfer-encoding") or "").lower() == "chunked"
         self.chunk_left = None
@@ -74,7 +74,7 @@ class PlainHeadResponse(http.client.HTTPResponse):
             self.will_close = True
 
 
-def read_fields(fp: BinaryIO) -> http.client.HTTPMessage:
+def _read_fields(fp: BinaryIO) -> http.client.HTTPMessage:
     """The header fields up to the empty line (or the end of stream), in order, duplicates kept."""
     message = http.client.HTTPMessage(policy=_AS_READ)
     fields: list[list[str]] = []
