@@ -94,6 +94,7 @@ def test_a_head_reads_as_http_client_and_urllib3_read_it(answer: tuple[bytes, st
     assert _reading(PlainHeadResponse, data, method) == _reading(http.client.HTTPResponse, data, method)
 
 
+@pytest.mark.usefixtures("no_transport_settings_from_the_machine")
 def test_an_obsolete_fold_reaches_the_caller_as_one_space_with_lf_line_endings_too() -> None:
     """urllib3 made one space of a CRLF fold in the email parser's value and left a bare-LF one as it was."""
     answer = b"HTTP/1.1 200 OK\nX-Long: first  \n\t second\nContent-Length: 2\n\nok"
@@ -146,6 +147,7 @@ def test_an_edge_of_what_http_client_reads_reads_the_same(answer: bytes) -> None
     assert _reading(PlainHeadResponse, answer, "POST") == _reading(http.client.HTTPResponse, answer, "POST")
 
 
+@pytest.mark.usefixtures("no_transport_settings_from_the_machine")
 def test_a_refused_head_reaches_the_caller_as_a_transport_error_over_a_real_connection() -> None:
     """urllib3 makes ProtocolError of the HTTPException; the callers take it for an answer that did not come."""
     answer = b"HTTP/1.1 201 Created\r\nX-Note: a\rContent-Length: 2\r\n\r\nok"
