@@ -2,7 +2,7 @@
 
 http.client hands every answer's header lines to email.parser, a MIME parser, and urllib3 then reads
 each value back through the email policy: 12% of a booking's CPU in py-spy's samples, for heads that
-are one "name: value" field a line (RFC 9112 section 5). Read here, a booking takes 7-8% less CPU
+are one "name: value" field a line (RFC 9112 section 5). Read here, a booking takes about 6% less CPU
 (paired blocks of 200 bookings, issue 12, docs/performance.md). PlainHeadResponse reads the fields
 into the same HTTPMessage, as the email parser would have them, and frames the body as http.client does.
 
