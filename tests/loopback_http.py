@@ -116,11 +116,13 @@ def read_request(connection: socket.socket, buffered: bytes) -> tuple[bytes, byt
     return head, buffered[needed:]
 
 
-def requested(base_url: str, path: str, timeout: tuple[float, float] = (2.0, 2.0)) -> HttpReply:
-    """One GET through a fresh shared.http_transport endpoint, closed after it (it reads the environment when made)."""
+def requested(
+    base_url: str, path: str, timeout: tuple[float, float] = (2.0, 2.0), *, method: str = "GET", body: bytes | None = None
+) -> HttpReply:
+    """One request through a fresh shared.http_transport endpoint, closed after it (it reads the environment when made)."""
     endpoint = HttpEndpoint(base_url, 1, {})
     try:
-        return endpoint.request("GET", path, timeout=timeout)
+        return endpoint.request(method, path, body=body, timeout=timeout)
     finally:
         endpoint.close()
 

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from urllib3.connection import _normalize_header_values
 
 from shared.answer_head import MAX_HEADER_LINES, MAX_LINE_BYTES, PlainHeadResponse
-from shared.http_transport import HttpEndpoint, TransportError
-from tests.loopback_http import answered_with, scripted_server
+from shared.http_transport import TransportError
+from tests.loopback_http import answered_with, requested, scripted_server
 
 
 class _Socket:
@@ -99,9 +99,7 @@ def test_an_obsolete_fold_reaches_the_caller_as_one_space_with_lf_line_endings_t
     """urllib3 made one space of a CRLF fold in the email parser's value and left a bare-LF one as it was."""
     answer = b"HTTP/1.1 200 OK\nX-Long: first  \n\t second\nContent-Length: 2\n\nok"
     with scripted_server(answered_with(answer)) as port:
-        endpoint = HttpEndpoint(f"http://127.0.0.1:{port}", 1, {})
-        reply = endpoint.request("GET", "/", timeout=(1.0, 1.0))
-        endpoint.close()
+        reply = requested(f"http://127.0.0.1:{port}", "/", timeout=(1.0, 1.0))
     assert (reply.headers["X-Long"], reply.body) == ("first second", b"ok")
 
 
@@ -151,8 +149,5 @@ def test_an_edge_of_what_http_client_reads_reads_the_same(answer: bytes) -> None
 def test_a_refused_head_reaches_the_caller_as_a_transport_error_over_a_real_connection() -> None:
     """urllib3 makes ProtocolError of the HTTPException; the callers take it for an answer that did not come."""
     answer = b"HTTP/1.1 201 Created\r\nX-Note: a\rContent-Length: 2\r\n\r\nok"
-    with scripted_server(answered_with(answer)) as port:
-        endpoint = HttpEndpoint(f"http://127.0.0.1:{port}", 1, {})
-        with pytest.raises(TransportError):
-            endpoint.request("POST", "/meetings", body=b"{}", timeout=(1.0, 1.0))
-        endpoint.close()
+    with scripted_server(answered_with(answer)) as port, pytest.raises(TransportError):
+        requested(f"http://127.0.0.1:{port}", "/meetings", timeout=(1.0, 1.0), method="POST", body=b"{}")

@@ -21,7 +21,7 @@ import pytest
 
 from shared import http_transport
 from shared.http_transport import HttpEndpoint, NoAnswerInTime, TransportError
-from tests.loopback_http import scripted_server
+from tests.loopback_http import requested, scripted_server
 
 pytestmark = pytest.mark.usefixtures("no_transport_settings_from_the_machine")
 
@@ -57,12 +57,10 @@ def body_until_close_trickled(connection: socket.socket) -> bool:
 @pytest.mark.parametrize("answer", [chunk_size_line_trickled, trailers_trickled, body_until_close_trickled])
 def test_a_trickled_body_fails_one_read_timeout_after_its_head(answer: Any) -> None:
     with scripted_server(answer) as port:
-        endpoint = HttpEndpoint(f"http://127.0.0.1:{port}", 1, {})
         started = time.monotonic()
         with pytest.raises(NoAnswerInTime):
-            endpoint.request("GET", "/", timeout=(1.0, READ_TIMEOUT))
+            requested(f"http://127.0.0.1:{port}", "/", timeout=(1.0, READ_TIMEOUT))
         elapsed = time.monotonic() - started
-        endpoint.close()
     assert elapsed < READ_TIMEOUT + MARGIN, f"{answer.__name__}: waited {elapsed:.2f} s with a {READ_TIMEOUT} s read timeout"
 
 

@@ -22,10 +22,10 @@ import pytest
 
 from shared.errors import GraphUnavailable
 from shared.graph_client import GraphClient
-from shared.http_transport import MAX_ANSWER_BYTES, HttpEndpoint, TransportError
+from shared.http_transport import MAX_ANSWER_BYTES, TransportError
 from shared.retry_policy import RetryPolicy
 from tests.bookings import ORGANIZER_ID
-from tests.loopback_http import answered_with, scripted_server
+from tests.loopback_http import answered_with, requested, scripted_server
 
 ONE_ATTEMPT = RetryPolicy(budget_seconds=5, base_delay_seconds=0.01, max_delay_seconds=0.02, max_attempts=1)
 
@@ -125,7 +125,5 @@ def oversized_server() -> Iterator[int]:
 
 
 def test_an_answer_beyond_the_bound_is_a_transport_error_not_a_body_in_memory(oversized_server: int) -> None:
-    endpoint = HttpEndpoint(f"http://127.0.0.1:{oversized_server}", 1, {})
     with pytest.raises(TransportError, match="larger than"):
-        endpoint.request("GET", "/", timeout=(2.0, 5.0))
-    endpoint.close()
+        requested(f"http://127.0.0.1:{oversized_server}", "/", timeout=(2.0, 5.0))

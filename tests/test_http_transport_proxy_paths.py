@@ -19,7 +19,7 @@ from shared.errors import ConfigurationError, GraphError
 from shared.graph_client import GraphClient
 from shared.http_transport import HttpEndpoint, NotSent, TransportError
 from shared.retry_policy import RetryPolicy
-from tests.loopback_http import accept_each, closed_port
+from tests.loopback_http import accept_each, closed_port, requested
 
 ONE_ATTEMPT = RetryPolicy(budget_seconds=10, base_delay_seconds=0.01, max_delay_seconds=0.02, max_attempts=1)
 
@@ -91,18 +91,13 @@ def test_a_connect_answer_that_never_comes_means_the_request_was_not_sent(monkey
     """Found by the fifth review: urllib3 called it a read timeout, which a caller takes for "maybe applied"."""
     with accept_each(silent_after_the_first_bytes) as port:
         monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
-        endpoint = HttpEndpoint("https://graph.example.test/v1.0", 1, {})
         with pytest.raises(TransportError) as raised:
-            endpoint.request("POST", "/users/x/onlineMeetings", body=b"{}", timeout=(0.5, 5.0))
-        endpoint.close()
+            requested("https://graph.example.test/v1.0", "/users/x/onlineMeetings", (0.5, 5.0), method="POST", body=b"{}")
     assert isinstance(raised.value, NotSent), f"{type(raised.value).__name__}: {raised.value}"
 
 
 def test_a_tls_handshake_that_never_completes_means_the_request_was_not_sent() -> None:
-    with accept_each(silent_after_the_first_bytes) as port:
-        endpoint = HttpEndpoint(f"https://127.0.0.1:{port}/v1.0", 1, {})
-        with pytest.raises(TransportError) as raised:
-            endpoint.request("POST", "/users/x/onlineMeetings", body=b"{}", timeout=(0.5, 5.0))
-        endpoint.close()
+    with accept_each(silent_after_the_first_bytes) as port, pytest.raises(TransportError) as raised:
+        requested(f"https://127.0.0.1:{port}/v1.0", "/users/x/onlineMeetings", (0.5, 5.0), method="POST", body=b"{}")
     assert isinstance(raised.value, NotSent), f"{type(raised.value).__name__}: {raised.value}"
     assert "onlineMeetings" not in str(raised.value)
