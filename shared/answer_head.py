@@ -21,7 +21,7 @@ import http.client
 from collections.abc import Iterator
 from email.policy import Compat32
 from http import HTTPStatus
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 # http.client's own bounds on a head: a line's length, and its lines with the empty one.
 MAX_LINE_BYTES = 65536
@@ -108,7 +108,7 @@ def _head_lines(fp: BinaryIO) -> Iterator[bytes]:
     raise http.client.HTTPException(f"got more than {MAX_HEADER_LINES} headers")
 
 
-def _length(value: Any) -> int | None:
+def _length(value: str | None) -> int | None:
     """Content-Length as http.client takes it: a non-negative integer, else unknown."""
     if not value:
         return None
