@@ -1,6 +1,6 @@
-"""Microsoft Graph's onlineMeetings and events calls over one connection pool: tokens, timeouts, retries, errors.
+"""Microsoft Graph's onlineMeetings and events calls over one requests Session: tokens, timeouts, retries, errors.
 
-One client per process, used by every invocation thread: the connection pool (shared.http_transport) is
+One client per process, used by every invocation thread: the session's connection pool (shared.http_transport) is
 thread-safe and keeps TLS connections to Graph alive between messages. Retrying a
 createOrGet POST is safe because the externalId makes it idempotent; that is the point of it.
 Each request is a span of the booking's trace and carries its traceparent (shared.telemetry).
@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused, GraphThrottled, GraphUnavailable
 from shared.graph_answers import MAX_REQUEST_ID_LENGTH, Answer, bounded, classify, error_info
-from shared.http_transport import HttpEndpoint, HttpReply, NoAnswerInTime, NotSent, TransportError
+from shared.http_transport import HttpEndpoint, HttpResponse, NotSent, TransportError
 from shared.log_text import escaped
 from shared.retry_policy import RetryPolicy
 from shared.telemetry import (
@@ -69,7 +69,7 @@ class GraphClient:
         self._bearer_token = bearer_token
         self._retry_policy = retry_policy or RetryPolicy()
         self._read_timeout = read_timeout_seconds
-        self._endpoint = HttpEndpoint(base_url, max_connections, _JSON_BOTH_WAYS)
+        self._endpoint = HttpEndpoint(base_url, max_connections, _JSON_BOTH_WAYS, service="Graph")
 
     def create_or_get(
         self, organizer_id: str, body: bytes, deadline: float | None = None, *, language: str | None = None
@@ -204,18 +204,18 @@ class GraphClient:
             if language:
                 headers["Accept-Language"] = language
             try:
-                reply = self._request(method, operation, attempt, path, body, headers, timeout)
+                response = self._request(method, operation, attempt, path, body, headers, timeout)
             except TransportError as error:
-                info = GraphErrorInfo(None, type(error).__name__, _connection_failure(error), None, client_request_id)
+                info = GraphErrorInfo(None, error.code, error.description, None, client_request_id)
                 maybe_applied |= not isinstance(error, NotSent)
             else:
-                answer = classify(reply.status)
-                if answer is Answer.SUCCESS and reply.status not in _NO_CONTENT:
-                    return _success(reply, client_request_id, attempt)
+                answer = classify(response.status)
+                if answer is Answer.SUCCESS and response.status not in _NO_CONTENT:
+                    return _success(response, client_request_id, attempt)
                 if answer is Answer.SUCCESS:
-                    return GraphResponse(reply.status, None, _request_id(reply))
-                info = error_info(reply.status, reply.reason, reply.headers, reply.body, client_request_id)
-                maybe_applied |= reply.status in _MAYBE_APPLIED_STATUSES
+                    return GraphResponse(response.status, None, _request_id(response))
+                info = error_info(response.status, response.reason, response.headers, response.body, client_request_id)
+                maybe_applied |= response.status in _MAYBE_APPLIED_STATUSES
                 if answer is Answer.ACCESS_DENIED:
                     raise _marked(GraphAccessDenied(info), maybe_applied)
                 if answer is Answer.UNAVAILABLE:
@@ -250,14 +250,14 @@ class GraphClient:
         body: bytes | None,
         headers: dict[str, str],
         timeout: tuple[float, float],
-    ) -> HttpReply:
+    ) -> HttpResponse:
         """One HTTP request: a span of the booking's trace, whose traceparent the request carries."""
         endpoint = self._endpoint
         with graph_request(method, operation, endpoint.host, attempt) as call:
             call.carry_trace_context(headers)
-            reply = endpoint.request(method, path, body=body, headers=headers, timeout=timeout)
-            call.answered(reply.status, _request_id(reply))
-        return reply
+            response = endpoint.request(method, path, body=body, headers=headers, timeout=timeout)
+            call.answered(response.status, _request_id(response))
+        return response
 
 
 def _marked(error: GraphError, maybe_applied: bool) -> GraphError:
@@ -265,15 +265,17 @@ def _marked(error: GraphError, maybe_applied: bool) -> GraphError:
     return error
 
 
-def _success(reply: HttpReply, client_request_id: str, attempt: int) -> GraphResponse:
+def _success(response: HttpResponse, client_request_id: str, attempt: int) -> GraphResponse:
     """The answer's JSON; a success whose body cannot be read still says Graph applied the request."""
-    request_id = _request_id(reply)
+    request_id = _request_id(response)
     try:
-        payload = json.loads(reply.body)
+        payload = json.loads(response.body)
     except (ValueError, RecursionError):
-        info = GraphErrorInfo(reply.status, "InvalidResponse", "the success response is not JSON", request_id, client_request_id)
+        info = GraphErrorInfo(
+            response.status, "InvalidResponse", "the success response is not JSON", request_id, client_request_id
+        )
         raise _marked(GraphUnavailable(info, attempt), True) from None
-    return GraphResponse(reply.status, payload, request_id)
+    return GraphResponse(response.status, payload, request_id)
 
 
 def _query(odata_filter: str) -> str:
@@ -281,14 +283,6 @@ def _query(odata_filter: str) -> str:
     return f"$filter={quote(odata_filter, safe='')}"
 
 
-def _request_id(reply: HttpReply) -> str | None:
-    value = reply.headers.get("request-id")
+def _request_id(response: HttpResponse) -> str | None:
+    value = response.headers.get("request-id")
     return bounded(value, MAX_REQUEST_ID_LENGTH) if value else None
-
-
-def _connection_failure(error: Exception) -> str:
-    if isinstance(error, NotSent):
-        return "could not connect to Graph (refused, not resolved or timed out connecting)"
-    if isinstance(error, NoAnswerInTime):
-        return "Graph did not answer within the read timeout"
-    return "the connection to Graph failed or was dropped before an answer"

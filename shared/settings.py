@@ -1,21 +1,23 @@
-"""Every setting the bridge reads, read in this one module.
+"""Every setting the bridge reads, validated by one pydantic model.
 
 The names here are the single source of truth: infra/, docs/operations.md and
 local.settings.json.example are checked against them by tests/test_settings_consistency.py.
-A missing or malformed setting raises ConfigurationError naming the setting, so an
-operator sees what to fix instead of a stack trace from deep inside an SDK.
+A missing or malformed setting raises ConfigurationError naming the setting and what it should
+hold, never its value: a value pasted into the wrong setting may be a secret.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from shared.connection_string import AZURITE_ACCOUNT, azurite_fields, is_loopback, is_service_bus_emulator
 from shared.errors import ConfigurationError
 from shared.identifiers import GUID
 from shared.organizer_policy import OrganizerPolicy, parse_organizer_policy
@@ -29,8 +31,8 @@ BOOKINGS_QUEUE = "BOOKINGS_QUEUE"
 RESULTS_QUEUE = "RESULTS_QUEUE"
 GRAPH_BASE_URL = "GRAPH_BASE_URL"
 AZURE_CLIENT_ID = "AZURE_CLIENT_ID"
-# Per-record state (last applied revision, cancellation) in Azure Table storage: the identity
-# reaches the table service at this URI; locally RECORD_STATE_CONNECTION may hold Azurite's string.
+# Per-record state in Azure Table storage: the identity reaches the table service at this URI;
+# locally RECORD_STATE_CONNECTION may hold Azurite's connection string.
 RECORD_STATE_CONNECTION = "RecordStateStorage"
 RECORD_STATE_TABLE_SERVICE_URI = "RecordStateStorage__tableServiceUri"
 RECORD_STATE_TABLE = "RECORD_STATE_TABLE"
@@ -39,16 +41,16 @@ BOOKINGS_MAX_DELIVERY_COUNT = "BOOKINGS_MAX_DELIVERY_COUNT"
 ALLOWED_ORGANIZERS = "ALLOWED_ORGANIZERS"
 GRAPH_RETRY_BUDGET_SECONDS = "GRAPH_RETRY_BUDGET_SECONDS"
 MAX_THROTTLE_REQUEUES = "MAX_THROTTLE_REQUEUES"
-# Calendar mode (issue 15): bookings with `calendar` become Outlook events; off unless the operator turns it on,
+# Calendar mode: bookings with `calendar` become Outlook events; off unless the operator turns it on,
 # because it needs Calendars.ReadWrite, a permission over mailboxes, not only meetings.
 CALENDAR_EVENTS_ENABLED = "CALENDAR_EVENTS_ENABLED"
 # Set to "Development" by Core Tools (`func start`); an operator could set it in Azure too.
 FUNCTIONS_ENVIRONMENT = "AZURE_FUNCTIONS_ENVIRONMENT"
 # Set by the platform on every Azure Functions (App Service) instance, never by Core Tools: where one is present
-# the process runs in Azure, whatever FUNCTIONS_ENVIRONMENT says, and only the managed identity is used (issue 13).
+# the process runs in Azure, whatever FUNCTIONS_ENVIRONMENT says, and only the managed identity is used.
 AZURE_INSTANCE_MARKERS = ("WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME")
 # Development only: Graph signs in on its own (the simulator's identity endpoint, or an app registration of a
-# test tenant with a certificate) while Service Bus and the state table keep the developer's sign-in (issue 13).
+# test tenant with a certificate) while Service Bus and the state table keep the developer's sign-in.
 # Names no SDK reads: the Functions host reads local.settings.json too, and its trigger would take the simulator's
 # tokens for Service Bus if they were IDENTITY_ENDPOINT and IDENTITY_HEADER.
 GRAPH_CREDENTIAL = "GRAPH_CREDENTIAL"
@@ -107,15 +109,29 @@ APP_SETTINGS = (
 TUNING_SETTINGS = (GRAPH_RETRY_BUDGET_SECONDS, MAX_THROTTLE_REQUEUES)
 # Local-only settings: infra never sets them (Azure uses the identity-based form).
 LOCAL_ONLY_SETTINGS = (RECORD_STATE_CONNECTION, *GRAPH_SIGN_IN_SETTINGS)
-
-_QUEUE_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?$")
-_HOST_NAME = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+# What publishing a result needs, and what talking to the queues needs: read alone, so that a broken setting
+# elsewhere still lets a booking be answered and the command line reach the queues.
+_QUEUE_SETTINGS = (SERVICE_BUS_CONNECTION, SERVICE_BUS_NAMESPACE, SERVICE_BUS_CREDENTIAL, BOOKINGS_QUEUE, RESULTS_QUEUE)
+_ROUTE_SETTINGS = (
+    *_QUEUE_SETTINGS,
+    SERVICE_BUS_CLIENT_ID,
+    AZURE_CLIENT_ID,
+    BOOKINGS_MAX_DELIVERY_COUNT,
+    FUNCTIONS_ENVIRONMENT,
+    *AZURE_INSTANCE_MARKERS,
+    *GRAPH_SIGN_IN_SETTINGS,
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
 )
-_LOOPBACK_NAMES = {"localhost"}
-_TABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
-# Azurite's well-known development account: the only storage account a connection string may name.
-_AZURITE_ACCOUNT = "devstoreaccount1"
+# A result is still published when the delivery count is broken (its default) or Graph's sign-in is (none).
+_SIGN_IN_RULES = (*GRAPH_SIGN_IN_SETTINGS, APPLICATIONINSIGHTS_AUTHENTICATION_STRING)
+
+_QUEUE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?")
+_HOST_NAME = re.compile(
+    r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+_TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
+_SECONDS = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6})?")
 
 
 @dataclass(frozen=True)
@@ -123,7 +139,7 @@ class ServiceBusTarget:
     """Where results are published: a namespace reached with the identity, or the local emulator."""
 
     fully_qualified_namespace: str | None = None
-    emulator_connection_string: str | None = None
+    emulator_connection_string: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -131,7 +147,7 @@ class RecordStateTarget:
     """Where per-record state lives: a table service reached with the identity, or Azurite locally."""
 
     table_service_uri: str | None = None
-    emulator_connection_string: str | None = None
+    emulator_connection_string: str | None = field(default=None, repr=False)
 
     def require(self) -> RecordStateTarget:
         """This target, or ConfigurationError if neither form is set (only the function needs the table)."""
@@ -164,114 +180,332 @@ GraphSignIn = SimulatorIdentity | CertificateSignIn
 
 
 @dataclass(frozen=True)
-class QueueSettings:
-    """The Service Bus target and the two queue names, for code that only talks to the queues."""
-
-    service_bus: ServiceBusTarget
-    bookings_queue: str
-    results_queue: str
-
-
-@dataclass(frozen=True)
-class Settings:
-    bookings_queue: str
-    results_queue: str
-    graph_base_url: str
-    graph_scope: str
-    service_bus: ServiceBusTarget
-    managed_identity_client_id: str | None
-    developer_credential: bool
-    record_state: RecordStateTarget = RecordStateTarget()
-    record_state_table: str = DEFAULT_RECORD_STATE_TABLE
-    max_delivery_count: int = DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT
-    organizer_policy: OrganizerPolicy = field(default_factory=OrganizerPolicy)
-    graph_retry_budget_seconds: float = DEFAULT_GRAPH_RETRY_BUDGET_SECONDS
-    max_throttle_requeues: int = DEFAULT_MAX_THROTTLE_REQUEUES
-    # Development only: Graph's own sign-in; None means Graph uses the process's one credential.
-    graph_sign_in: GraphSignIn | None = None
-    calendar_events_enabled: bool = False
-
-
-@dataclass(frozen=True)
 class TelemetrySettings:
     """Where the bridge exports telemetry itself: None when nowhere, or when the worker does it."""
 
-    azure_monitor_connection_string: str | None
+    azure_monitor_connection_string: str | None = field(repr=False)
 
 
-@dataclass(frozen=True)
-class ResultRoute:
-    """Just what publishing a result needs: enough to answer a booking while another setting is broken."""
+def _shaped(pattern: re.Pattern[str], expected: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(expected)
+        return value
 
-    service_bus: ServiceBusTarget
-    results_queue: str
-    max_delivery_count: int
-    managed_identity_client_id: str | None
-    developer_credential: bool
-    graph_sign_in: GraphSignIn | None = None
+    return AfterValidator(check)
 
 
-def load_result_route(environ: Mapping[str, str] | None = None) -> ResultRoute:
-    """The settings a result is published with; a malformed BOOKINGS_MAX_DELIVERY_COUNT counts as the default."""
-    env = os.environ if environ is None else environ
-    try:
-        max_delivery_count = _integer(env, BOOKINGS_MAX_DELIVERY_COUNT, DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, 1, 2000)
-    except ConfigurationError:
-        max_delivery_count = DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT
-    developer = _developer(env)
-    try:
-        graph_sign_in = _graph_sign_in(env, developer)
-    except ConfigurationError:
-        graph_sign_in = None  # then the pipeline was never built, and no Graph credential changed the environment
-    return ResultRoute(
-        service_bus=_service_bus_target(env),
-        results_queue=_queue_name(env, RESULTS_QUEUE, DEFAULT_RESULTS_QUEUE),
-        max_delivery_count=max_delivery_count,
-        managed_identity_client_id=_managed_identity_client_id(env),
-        developer_credential=developer,
-        graph_sign_in=graph_sign_in,
+def _whole_number(low: int, high: int) -> BeforeValidator:
+    """Digits 0-9 only: str.isdigit and int() also take "²" and other scripts' digits."""
+
+    def check(value: object) -> int:
+        if not isinstance(value, str) or not _WHOLE_NUMBER.fullmatch(value) or not low <= int(value) <= high:
+            raise ValueError(f"is not a whole number from {low} to {high}")
+        return int(value)
+
+    return BeforeValidator(check)
+
+
+def _seconds(value: object) -> float:
+    # More than four minutes would outlast the host's lock renewal and function timeout (5 minutes).
+    if not isinstance(value, str) or not _SECONDS.fullmatch(value) or not 1.0 <= float(value) <= 240.0:
+        raise ValueError("is not a number of seconds from 1 to 240")
+    return float(value)
+
+
+def _flag(value: object) -> bool:
+    if not isinstance(value, str) or value.lower() not in ("true", "false"):
+        raise ValueError("is not true or false")
+    return value.lower() == "true"
+
+
+def _client_id(value: str) -> str:
+    if not GUID.fullmatch(value):
+        raise ValueError("is not a client id (a GUID)")
+    return value.lower()
+
+
+def _managed_identity(value: str) -> str:
+    if value.lower() != "managedidentity":
+        raise ValueError("is not supported: the only value is 'managedidentity'")
+    return value
+
+
+def _tenant_id(value: str) -> str:
+    if not (GUID.fullmatch(value) or _HOST_NAME.fullmatch(value)):
+        raise ValueError("is not a tenant id (a GUID) or a domain name")
+    return value
+
+
+def _organizer_policy(value: object) -> OrganizerPolicy:
+    return parse_organizer_policy(value if isinstance(value, str) else "")
+
+
+def _table_endpoint(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.username or parts.password:
+        raise ValueError("is not a table endpoint such as https://contosobridge.table.core.windows.net")
+    return value.rstrip("/")
+
+
+def _url(example: str, *, path_suffix: str = "") -> AfterValidator:
+    """An absolute https URL (plain http only on loopback, for the simulator), no credentials, query or fragment."""
+
+    def check(value: str) -> str:
+        value = value.rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError(f"is not an absolute URL {example}")
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
+            raise ValueError("must use https (plain http is allowed only on loopback, for the simulator)")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("must not carry credentials, a query or a fragment")
+        if not parts.path.endswith(path_suffix):
+            raise ValueError(f"must end with {path_suffix}, the API version this bridge is built against ({example})")
+        return value
+
+    return AfterValidator(check)
+
+
+_GRAPH_URL_EXAMPLE = "such as https://graph.microsoft.com/v1.0 or https://graph.microsoft.us/v1.0"
+_IDENTITY_EXAMPLE = "such as http://127.0.0.1:8010/msi/token, as the simulator prints it"
+_QUEUE_NAME_HINT = "1-260 letters, digits, '.', '-', '_' or '/', starting and ending with a letter or digit"
+_NAMESPACE_HINT = "give only the host, such as contoso-bookings.servicebus.windows.net"
+QueueName = Annotated[str, _shaped(_QUEUE_NAME, f"is not a Service Bus queue name ({_QUEUE_NAME_HINT})")]
+HostName = Annotated[str, _shaped(_HOST_NAME, f"is not a host name: {_NAMESPACE_HINT}")]
+TableName = Annotated[str, _shaped(_TABLE_NAME, "is not a table name (3-63 letters and digits, starting with a letter)")]
+TableEndpoint = Annotated[str, AfterValidator(_table_endpoint)]
+GraphBaseUrl = Annotated[str, _url(_GRAPH_URL_EXAMPLE, path_suffix="/v1.0")]
+IdentityEndpoint = Annotated[str, _url(_IDENTITY_EXAMPLE)]
+ClientId = Annotated[str, AfterValidator(_client_id)]
+TenantId = Annotated[str, AfterValidator(_tenant_id)]
+Credential = Annotated[str, AfterValidator(_managed_identity)]
+Seconds = Annotated[float, BeforeValidator(_seconds)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+Policy = Annotated[OrganizerPolicy, BeforeValidator(_organizer_policy)]
+
+
+class Settings(BaseModel):
+    """The app settings, by their names (aliases); what the bridge derives from them is a property."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True, arbitrary_types_allowed=True)
+
+    bookings_queue: QueueName = Field(DEFAULT_BOOKINGS_QUEUE, alias=BOOKINGS_QUEUE)
+    results_queue: QueueName = Field(DEFAULT_RESULTS_QUEUE, alias=RESULTS_QUEUE)
+    graph_base_url: GraphBaseUrl = Field(DEFAULT_GRAPH_BASE_URL, alias=GRAPH_BASE_URL)
+    service_bus_connection: str | None = Field(None, alias=SERVICE_BUS_CONNECTION, repr=False)
+    service_bus_namespace: HostName | None = Field(None, alias=SERVICE_BUS_NAMESPACE)
+    service_bus_credential: Credential | None = Field(None, alias=SERVICE_BUS_CREDENTIAL)
+    azure_client_id: ClientId | None = Field(None, alias=AZURE_CLIENT_ID)
+    trigger_client_id: ClientId | None = Field(None, alias=SERVICE_BUS_CLIENT_ID)
+    record_state_connection: str | None = Field(None, alias=RECORD_STATE_CONNECTION, repr=False)
+    record_state_table_service_uri: TableEndpoint | None = Field(None, alias=RECORD_STATE_TABLE_SERVICE_URI)
+    record_state_table: TableName = Field(DEFAULT_RECORD_STATE_TABLE, alias=RECORD_STATE_TABLE)
+    max_delivery_count: Annotated[int, _whole_number(1, 2000)] = Field(
+        DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, alias=BOOKINGS_MAX_DELIVERY_COUNT
     )
+    organizer_policy: Policy = Field(default_factory=OrganizerPolicy, alias=ALLOWED_ORGANIZERS)
+    graph_retry_budget_seconds: Seconds = Field(DEFAULT_GRAPH_RETRY_BUDGET_SECONDS, alias=GRAPH_RETRY_BUDGET_SECONDS)
+    max_throttle_requeues: Annotated[int, _whole_number(0, 100)] = Field(
+        DEFAULT_MAX_THROTTLE_REQUEUES, alias=MAX_THROTTLE_REQUEUES
+    )
+    calendar_events_enabled: Flag = Field(False, alias=CALENDAR_EVENTS_ENABLED)
+    functions_environment: str | None = Field(None, alias=FUNCTIONS_ENVIRONMENT)
+    website_instance_id: str | None = Field(None, alias=AZURE_INSTANCE_MARKERS[0])
+    website_site_name: str | None = Field(None, alias=AZURE_INSTANCE_MARKERS[1])
+    graph_credential: str | None = Field(None, alias=GRAPH_CREDENTIAL)
+    graph_identity_endpoint: IdentityEndpoint | None = Field(None, alias=GRAPH_IDENTITY_ENDPOINT)
+    graph_identity_header: str | None = Field(None, alias=GRAPH_IDENTITY_HEADER, repr=False)
+    graph_tenant_id: TenantId | None = Field(None, alias=GRAPH_TENANT_ID)
+    graph_client_id: ClientId | None = Field(None, alias=GRAPH_CLIENT_ID)
+    graph_certificate_path: str | None = Field(None, alias=GRAPH_CERTIFICATE_PATH)
+    insights_authentication: str | None = Field(None, alias=APPLICATIONINSIGHTS_AUTHENTICATION_STRING, repr=False)
+
+    @model_validator(mode="after")
+    def _rules_across_settings(self) -> Settings:
+        """The few rules that involve more than one setting; ConfigurationError names the one to change."""
+        if self.service_bus_connection is None and self.service_bus_namespace is None:
+            raise ConfigurationError(
+                SERVICE_BUS_NAMESPACE, "is not set: give the namespace host name, such as contoso-bookings.servicebus.windows.net"
+            )
+        if self.service_bus_connection is not None and not is_service_bus_emulator(self.service_bus_connection):
+            # Real namespaces are reached with the managed identity, so no secret ever sits in app settings.
+            raise ConfigurationError(
+                SERVICE_BUS_CONNECTION,
+                "a connection string is accepted only for the local Service Bus emulator "
+                "(UseDevelopmentEmulator=true with an Endpoint on loopback, such as sb://localhost); for a real "
+                f"namespace remove it and set {SERVICE_BUS_NAMESPACE} so the managed identity is used",
+            )
+        if self.record_state_connection is not None and azurite_fields(self.record_state_connection) is None:
+            raise ConfigurationError(
+                RECORD_STATE_CONNECTION,
+                "a connection string is accepted only for Azurite (UseDevelopmentStorage=true, or "
+                f"AccountName={AZURITE_ACCOUNT} with its key and a loopback TableEndpoint); in Azure remove it and set "
+                f"{RECORD_STATE_TABLE_SERVICE_URI} so the managed identity is used",
+            )
+        if self.azure_client_id and self.trigger_client_id and self.azure_client_id != self.trigger_client_id:
+            raise ConfigurationError(
+                SERVICE_BUS_CLIENT_ID,
+                f"names a different identity than {AZURE_CLIENT_ID}; the bridge uses one user-assigned identity for "
+                "Service Bus and Graph, so set both to its client id",
+            )
+        _ = self.graph_sign_in  # its rules raise here, at load, not at first use
+        return self
+
+    @property
+    def graph_scope(self) -> str:
+        return graph_scope_for(self.graph_base_url)
+
+    @property
+    def service_bus(self) -> ServiceBusTarget:
+        if self.service_bus_connection is not None:
+            return ServiceBusTarget(emulator_connection_string=self.service_bus_connection)
+        return ServiceBusTarget(fully_qualified_namespace=(self.service_bus_namespace or "").lower())
+
+    @property
+    def record_state(self) -> RecordStateTarget:
+        return RecordStateTarget(self.record_state_table_service_uri, self.record_state_connection)
+
+    @property
+    def managed_identity_client_id(self) -> str | None:
+        return self.azure_client_id or self.trigger_client_id
+
+    @property
+    def developer_credential(self) -> bool:
+        """A developer's machine under func start: Development, and none of the platform's marks of an Azure instance."""
+        on_azure = self.website_instance_id is not None or self.website_site_name is not None
+        return self.functions_environment == "Development" and not on_azure
+
+    @property
+    def graph_sign_in(self) -> GraphSignIn | None:
+        """Graph's own sign-in for local runs; None means Graph uses the process's one credential."""
+        given = {name: value for name, value in self._sign_in_settings().items() if value is not None}
+        if not given:
+            return None
+        if not self.developer_credential:
+            # As with a connection string: in Azure the managed identity is the only way in, so a leftover is an error.
+            raise ConfigurationError(
+                next(iter(given)),
+                f"is for local runs only ({FUNCTIONS_ENVIRONMENT}=Development, as func start sets it, on a machine "
+                f"without {' or '.join(AZURE_INSTANCE_MARKERS)}); in Azure Graph is reached with the managed identity: remove it",
+            )
+        kind = (self.graph_credential or "").lower()
+        if kind == "simulator":
+            self._only_these(given, kind, (GRAPH_IDENTITY_ENDPOINT, GRAPH_IDENTITY_HEADER))
+            if self.insights_authentication is not None:
+                # The simulator's endpoint becomes this process's IDENTITY_ENDPOINT (shared.credential), which the
+                # exporter's managed identity would read too: telemetry would ask the simulator for its token.
+                raise ConfigurationError(
+                    APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
+                    f"cannot be set together with {GRAPH_CREDENTIAL}=simulator: the simulator's identity endpoint is set "
+                    "for the whole process, so the telemetry exporter would sign in with the simulator; remove it locally "
+                    "(or use GRAPH_CREDENTIAL=certificate)",
+                )
+            return SimulatorIdentity(
+                _required(
+                    self.graph_identity_endpoint, GRAPH_IDENTITY_ENDPOINT, "give the identity endpoint the simulator prints"
+                ),
+                _required(
+                    self.graph_identity_header,
+                    GRAPH_IDENTITY_HEADER,
+                    "give the IDENTITY_HEADER the simulator prints (new on every start)",
+                ),
+            )
+        if kind == "certificate":
+            self._only_these(given, kind, (GRAPH_TENANT_ID, GRAPH_CLIENT_ID, GRAPH_CERTIFICATE_PATH))
+            return CertificateSignIn(
+                _required(self.graph_tenant_id, GRAPH_TENANT_ID, "give the test tenant's id (a GUID) or its domain"),
+                _required(self.graph_client_id, GRAPH_CLIENT_ID, "give the app registration's client id"),
+                _required(
+                    self.graph_certificate_path,
+                    GRAPH_CERTIFICATE_PATH,
+                    "give the path of the app registration's certificate with its key",
+                ),
+            )
+        if not kind:
+            raise ConfigurationError(
+                GRAPH_CREDENTIAL, f"is not set while {next(iter(given))} is: set it to 'simulator' or 'certificate'"
+            )
+        raise ConfigurationError(
+            GRAPH_CREDENTIAL,
+            "is not supported: 'simulator' (GRAPH_IDENTITY_ENDPOINT and GRAPH_IDENTITY_HEADER) or "
+            "'certificate' (GRAPH_TENANT_ID, GRAPH_CLIENT_ID and GRAPH_CERTIFICATE_PATH)",
+        )
+
+    def _sign_in_settings(self) -> dict[str, str | None]:
+        return {
+            GRAPH_CREDENTIAL: self.graph_credential,
+            GRAPH_IDENTITY_ENDPOINT: self.graph_identity_endpoint,
+            GRAPH_IDENTITY_HEADER: self.graph_identity_header,
+            GRAPH_TENANT_ID: self.graph_tenant_id,
+            GRAPH_CLIENT_ID: self.graph_client_id,
+            GRAPH_CERTIFICATE_PATH: self.graph_certificate_path,
+        }
+
+    @staticmethod
+    def _only_these(given: Mapping[str, str], kind: str, used: tuple[str, ...]) -> None:
+        for name in given:
+            if name != GRAPH_CREDENTIAL and name not in used:
+                raise ConfigurationError(name, f"is not used with {GRAPH_CREDENTIAL}={kind}: remove it")
 
 
-def load_telemetry_settings(environ: Mapping[str, str] | None = None) -> TelemetrySettings:
-    """Never raises: a malformed connection string is the exporter's to report, and telemetry never stops a booking."""
+def _required(value: str | None, name: str, hint: str) -> str:
+    if value is None:
+        raise ConfigurationError(name, f"is not set: {hint}")
+    return value
+
+
+def _given(environ: Mapping[str, str] | None, names: tuple[str, ...] | None = None) -> dict[str, str]:
+    """The settings that are set (blank counts as unset), stripped; only `names` if given."""
     env = os.environ if environ is None else environ
-    worker_exports = (_value(env, PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY) or "").lower() == "true"
-    return TelemetrySettings(None if worker_exports else _value(env, APPLICATIONINSIGHTS_CONNECTION_STRING))
+    values = {name: value.strip() for name, value in env.items() if isinstance(value, str) and value.strip()}
+    return values if names is None else {name: value for name, value in values.items() if name in names}
+
+
+def _validated(values: Mapping[str, str]) -> Settings:
+    """Settings from `values`; the first malformed one as a ConfigurationError naming it, without its value."""
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as error:
+        first = error.errors(include_input=False, include_url=False)[0]
+        name = str(first["loc"][0]) if first["loc"] else "a setting"
+        cause = (first.get("ctx") or {}).get("error")
+        raise ConfigurationError(name, str(cause) if isinstance(cause, ValueError) else "is not valid") from None
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; raise ConfigurationError naming the first bad one."""
-    env = os.environ if environ is None else environ
-    graph_base_url = _graph_base_url(env)
-    developer = _developer(env)
-    return Settings(
-        bookings_queue=_queue_name(env, BOOKINGS_QUEUE, DEFAULT_BOOKINGS_QUEUE),
-        results_queue=_queue_name(env, RESULTS_QUEUE, DEFAULT_RESULTS_QUEUE),
-        graph_base_url=graph_base_url,
-        graph_scope=graph_scope_for(graph_base_url),
-        service_bus=_service_bus_target(env),
-        managed_identity_client_id=_managed_identity_client_id(env),
-        developer_credential=developer,
-        record_state=_record_state_target(env),
-        record_state_table=_table_name(env),
-        max_delivery_count=_integer(env, BOOKINGS_MAX_DELIVERY_COUNT, DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, 1, 2000),
-        organizer_policy=_organizer_policy(env),
-        graph_retry_budget_seconds=_seconds(env, GRAPH_RETRY_BUDGET_SECONDS, DEFAULT_GRAPH_RETRY_BUDGET_SECONDS),
-        max_throttle_requeues=_integer(env, MAX_THROTTLE_REQUEUES, DEFAULT_MAX_THROTTLE_REQUEUES, 0, 100),
-        graph_sign_in=_graph_sign_in(env, developer),
-        calendar_events_enabled=_flag(env, CALENDAR_EVENTS_ENABLED),
-    )
+    return _validated(_given(environ))
 
 
-def load_queue_settings(environ: Mapping[str, str] | None = None) -> QueueSettings:
-    """Read and validate only the Service Bus settings, as load_settings does; the rest is not looked at."""
-    env = os.environ if environ is None else environ
-    return QueueSettings(
-        bookings_queue=_queue_name(env, BOOKINGS_QUEUE, DEFAULT_BOOKINGS_QUEUE),
-        results_queue=_queue_name(env, RESULTS_QUEUE, DEFAULT_RESULTS_QUEUE),
-        service_bus=_service_bus_target(env),
-    )
+def load_queue_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Only the Service Bus settings, validated as load_settings does; the rest is left at its default."""
+    return _validated(_given(environ, _QUEUE_SETTINGS))
+
+
+def load_result_route(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings a result is published with: a malformed BOOKINGS_MAX_DELIVERY_COUNT counts as the default, and
+    a broken Graph sign-in as none (then the pipeline was never built, and no Graph credential changed the environment)."""
+    values = _given(environ, _ROUTE_SETTINGS)
+    while True:
+        try:
+            return _validated(values)
+        except ConfigurationError as error:
+            lenient = {
+                BOOKINGS_MAX_DELIVERY_COUNT: (BOOKINGS_MAX_DELIVERY_COUNT,),
+                **dict.fromkeys(_SIGN_IN_RULES, _SIGN_IN_RULES),
+            }
+            dropped = lenient.get(error.setting, ())
+            if not any(name in values for name in dropped):
+                raise
+            values = {name: value for name, value in values.items() if name not in dropped}
+
+
+def load_telemetry_settings(environ: Mapping[str, str] | None = None) -> TelemetrySettings:
+    """Never raises: a malformed connection string is the exporter's to report, and telemetry never stops a booking."""
+    values = _given(environ)
+    worker_exports = values.get(PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY, "").lower() == "true"
+    return TelemetrySettings(None if worker_exports else values.get(APPLICATIONINSIGHTS_CONNECTION_STRING))
 
 
 def graph_scope_for(graph_base_url: str) -> str:
@@ -280,285 +514,18 @@ def graph_scope_for(graph_base_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/.default"
 
 
-def _value(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name)
-    if value is None or not value.strip():
-        return None
-    return value.strip()
-
-
-def _queue_name(env: Mapping[str, str], name: str, default: str) -> str:
-    value = _value(env, name) or default
-    if not _QUEUE_NAME.match(value):
-        raise ConfigurationError(
-            name,
-            f"{value!r} is not a Service Bus queue name (1-260 letters, digits, '.', '-', '_' or '/', "
-            "starting and ending with a letter or digit)",
-        )
-    return value
+def _checked(name: str, validator: Callable[[str], Any], value: str) -> str:
+    try:
+        return str(validator(value))
+    except ValueError as error:
+        raise ConfigurationError(name, str(error)) from None
 
 
 def check_graph_base_url(value: str) -> str:
     """A Graph URL given elsewhere (the CLI's --graph-url), held to GRAPH_BASE_URL's rules; ConfigurationError if broken."""
-    return _graph_base_url({GRAPH_BASE_URL: value})
+    return _checked(GRAPH_BASE_URL, _url(_GRAPH_URL_EXAMPLE, path_suffix="/v1.0").func, value)
 
 
 def check_identity_endpoint(name: str, value: str) -> str:
     """A managed-identity endpoint URL: absolute, plain http only on loopback; ConfigurationError naming `name`."""
-    return _local_or_https_url(name, value, "such as http://127.0.0.1:8010/msi/token, as the simulator prints it")
-
-
-def _local_or_https_url(name: str, value: str, example: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ConfigurationError(name, f"{_redacted(value)} is not an absolute URL {example}")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise ConfigurationError(
-            name, f"{_redacted(value)} must use https (plain http is allowed only on loopback, for the simulator)"
-        )
-    if parts.query or parts.fragment or parts.username or parts.password:
-        raise ConfigurationError(name, f"{_redacted(value)} must not carry credentials, a query or a fragment")
-    return value
-
-
-def _graph_base_url(env: Mapping[str, str]) -> str:
-    value = (_value(env, GRAPH_BASE_URL) or DEFAULT_GRAPH_BASE_URL).rstrip("/")
-    example = "such as https://graph.microsoft.com/v1.0 or https://graph.microsoft.us/v1.0"
-    parts = urlsplit(_local_or_https_url(GRAPH_BASE_URL, value, example))
-    if not parts.path.endswith("/v1.0"):
-        raise ConfigurationError(
-            GRAPH_BASE_URL, f"{_redacted(value)} must end with /v1.0, the API version this bridge is built against ({example})"
-        )
-    return value
-
-
-def _redacted(url: str) -> str:
-    """A URL setting as it may be quoted in an error (which reaches logs and results): no user info, query or fragment."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if _has_port(parts) else ""
-    hidden = (
-        " (user info, query and fragment not shown)" if parts.username or parts.password or parts.query or parts.fragment else ""
-    )
-    return repr(f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else "the value") + hidden
-
-
-def _has_port(parts: Any) -> bool:
-    try:
-        return parts.port is not None
-    except ValueError:
-        return False
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _service_bus_target(env: Mapping[str, str]) -> ServiceBusTarget:
-    connection_string = _value(env, SERVICE_BUS_CONNECTION)
-    if connection_string is not None:
-        # Only the emulator's well-known development string is accepted: real namespaces are
-        # reached with the managed identity, so no secret ever sits in app settings.
-        if not _is_service_bus_emulator(connection_string):
-            raise ConfigurationError(
-                SERVICE_BUS_CONNECTION,
-                "a connection string is accepted only for the local Service Bus emulator "
-                "(UseDevelopmentEmulator=true with an Endpoint on loopback, such as sb://localhost); for a real "
-                f"namespace remove it and set {SERVICE_BUS_NAMESPACE} so the managed identity is used",
-            )
-        return ServiceBusTarget(emulator_connection_string=connection_string)
-
-    namespace = _value(env, SERVICE_BUS_NAMESPACE)
-    if namespace is None:
-        raise ConfigurationError(
-            SERVICE_BUS_NAMESPACE,
-            "is not set: give the namespace host name, such as contoso-bookings.servicebus.windows.net",
-        )
-    if "://" in namespace or "/" in namespace or not _HOST_NAME.match(namespace):
-        raise ConfigurationError(
-            SERVICE_BUS_NAMESPACE,
-            f"{namespace!r} is not a host name: give only the host, such as contoso-bookings.servicebus.windows.net",
-        )
-    credential = _value(env, SERVICE_BUS_CREDENTIAL)
-    if credential is not None and credential.lower() != "managedidentity":
-        raise ConfigurationError(SERVICE_BUS_CREDENTIAL, f"{credential!r} is not supported: the only value is 'managedidentity'")
-    return ServiceBusTarget(fully_qualified_namespace=namespace.lower())
-
-
-def _managed_identity_client_id(env: Mapping[str, str]) -> str | None:
-    client_id = _value(env, AZURE_CLIENT_ID)
-    trigger_client_id = _value(env, SERVICE_BUS_CLIENT_ID)
-    for name, value in ((AZURE_CLIENT_ID, client_id), (SERVICE_BUS_CLIENT_ID, trigger_client_id)):
-        if value is not None and not GUID.match(value):
-            raise ConfigurationError(name, f"{value!r} is not a client id (a GUID)")
-    if client_id and trigger_client_id and client_id.lower() != trigger_client_id.lower():
-        raise ConfigurationError(
-            SERVICE_BUS_CLIENT_ID,
-            f"names a different identity than {AZURE_CLIENT_ID}; the bridge uses one user-assigned identity for "
-            "Service Bus and Graph, so set both to its client id",
-        )
-    chosen = client_id or trigger_client_id
-    return chosen.lower() if chosen else None
-
-
-def _developer(env: Mapping[str, str]) -> bool:
-    """A developer's machine under func start: Development, and none of the platform's marks of an Azure instance."""
-    on_azure = any(_value(env, marker) is not None for marker in AZURE_INSTANCE_MARKERS)
-    return _value(env, FUNCTIONS_ENVIRONMENT) == "Development" and not on_azure
-
-
-def _graph_sign_in(env: Mapping[str, str], developer: bool) -> GraphSignIn | None:
-    given = [name for name in GRAPH_SIGN_IN_SETTINGS if _value(env, name) is not None]
-    if not given:
-        return None
-    if not developer:
-        # As with a connection string: in Azure the managed identity is the only way in, so a leftover is an error.
-        raise ConfigurationError(
-            given[0],
-            f"is for local runs only ({FUNCTIONS_ENVIRONMENT}=Development, as func start sets it, on a machine "
-            f"without {' or '.join(AZURE_INSTANCE_MARKERS)}); in Azure Graph is reached with the managed identity: remove it",
-        )
-    kind = (_value(env, GRAPH_CREDENTIAL) or "").lower()
-    if kind == "simulator":
-        _only_these(env, kind, (GRAPH_IDENTITY_ENDPOINT, GRAPH_IDENTITY_HEADER))
-        if _value(env, APPLICATIONINSIGHTS_AUTHENTICATION_STRING) is not None:
-            # The simulator's endpoint becomes this process's IDENTITY_ENDPOINT (shared.credential), which the
-            # exporter's managed identity would read too: telemetry would ask the simulator for its token.
-            raise ConfigurationError(
-                APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
-                f"cannot be set together with {GRAPH_CREDENTIAL}=simulator: the simulator's identity endpoint is set "
-                "for the whole process, so the telemetry exporter would sign in with the simulator; remove it locally "
-                "(or use GRAPH_CREDENTIAL=certificate)",
-            )
-        endpoint = _required(env, GRAPH_IDENTITY_ENDPOINT, "give the identity endpoint the simulator prints")
-        return SimulatorIdentity(
-            check_identity_endpoint(GRAPH_IDENTITY_ENDPOINT, endpoint),
-            _required(env, GRAPH_IDENTITY_HEADER, "give the IDENTITY_HEADER the simulator prints (new on every start)"),
-        )
-    if kind == "certificate":
-        _only_these(env, kind, (GRAPH_TENANT_ID, GRAPH_CLIENT_ID, GRAPH_CERTIFICATE_PATH))
-        tenant_id = _required(env, GRAPH_TENANT_ID, "give the test tenant's id (a GUID) or its domain")
-        if not (GUID.match(tenant_id) or _HOST_NAME.match(tenant_id)):
-            raise ConfigurationError(GRAPH_TENANT_ID, f"{tenant_id!r} is not a tenant id (a GUID) or a domain name")
-        client_id = _required(env, GRAPH_CLIENT_ID, "give the app registration's client id")
-        if not GUID.match(client_id):
-            raise ConfigurationError(GRAPH_CLIENT_ID, f"{client_id!r} is not a client id (a GUID)")
-        path = _required(env, GRAPH_CERTIFICATE_PATH, "give the path of the app registration's certificate with its key")
-        return CertificateSignIn(tenant_id, client_id.lower(), path)
-    if not kind:
-        raise ConfigurationError(GRAPH_CREDENTIAL, f"is not set while {given[0]} is: set it to 'simulator' or 'certificate'")
-    raise ConfigurationError(
-        GRAPH_CREDENTIAL,
-        f"{_value(env, GRAPH_CREDENTIAL)!r} is not supported: 'simulator' (GRAPH_IDENTITY_ENDPOINT and "
-        "GRAPH_IDENTITY_HEADER) or 'certificate' (GRAPH_TENANT_ID, GRAPH_CLIENT_ID and GRAPH_CERTIFICATE_PATH)",
-    )
-
-
-def _only_these(env: Mapping[str, str], kind: str, used: tuple[str, ...]) -> None:
-    for name in GRAPH_SIGN_IN_SETTINGS:
-        if name != GRAPH_CREDENTIAL and name not in used and _value(env, name) is not None:
-            raise ConfigurationError(name, f"is not used with {GRAPH_CREDENTIAL}={kind}: remove it")
-
-
-def _required(env: Mapping[str, str], name: str, hint: str) -> str:
-    value = _value(env, name)
-    if value is None:
-        raise ConfigurationError(name, f"is not set: {hint}")
-    return value
-
-
-def _record_state_target(env: Mapping[str, str]) -> RecordStateTarget:
-    connection_string = _value(env, RECORD_STATE_CONNECTION)
-    if connection_string is not None:
-        # As for Service Bus: a connection string (a secret) is accepted only for the local emulator.
-        if not _is_azurite(connection_string):
-            raise ConfigurationError(
-                RECORD_STATE_CONNECTION,
-                "a connection string is accepted only for Azurite (UseDevelopmentStorage=true, or "
-                f"AccountName={_AZURITE_ACCOUNT} with a loopback TableEndpoint); in Azure remove it and set "
-                f"{RECORD_STATE_TABLE_SERVICE_URI} so the managed identity is used",
-            )
-        return RecordStateTarget(emulator_connection_string=connection_string)
-    uri = _value(env, RECORD_STATE_TABLE_SERVICE_URI)
-    if uri is None:
-        return RecordStateTarget()  # required where the table is opened (RecordStateTarget.require)
-    parts = urlsplit(uri)
-    if parts.scheme != "https" or not parts.hostname or parts.query or parts.username or parts.password:
-        raise ConfigurationError(
-            RECORD_STATE_TABLE_SERVICE_URI,
-            f"{_redacted(uri)} is not a table endpoint such as https://contosobridge.table.core.windows.net",
-        )
-    return RecordStateTarget(table_service_uri=uri.rstrip("/"))
-
-
-def _connection_fields(connection_string: str) -> dict[str, str]:
-    fields = dict(part.split("=", 1) for part in connection_string.replace(" ", "").split(";") if "=" in part)
-    return {key.lower(): value for key, value in fields.items()}
-
-
-def _is_service_bus_emulator(connection_string: str) -> bool:
-    # The flag alone would let a secret for a real namespace through: the endpoint must be this machine.
-    fields = _connection_fields(connection_string)
-    endpoint = urlsplit(fields.get("endpoint", ""))
-    return fields.get("usedevelopmentemulator", "").lower() == "true" and _is_loopback(endpoint.hostname or "")
-
-
-def _is_azurite(connection_string: str) -> bool:
-    fields = _connection_fields(connection_string)
-    if fields.get("usedevelopmentstorage", "").lower() == "true":
-        return True
-    endpoint = urlsplit(fields.get("tableendpoint", ""))
-    return fields.get("accountname") == _AZURITE_ACCOUNT and bool(endpoint.hostname) and _is_loopback(endpoint.hostname or "")
-
-
-def _table_name(env: Mapping[str, str]) -> str:
-    value = _value(env, RECORD_STATE_TABLE) or DEFAULT_RECORD_STATE_TABLE
-    if not _TABLE_NAME.match(value):
-        raise ConfigurationError(
-            RECORD_STATE_TABLE, f"{value!r} is not a table name (3-63 letters and digits, starting with a letter)"
-        )
-    return value
-
-
-def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    text = _value(env, name)
-    if text is None:
-        return default
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise ConfigurationError(name, f"{text!r} is not a whole number from {low} to {high}")
-    return int(text)
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    text = _value(env, name)
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    # More than four minutes would outlast the host's lock renewal and function timeout (5 minutes).
-    if not 1.0 <= value <= 240.0:
-        raise ConfigurationError(name, f"{text!r} is not a number of seconds from 1 to 240")
-    return value
-
-
-def _organizer_policy(env: Mapping[str, str]) -> OrganizerPolicy:
-    try:
-        return parse_organizer_policy(_value(env, ALLOWED_ORGANIZERS) or "")
-    except ValueError as error:
-        raise ConfigurationError(ALLOWED_ORGANIZERS, str(error)) from None
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    text = _value(env, name)
-    if text is None:
-        return False
-    if text.lower() not in ("true", "false"):
-        raise ConfigurationError(name, f"{text!r} is not true or false")
-    return text.lower() == "true"
+    return _checked(name, _url(_IDENTITY_EXAMPLE).func, value)

@@ -1,10 +1,9 @@
-"""The three Table storage calls per-record state needs, over one pooled connection (shared.http_transport).
+"""The three Table storage calls per-record state needs, through one requests Session (shared.http_transport).
 
 A point read (GET), an insert (POST, `Prefer: return-no-content`) and a replace (PUT with
-If-Match), JSON with `odata=nometadata`, plus Create Table for Azurite. azure-data-tables did
-the same in about 1 ms of CPU per call, half of it its own layers (generated operations and
-serialisation, a 13-policy pipeline, a transport adapter, 12 headers where 7 do); these cost
-what the HTTP request costs (issue 12, bench/hotspots.py).
+If-Match), JSON with `odata=nometadata`, plus Create Table for Azurite. Three REST calls are
+all the bridge needs of Table storage, so they are sent as the Graph calls are, through the same
+kind of session, rather than through azure-data-tables' pipeline.
 
 Authorization: a bearer token from the managed identity in Azure (one per token lifetime,
 shared.credential.GraphToken), and SharedKeyLite only for Azurite's well-known loopback account.
@@ -16,15 +15,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from shared.http_transport import HttpEndpoint, HttpReply, TransportError
+from shared.connection_string import AZURITE_ACCOUNT, azurite_fields
+from shared.http_transport import HttpEndpoint, HttpResponse, TransportError
 from shared.telemetry import table_request
 
 STORAGE_SCOPE = "https://storage.azure.com/.default"
@@ -34,12 +33,6 @@ API_VERSION = "2019-02-02"
 JSON_NO_METADATA = "application/json;odata=nometadata"
 # Statuses and failures worth one immediate retry, as azure-core's policy retried them.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-# Azurite's account; its key is public (learn.microsoft.com/azure/storage/common/storage-use-azurite).
-EMULATOR_ACCOUNT = "devstoreaccount1"
-_EMULATOR_DEFAULT = (
-    f"AccountName={EMULATOR_ACCOUNT};TableEndpoint=http://127.0.0.1:10002/{EMULATOR_ACCOUNT};"
-    "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
 
 # (x-ms-date, the request URL's path) -> the Authorization header's value.
 Authorize = Callable[[str, str], str]
@@ -76,7 +69,7 @@ def shared_key_lite(account: str, key: str) -> Authorize:
 
 
 class TableClient:
-    """One table's entities by (PartitionKey, RowKey); thread-safe (the pool is), raises only TransportError's kinds."""
+    """One table's entities by (PartitionKey, RowKey); thread-safe (the session's pool is), raises only TransportError's kinds."""
 
     def __init__(
         self,
@@ -92,19 +85,19 @@ class TableClient:
         self._authorize = authorize
         self._timeout = (connect_timeout, read_timeout)
         self._endpoint = HttpEndpoint(
-            table_service_uri, max_connections, {"Accept": JSON_NO_METADATA, "x-ms-version": API_VERSION}
+            table_service_uri,
+            max_connections,
+            {"Accept": JSON_NO_METADATA, "x-ms-version": API_VERSION},
+            service="the state table",
         )
 
     @classmethod
     def for_emulator(cls, connection_string: str, table: str, **options: Any) -> TableClient:
         """A client on Azurite, signed with its well-known key; refuses any other account or a non-loopback endpoint."""
-        fields = _connection_fields(connection_string)
-        endpoint = fields.get("tableendpoint", "")
-        host = urlsplit(endpoint).hostname or ""
-        if fields.get("accountname") != EMULATOR_ACCOUNT or not _is_loopback(host) or not fields.get("accountkey"):
-            raise ValueError(f"a connection string is used only for Azurite ({EMULATOR_ACCOUNT} on a loopback endpoint)")
-        authorize = shared_key_lite(EMULATOR_ACCOUNT, fields["accountkey"])
-        return cls(endpoint, table, authorize, **options)
+        fields = azurite_fields(connection_string)
+        if fields is None:
+            raise ValueError(f"a connection string is used only for Azurite ({AZURITE_ACCOUNT} on a loopback endpoint)")
+        return cls(fields["tableendpoint"], table, shared_key_lite(AZURITE_ACCOUNT, fields["accountkey"]), **options)
 
     def get(self, partition_key: str, row_key: str) -> TableReply:
         """Get Entity: 200 with the entity's properties, or 404."""
@@ -146,25 +139,25 @@ class TableClient:
                 headers.update(extra)
             try:
                 with table_request(method, "Tables" if path == "/Tables" else "entity", endpoint.host, attempt) as call:
-                    reply = endpoint.request(method, path, body=data, headers=headers, timeout=self._timeout)
-                    call.answered(reply.status, reply.headers.get("x-ms-request-id"))
+                    response = endpoint.request(method, path, body=data, headers=headers, timeout=self._timeout)
+                    call.answered(response.status, response.headers.get("x-ms-request-id"))
             except TransportError:
                 if attempt == MAX_ATTEMPTS:
                     raise
             else:
-                if reply.status not in RETRY_STATUSES or attempt == MAX_ATTEMPTS:
-                    return _reply(reply)
+                if response.status not in RETRY_STATUSES or attempt == MAX_ATTEMPTS:
+                    return _table_response(response)
             attempt += 1
 
 
-def _reply(reply: HttpReply) -> TableReply:
-    status, headers = reply.status, reply.headers
+def _table_response(response: HttpResponse) -> TableReply:
+    status, headers = response.status, response.headers
     etag, request_id = headers.get("ETag"), headers.get("x-ms-request-id")
     if status == 200:
-        return TableReply(status, etag, request_id, entity=_entity(reply.body))
+        return TableReply(status, etag, request_id, entity=_entity(response.body))
     if status < 300:
         return TableReply(status, etag, request_id)
-    return TableReply(status, etag, request_id, headers.get("x-ms-error-code") or _body_error_code(reply.body))
+    return TableReply(status, etag, request_id, headers.get("x-ms-error-code") or _body_error_code(response.body))
 
 
 def _entity(body: bytes) -> dict[str, Any] | None:
@@ -183,23 +176,3 @@ def _body_error_code(body: bytes) -> str | None:
     except (ValueError, KeyError, TypeError, RecursionError):
         return None
     return code[:64] if isinstance(code, str) and code.isalnum() else None
-
-
-def _connection_fields(connection_string: str) -> dict[str, str]:
-    fields = {
-        key.strip().lower(): value.strip()
-        for key, _, value in (part.partition("=") for part in connection_string.split(";"))
-        if value
-    }
-    if fields.get("usedevelopmentstorage", "").lower() == "true":
-        return _connection_fields(_EMULATOR_DEFAULT)
-    return fields
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shared.http_transport import HttpEndpoint, HttpReply
+from shared.http_transport import HttpEndpoint, HttpResponse
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy")
 # An answer to one request, written on the connection; True closes the connection after it.
@@ -118,9 +118,9 @@ def read_request(connection: socket.socket, buffered: bytes) -> tuple[bytes, byt
 
 def requested(
     base_url: str, path: str, timeout: tuple[float, float] = (2.0, 2.0), *, method: str = "GET", body: bytes | None = None
-) -> HttpReply:
+) -> HttpResponse:
     """One request through a fresh shared.http_transport endpoint, closed after it (it reads the environment when made)."""
-    endpoint = HttpEndpoint(base_url, 1, {})
+    endpoint = HttpEndpoint(base_url, 1, {}, service="the service")
     try:
         return endpoint.request(method, path, body=body, timeout=timeout)
     finally:
@@ -151,6 +151,50 @@ def scripted_server(*answers: Answer) -> Iterator[int]:
                         return
                 except OSError:
                     return
+
+    with accept_each(serve) as port:
+        yield port
+
+
+def _pipe(source: socket.socket, target: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            target.sendall(data)
+    with contextlib.suppress(OSError):
+        target.shutdown(socket.SHUT_WR)
+
+
+@contextlib.contextmanager
+def relaying_proxy() -> Iterator[int]:
+    """An HTTP proxy on loopback, as a corporate one relays: CONNECT opens a tunnel (the 200 first), and a request
+    in absolute form is passed on in origin form. Either way the connection then only pipes bytes, so whatever
+    the service does (answers late, drops the connection) reaches the client as it happened."""
+
+    def serve(client: socket.socket) -> None:
+        with client, contextlib.suppress(OSError):
+            buffered = b""
+            while b"\r\n\r\n" not in buffered:
+                data = client.recv(65536)
+                if not data:
+                    return
+                buffered += data
+            head, _, rest = buffered.partition(b"\r\n\r\n")
+            request_line, _, fields = head.partition(b"\r\n")
+            method, target, version = request_line.split(b" ", 2)
+            if method == b"CONNECT":
+                host, _, port = target.decode().rpartition(":")
+                upstream = socket.create_connection((host, int(port)))
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            else:
+                split = re.fullmatch(rb"http://([^/:]+):?(\d*)(/.*)?", target)
+                assert split is not None, target
+                upstream = socket.create_connection((split.group(1).decode(), int(split.group(2) or 80)))
+                rest = b"%s %s %s\r\n%s\r\n\r\n%s" % (method, split.group(3) or b"/", version, fields, rest)
+            with upstream:
+                threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
+                if rest:
+                    upstream.sendall(rest)
+                _pipe(client, upstream)
 
     with accept_each(serve) as port:
         yield port

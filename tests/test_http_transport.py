@@ -54,11 +54,11 @@ def test_a_connection_dropped_after_the_request_was_sent_may_have_been_applied()
             client.create_or_get(ORGANIZER_ID, b"{}")
         client.close()
     assert raised.value.maybe_applied is True
-    assert raised.value.info.message == "the connection to Graph failed or was dropped before an answer"
+    assert raised.value.info.message == "the connection to Graph failed or was dropped after the request may have been sent"
 
 
 def test_a_refused_connection_is_the_not_sent_kind_of_transport_error() -> None:
-    endpoint = HttpEndpoint(f"http://127.0.0.1:{closed_port()}", 1, {})
+    endpoint = HttpEndpoint(f"http://127.0.0.1:{closed_port()}", 1, {}, service="the service")
     with pytest.raises(TransportError) as raised:
         endpoint.request("GET", "/", timeout=TIMEOUT)
     assert isinstance(raised.value, NotSent)
@@ -85,12 +85,12 @@ def test_tls_trusts_certifi_unless_a_ca_bundle_is_named(tls_recorder: tuple[int,
     port, certificate_file = tls_recorder
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    untrusting = HttpEndpoint(f"https://127.0.0.1:{port}", 1, {})
+    untrusting = HttpEndpoint(f"https://127.0.0.1:{port}", 1, {}, service="the service")
     with pytest.raises(TransportError):
         untrusting.request("GET", "/", timeout=TIMEOUT)
     untrusting.close()
 
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate_file))
-    trusting = HttpEndpoint(f"https://127.0.0.1:{port}", 1, {})
+    trusting = HttpEndpoint(f"https://127.0.0.1:{port}", 1, {}, service="the service")
     assert trusting.request("GET", "/x", timeout=TIMEOUT).body == b"GET /x HTTP/1.1"
     trusting.close()

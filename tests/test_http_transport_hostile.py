@@ -1,12 +1,11 @@
-"""shared.http_transport against hostile answers (found by the issue-12 review; requests had them too):
+"""shared.http_transport against hostile responses:
 
-- a malformed header line made urllib3 log, at WARNING, "Failed to parse headers (url=...)": the URL
-  carries the organizer's object id (for the state table, the record's key); such an answer is now
-  refused (shared.answer_head);
-- the read timeout bounds each recv(), not the answer: a body trickled in kept one attempt (and the
-  invocation) going far beyond the read timeout and the call's deadline;
-- an answer compressed though none was asked for was inflated without bound (200 MiB from 199 KiB);
-- an answer of any size was read into memory whole.
+- a malformed header line makes urllib3 log, at WARNING, "Failed to parse headers (url=...)": the URL
+  carries the organizer's object id (for the state table, the record's key), so no log line may keep it;
+- the read timeout bounds each recv(), not the response: a body trickled in must not hold one attempt
+  (and the invocation) far beyond the read timeout and the call's deadline;
+- a response compressed though none was asked for is not inflated (no decompression bomb);
+- a response of any size is not read into memory whole.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import pytest
 
 from shared.errors import GraphUnavailable
 from shared.graph_client import GraphClient
-from shared.http_transport import MAX_ANSWER_BYTES, TransportError
+from shared.http_transport import MAX_RESPONSE_BYTES, TransportError
 from shared.retry_policy import RetryPolicy
 from tests.bookings import ORGANIZER_ID
 from tests.loopback_http import answered_with, requested, scripted_server
@@ -47,13 +46,12 @@ def malformed_header_server() -> Iterator[int]:
 def test_a_malformed_response_header_does_not_put_the_organizer_id_in_the_logs(
     malformed_header_server: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The answer is refused (a head the bridge cannot read whole, shared.answer_head), and no log record or
-    error carries the organizer's id."""
+    """urllib3 reads the head as far as it can and warns: no log record carries the organizer's id."""
     client = GraphClient(f"http://127.0.0.1:{malformed_header_server}/v1.0", lambda: "token", retry_policy=ONE_ATTEMPT)
-    with caplog.at_level(logging.DEBUG), pytest.raises(GraphUnavailable) as refused:
+    with caplog.at_level(logging.DEBUG):
         client.create_or_get(ORGANIZER_ID, b"{}")
     client.close()
-    assert ORGANIZER_ID not in str(refused.value)
+    assert any("withheld" in record.getMessage() for record in caplog.records), "urllib3's warning was not seen"
     leaked = [
         f"{record.name} {record.levelname}: {record.getMessage()[:160]}"
         for record in caplog.records
@@ -112,7 +110,7 @@ def test_an_answer_compressed_though_none_was_asked_for_is_not_inflated(compress
 
 @pytest.fixture
 def oversized_server() -> Iterator[int]:
-    size = MAX_ANSWER_BYTES + 1
+    size = MAX_RESPONSE_BYTES + 1
 
     def answer(connection: socket.socket) -> None:
         connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
