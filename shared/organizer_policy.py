@@ -42,18 +42,17 @@ class OrganizerPolicy:
 
 
 def parse_organizer_policy(text: str) -> OrganizerPolicy:
-    """Parse ALLOWED_ORGANIZERS; raise ValueError naming the first entry that is not valid."""
+    """Parse ALLOWED_ORGANIZERS; raise ValueError naming the first entry that is not valid by its position
+    (never quoting it: a value pasted into the wrong setting may be a secret)."""
     allowed: dict[str, set[str]] = {}
-    for raw in text.split(","):
-        entry = raw.strip()
-        if not entry:
-            continue
+    entries = [raw.strip() for raw in text.split(",") if raw.strip()]
+    for position, entry in enumerate(entries, start=1):
         source, _, organizer = entry.rpartition("=")
         source = source.strip() or ANY_SOURCE
         organizer = organizer.strip()
         if not GUID.match(organizer):
-            raise ValueError(f"entry {entry!r}: the organizer must be an Entra object id (a GUID)")
+            raise ValueError(f"entry {position}: the organizer must be an Entra object id (a GUID)")
         if source != ANY_SOURCE and not SOURCE_NAME.match(source):
-            raise ValueError(f"entry {entry!r}: {source!r} is not a source name ({SOURCE_NAME_HINT})")
+            raise ValueError(f"entry {position}: the source is not a source name ({SOURCE_NAME_HINT})")
         allowed.setdefault(organizer.lower(), set()).add(source)
     return OrganizerPolicy({organizer: frozenset(sources) for organizer, sources in allowed.items()})

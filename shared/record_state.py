@@ -241,8 +241,8 @@ class TableRecordStateStore:
         try:
             return call(*args)
         except TransportError as error:
-            # Only the failure's kind: urllib3's own message carries the URL, and with it the record's key.
-            raise StateStoreError(f"the record state store {doing} table {self._table!r}: {type(error).__name__}") from error
+            # Only the failure's kind: the message of requests and urllib3 carries the URL, and with it the record's key.
+            raise StateStoreError(f"the record state store {doing} table {self._table!r}: {error.code}") from error
 
     def _store_error(self, doing: str, reply: TableReply) -> StateStoreError:
         detail = f"{reply.status} {reply.error_code or 'unexpected answer'} (request-id {reply.request_id})"

@@ -27,7 +27,7 @@ RUNTIME_IMPORTS = {
     "azure-identity": ("azure.identity", "azure.core"),
     "azure-servicebus": ("azure.servicebus", "azure.core"),
     "urllib3": ("urllib3",),
-    "certifi": ("certifi",),
+    "requests": ("requests",),
     "pydantic": ("pydantic",),
     "opentelemetry-api": ("opentelemetry",),
     "azure-monitor-opentelemetry": ("azure.monitor.opentelemetry",),
