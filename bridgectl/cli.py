@@ -17,7 +17,7 @@ from bridgectl.exit_codes import EXIT_OK, EXIT_USAGE
 from bridgectl.inputs import NoBookingMessages, read_inputs
 from bridgectl.queues import add_queue_commands
 from bridgectl.simulate import DEMO_ORGANIZERS, SimulationSetupError, run_simulation
-from shared.booking import RecordId, SourceName
+from shared.booking import RecordId, SourceName, field_problems
 from shared.external_id import derive_external_id
 from shared.log_text import escaped
 
@@ -149,7 +149,7 @@ def _reason(adapter: TypeAdapter[str], value: str) -> str | None:
     try:
         adapter.validate_python(value)
     except ValidationError as error:
-        return "; ".join(detail["msg"].removeprefix("Value error, ") for detail in error.errors(include_url=False))
+        return "; ".join(problem.reason for problem in field_problems(error))
     return None
 
 

@@ -34,7 +34,7 @@ from pydantic.alias_generators import to_camel
 
 from shared.contract_model import ContractModel
 from shared.errors import BookingIdentity, FieldProblem, InvalidBooking
-from shared.identifiers import GUID, SOURCE_NAME
+from shared.identifiers import GUID, GUID_PATTERN, SOURCE_NAME, SOURCE_NAME_HINT, SOURCE_NAME_PATTERN, python_pattern
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_ATTENDEES = 250
@@ -63,15 +63,23 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cs"})
 _LINE_BREAKS = frozenset("\u2028\u2029")
 # Table storage keeps revisions as Edm.Int64.
 MAX_REVISION = 2**63 - 1
-_DATE_TIME_WITH_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:\d{2})$")
+# [0-9], not \d: Python's \d is any Unicode digit. Checked with fullmatch: Python's $ also matches before a final newline.
+_DATE_TIME_WITH_OFFSET = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 _DATE_TIME_HINT = "an ISO 8601 date-time with a UTC offset, such as 2026-12-01T10:00:00+01:00"
 # A Teams channel's thread id as Teams shows it (19:...@thread.tacv2, or @thread.skype for older
 # channels), or percent-encoded as in a channel link and Graph's own example (19%3A...%40thread.skype).
 _CHANNEL_THREAD_ID = re.compile(r"19:[A-Za-z0-9._=-]{1,200}@thread\.(tacv2|skype)")
 _CHANNEL_THREAD_ID_SENT = r"^19(:|%3[Aa])[A-Za-z0-9._=-]{1,200}(@|%40)thread\.(tacv2|skype)$"
+_CHANNEL_THREAD_ID_SENT_FORM = python_pattern(_CHANNEL_THREAD_ID_SENT)
 _CHANNEL_THREAD_HINT = "a Teams channel's thread id such as 19:7ebda77322dd4505ac4dedb5b67df076@thread.tacv2"
 # A Teams chat message id: digits (milliseconds since 1970; "0" for none), as in chatInfo examples.
-_MESSAGE_ID = r"^[0-9]{1,20}$"
+_MESSAGE_ID_PATTERN = "^[0-9]{1,20}$"
+_MESSAGE_ID = python_pattern(_MESSAGE_ID_PATTERN)
+# A user principal name or e-mail address: one @, text on both sides, no white space.
+_UPN_PATTERN = r"^[^@\s]+@[^@\s]+$"
+_UPN = python_pattern(_UPN_PATTERN)
 # BCP 47 (RFC 5646) language tags in the forms Accept-Language carries: language (2-3 letters),
 # optional script (4 letters), optional region (2 letters or 3 digits), optional variants. Strict
 # enough that the value is safe in an HTTP header; extensions and private use are not needed here.
@@ -107,7 +115,7 @@ def _date_time_string(value: Any) -> Any:
     # Numbers would be read as Unix timestamps and naive strings guessed at: both are refused.
     if not isinstance(value, str):
         raise ValueError(f"must be {_DATE_TIME_HINT}")
-    if not _DATE_TIME_WITH_OFFSET.match(value):
+    if not _DATE_TIME_WITH_OFFSET.fullmatch(value):
         raise ValueError(f"must be {_DATE_TIME_HINT} (naive times are refused, never guessed)")
     return value
 
@@ -121,7 +129,7 @@ def _utc(value: datetime) -> datetime:
 
 
 def _guid(value: str) -> str:
-    if not GUID.match(value):
+    if not GUID.fullmatch(value):
         raise ValueError("must be a GUID such as 6f1c3a2e-8d4b-4a57-9e2f-0c1d2b3a4f5e (an Entra object id, not a UPN)")
     return value.lower()
 
@@ -133,12 +141,30 @@ def normalized_thread_id(value: str) -> str:
 
 def _channel_thread_id(value: str) -> str:
     # The value as sent must have one of the two published forms (the JSON Schema's pattern), before decoding.
-    if not re.fullmatch(_CHANNEL_THREAD_ID_SENT, value):
+    if not _CHANNEL_THREAD_ID_SENT_FORM.fullmatch(value):
         raise ValueError(f"must be {_CHANNEL_THREAD_HINT} (or @thread.skype), as Teams shows it or percent-encoded")
     thread_id = normalized_thread_id(value)
     if not _CHANNEL_THREAD_ID.fullmatch(thread_id):
         raise ValueError(f"must be {_CHANNEL_THREAD_HINT} (or @thread.skype), as Teams shows it or percent-encoded")
     return thread_id
+
+
+def _source_name(value: str) -> str:
+    if not SOURCE_NAME.fullmatch(value):
+        raise ValueError(f"must be {SOURCE_NAME_HINT} (ASCII letters, digits, dot, underscore, hyphen)")
+    return value
+
+
+def _upn(value: str) -> str:
+    if not _UPN.fullmatch(value):
+        raise ValueError("must be a user principal name or e-mail address, name@domain, without spaces")
+    return value
+
+
+def _message_id(value: str) -> str:
+    if not _MESSAGE_ID.fullmatch(value):
+        raise ValueError("must be a Teams chat message id: 1-20 digits")
+    return value
 
 
 def _language_tag(value: str) -> str:
@@ -147,8 +173,11 @@ def _language_tag(value: str) -> str:
     return value
 
 
-Guid = Annotated[str, AfterValidator(_guid), Field(json_schema_extra={"pattern": GUID.pattern})]
-SourceName = Annotated[str, Field(pattern=SOURCE_NAME.pattern)]
+# The published patterns are JSON Schema's (json_schema_extra); the validators check the same with Python's re and
+# say what is expected in the contract's words.
+Guid = Annotated[str, AfterValidator(_guid), Field(json_schema_extra={"pattern": GUID_PATTERN})]
+SourceName = Annotated[str, AfterValidator(_source_name), Field(json_schema_extra={"pattern": SOURCE_NAME_PATTERN})]
+MessageId = Annotated[str, AfterValidator(_message_id), Field(json_schema_extra={"pattern": _MESSAGE_ID_PATTERN})]
 RecordId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_one_line)]
 Revision = Annotated[int, Strict(), Field(ge=0, le=MAX_REVISION)]
 DateTimeWithOffset = Annotated[
@@ -164,9 +193,9 @@ class _Contract(ContractModel):
 class Attendee(_Contract):
     """A meeting participant. Graph has failed on attendees without a UPN, so it is required."""
 
-    upn: Annotated[str, Field(min_length=3, max_length=256, pattern=r"^[^@\s]+@[^@\s]+$")] = Field(
-        description="The attendee's user principal name or email address."
-    )
+    upn: Annotated[
+        str, Field(min_length=3, max_length=256, json_schema_extra={"pattern": _UPN_PATTERN}), AfterValidator(_upn)
+    ] = Field(description="The attendee's user principal name or email address.")
     user_id: Guid | None = Field(default=None, description="The attendee's Entra object id, when known.")
     role: AttendeeRole = Field(
         default="attendee", description="Presenter and coorganizer need userId: Graph supports them only for Entra users."
@@ -209,10 +238,10 @@ class Channel(_Contract):
         Field(max_length=300, json_schema_extra={"pattern": _CHANNEL_THREAD_ID_SENT}),
         AfterValidator(_channel_thread_id),
     ] = Field(description="The channel's thread id, 19:...@thread.tacv2 or @thread.skype; percent-encoded is accepted.")
-    message_id: Annotated[str, Field(pattern=_MESSAGE_ID)] | None = Field(
+    message_id: MessageId | None = Field(
         default=None, description="The channel message to post the meeting under (Graph's chatInfo.messageId)."
     )
-    reply_chain_message_id: Annotated[str, Field(pattern=_MESSAGE_ID)] | None = Field(
+    reply_chain_message_id: MessageId | None = Field(
         default=None, description="The reply chain's root message (Graph's chatInfo.replyChainMessageId)."
     )
 
@@ -360,8 +389,11 @@ def parse_booking(body: bytes) -> Booking:
         raise InvalidBooking("invalid_encoding", f"the message body is not UTF-8 (byte {error.start})") from None
     try:
         document = json.loads(text.removeprefix("\ufeff"), object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
-    except (ValueError, RecursionError) as error:
+    except ValueError as error:
         raise InvalidBooking("invalid_json", f"the message body is not JSON: {error}") from None
+    except RecursionError:
+        # Python's own text here names its recursion limit and "a unicode string".
+        raise InvalidBooking("invalid_json", "the message body nests arrays or objects too deeply to be a booking") from None
     if "\\ud" in text.lower() and _has_unpaired_surrogate(document):
         raise InvalidBooking(
             "invalid_json", "the message body escapes an unpaired UTF-16 surrogate (\\ud800-\\udfff), which is not text"
@@ -373,10 +405,20 @@ def parse_booking(body: bytes) -> Booking:
     try:
         return Booking.model_validate(document)
     except ValidationError as error:
-        problems = [_problem(detail) for detail in error.errors(include_url=False, include_input=False)]
         raise InvalidBooking(
-            "invalid_booking", "the booking message does not match schema version 1", problems, _valid_identity(document)
+            "invalid_booking",
+            "the booking message does not match schema version 1",
+            field_problems(error),
+            _valid_identity(document),
         ) from None
+
+
+def field_problems(error: ValidationError) -> list[FieldProblem]:
+    """Each problem pydantic found, said in the contract's words: the field's JSON path and what it must be.
+
+    Pydantic's own texts name its internals (a regular expression, a Python class, "dictionary"); none of
+    them reaches a result or a terminal."""
+    return [_problem(detail) for detail in error.errors(include_url=False, include_input=False)]
 
 
 def _valid_identity(document: dict[str, Any]) -> BookingIdentity:
@@ -394,12 +436,46 @@ def _valid_identity(document: dict[str, Any]) -> BookingIdentity:
 
 def _problem(detail: Any) -> FieldProblem:
     location = ".".join(str(part) for part in detail["loc"]) or None
-    reason = detail["msg"]
-    if detail["type"] == "extra_forbidden":
-        reason = "is not a field of schema version 1"
-    elif reason.startswith("Value error, "):
-        reason = reason.removeprefix("Value error, ")
-    return FieldProblem(location, reason)
+    return FieldProblem(location, _reason(detail["type"], detail.get("ctx", {}), detail["msg"]))
+
+
+# Wrong JSON types, by pydantic's error type.
+_EXPECTED_TYPES = {
+    "string_type": "must be a JSON string",
+    "int_type": "must be a JSON integer",
+    "bool_type": "must be true or false",
+    "list_type": "must be a JSON array",
+    "model_type": "must be a JSON object",
+}
+# A date-time of the right shape that names no moment (2026-02-30, hour 25, an offset of +25:00, year 0): pydantic's
+# text for these quotes its parser ("unexpected extra characters at the end of the input" for hour 25).
+_IMPOSSIBLE_DATE_TIMES = frozenset({"datetime_parsing", "datetime_from_date_parsing"})
+
+
+def _reason(kind: str, context: dict[str, Any], message: str) -> str:
+    if kind == "value_error":  # the contract's own validators, whose words are already the contract's
+        return message.removeprefix("Value error, ")
+    if kind in _EXPECTED_TYPES:
+        return _EXPECTED_TYPES[kind]
+    if kind in _IMPOSSIBLE_DATE_TIMES:
+        return f"must be a date and time that exists, as {_DATE_TIME_HINT}"
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a field of schema version 1"
+    if kind == "literal_error":
+        return f"must be {context['expected']}"
+    if kind == "string_too_short":
+        return "must not be empty" if context["min_length"] == 1 else f"must be at least {context['min_length']} characters"
+    if kind == "string_too_long":
+        return f"must be at most {context['max_length']} characters"
+    if kind == "too_long":
+        return f"must have at most {context['max_length']} entries, not {context['actual_length']}"
+    if kind == "greater_than_equal":
+        return f"must be at least {context['ge']}"
+    if kind == "less_than_equal":
+        return f"must be at most {context['le']}"
+    return "does not have the form schema version 1 gives this field"
 
 
 _IDENTITY_ADAPTERS: dict[str, TypeAdapter[Any]] = {
@@ -414,7 +490,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     document: dict[str, Any] = {}
     for key, value in pairs:
         if key in document:
-            raise ValueError(f"the key {key!r} appears twice in one object")
+            raise ValueError(f"the key {json.dumps(key)} appears twice in one object")
         document[key] = value
     return document
 

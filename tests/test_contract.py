@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import unicodedata
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 from bridgectl.schemas import SCHEMA_DIR, SCHEMA_FILES, render_schema
 from shared.booking import _LINE_BREAKS, _REFUSED_CATEGORIES, MAX_ATTENDEES, MAX_BODY_BYTES, Booking, parse_booking
 from shared.errors import InvalidBooking
+from shared.identifiers import GUID, SOURCE_NAME, python_pattern
 from shared.meeting_request import build_create_or_get_body
 from tests.bookings import ORGANIZER_ID, booking
 
@@ -57,30 +60,30 @@ def test_minimal_booking_defaults_to_upsert_without_attendees() -> None:
         ("UPN as organizer", {"organizerId": "ada@contoso.com"}, "organizerId", "not a UPN"),
         ("unknown action", {"action": "delete"}, "action", "'upsert' or 'cancel'"),
         ("unknown field", {"location": "Room 1"}, "location", "not a field of schema version 1"),
-        ("schema version 2", {"schemaVersion": 2}, "schemaVersion", "Input should be 1"),
+        ("schema version 2", {"schemaVersion": 2}, "schemaVersion", "must be 1"),
         ("schema version as string", {"schemaVersion": "1"}, "schemaVersion", "JSON integer"),
         ("schema version as true", {"schemaVersion": True}, "schemaVersion", "JSON integer"),
-        ("revision as string", {"revision": "3"}, "revision", "valid integer"),
-        ("negative revision", {"revision": -1}, "revision", "greater than or equal to 0"),
-        ("source with a slash", {"source": "crm/eu"}, "source", "pattern"),
-        ("source too long", {"source": "s" * 65}, "source", "pattern"),
-        ("empty recordId", {"recordId": ""}, "recordId", "at least 1 character"),
+        ("revision as string", {"revision": "3"}, "revision", "must be a JSON integer"),
+        ("negative revision", {"revision": -1}, "revision", "must be at least 0"),
+        ("source with a slash", {"source": "crm/eu"}, "source", "1-64 of A-Za-z0-9._-"),
+        ("source too long", {"source": "s" * 65}, "source", "1-64 of A-Za-z0-9._-"),
+        ("empty recordId", {"recordId": ""}, "recordId", "must not be empty"),
         ("recordId too long", {"recordId": "r" * 257}, "recordId", "at most 256 characters"),
         ("control character in recordId", {"recordId": "BK\x00-1"}, "recordId", "control characters"),
         ("line break in subject", {"subject": "Intro\ncall"}, "subject", "control characters"),
         ("blank subject", {"subject": "   "}, "subject", "must not be blank"),
         ("subject too long", {"subject": "s" * 256}, "subject", "at most 255 characters"),
         ("subject missing", {"subject": None}, "subject", "required when action is 'upsert'"),
-        ("subject as number", {"subject": 42}, "subject", "valid string"),
-        ("attendees not a list", {"attendees": {"upn": "a@b"}}, "attendees", "valid list"),
-        ("attendee without upn", {"attendees": [{"role": "attendee"}]}, "attendees.0.upn", "Field required"),
-        ("attendee upn not an address", {"attendees": [{"upn": "ada"}]}, "attendees.0.upn", "pattern"),
+        ("subject as number", {"subject": 42}, "subject", "must be a JSON string"),
+        ("attendees not a list", {"attendees": {"upn": "a@b"}}, "attendees", "must be a JSON array"),
+        ("attendee without upn", {"attendees": [{"role": "attendee"}]}, "attendees.0.upn", "is required"),
+        ("attendee upn not an address", {"attendees": [{"upn": "ada"}]}, "attendees.0.upn", "name@domain"),
         ("attendee role producer", {"attendees": [{"upn": "a@b.c", "role": "producer"}]}, "attendees.0.role", "'attendee'"),
         ("presenter without userId", {"attendees": [{"upn": "a@b.c", "role": "presenter"}]}, "attendees.0.role", "needs userId"),
         ("duplicate attendee", {"attendees": [{"upn": "a@b.c"}, {"upn": "A@B.C"}]}, "attendees", "same upn twice"),
         ("unknown attendee field", {"attendees": [{"upn": "a@b.c", "email": "x"}]}, "attendees.0.email", "not a field"),
-        ("channel without threadId", {"channel": {"messageId": "0"}}, "channel.threadId", "Field required"),
-        ("channel as a string", {"channel": "19:abc@thread.tacv2"}, "channel", "valid dictionary"),
+        ("channel without threadId", {"channel": {"messageId": "0"}}, "channel.threadId", "is required"),
+        ("channel as a string", {"channel": "19:abc@thread.tacv2"}, "channel", "must be a JSON object"),
         ("meeting chat as channel", {"channel": {"threadId": "19:meeting_abc@thread.v2"}}, "channel.threadId", "thread id"),
         ("channel id not a thread", {"channel": {"threadId": "General"}}, "channel.threadId", "thread id"),
         ("line break in thread", {"channel": {"threadId": "19%3Aabc%40thread.tacv2%0A"}}, "channel.threadId", "thread id"),
@@ -88,7 +91,7 @@ def test_minimal_booking_defaults_to_upsert_without_attendees() -> None:
             "messageId not digits",
             {"channel": {"threadId": "19:a@thread.tacv2", "messageId": "x"}},
             "channel.messageId",
-            "pattern",
+            "1-20 digits",
         ),
         ("unknown channel field", {"channel": {"threadId": "19:a@thread.tacv2", "name": "x"}}, "channel.name", "not a field"),
         (
@@ -100,7 +103,7 @@ def test_minimal_booking_defaults_to_upsert_without_attendees() -> None:
         ("language with underscore", {"language": "de_DE"}, "language", "BCP 47"),
         ("language too short", {"language": "e"}, "language", "BCP 47"),
         ("language with a header", {"language": "ja\r\nX: 1"}, "language", "BCP 47"),
-        ("language as list", {"language": ["de"]}, "language", "valid string"),
+        ("language as list", {"language": ["de"]}, "language", "must be a JSON string"),
         (
             "too many attendees",
             {"attendees": [{"upn": f"u{n}@b.c"} for n in range(MAX_ATTENDEES + 1)]},
@@ -273,3 +276,97 @@ def test_no_character_the_text_rule_refuses_is_printable() -> None:
         if (unicodedata.category(chr(code)) in _REFUSED_CATEGORIES or chr(code) in _LINE_BREAKS) and chr(code).isprintable()
     ]
     assert refused_yet_printable == []
+
+
+GUID_REASON = "must be a GUID such as 6f1c3a2e-8d4b-4a57-9e2f-0c1d2b3a4f5e (an Entra object id, not a UPN)"
+DATE_TIME_REASON = (
+    "must be an ISO 8601 date-time with a UTC offset, such as 2026-12-01T10:00:00+01:00 (naive times are refused, never guessed)"
+)
+# Every field whose value the contract checks as a whole: how to send it with a given ending, and the reason.
+TRAILING_NEWLINES: list[tuple[str, Callable[[str], dict[str, Any]], str]] = [
+    ("organizerId", lambda end: {"organizerId": ORGANIZER_ID + end}, GUID_REASON),
+    ("attendees.0.userId", lambda end: {"attendees": [{"upn": "ada@contoso.com", "userId": ORGANIZER_ID + end}]}, GUID_REASON),
+    (
+        "source",
+        lambda end: {"source": "crm-eu" + end},
+        "must be 1-64 of A-Za-z0-9._- (ASCII letters, digits, dot, underscore, hyphen)",
+    ),
+    (
+        "attendees.0.upn",
+        lambda end: {"attendees": [{"upn": "ada@contoso.com" + end}]},
+        "must be a user principal name or e-mail address, name@domain, without spaces",
+    ),
+    (
+        "channel.threadId",
+        lambda end: {"channel": {"threadId": "19:7ebda77322dd4505ac4dedb5b67df076@thread.tacv2" + end}},
+        "must be a Teams channel's thread id such as 19:7ebda77322dd4505ac4dedb5b67df076@thread.tacv2 (or @thread.skype), "
+        "as Teams shows it or percent-encoded",
+    ),
+    (
+        "channel.messageId",
+        lambda end: {"channel": {"threadId": "19:a@thread.tacv2", "messageId": "0" + end}},
+        "must be a Teams chat message id: 1-20 digits",
+    ),
+    (
+        "channel.replyChainMessageId",
+        lambda end: {"channel": {"threadId": "19:a@thread.tacv2", "replyChainMessageId": "1563302249053" + end}},
+        "must be a Teams chat message id: 1-20 digits",
+    ),
+    (
+        "language",
+        lambda end: {"language": "de-DE" + end},
+        "must be a BCP 47 language tag such as de-DE, ja or pt-BR (language, optional script and region)",
+    ),
+    ("start", lambda end: {"start": "2026-12-01T10:00:00+01:00" + end}, DATE_TIME_REASON),
+    ("end", lambda end: {"end": "2026-12-01T10:30:00Z" + end}, DATE_TIME_REASON),
+    ("recordId", lambda end: {"recordId": "BK-10023" + end}, "must not contain control characters or line breaks"),
+]
+# Checked by the parser's text rule and by `format: date-time`, which validators need not assert: not by a pattern.
+NOT_BY_A_PATTERN = {"recordId", "start", "end"}
+
+
+@pytest.mark.parametrize(("field", "sent", "reason"), TRAILING_NEWLINES)
+def test_a_value_with_a_trailing_newline_is_rejected_naming_its_field(
+    field: str, sent: Callable[[str], dict[str, Any]], reason: str
+) -> None:
+    # Python's `$` matches before a final newline: a GUID checked with it reached Graph's URL as ...%0A.
+    assert parse_booking(encode(booking(**sent(""))))
+    assert rejection(encode(booking(**sent("\n")))) == ("invalid_booking", {field: reason})
+
+
+@pytest.mark.parametrize(
+    ("shape", "valid"), [(GUID, ORGANIZER_ID), (GUID, ORGANIZER_ID.upper()), (SOURCE_NAME, "crm-eu"), (SOURCE_NAME, "s" * 64)]
+)
+def test_the_shared_identifier_shapes_refuse_a_trailing_newline_with_match_or_fullmatch(
+    shape: re.Pattern[str], valid: str
+) -> None:
+    # The settings and the organizer policy check ids with `match`, the contract with `fullmatch`.
+    assert shape.match(valid) and shape.fullmatch(valid)
+    assert shape.match(valid + "\n") is None and shape.fullmatch(valid + "\n") is None
+
+
+def _ecma_262_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[ValidationError]:
+    # JSON Schema's patterns are ECMA-262, where `$` is the end of the text; jsonschema applies them with Python's re.
+    if isinstance(instance, str) and not python_pattern(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+ECMA_262_VALIDATOR = validators.extend(Draft202012Validator, {"pattern": _ecma_262_pattern})
+
+
+@pytest.mark.parametrize(
+    ("field", "sent"), [(field, sent) for field, sent, _ in TRAILING_NEWLINES if field not in NOT_BY_A_PATTERN]
+)
+def test_the_published_schema_refuses_each_trailing_newline_as_the_parser_does(
+    field: str, sent: Callable[[str], dict[str, Any]]
+) -> None:
+    validator = ECMA_262_VALIDATOR(json.loads((SCHEMA_DIR / "booking.v1.schema.json").read_text(encoding="utf-8")))
+
+    assert validator.is_valid(booking(**sent(""))), field
+    assert not validator.is_valid(booking(**sent("\n"))), field
+
+
+@pytest.mark.parametrize(("field", "sent", "reason"), [case for case in TRAILING_NEWLINES if case[0] != "recordId"])
+def test_a_value_with_a_trailing_space_is_rejected_too(field: str, sent: Callable[[str], dict[str, Any]], reason: str) -> None:
+    # A recordId may end in a space (it is another record); an id, a name or a date-time is checked whole, never trimmed.
+    assert rejection(encode(booking(**sent(" ")))) == ("invalid_booking", {field: reason})
