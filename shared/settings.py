@@ -248,7 +248,7 @@ def _table_endpoint(value: str) -> str:
     return value.rstrip("/")
 
 
-def _url(example: str, *, path_suffix: str = "") -> AfterValidator:
+def _url(example: str, *, path_suffix: str = "") -> Callable[[str], str]:
     """An absolute https URL (plain http only on loopback, for the simulator), no credentials, query or fragment."""
 
     def check(value: str) -> str:
@@ -264,7 +264,7 @@ def _url(example: str, *, path_suffix: str = "") -> AfterValidator:
             raise ValueError(f"must end with {path_suffix}, the API version this bridge is built against ({example})")
         return value
 
-    return AfterValidator(check)
+    return check
 
 
 _GRAPH_URL_EXAMPLE = "such as https://graph.microsoft.com/v1.0 or https://graph.microsoft.us/v1.0"
@@ -275,8 +275,8 @@ QueueName = Annotated[str, _shaped(_QUEUE_NAME, f"is not a Service Bus queue nam
 HostName = Annotated[str, _shaped(_HOST_NAME, f"is not a host name: {_NAMESPACE_HINT}")]
 TableName = Annotated[str, _shaped(_TABLE_NAME, "is not a table name (3-63 letters and digits, starting with a letter)")]
 TableEndpoint = Annotated[str, AfterValidator(_table_endpoint)]
-GraphBaseUrl = Annotated[str, _url(_GRAPH_URL_EXAMPLE, path_suffix="/v1.0")]
-IdentityEndpoint = Annotated[str, _url(_IDENTITY_EXAMPLE)]
+GraphBaseUrl = Annotated[str, AfterValidator(_url(_GRAPH_URL_EXAMPLE, path_suffix="/v1.0"))]
+IdentityEndpoint = Annotated[str, AfterValidator(_url(_IDENTITY_EXAMPLE))]
 ClientId = Annotated[str, AfterValidator(_client_id)]
 TenantId = Annotated[str, AfterValidator(_tenant_id)]
 Credential = Annotated[str, AfterValidator(_managed_identity)]
@@ -290,36 +290,36 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True, arbitrary_types_allowed=True)
 
-    bookings_queue: QueueName = Field(DEFAULT_BOOKINGS_QUEUE, alias=BOOKINGS_QUEUE)
-    results_queue: QueueName = Field(DEFAULT_RESULTS_QUEUE, alias=RESULTS_QUEUE)
-    graph_base_url: GraphBaseUrl = Field(DEFAULT_GRAPH_BASE_URL, alias=GRAPH_BASE_URL)
-    service_bus_connection: str | None = Field(None, alias=SERVICE_BUS_CONNECTION, repr=False)
-    service_bus_namespace: HostName | None = Field(None, alias=SERVICE_BUS_NAMESPACE)
-    service_bus_credential: Credential | None = Field(None, alias=SERVICE_BUS_CREDENTIAL)
-    azure_client_id: ClientId | None = Field(None, alias=AZURE_CLIENT_ID)
-    trigger_client_id: ClientId | None = Field(None, alias=SERVICE_BUS_CLIENT_ID)
-    record_state_connection: str | None = Field(None, alias=RECORD_STATE_CONNECTION, repr=False)
-    record_state_table_service_uri: TableEndpoint | None = Field(None, alias=RECORD_STATE_TABLE_SERVICE_URI)
-    record_state_table: TableName = Field(DEFAULT_RECORD_STATE_TABLE, alias=RECORD_STATE_TABLE)
+    bookings_queue: QueueName = Field(DEFAULT_BOOKINGS_QUEUE, validation_alias=BOOKINGS_QUEUE)
+    results_queue: QueueName = Field(DEFAULT_RESULTS_QUEUE, validation_alias=RESULTS_QUEUE)
+    graph_base_url: GraphBaseUrl = Field(DEFAULT_GRAPH_BASE_URL, validation_alias=GRAPH_BASE_URL)
+    service_bus_connection: str | None = Field(None, validation_alias=SERVICE_BUS_CONNECTION, repr=False)
+    service_bus_namespace: HostName | None = Field(None, validation_alias=SERVICE_BUS_NAMESPACE)
+    service_bus_credential: Credential | None = Field(None, validation_alias=SERVICE_BUS_CREDENTIAL)
+    azure_client_id: ClientId | None = Field(None, validation_alias=AZURE_CLIENT_ID)
+    trigger_client_id: ClientId | None = Field(None, validation_alias=SERVICE_BUS_CLIENT_ID)
+    record_state_connection: str | None = Field(None, validation_alias=RECORD_STATE_CONNECTION, repr=False)
+    record_state_table_service_uri: TableEndpoint | None = Field(None, validation_alias=RECORD_STATE_TABLE_SERVICE_URI)
+    record_state_table: TableName = Field(DEFAULT_RECORD_STATE_TABLE, validation_alias=RECORD_STATE_TABLE)
     max_delivery_count: Annotated[int, _whole_number(1, 2000)] = Field(
-        DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, alias=BOOKINGS_MAX_DELIVERY_COUNT
+        DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, validation_alias=BOOKINGS_MAX_DELIVERY_COUNT
     )
-    organizer_policy: Policy = Field(default_factory=OrganizerPolicy, alias=ALLOWED_ORGANIZERS)
-    graph_retry_budget_seconds: Seconds = Field(DEFAULT_GRAPH_RETRY_BUDGET_SECONDS, alias=GRAPH_RETRY_BUDGET_SECONDS)
+    organizer_policy: Policy = Field(default_factory=OrganizerPolicy, validation_alias=ALLOWED_ORGANIZERS)
+    graph_retry_budget_seconds: Seconds = Field(DEFAULT_GRAPH_RETRY_BUDGET_SECONDS, validation_alias=GRAPH_RETRY_BUDGET_SECONDS)
     max_throttle_requeues: Annotated[int, _whole_number(0, 100)] = Field(
-        DEFAULT_MAX_THROTTLE_REQUEUES, alias=MAX_THROTTLE_REQUEUES
+        DEFAULT_MAX_THROTTLE_REQUEUES, validation_alias=MAX_THROTTLE_REQUEUES
     )
-    calendar_events_enabled: Flag = Field(False, alias=CALENDAR_EVENTS_ENABLED)
-    functions_environment: str | None = Field(None, alias=FUNCTIONS_ENVIRONMENT)
-    website_instance_id: str | None = Field(None, alias=AZURE_INSTANCE_MARKERS[0])
-    website_site_name: str | None = Field(None, alias=AZURE_INSTANCE_MARKERS[1])
-    graph_credential: str | None = Field(None, alias=GRAPH_CREDENTIAL)
-    graph_identity_endpoint: IdentityEndpoint | None = Field(None, alias=GRAPH_IDENTITY_ENDPOINT)
-    graph_identity_header: str | None = Field(None, alias=GRAPH_IDENTITY_HEADER, repr=False)
-    graph_tenant_id: TenantId | None = Field(None, alias=GRAPH_TENANT_ID)
-    graph_client_id: ClientId | None = Field(None, alias=GRAPH_CLIENT_ID)
-    graph_certificate_path: str | None = Field(None, alias=GRAPH_CERTIFICATE_PATH)
-    insights_authentication: str | None = Field(None, alias=APPLICATIONINSIGHTS_AUTHENTICATION_STRING, repr=False)
+    calendar_events_enabled: Flag = Field(False, validation_alias=CALENDAR_EVENTS_ENABLED)
+    functions_environment: str | None = Field(None, validation_alias=FUNCTIONS_ENVIRONMENT)
+    website_instance_id: str | None = Field(None, validation_alias=AZURE_INSTANCE_MARKERS[0])
+    website_site_name: str | None = Field(None, validation_alias=AZURE_INSTANCE_MARKERS[1])
+    graph_credential: str | None = Field(None, validation_alias=GRAPH_CREDENTIAL)
+    graph_identity_endpoint: IdentityEndpoint | None = Field(None, validation_alias=GRAPH_IDENTITY_ENDPOINT)
+    graph_identity_header: str | None = Field(None, validation_alias=GRAPH_IDENTITY_HEADER, repr=False)
+    graph_tenant_id: TenantId | None = Field(None, validation_alias=GRAPH_TENANT_ID)
+    graph_client_id: ClientId | None = Field(None, validation_alias=GRAPH_CLIENT_ID)
+    graph_certificate_path: str | None = Field(None, validation_alias=GRAPH_CERTIFICATE_PATH)
+    insights_authentication: str | None = Field(None, validation_alias=APPLICATIONINSIGHTS_AUTHENTICATION_STRING, repr=False)
 
     @model_validator(mode="after")
     def _rules_across_settings(self) -> Settings:
@@ -523,9 +523,9 @@ def _checked(name: str, validator: Callable[[str], Any], value: str) -> str:
 
 def check_graph_base_url(value: str) -> str:
     """A Graph URL given elsewhere (the CLI's --graph-url), held to GRAPH_BASE_URL's rules; ConfigurationError if broken."""
-    return _checked(GRAPH_BASE_URL, _url(_GRAPH_URL_EXAMPLE, path_suffix="/v1.0").func, value)
+    return _checked(GRAPH_BASE_URL, _url(_GRAPH_URL_EXAMPLE, path_suffix="/v1.0"), value)
 
 
 def check_identity_endpoint(name: str, value: str) -> str:
     """A managed-identity endpoint URL: absolute, plain http only on loopback; ConfigurationError naming `name`."""
-    return _checked(name, _url(_IDENTITY_EXAMPLE).func, value)
+    return _checked(name, _url(_IDENTITY_EXAMPLE), value)

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import logging
 import socket
@@ -21,7 +20,7 @@ import time
 
 import pytest
 
-from shared.errors import ConfigurationError, GraphError, GraphUnavailable
+from shared.errors import ConfigurationError, GraphUnavailable
 from shared.graph_client import GraphClient
 from shared.http_transport import HttpEndpoint, ResponseTimedOut
 from shared.retry_policy import RetryPolicy
