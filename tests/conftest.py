@@ -84,6 +84,32 @@ def _without_azurite(missing: AzuriteNotInstalled) -> NoReturn:
     pytest.skip(str(missing))
 
 
+# The files of the slow tests (see the marker in pyproject.toml): `pytest -m "not slow"` is the quick loop while
+# working; .ci/run runs everything.
+SLOW_FILES = frozenset(
+    {
+        "test_fault_run.py",  # a whole run under injected faults
+        "test_stateful_invariants.py",  # the stateful property over the broker, Azurite and the simulator
+        "test_bench_smoke.py",  # the benchmark's small configuration
+        "test_bench_cold_start.py",
+        "test_external_checks.py",  # checkov and shellcheck
+        "test_deployed_package.py",  # builds the deployment zip
+        "test_package_bytecode.py",
+        "test_package_contents.py",
+        "test_failure_paths.py",  # Retry-After and throttling budgets, waited for real
+        "test_lost_lock_repairs.py",
+        "test_calendar_lost_locks.py",
+        "test_hostile_review.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     try:
@@ -111,7 +137,7 @@ def no_transport_settings_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> N
 def recorder() -> Iterator[ThreadingHTTPServer]:
     """tests.loopback_http.Recorder on loopback."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     yield server
     server.shutdown()
     server.server_close()
@@ -125,7 +151,7 @@ def tls_recorder(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(certificate_file, key_file)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     yield server.server_port, certificate_file
     server.shutdown()
     server.server_close()

@@ -241,7 +241,7 @@ def test_a_redirect_is_a_refusal_and_is_never_followed() -> None:
 
     other, redirecting = ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere), ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
     for server in (other, redirecting):
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     try:
         client = GraphClient(f"http://127.0.0.1:{redirecting.server_port}/v1.0", lambda: "token")
         with pytest.raises(GraphRefused) as raised:
