@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Deploys Booking Bridge from an empty (or existing) resource group in one command:
 # infrastructure (main.bicep + main.bicepparam), the function code, the Microsoft Graph
-# app role, then prints the one Teams step that has no API. Safe to run again: every
-# step checks what is there first. See README.md (Deploy to Azure).
+# app role, then prints the one Teams step that has no API. Safe to run again: the
+# operator's choices are read back from the last deployment, every change is shown by a
+# what-if before it is made, and every step checks what is there first. See
+# docs/infrastructure.md.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,18 +20,47 @@ readonly ONLINE_MEETINGS_ROLE="OnlineMeetings.ReadWrite.All"
 readonly CALENDARS_ROLE_ID="ef54d2bf-783f-4e0f-bca1-3210c0444d99"
 readonly CALENDARS_ROLE="Calendars.ReadWrite"
 readonly TEAMS_POLICY_NAME="BookingBridge"
+# Bounded waits for what Azure makes eventually consistent: a new identity reaching Microsoft
+# Graph, and new role assignments reaching the services that check them (a 403 until then).
+readonly GRAPH_ATTEMPTS=6
+readonly GRAPH_RETRY_SECONDS=20
+readonly PUBLISH_ATTEMPTS=5
+readonly PUBLISH_RETRY_SECONDS=30
+readonly EMAIL_PATTERN='^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'
+readonly GUID_PATTERN='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
 
 resource_group="${BOOKING_BRIDGE_RESOURCE_GROUP:-}"
 location=""
 app_name="${BOOKING_BRIDGE_APP_NAME:-bookingbridge}"
-alert_email="${BOOKING_BRIDGE_ALERT_EMAIL:-}"
 what_if=false
+assume_yes=false
+validation_level=""
 publish_code=true
 graph_in_template=false
-local_access=false
+skip_graph_grant=false
 organizers=()
 graph_role_pending=false
-calendar_events=false
+group_is_new=false
+
+# The choices a deployment keeps. Empty until given (on the command line, or the alert email in
+# its environment variable); what is still empty then comes from the last deployment, and only
+# then from the defaults. Each *_from says which, for the summary.
+alert_email=""
+alert_email_from=""
+if [[ -n "${BOOKING_BRIDGE_ALERT_EMAIL:-}" ]]; then
+  alert_email="$BOOKING_BRIDGE_ALERT_EMAIL"
+  alert_email_from="given"
+fi
+calendar_events=""
+calendar_events_from=""
+calendar_access=""
+calendar_access_from=""
+private_networking=""
+private_networking_from=""
+local_access=false
+deployer_principal_id=""
+deployer_principal_type=""
+deployer_from=""
 
 usage() {
   cat <<EOF
@@ -38,6 +69,10 @@ Usage: infra/deploy.sh --resource-group NAME [options]
 Deploys Booking Bridge: Bicep infrastructure, the function code, and the Microsoft
 Graph app role; then prints the Teams application access policy commands.
 
+A choice below that is not given keeps its value from the last deployment of this app to
+this resource group, so a second run without the flags of the first changes nothing. Before
+anything changes, the what-if of the deployment is shown and you are asked to confirm.
+
 Options:
   -g, --resource-group NAME  Resource group to deploy into (or BOOKING_BRIDGE_RESOURCE_GROUP).
   -l, --location REGION      Region for a resource group that does not exist yet; it must
@@ -45,28 +80,46 @@ Options:
   -n, --app-name NAME        Short name resource names are built from (default: bookingbridge).
       --alert-email ADDRESS  Where the alerts (dead letters, failed results, Graph 401/403,
                              failed invocations) are emailed (or BOOKING_BRIDGE_ALERT_EMAIL);
-                             a distribution list is best. Without it the alerts exist but
-                             notify nobody.
-      --what-if              Show what the deployment would change, and change nothing.
-      --skip-code            Deploy the infrastructure only; do not publish the function code.
+                             a distribution list is best. Kept by later runs.
+      --no-alert-email       Remove the alert email: the alerts then notify nobody.
+      --calendar-events      Turn calendar mode on (CALENDAR_EVENTS_ENABLED): bookings with
+                             "calendar" become Outlook events. Kept by later runs.
+      --no-calendar-events   Turn calendar mode off.
+      --calendar-access WHERE
+                             Where calendar mode's $CALENDARS_ROLE comes from: entra (default:
+                             granted here in Entra, reaching every mailbox of the tenant) or
+                             exchange (never granted in Entra; an Exchange administrator scopes
+                             it to the organizers' mailboxes with the commands printed at the
+                             end). Kept by later runs.
+      --private-networking   Join the app to a virtual network and reach storage (and Service
+                             Bus Premium) through private endpoints only; costs extra, see
+                             docs/infrastructure.md. Kept by later runs.
+      --no-private-networking
+                             Back to public endpoints (the network resources stay until deleted).
+      --local-access         Also let you (the signed-in az principal) send test bookings,
+                             read results and replay dead letters with the local tools
+                             (your own grants, apart from the function identity's). Kept.
       --graph-in-template    Grant $ONLINE_MEETINGS_ROLE in the Bicep deployment (Microsoft
                              Graph extension) instead of with az rest afterwards. Either way
                              you need the Entra rights to assign Microsoft Graph app roles.
-      --local-access         Also let you (the signed-in az principal) send test bookings,
-                             read results and replay dead letters with the local tools
-                             (your own grants, apart from the function identity's).
-      --calendar-events      Turn calendar mode on (CALENDAR_EVENTS_ENABLED): bookings with
-                             "calendar" become Outlook events. Also grants $CALENDARS_ROLE
-                             and prints how to scope it to the organizers' mailboxes.
+      --skip-graph-grant     Neither check nor grant the Microsoft Graph app roles (an
+                             identity without Entra rights, such as CI's); say what to grant.
       --organizer UPN        Organizer to name in the printed Grant-CsApplicationAccessPolicy
                              command (repeatable); without it the command has a placeholder.
+      --skip-code            Deploy the infrastructure only; do not publish the function code.
+      --what-if              Show what the deployment would change, and change nothing.
+      --validation-level LEVEL
+                             Validation of the what-if: Provider (az's default: also checks
+                             that you may write every resource), ProviderNoRbac (read checks
+                             only, for an identity that may only read) or Template.
+  -y, --yes                  Deploy after the what-if without asking (scripts and CI).
   -h, --help                 Show this help.
 
-Prerequisites: Azure CLI 2.60+ signed in (az login) with Owner, or Contributor plus
+Prerequisites: Azure CLI 2.76+ signed in (az login) with Owner, or Contributor plus
 User Access Administrator, on the resource group; Bicep (az bicep install); zip to package
 the code, and Python 3.11 to put its bytecode in the package.
 
-Tear down: az group delete --name NAME --yes (see README.md (Deploy to Azure) for what outlives it).
+Tear down: az group delete --name NAME --yes (see docs/infrastructure.md for what outlives it).
 EOF
 }
 
@@ -104,32 +157,73 @@ parse_arguments() {
       --alert-email)
         [[ $# -ge 2 ]] || die "$1 needs a value"
         alert_email="$2"
+        alert_email_from="given"
         shift 2
         ;;
-      --what-if)
-        what_if=true
+      --no-alert-email)
+        alert_email=""
+        alert_email_from="given"
         shift
         ;;
-      --skip-code)
-        publish_code=false
+      --calendar-events)
+        calendar_events=true
+        calendar_events_from="given"
         shift
         ;;
-      --graph-in-template)
-        graph_in_template=true
+      --no-calendar-events)
+        calendar_events=false
+        calendar_events_from="given"
+        shift
+        ;;
+      --calendar-access)
+        [[ $# -ge 2 ]] || die "$1 needs a value"
+        calendar_access="$2"
+        calendar_access_from="given"
+        shift 2
+        ;;
+      --private-networking)
+        private_networking=true
+        private_networking_from="given"
+        shift
+        ;;
+      --no-private-networking)
+        private_networking=false
+        private_networking_from="given"
         shift
         ;;
       --local-access)
         local_access=true
         shift
         ;;
-      --calendar-events)
-        calendar_events=true
+      --graph-in-template)
+        graph_in_template=true
+        shift
+        ;;
+      --skip-graph-grant)
+        skip_graph_grant=true
         shift
         ;;
       --organizer)
         [[ $# -ge 2 ]] || die "$1 needs a value"
         organizers+=("$2")
         shift 2
+        ;;
+      --skip-code)
+        publish_code=false
+        shift
+        ;;
+      --what-if)
+        what_if=true
+        shift
+        ;;
+      --validation-level)
+        [[ $# -ge 2 ]] || die "$1 needs a value"
+        validation_level="$2"
+        shift 2
+        ;;
+      -y | --yes)
+        assume_yes=true
+        shift
         ;;
       -h | --help)
         usage
@@ -143,16 +237,15 @@ parse_arguments() {
   [[ -n "$resource_group" ]] || die "--resource-group is required (see --help)"
   [[ "$app_name" =~ ^[a-z][a-z0-9-]{1,19}$ ]] ||
     die "--app-name '$app_name' must be 2-20 lowercase letters, digits or hyphens, starting with a letter"
-  [[ -z "$alert_email" || "$alert_email" =~ ^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$ ]] ||
+  [[ -z "$alert_email" || "$alert_email" =~ $EMAIL_PATTERN ]] ||
     die "--alert-email '$alert_email' is not an email address"
-}
-
-# Said before the deployment and again at the end, where it cannot scroll away unseen.
-warn_if_alerts_notify_nobody() {
-  [[ -z "$alert_email" ]] || return 0
-  warn "no --alert-email (or BOOKING_BRIDGE_ALERT_EMAIL): the alerts are created, but they email NOBODY."
-  warn "dead-lettered bookings, failed results, Graph 401/403 and failed invocations will go unnoticed;"
-  warn "run again with --alert-email ops@example.com (see docs/alerts.md)."
+  [[ -z "$calendar_access" || "$calendar_access" == entra || "$calendar_access" == exchange ]] ||
+    die "--calendar-access must be entra or exchange, not '$calendar_access'"
+  [[ -z "$validation_level" || "$validation_level" =~ ^(Provider|ProviderNoRbac|Template)$ ]] ||
+    die "--validation-level must be Provider, ProviderNoRbac or Template, not '$validation_level'"
+  if [[ "$graph_in_template" == true && "$skip_graph_grant" == true ]]; then
+    die "--graph-in-template grants the Graph role in the deployment, --skip-graph-grant leaves it out: pick one"
+  fi
 }
 
 check_prerequisites() {
@@ -174,7 +267,8 @@ check_prerequisites() {
   printf 'Subscription: %s\n' "$subscription"
 }
 
-ensure_resource_group() {
+# Finds the resource group; one that does not exist yet is created only after the confirmation.
+locate_resource_group() {
   step "Resource group $resource_group"
   if [[ "$(az group exists --name "$resource_group")" == "true" ]]; then
     printf 'Exists.\n'
@@ -185,8 +279,66 @@ ensure_resource_group() {
   if [[ "$what_if" == true ]]; then
     die "resource group '$resource_group' does not exist and --what-if changes nothing: create it first with 'az group create --name $resource_group --location $location'"
   fi
-  az group create --name "$resource_group" --location "$location" --output none
-  printf 'Created in %s.\n' "$location"
+  group_is_new=true
+  printf 'Does not exist yet: it will be created in %s.\n' "$location"
+}
+
+deployment_name() {
+  printf 'booking-bridge-%s' "$app_name"
+}
+
+# ARM keeps the parameters of every deployment (az deployment group show), so the last
+# deployment of this app is the record of the operator's choices, whichever machine or CI
+# run made it. A choice not given now keeps its value from there.
+load_previous_choices() {
+  [[ "$group_is_new" == false ]] || return 0
+  local count answer line values=()
+  count="$(az deployment group list --resource-group "$resource_group" \
+    --query "length([?name=='$(deployment_name)'])" --output tsv)"
+  if [[ "$count" != "1" ]]; then
+    printf 'No earlier deployment %s: what is not given takes its default.\n' "$(deployment_name)"
+    return
+  fi
+  answer="$(az deployment group show --resource-group "$resource_group" --name "$(deployment_name)" \
+    --query "properties.parameters.[to_string(alertEmail.value), to_string(calendarEvents.value), to_string(calendarAccess.value), to_string(privateNetworking.value), to_string(deployerPrincipalId.value), to_string(deployerPrincipalType.value)]" \
+    --output tsv)"
+  while IFS= read -r line; do
+    values+=("$line")
+  done <<<"$answer"
+  ((${#values[@]} == 6)) ||
+    die "could not read the choices of the last deployment $(deployment_name): pass them on the command line"
+  # Each value is checked before it is used: a parameter a deployment predates reads "null".
+  if [[ -z "$alert_email_from" && "${values[0]}" != null ]]; then
+    [[ -z "${values[0]}" || "${values[0]}" =~ $EMAIL_PATTERN ]] ||
+      die "the last deployment's alertEmail is not an email address: pass --alert-email or --no-alert-email"
+    alert_email="${values[0]}"
+    alert_email_from="kept"
+  fi
+  if [[ -z "$calendar_events_from" && "${values[1]}" != null ]]; then
+    [[ "${values[1]}" == true || "${values[1]}" == false ]] ||
+      die "the last deployment's calendarEvents is not true or false: pass --calendar-events or --no-calendar-events"
+    calendar_events="${values[1]}"
+    calendar_events_from="kept"
+  fi
+  if [[ -z "$calendar_access_from" && "${values[2]}" != null ]]; then
+    [[ "${values[2]}" == entra || "${values[2]}" == exchange ]] ||
+      die "the last deployment's calendarAccess is not entra or exchange: pass --calendar-access"
+    calendar_access="${values[2]}"
+    calendar_access_from="kept"
+  fi
+  if [[ -z "$private_networking_from" && "${values[3]}" != null ]]; then
+    [[ "${values[3]}" == true || "${values[3]}" == false ]] ||
+      die "the last deployment's privateNetworking is not true or false: pass --private-networking or --no-private-networking"
+    private_networking="${values[3]}"
+    private_networking_from="kept"
+  fi
+  if [[ "$local_access" == false && -n "${values[4]}" && "${values[4]}" != null ]]; then
+    [[ "${values[4]}" =~ $GUID_PATTERN && "${values[5]}" =~ ^(User|Group|ServicePrincipal)$ ]] ||
+      die "the last deployment's deployerPrincipalId or deployerPrincipalType is not valid: pass --local-access"
+    deployer_principal_id="${values[4]}"
+    deployer_principal_type="${values[5]}"
+    deployer_from="kept"
+  fi
 }
 
 # The object id and kind of whoever az is signed in as, for --local-access.
@@ -206,32 +358,142 @@ signed_in_principal() {
   esac
 }
 
-deployment_name() {
-  printf 'booking-bridge-%s' "$app_name"
+# The value main.bicepparam sets for a parameter it writes as a literal, such as serviceBusSku.
+parameter_literal() {
+  sed -n "s/^param $1 = '\([^']*\)'.*/\1/p" "$PARAMETERS_FILE"
 }
 
-deploy_infrastructure() {
+settle_choices() {
+  [[ -n "$calendar_events" ]] || calendar_events=false
+  [[ -n "$calendar_events_from" ]] || calendar_events_from="default"
+  [[ -n "$calendar_access" ]] || calendar_access=entra
+  [[ -n "$calendar_access_from" ]] || calendar_access_from="default"
+  [[ -n "$private_networking" ]] || private_networking=false
+  [[ -n "$private_networking_from" ]] || private_networking_from="default"
+  [[ -n "$alert_email_from" ]] || alert_email_from="default"
+  if [[ "$local_access" == true ]]; then
+    read -r deployer_principal_id deployer_principal_type < <(signed_in_principal)
+    [[ "$deployer_principal_id" =~ $GUID_PATTERN ]] || die "--local-access could not read your object id from Entra"
+    deployer_from="given"
+  fi
+  [[ -n "$deployer_from" ]] || deployer_from="default"
+  [[ -n "$deployer_principal_type" ]] || deployer_principal_type=User
+
+  step "Choices (given now, kept from the last deployment, or the default)"
+  printf '  Alert email:         %s (%s)\n' "${alert_email:-none}" "$alert_email_from"
+  if [[ "$calendar_events" == true ]]; then
+    printf '  Calendar mode:       on, %s from %s (%s)\n' "$CALENDARS_ROLE" "$calendar_access" "$calendar_events_from, $calendar_access_from"
+  else
+    printf '  Calendar mode:       off (%s)\n' "$calendar_events_from"
+  fi
+  if [[ "$private_networking" == true ]]; then
+    printf '  Private networking:  on (%s)\n' "$private_networking_from"
+  else
+    printf '  Private networking:  off (%s)\n' "$private_networking_from"
+  fi
+  printf '  Local access for:    %s (%s)\n' "${deployer_principal_id:-nobody}" "$deployer_from"
+
+  warn_if_alerts_notify_nobody
+  if [[ "$calendar_events" == true && "$calendar_access" == entra ]]; then
+    warn "calendar mode with --calendar-access entra grants $CALENDARS_ROLE on EVERY mailbox of the tenant;"
+    warn "to limit it to the organizers' mailboxes, run again with --calendar-access exchange (docs/infrastructure.md)."
+  fi
+  if [[ "$private_networking" == true && "$(parameter_literal serviceBusSku)" != Premium ]]; then
+    warn "private networking with Service Bus $(parameter_literal serviceBusSku): Service Bus stays on its public endpoint"
+    warn "(private endpoints need Premium: serviceBusSku in main.bicepparam; docs/infrastructure.md)."
+  fi
+}
+
+# Said with the choices and again at the end, where it cannot scroll away unseen.
+warn_if_alerts_notify_nobody() {
+  [[ -z "$alert_email" ]] || return 0
+  warn "no alert email: the alerts are created, but they email NOBODY."
+  warn "dead-lettered bookings, failed results, Graph 401/403 and failed invocations will go unnoticed;"
+  warn "run again with --alert-email ops@example.com (see docs/alerts.md)."
+}
+
+# Asks before a change, unless --yes. No answer (stdin is no terminal) changes nothing.
+confirm() {
+  [[ "$assume_yes" == false ]] || return 0
+  local answer=""
+  printf '\n%s [y/N] ' "$1"
+  if ! read -r answer; then
+    printf '\n'
+    die "no answer, so nothing was changed: run in a terminal, or pass --yes to deploy without asking"
+  fi
+  case "$answer" in
+    y | Y | yes | Yes | YES) ;;
+    *)
+      printf 'Nothing was changed.\n'
+      exit 0
+      ;;
+  esac
+}
+
+export_parameters() {
   # main.bicepparam reads these; nothing else is passed on the command line.
   export BOOKING_BRIDGE_APP_NAME="$app_name"
   export BOOKING_BRIDGE_GRANT_GRAPH_IN_TEMPLATE="$graph_in_template"
   export BOOKING_BRIDGE_ALERT_EMAIL="$alert_email"
   export BOOKING_BRIDGE_CALENDAR_EVENTS="$calendar_events"
-  export BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_ID=""
-  export BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_TYPE="User"
-  if [[ "$local_access" == true ]]; then
-    read -r BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_ID BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_TYPE < <(signed_in_principal)
-    [[ -n "$BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_ID" ]] || die "--local-access could not read your object id from Entra"
-  fi
+  export BOOKING_BRIDGE_CALENDAR_ACCESS="$calendar_access"
+  export BOOKING_BRIDGE_PRIVATE_NETWORKING="$private_networking"
+  export BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_ID="$deployer_principal_id"
+  export BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_TYPE="$deployer_principal_type"
+}
 
+show_what_if() {
+  local options=()
+  [[ -z "$validation_level" ]] || options+=(--validation-level "$validation_level")
+  az deployment group what-if --resource-group "$resource_group" --name "$(deployment_name)" \
+    --parameters "$PARAMETERS_FILE" ${options[@]+"${options[@]}"}
+}
+
+# True when the deployment failed only in the Graph app role module: with --graph-in-template a
+# new identity is often not in Microsoft Graph yet, and the extension does not wait for it.
+only_graph_role_failed() {
+  local failed
+  failed="$(az deployment operation group list --resource-group "$resource_group" --name "$(deployment_name)" \
+    --query "[?properties.provisioningState=='Failed'].properties.targetResource.resourceName" --output tsv)" ||
+    return 1
+  [[ "$failed" == "graph-app-role" ]]
+}
+
+create_deployment() {
+  local attempt
+  step "Deploying infrastructure (az deployment group create, a few minutes)"
+  for ((attempt = 1; ; attempt++)); do
+    if az deployment group create --resource-group "$resource_group" --name "$(deployment_name)" \
+      --parameters "$PARAMETERS_FILE" --output none; then
+      return
+    fi
+    if [[ "$graph_in_template" == true ]] && ((attempt < GRAPH_ATTEMPTS)) && only_graph_role_failed; then
+      printf 'Only the Microsoft Graph app role failed: the identity may not be in Microsoft Graph yet. Deploying again in %s s (attempt %s of %s)...\n' \
+        "$GRAPH_RETRY_SECONDS" "$((attempt + 1))" "$GRAPH_ATTEMPTS"
+      sleep "$GRAPH_RETRY_SECONDS"
+      continue
+    fi
+    die "the deployment failed (its errors are above; az deployment operation group list --resource-group $resource_group --name $(deployment_name) lists each step)"
+  done
+}
+
+deploy_infrastructure() {
+  export_parameters
   if [[ "$what_if" == true ]]; then
     step "What the deployment would change (nothing is changed)"
-    az deployment group what-if --resource-group "$resource_group" --name "$(deployment_name)" \
-      --parameters "$PARAMETERS_FILE"
+    show_what_if
     return
   fi
-  step "Deploying infrastructure (az deployment group create, a few minutes)"
-  az deployment group create --resource-group "$resource_group" --name "$(deployment_name)" \
-    --parameters "$PARAMETERS_FILE" --output none
+  if [[ "$group_is_new" == true ]]; then
+    confirm "Create resource group $resource_group in $location and deploy Booking Bridge into it?"
+    az group create --name "$resource_group" --location "$location" --output none
+    printf 'Resource group %s created in %s.\n' "$resource_group" "$location"
+  else
+    step "What the deployment will change"
+    show_what_if
+    confirm "Deploy these changes to $resource_group?"
+  fi
+  create_deployment
 }
 
 deployment_output() {
@@ -240,9 +502,8 @@ deployment_output() {
 }
 
 publish_function_code() {
-  local function_app="$1"
+  local function_app="$1" package_dir attempt
   step "Publishing the function code to $function_app"
-  local package_dir
   package_dir="$(mktemp -d)"
   # shellcheck disable=SC2064 # expand now: the trap must remove this very directory.
   trap "rm -rf '$package_dir'" EXIT
@@ -250,18 +511,39 @@ publish_function_code() {
   # read-only from the package, so without it every cold start compiles.
   "$REPO_ROOT/infra/package.sh" "$package_dir/app.zip" || die "could not build the deployment package"
   # Flex Consumption deploys through the One Deploy endpoint; --build-remote installs
-  # requirements.txt on Linux, so the package needs no pre-built dependencies.
-  az functionapp deployment source config-zip --resource-group "$resource_group" \
-    --name "$function_app" --src "$package_dir/app.zip" --build-remote true --output none
+  # requirements.txt on Linux, so the package needs no pre-built dependencies. Right after the
+  # deployment its role assignments may not have reached storage yet (403): retried, bounded.
+  for ((attempt = 1; attempt <= PUBLISH_ATTEMPTS; attempt++)); do
+    if az functionapp deployment source config-zip --resource-group "$resource_group" \
+      --name "$function_app" --src "$package_dir/app.zip" --build-remote true --output none; then
+      return
+    fi
+    ((attempt < PUBLISH_ATTEMPTS)) || break
+    printf 'Publishing failed (attempt %s of %s); new role assignments take a few minutes to apply. Retrying in %s s...\n' \
+      "$attempt" "$PUBLISH_ATTEMPTS" "$PUBLISH_RETRY_SECONDS"
+    sleep "$PUBLISH_RETRY_SECONDS"
+  done
+  die "publishing failed $PUBLISH_ATTEMPTS times (errors above); the infrastructure is deployed: run deploy.sh again to publish"
+}
+
+# The identity's assignments of one Microsoft Graph app role, as a JMESPath query over
+# GET /servicePrincipals/{id}/appRoleAssignments: "length(...)" counts them, ".id" lists them.
+assignments_query() {
+  printf "value[?appRoleId=='%s' && resourceId=='%s']%s" "$1" "$2" "$3"
+}
+
+graph_url() {
+  local url
+  url="$(az cloud show --query endpoints.microsoftGraphResourceId --output tsv)"
+  printf '%s/v1.0' "${url%/}"
 }
 
 # Grants a Microsoft Graph application role (OnlineMeetings.ReadWrite.All; Calendars.ReadWrite in calendar
-# mode) to the identity, unless it has it.
+# mode with Entra access) to the identity, unless it has it.
 grant_graph_app_role() {
-  local principal_id="$1" role_id="$2" role="$3" graph_url graph_sp_id role_known existing body attempt
+  local principal_id="$1" role_id="$2" role="$3" graph graph_sp_id role_known existing body attempt
   step "Microsoft Graph app role $role"
-  graph_url="$(az cloud show --query endpoints.microsoftGraphResourceId --output tsv)"
-  graph_url="${graph_url%/}/v1.0"
+  graph="$(graph_url)"
   graph_sp_id="$(az ad sp show --id "$MICROSOFT_GRAPH_APP_ID" --query id --output tsv)"
   role_known="$(az ad sp show --id "$MICROSOFT_GRAPH_APP_ID" \
     --query "length(appRoles[?id=='$role_id' && value=='$role'])" --output tsv)"
@@ -269,16 +551,16 @@ grant_graph_app_role() {
     die "Microsoft Graph in this tenant has no app role $role_id ($role)"
 
   # A new identity's service principal can take a minute or two to reach Microsoft Graph.
-  for attempt in 1 2 3 4 5 6; do
+  for ((attempt = 1; attempt <= GRAPH_ATTEMPTS; attempt++)); do
     if existing="$(az rest --method get \
-      --url "$graph_url/servicePrincipals/$principal_id/appRoleAssignments" \
-      --query "length(value[?appRoleId=='$role_id' && resourceId=='$graph_sp_id'])" \
+      --url "$graph/servicePrincipals/$principal_id/appRoleAssignments" \
+      --query "$(assignments_query "$role_id" "$graph_sp_id" '| length(@)')" \
       --output tsv 2>/dev/null)"; then
       break
     fi
     existing=""
-    printf 'Waiting for the identity to appear in Microsoft Graph (attempt %s of 6)...\n' "$attempt"
-    sleep 20
+    printf 'Waiting for the identity to appear in Microsoft Graph (attempt %s of %s)...\n' "$attempt" "$GRAPH_ATTEMPTS"
+    sleep "$GRAPH_RETRY_SECONDS"
   done
   if [[ -z "$existing" ]]; then
     graph_role_pending=true
@@ -291,7 +573,7 @@ grant_graph_app_role() {
   fi
 
   body="{\"principalId\":\"$principal_id\",\"resourceId\":\"$graph_sp_id\",\"appRoleId\":\"$role_id\"}"
-  if az rest --method post --url "$graph_url/servicePrincipals/$graph_sp_id/appRoleAssignedTo" \
+  if az rest --method post --url "$graph/servicePrincipals/$graph_sp_id/appRoleAssignedTo" \
     --headers "Content-Type=application/json" --body "$body" --output none; then
     printf 'Granted.\n'
     return
@@ -299,7 +581,45 @@ grant_graph_app_role() {
   graph_role_pending=true
   warn "could not grant $role: assigning Microsoft Graph app roles needs a Privileged Role Administrator (or Global Administrator). Ask one to run:"
   printf "  az rest --method post --url '%s' --headers 'Content-Type=application/json' --body '%s'\n" \
-    "$graph_url/servicePrincipals/$graph_sp_id/appRoleAssignedTo" "$body" >&2
+    "$graph/servicePrincipals/$graph_sp_id/appRoleAssignedTo" "$body" >&2
+}
+
+# Calendar mode from Exchange: Calendars.ReadWrite must not also be granted in Entra, where it
+# would reach every mailbox. A grant left from an earlier run is named with the command that
+# removes it (Exchange's grants add to Entra's, so scoping works only once it is gone).
+check_no_tenant_wide_calendars() {
+  local principal_id="$1" graph graph_sp_id ids id
+  step "Microsoft Graph app role $CALENDARS_ROLE (not granted: calendar access comes from Exchange)"
+  graph="$(graph_url)"
+  graph_sp_id="$(az ad sp show --id "$MICROSOFT_GRAPH_APP_ID" --query id --output tsv)"
+  if ! ids="$(az rest --method get --url "$graph/servicePrincipals/$principal_id/appRoleAssignments" \
+    --query "$(assignments_query "$CALENDARS_ROLE_ID" "$graph_sp_id" '[].id')" --output tsv 2>/dev/null)"; then
+    warn "could not list the identity's Microsoft Graph app roles: check that $CALENDARS_ROLE is not granted to $principal_id in Entra"
+    return
+  fi
+  if [[ -z "$ids" ]]; then
+    printf 'Not granted in Entra: the Exchange scope below is the only calendar access.\n'
+    return
+  fi
+  warn "$CALENDARS_ROLE is still granted in Entra, on EVERY mailbox, which the Exchange scope cannot narrow. Remove it:"
+  while IFS= read -r id; do
+    [[ "$id" =~ ^[A-Za-z0-9_-]+$ ]] || die "Microsoft Graph answered an app role assignment id that is not one"
+    printf "  az rest --method delete --url '%s'\n" "$graph/servicePrincipals/$principal_id/appRoleAssignments/$id" >&2
+  done <<<"$ids"
+}
+
+print_graph_grant_skipped() {
+  local principal_id="$1" roles="$ONLINE_MEETINGS_ROLE"
+  if [[ "$calendar_events" == true && "$calendar_access" == entra ]]; then
+    roles+=" and $CALENDARS_ROLE"
+  fi
+  step "Microsoft Graph app roles: not checked (--skip-graph-grant)"
+  cat <<EOF
+The identity $principal_id needs $roles (Microsoft Graph, application).
+A Privileged Role Administrator grants what is missing by running, from a checkout:
+
+  infra/deploy.sh --resource-group $resource_group --app-name $app_name --skip-code
+EOF
 }
 
 print_teams_policy_step() {
@@ -323,6 +643,9 @@ or, to allow every organizer in the tenant instead:
 
   Grant-CsApplicationAccessPolicy -PolicyName $TEAMS_POLICY_NAME -Global
 
+WARNING: -Global lets the bridge create meetings for EVERY user of the tenant, not only the
+organizers named above: grant per organizer unless every user may be one.
+
 If the policy already exists (a redeploy with a new identity), add the client id instead:
 
   Set-CsApplicationAccessPolicy -Identity $TEAMS_POLICY_NAME -AppIds @{Add="$client_id"}
@@ -334,11 +657,23 @@ EOF
 
 print_calendar_scope_step() {
   local client_id="$1" principal_id="$2"
-  step "Calendar mode: scope $CALENDARS_ROLE to the organizers' mailboxes (Exchange administrator)"
-  cat <<EOF
+  if [[ "$calendar_access" == exchange ]]; then
+    step "Calendar mode: grant $CALENDARS_ROLE on the organizers' mailboxes (Exchange administrator)"
+    cat <<EOF
+Calendar access comes from Exchange Online RBAC for Applications, scoped to the organizers'
+mailboxes; until this is done, Graph answers 403 to calendar bookings. In PowerShell with the
+ExchangeOnlineManagement module (docs/infrastructure.md):
+EOF
+  else
+    step "Calendar mode: $CALENDARS_ROLE reaches every mailbox (scope it with Exchange)"
+    cat <<EOF
 $CALENDARS_ROLE granted in Entra reaches every mailbox in the tenant. To limit the bridge to the
-organizers' calendars, use Exchange Online RBAC for Applications instead (docs/infrastructure.md):
-remove the Entra grant, then in PowerShell with the ExchangeOnlineManagement module:
+organizers' calendars: run deploy.sh again with --calendar-access exchange (later runs then
+never grant it in Entra again and name the Entra grant to remove), then, as an Exchange
+administrator, in PowerShell with the ExchangeOnlineManagement module (docs/infrastructure.md):
+EOF
+  fi
+  cat <<EOF
 
   Connect-ExchangeOnline
   New-ServicePrincipal -AppId "$client_id" -ObjectId "$principal_id" -DisplayName "Booking Bridge"
@@ -347,11 +682,32 @@ remove the Entra grant, then in PowerShell with the ExchangeOnlineManagement mod
 EOF
 }
 
+grant_graph_roles() {
+  local principal_id="$1" granted_by_template="$2"
+  if [[ "$skip_graph_grant" == true ]]; then
+    print_graph_grant_skipped "$principal_id"
+    return
+  fi
+  if [[ "$granted_by_template" == [Tt]rue ]]; then
+    step "Microsoft Graph app role $ONLINE_MEETINGS_ROLE"
+    printf 'Granted by the Bicep deployment.\n'
+  else
+    grant_graph_app_role "$principal_id" "$ONLINE_MEETINGS_ROLE_ID" "$ONLINE_MEETINGS_ROLE"
+    if [[ "$calendar_events" == true && "$calendar_access" == entra ]]; then
+      grant_graph_app_role "$principal_id" "$CALENDARS_ROLE_ID" "$CALENDARS_ROLE"
+    fi
+  fi
+  if [[ "$calendar_events" == true && "$calendar_access" == exchange ]]; then
+    check_no_tenant_wide_calendars "$principal_id"
+  fi
+}
+
 main() {
   parse_arguments "$@"
-  warn_if_alerts_notify_nobody
   check_prerequisites
-  ensure_resource_group
+  locate_resource_group
+  load_previous_choices
+  settle_choices
   deploy_infrastructure
   if [[ "$what_if" == true ]]; then
     printf '\nWhat-if only: nothing was changed, no code was published.\n'
@@ -371,15 +727,7 @@ main() {
   if [[ "$publish_code" == true ]]; then
     publish_function_code "$function_app"
   fi
-  if [[ "$granted_by_template" == [Tt]rue ]]; then
-    step "Microsoft Graph app role $ONLINE_MEETINGS_ROLE"
-    printf 'Granted by the Bicep deployment.\n'
-  else
-    grant_graph_app_role "$principal_id" "$ONLINE_MEETINGS_ROLE_ID" "$ONLINE_MEETINGS_ROLE"
-    if [[ "$calendar_events" == true ]]; then
-      grant_graph_app_role "$principal_id" "$CALENDARS_ROLE_ID" "$CALENDARS_ROLE"
-    fi
-  fi
+  grant_graph_roles "$principal_id" "$granted_by_template"
   print_teams_policy_step "$client_id"
   if [[ "$calendar_events" == true ]]; then
     print_calendar_scope_step "$client_id" "$principal_id"

@@ -1,8 +1,8 @@
-// The whole Booking Bridge deployment into one resource group: one user-assigned
-// identity, a Flex Consumption function app, its storage, the Service Bus namespace with
-// the bookings and results queues, Log Analytics + Application Insights, the role
-// assignments that tie them together, the operators' alerts and, optionally, the Microsoft
-// Graph app role.
+// The whole Booking Bridge deployment into one resource group: the function's user-assigned
+// identity, a Flex Consumption function app and its storage, the deployment package's own
+// storage account and identity, the Service Bus namespace with the bookings and results
+// queues, Log Analytics + Application Insights, the role assignments that tie them together,
+// the operators' alerts and, optionally, the Microsoft Graph app role and private networking.
 // Deploy with ./deploy.sh (see README.md in this folder); parameters live in main.bicepparam.
 
 targetScope = 'resourceGroup'
@@ -20,9 +20,8 @@ param tags object = {
   application: 'booking-bridge'
 }
 
-@description('Python version of the Functions runtime; keep it the version the tests run on.')
+@description('Python version of the Functions runtime: one the code supports (pyproject.toml requires-python) and CI tests on.')
 @allowed([
-  '3.10'
   '3.11'
   '3.12'
 ])
@@ -46,7 +45,7 @@ param maximumInstanceCount int = 40
 @maxValue(64)
 param workerThreadCount int = 16
 
-@description('Service Bus tier: Standard, or Premium for isolated capacity and private networking.')
+@description('Service Bus tier: Standard, or Premium for isolated capacity; only Premium takes a private endpoint (privateNetworking).')
 @allowed([
   'Standard'
   'Premium'
@@ -94,14 +93,33 @@ param failedResultsThreshold int = 5
 @minValue(0)
 param failedInvocationsThreshold int = 10
 
-@description('Grant the identity Azure Service Bus Data Owner on the bookings queue only, which Flex Consumption needs to scale on queue length (see modules/rbac.bicep).')
+@description('Grant the identity Azure Service Bus Data Owner on the bookings queue only: target-based scaling reads the queue length, which needs the Manage right (see modules/rbac.bicep).')
 param allowScaleByQueueLength bool = true
 
 @description('Grant OnlineMeetings.ReadWrite.All with the Microsoft Graph Bicep extension. Needs Entra rights to assign Graph app roles; when false, deploy.sh grants it with az rest instead.')
 param grantGraphAppRole bool = false
 
-@description('Calendar mode (CALENDAR_EVENTS_ENABLED): bookings with `calendar` become Outlook events on the organizer\'s calendar. Needs the Microsoft Graph application permission Calendars.ReadWrite, granted with grantGraphAppRole (or by deploy.sh --calendar-events); scope it to the organizers\' mailboxes with Exchange Online RBAC for Applications (docs/infrastructure.md).')
+@description('Calendar mode (CALENDAR_EVENTS_ENABLED): bookings with `calendar` become Outlook events on the organizer\'s calendar. Needs Calendars.ReadWrite, from Entra or from Exchange (calendarAccess).')
 param calendarEvents bool = false
+
+@description('Where calendar mode\'s Calendars.ReadWrite comes from: entra (the Microsoft Graph application permission, every mailbox of the tenant; granted with grantGraphAppRole or by deploy.sh) or exchange (nothing granted in Entra: an Exchange administrator scopes it to the organizers\' mailboxes with RBAC for Applications, docs/infrastructure.md).')
+@allowed([
+  'entra'
+  'exchange'
+])
+param calendarAccess string = 'entra'
+
+@description('Private networking: the app joins a virtual network, storage is reached through private endpoints only, and Service Bus too when serviceBusSku is Premium (Standard has no private endpoints). Costs extra: docs/infrastructure.md.')
+param privateNetworking bool = false
+
+@description('Address space of the virtual network privateNetworking creates; pick one that does not overlap the networks you peer it with.')
+param virtualNetworkAddressPrefix string = '10.80.0.0/16'
+
+@description('Address range, inside virtualNetworkAddressPrefix, of the subnet the app joins (a /24 leaves room for the addresses Flex Consumption takes).')
+param appSubnetPrefix string = '10.80.0.0/24'
+
+@description('Address range, inside virtualNetworkAddressPrefix, of the private endpoints\' subnet.')
+param privateEndpointSubnetPrefix string = '10.80.1.0/24'
 
 @description('Object id of a person or group who runs the local tools against the real namespace (send bookings, read results, replay dead letters); empty grants nothing.')
 param deployerPrincipalId string = ''
@@ -117,11 +135,24 @@ param deployerPrincipalType string = 'User'
 var token = uniqueString(resourceGroup().id, appName)
 var compactName = take(replace(toLower(appName), '-', ''), 9)
 var deploymentContainerName = 'app-package'
+var virtualNetworkName = 'vnet-${appName}-${token}'
+var appSubnetName = 'app'
 
+// The function runs as this identity: Service Bus, its storage, telemetry and Microsoft Graph.
 module identity 'modules/identity.bicep' = {
   name: 'identity'
   params: {
     name: 'id-${appName}-${token}'
+    location: location
+    tags: tags
+  }
+}
+
+// The platform reads and writes the deployment package as this one, which may touch nothing else.
+module deploymentIdentity 'modules/identity.bicep' = {
+  name: 'deployment-identity'
+  params: {
+    name: 'id-${appName}-deploy-${token}'
     location: location
     tags: tags
   }
@@ -144,8 +175,19 @@ module storage 'modules/storage.bicep' = {
     name: 'st${compactName}${token}'
     location: location
     tags: tags
-    deploymentContainerName: deploymentContainerName
     recordStateTableName: recordStateTableName
+    privateNetworking: privateNetworking
+  }
+}
+
+module deploymentStorage 'modules/deployment-storage.bicep' = {
+  name: 'deployment-storage'
+  params: {
+    name: take('pkg${compactName}${token}', 24)
+    location: location
+    tags: tags
+    containerName: deploymentContainerName
+    privateNetworking: privateNetworking
   }
 }
 
@@ -160,6 +202,24 @@ module serviceBus 'modules/servicebus.bicep' = {
     resultsQueueName: resultsQueueName
     bookingsMaxDeliveryCount: bookingsMaxDeliveryCount
     messageTimeToLive: messageTimeToLive
+    privateNetworking: privateNetworking
+  }
+}
+
+module network 'modules/network.bicep' = if (privateNetworking) {
+  name: 'network'
+  params: {
+    name: virtualNetworkName
+    location: location
+    tags: tags
+    addressPrefix: virtualNetworkAddressPrefix
+    appSubnetPrefix: appSubnetPrefix
+    endpointSubnetPrefix: privateEndpointSubnetPrefix
+    appSubnetName: appSubnetName
+    storageAccountName: storage.outputs.name
+    deploymentStorageAccountName: deploymentStorage.outputs.name
+    serviceBusNamespaceName: serviceBus.outputs.name
+    serviceBusPrivateEndpoint: serviceBusSku == 'Premium'
   }
 }
 
@@ -169,7 +229,10 @@ module rbac 'modules/rbac.bicep' = {
   name: 'rbac'
   params: {
     identityPrincipalId: identity.outputs.principalId
+    deploymentIdentityPrincipalId: deploymentIdentity.outputs.principalId
     storageAccountName: storage.outputs.name
+    deploymentStorageAccountName: deploymentStorage.outputs.name
+    deploymentContainerName: deploymentStorage.outputs.containerName
     serviceBusNamespaceName: serviceBus.outputs.name
     bookingsQueueName: serviceBus.outputs.bookingsQueueName
     resultsQueueName: serviceBus.outputs.resultsQueueName
@@ -189,13 +252,13 @@ module functionApp 'modules/functionapp.bicep' = {
     tags: tags
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
+    deploymentIdentityId: deploymentIdentity.outputs.id
     pythonVersion: pythonVersion
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
     workerThreadCount: workerThreadCount
-    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    deploymentContainerUrl: deploymentStorage.outputs.containerUrl
     storageBlobEndpoint: storage.outputs.blobEndpoint
-    storageQueueEndpoint: storage.outputs.queueEndpoint
     storageTableEndpoint: storage.outputs.tableEndpoint
     recordStateTableName: storage.outputs.recordStateTableName
     serviceBusNamespaceFqdn: serviceBus.outputs.fullyQualifiedNamespace
@@ -206,9 +269,12 @@ module functionApp 'modules/functionapp.bicep' = {
     allowedOrganizers: allowedOrganizers
     calendarEventsEnabled: calendarEvents
     applicationInsightsConnectionString: monitoring.outputs.connectionString
+    // Built from names rather than read from the conditional module, which has no outputs when off.
+    appSubnetId: privateNetworking ? resourceId('Microsoft.Network/virtualNetworks/subnets', virtualNetworkName, appSubnetName) : ''
   }
   dependsOn: [
     rbac
+    network
   ]
 }
 
@@ -221,6 +287,7 @@ module alerts 'modules/alerts.bicep' = {
     alertEmail: alertEmail
     serviceBusNamespaceName: serviceBus.outputs.name
     bookingsQueueName: serviceBus.outputs.bookingsQueueName
+    resultsQueueName: serviceBus.outputs.resultsQueueName
     applicationInsightsName: monitoring.outputs.applicationInsightsName
     failedResultsThreshold: failedResultsThreshold
     failedInvocationsThreshold: failedInvocationsThreshold
@@ -231,7 +298,7 @@ module graphAppRole 'modules/graph-app-role.bicep' = if (grantGraphAppRole) {
   name: 'graph-app-role'
   params: {
     principalId: identity.outputs.principalId
-    calendarEvents: calendarEvents
+    calendarsReadWrite: calendarEvents && calendarAccess == 'entra'
   }
 }
 
@@ -243,5 +310,7 @@ output bookingsQueueName string = serviceBus.outputs.bookingsQueueName
 output resultsQueueName string = serviceBus.outputs.resultsQueueName
 output graphAppRoleGrantedByTemplate bool = grantGraphAppRole
 output calendarEvents bool = calendarEvents
+output calendarAccess string = calendarAccess
+output privateNetworking bool = privateNetworking
 output alertActionGroupName string = alerts.outputs.actionGroupName
 output alertsNotifyAnyone bool = alerts.outputs.notifiesAnyone

@@ -1,5 +1,6 @@
-// Parameters for main.bicep. deploy.sh passes its command-line choices in through the
-// BOOKING_BRIDGE_* environment variables read below; edit the other values here.
+// Parameters for main.bicep. deploy.sh passes the operator's choices in through the
+// BOOKING_BRIDGE_* environment variables read below (those given on its command line, else the
+// last deployment's); edit the other values here.
 using 'main.bicep'
 
 param appName = readEnvironmentVariable('BOOKING_BRIDGE_APP_NAME', 'bookingbridge')
@@ -9,6 +10,7 @@ param instanceMemoryMB = 2048
 param maximumInstanceCount = 40
 param workerThreadCount = 16
 
+// Premium isolates capacity and, with privateNetworking, takes a private endpoint (docs/infrastructure.md).
 param serviceBusSku = 'Standard'
 param bookingsQueueName = 'bookings'
 param resultsQueueName = 'meeting-results'
@@ -30,6 +32,11 @@ param failedResultsThreshold = 5
 param failedInvocationsThreshold = 10
 
 param calendarEvents = bool(readEnvironmentVariable('BOOKING_BRIDGE_CALENDAR_EVENTS', 'false'))
+param calendarAccess = readEnvironmentVariable('BOOKING_BRIDGE_CALENDAR_ACCESS', 'entra')
+param privateNetworking = bool(readEnvironmentVariable('BOOKING_BRIDGE_PRIVATE_NETWORKING', 'false'))
+param virtualNetworkAddressPrefix = '10.80.0.0/16'
+param appSubnetPrefix = '10.80.0.0/24'
+param privateEndpointSubnetPrefix = '10.80.1.0/24'
 param grantGraphAppRole = bool(readEnvironmentVariable('BOOKING_BRIDGE_GRANT_GRAPH_IN_TEMPLATE', 'false'))
 param deployerPrincipalId = readEnvironmentVariable('BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_ID', '')
 param deployerPrincipalType = readEnvironmentVariable('BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_TYPE', 'User')

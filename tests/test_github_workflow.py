@@ -3,8 +3,10 @@ checked without GitHub.
 
 Both files are validated against the schemas GitHub's own tooling publishes (check-jsonschema's
 vendored copies), the workflow is audited by zizmor offline, and the tests below hold it to what
-docs/ci.md promises: the README's test command, the real Bicep compiler and linter, a what-if only
-with a federated credential, actions pinned by commit SHA, and least-privilege permissions.
+docs/ci.md promises: the README's test command on every Python infra allows, the real Bicep compiler
+and linter at a pinned version, a what-if only with a federated credential for an identity that can
+only read, a deployment only on demand from main in a protected environment, actions pinned by
+commit SHA, and least-privilege permissions.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from tests.infra.bicep import INFRA, parse_bicep, parse_bicepparam
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "ci.yml"
 # Every test once a night with the properties' long profile.
@@ -28,6 +32,7 @@ WORKFLOWS = [WORKFLOW, NIGHTLY]
 # The longest a job may run: minutes, by workflow.
 TIME_LIMITS = {WORKFLOW: 30, NIGHTLY: 90}
 DEPENDABOT = REPO_ROOT / ".github" / "dependabot.yml"
+CI_DOCS = REPO_ROOT / "docs" / "ci.md"
 # The console scripts requirements-dev.txt installs next to the interpreter running the tests.
 VENV_BIN = Path(sys.executable).parent
 
@@ -59,6 +64,20 @@ def tool(name: str) -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def deployed_python() -> str:
+    """The runtime's Python: main.bicepparam's pythonVersion, which deploy.sh deploys with."""
+    return parse_bicepparam(INFRA / "main.bicepparam")["pythonVersion"]
+
+
+def allowed_pythons() -> list[str]:
+    (allowed,) = [
+        decorator["argument"]
+        for decorator in parse_bicep(INFRA / "main.bicep")["parameters"]["pythonVersion"]["decorators"]
+        if decorator["type"] == "allowed"
+    ]
+    return allowed
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -95,11 +114,14 @@ def test_zizmor_finds_nothing_of_medium_or_high_severity() -> None:
 # ---------------------------------------------------------------- what the jobs do
 
 
-def test_the_test_job_runs_the_readmes_test_command_on_the_projects_python() -> None:
+def test_the_test_job_runs_the_readmes_test_command_on_every_python_infra_allows() -> None:
     assert "bash .ci/run" in (REPO_ROOT / "README.md").read_text()
     assert commands("test").strip() == "bash .ci/run"
+    job = workflow()["jobs"]["test"]
+    assert sorted(job["strategy"]["matrix"]["python"]) == sorted(allowed_pythons())
+    assert job["strategy"]["fail-fast"] is False, "one version's failure must not hide another's"
     (python,) = [step["with"]["python-version"] for step in steps("test") if "setup-python" in step.get("uses", "")]
-    assert python == f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert python == "${{ matrix.python }}"
     (node,) = [step["with"]["node-version"] for step in steps("test") if "setup-node" in step.get("uses", "")]
     # .ci/run warns below Node.js 20, the oldest the pinned Azurite (tools/) supports.
     assert int(node) >= 20
@@ -107,7 +129,7 @@ def test_the_test_job_runs_the_readmes_test_command_on_the_projects_python() -> 
 
 def test_the_bicep_job_builds_and_lints_with_the_real_compiler() -> None:
     script = commands("bicep")
-    assert "az bicep install" in script
+    assert 'az bicep install --version "$BICEP_VERSION"' in script
     assert "az bicep build --file infra/main.bicep" in script
     assert "az bicep build-params --file infra/main.bicepparam" in script
     # The loop covers main.bicep and every module.
@@ -115,11 +137,24 @@ def test_the_bicep_job_builds_and_lints_with_the_real_compiler() -> None:
     assert 'az bicep lint --file "$template"' in script
 
 
-def test_the_what_if_job_runs_only_with_a_federated_credential_and_changes_nothing() -> None:
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda path: path.name)
+def test_every_bicep_install_is_the_pinned_version(path: Path) -> None:
+    """The Bicep CLI is part of the pinned toolset: one version, set once, bumped by hand as docs/ci.md says."""
+    text = path.read_text()
+    installs = re.findall(r"az bicep install[^\n]*", text)
+    assert all(install == 'az bicep install --version "$BICEP_VERSION"' for install in installs), installs
+    if installs:
+        version = load(path)["env"]["BICEP_VERSION"]
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", version), version
+        assert f"`{version}`" in CI_DOCS.read_text(), "docs/ci.md names the pinned Bicep version"
+
+
+def test_the_what_if_job_runs_only_with_a_federated_credential_and_reads_only() -> None:
     job = workflow()["jobs"]["what-if"]
     for variable in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP"):
         assert f"vars.{variable} != ''" in job["if"], variable
     assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
+    assert "environment" not in job, "the what-if identity needs no protected environment: it can only read"
     (login,) = [step for step in job["steps"] if step.get("uses", "").startswith("azure/login@")]
     assert login["with"] == {
         "client-id": "${{ vars.AZURE_CLIENT_ID }}",
@@ -128,9 +163,34 @@ def test_the_what_if_job_runs_only_with_a_federated_credential_and_changes_nothi
     }
     assert "secrets." not in WORKFLOW.read_text(), "OIDC only: the workflow reads no secret"
     (deploy,) = [step for step in job["steps"] if "deploy.sh" in step.get("run", "")]
-    assert deploy["run"] == 'infra/deploy.sh --what-if --resource-group "$RESOURCE_GROUP"'
+    # ProviderNoRbac: provider validation with read checks, so Reader plus the what-if action is enough.
+    assert deploy["run"] == 'infra/deploy.sh --what-if --validation-level ProviderNoRbac --resource-group "$RESOURCE_GROUP"'
     assert deploy["env"]["RESOURCE_GROUP"] == "${{ vars.AZURE_RESOURCE_GROUP }}"
-    assert "--what-if" in (REPO_ROOT / "infra" / "deploy.sh").read_text()
+    script = (REPO_ROOT / "infra" / "deploy.sh").read_text()
+    assert "--what-if" in script and "--validation-level" in script
+
+
+def test_only_a_dispatch_from_main_deploys_and_only_in_the_protected_environment() -> None:
+    document = workflow()
+    assert set(document["on"]) == {"push", "pull_request", "workflow_dispatch"}
+    job = document["jobs"]["deploy"]
+    assert job["environment"] == "production"
+    assert "github.event_name == 'workflow_dispatch'" in job["if"]
+    assert "github.ref == 'refs/heads/main'" in job["if"]
+    assert "vars.AZURE_DEPLOY_CLIENT_ID != ''" in job["if"]
+    assert job["needs"] == ["what-if"], "a deployment follows a what-if of the same commit"
+    (login,) = [step for step in job["steps"] if step.get("uses", "").startswith("azure/login@")]
+    assert login["with"]["client-id"] == "${{ vars.AZURE_DEPLOY_CLIENT_ID }}"
+    (deploy,) = [step for step in job["steps"] if "deploy.sh" in step.get("run", "")]
+    assert deploy["run"] == 'infra/deploy.sh --yes --skip-graph-grant --resource-group "$RESOURCE_GROUP"'
+    (python,) = [step["with"]["python-version"] for step in job["steps"] if "setup-python" in step.get("uses", "")]
+    assert python == deployed_python(), "the package's bytecode is for the runtime's Python"
+    # No other job may name the deploying identity or a protected environment: a pull request's jobs
+    # only ever see the read-only one.
+    for name, other in document["jobs"].items():
+        if name != "deploy":
+            assert "environment" not in other, name
+            assert "AZURE_DEPLOY_CLIENT_ID" not in json.dumps(other), name
 
 
 # ---------------------------------------------------------------- supply chain and privileges
@@ -179,7 +239,7 @@ def test_the_nightly_job_runs_the_readmes_test_command_with_the_long_profile() -
     (run_step,) = [step for step in job["steps"] if "run" in step]
     assert (run_step["run"].strip(), run_step["env"]) == ("bash .ci/run", {"HYPOTHESIS_PROFILE": "long"})
     setups = {step["uses"].split("@")[0]: step.get("with") for step in job["steps"] if "uses" in step}
-    assert setups["actions/setup-python"] == {"python-version": f"{sys.version_info.major}.{sys.version_info.minor}"}
+    assert setups["actions/setup-python"] == {"python-version": deployed_python()}
     assert setups["actions/setup-node"] == {"node-version": "20"}
     assert set(load(NIGHTLY)["on"]) == {"schedule", "workflow_dispatch"}
 

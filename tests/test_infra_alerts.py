@@ -1,9 +1,11 @@
-"""infra/modules/alerts.bicep: the four alerts an operator acts on, read without Azure.
+"""infra/modules/alerts.bicep: the alerts an operator acts on, read without Azure.
 
-Each alert is held to its target (the bookings queue's namespace, the Application Insights
-component), its signal (metric, dimension, query) and its threshold. The log alerts' queries are
-evaluated, with the small subset of KQL they use, against the log lines the bridge really writes
-when a booking fails or Graph refuses access, so a changed log line cannot silently blind an alert.
+Each alert is held to its target (the queues' namespace, the Application Insights component), its
+signal (metric, dimension, query) and its threshold. The log alerts' queries are evaluated, with the
+small subset of KQL they use, against the log lines the bridge really writes when a booking fails or
+Graph refuses access, so a changed log line cannot silently blind an alert; the failed-invocations
+query against the span the Functions host emits for a Service Bus session trigger in OpenTelemetry
+mode (docs/alerts.md names the host and SDK sources).
 """
 
 from __future__ import annotations
@@ -23,11 +25,20 @@ from shared.errors import GraphAccessDenied, RetryableError
 from simulator import Fault
 from tests.bookings import ORGANIZER_ID, booking
 from tests.conftest import indexed_functions
-from tests.infra.test_deploy_script import fake_azure  # noqa: F401  (the fake az that runs deploy.sh)
+from tests.infra.fake_azure import FakeAzure, fake_azure  # noqa: F401  (the fake az that runs deploy.sh)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INFRA = REPO_ROOT / "infra"
 ALERTS = INFRA / "modules" / "alerts.bicep"
+
+# The Azure Service Bus SDK's processor names the span of each message it hands the trigger after the
+# operation, not the function (Azure.Messaging.ServiceBus DiagnosticProperty); the session processor's,
+# since the function's trigger requires sessions.
+SESSION_MESSAGE_SPAN = "ServiceBusSessionProcessor.ProcessSessionMessage"
+MESSAGE_SPAN = "ServiceBusProcessor.ProcessMessage"
+
+# symbol -> the queue parameter its EntityName dimension names.
+DEAD_LETTER_ALERTS = {"deadLetteredBookings": "bookingsQueueName", "deadLetteredResults": "resultsQueueName"}
 
 LOG_ALERTS = {
     # symbol -> (measured column, threshold expression)
@@ -116,6 +127,7 @@ def test_main_bicep_wires_the_alerts_to_the_deployed_queue_and_telemetry() -> No
     assert "condition" not in main["modules"]["alerts"]["config"], "alerts are on by default, always"
     assert accessor(params["serviceBusNamespaceName"]) == "serviceBus.outputs.name"
     assert accessor(params["bookingsQueueName"]) == "serviceBus.outputs.bookingsQueueName"
+    assert accessor(params["resultsQueueName"]) == "serviceBus.outputs.resultsQueueName"
     assert accessor(params["applicationInsightsName"]) == "monitoring.outputs.applicationInsightsName"
     for name in ("alertEmail", "failedResultsThreshold", "failedInvocationsThreshold"):
         assert params[name] == name
@@ -139,7 +151,8 @@ def test_alert_targets_are_this_deployments_namespace_and_application_insights()
         True,
         "applicationInsightsName",
     )
-    assert [accessor(scope) for scope in resource("deadLetteredBookings")["config"]["properties"]["scopes"]] == ["namespace.id"]
+    for symbol in DEAD_LETTER_ALERTS:
+        assert [accessor(scope) for scope in resource(symbol)["config"]["properties"]["scopes"]] == ["namespace.id"]
     for symbol in LOG_ALERTS:
         rule = resource(symbol)
         assert rule["type"] == "Microsoft.Insights/scheduledQueryRules"
@@ -156,9 +169,10 @@ def test_every_alert_is_enabled_and_notifies_the_operators_action_group() -> Non
     # No address: the group exists without receivers (deploy.sh warns); never an empty address.
     assert "alertEmail" in json.dumps(receivers["operator"]["operands"]["condition"])
     assert receivers["operator"]["operands"]["true_value"] == []
-    metric = resource("deadLetteredBookings")["config"]["properties"]
-    assert [accessor(action["actionGroupId"]) for action in metric["actions"]] == ["operators.id"]
-    assert metric["enabled"] is True
+    for symbol in DEAD_LETTER_ALERTS:
+        metric = resource(symbol)["config"]["properties"]
+        assert [accessor(action["actionGroupId"]) for action in metric["actions"]] == ["operators.id"]
+        assert metric["enabled"] is True
     for symbol in LOG_ALERTS:
         properties = resource(symbol)["config"]["properties"]
         assert [accessor(group_id) for group_id in properties["actions"]["actionGroups"]] == ["operators.id"]
@@ -168,7 +182,7 @@ def test_every_alert_is_enabled_and_notifies_the_operators_action_group() -> Non
 
 def test_each_alert_says_which_runbook_step_to_follow() -> None:
     runbooks = "\n".join(path.read_text() for path in [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").rglob("*.md"))])
-    for symbol in ("deadLetteredBookings", *LOG_ALERTS):
+    for symbol in (*DEAD_LETTER_ALERTS, *LOG_ALERTS):
         text = json.dumps(resource(symbol)["config"]["properties"]["description"])
         steps = re.findall(r'Runbook step \\"([^"\\]+)\\"', text)
         assert steps, f"{symbol}: its description names no runbook step"
@@ -180,16 +194,34 @@ def test_each_alert_says_which_runbook_step_to_follow() -> None:
 # ---------------------------------------------------------------- dead letters
 
 
-def test_dead_letter_alert_fires_on_any_dead_lettered_booking() -> None:
-    properties = resource("deadLetteredBookings")["config"]["properties"]
+@pytest.mark.parametrize(("symbol", "queue"), list(DEAD_LETTER_ALERTS.items()))
+def test_dead_letter_alert_fires_on_any_dead_letter_of_its_queue(symbol: str, queue: str) -> None:
+    properties = resource(symbol)["config"]["properties"]
     assert properties["criteria"]["'odata.type'"] == "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria"
     (criterion,) = properties["criteria"]["allOf"]
     assert criterion["metricNamespace"] == "Microsoft.ServiceBus/namespaces"
     assert criterion["metricName"] == "DeadletteredMessages"
-    assert criterion["dimensions"] == [{"name": "EntityName", "operator": "Include", "values": ["bookingsQueueName"]}]
+    assert criterion["dimensions"] == [{"name": "EntityName", "operator": "Include", "values": [queue]}]
     assert (criterion["operator"], criterion["threshold"], criterion["timeAggregation"]) == ("GreaterThan", 0, "Maximum")
-    # A gauge: the alert resolves once the dead letters are replayed.
-    assert properties["autoMitigate"] is True
+
+
+@pytest.mark.parametrize("symbol", list(DEAD_LETTER_ALERTS))
+def test_dead_letter_alert_stays_open_until_an_operator_has_seen_the_queue_empty(symbol: str) -> None:
+    """The metric reads 0 for an entity idle two hours, dead letters or not: a self-resolving alert could clear
+    with them still there. Stateless, it repeats while the metric shows any, and stays open until closed."""
+    properties = resource(symbol)["config"]["properties"]
+    assert properties["autoMitigate"] is False
+    # Over 5 minutes a stateless alert repeats every one to two evaluation periods: every 15-30 minutes here.
+    assert (properties["evaluationFrequency"], properties["windowSize"]) == ("PT15M", "PT15M")
+    assert "does not resolve itself" in properties["description"]
+    docs = (REPO_ROOT / "docs" / "alerts.md").read_text()
+    assert "idle for two hours" in docs and "close" in docs
+
+
+def test_results_nobody_read_are_alerted_on_at_a_lower_severity() -> None:
+    results, bookings = (resource(symbol)["config"]["properties"] for symbol in ("deadLetteredResults", "deadLetteredBookings"))
+    assert results["severity"] > bookings["severity"], "nothing in the bridge is broken; a source is not reading"
+    assert "Results nobody read" in json.dumps(results["description"])
 
 
 # ---------------------------------------------------------------- log alerts
@@ -234,50 +266,52 @@ def test_access_denied_alert_counts_the_403_line_and_not_other_redeliveries(host
     assert " httpStatus=403 " in redeliveries[1]["message"] and "New-CsApplicationAccessPolicy" in redeliveries[1]["message"]
 
 
-def test_failed_invocations_alert_watches_the_functions_own_requests() -> None:
+def test_failed_invocations_alert_watches_the_span_the_host_emits_for_the_trigger() -> None:
+    """In OpenTelemetry mode a Service Bus invocation is the SDK's Consumer span, stored in `requests` under the
+    processor's operation name; the host marks it failed when the function raises."""
     table, matches, _ = kql_filter(log_alert_criterion("failedInvocations")["query"])
     assert table == "requests"
-    (function_name,) = indexed_functions()
-    assert matches({"name": function_name, "success": False, "itemCount": 1})
-    assert not matches({"name": function_name, "success": True, "itemCount": 1})
-    assert not matches({"name": "another_function", "success": False, "itemCount": 1})
+    ((function_name, function),) = indexed_functions().items()
+    trigger = function.get_trigger().get_dict_repr()
+    # The session processor's span, because the trigger requires sessions.
+    assert (trigger["type"], trigger["isSessionsEnabled"]) == ("serviceBusTrigger", True)
+    assert matches({"name": SESSION_MESSAGE_SPAN, "success": False, "itemCount": 1})
+    assert not matches({"name": SESSION_MESSAGE_SPAN, "success": True, "itemCount": 1})
+    assert not matches({"name": MESSAGE_SPAN, "success": False, "itemCount": 1})
+    # Not the function's name: no span carries it for a Service Bus trigger.
+    assert not matches({"name": function_name, "success": False, "itemCount": 1})
 
 
 # ---------------------------------------------------------------- deploy.sh --alert-email
 
 
-def test_deploy_sh_passes_the_alert_email_to_the_deployment(fake_azure: dict[str, Any]) -> None:  # noqa: F811
-    (fake_azure["state"] / "group").write_text("swedencentral")
-    completed = fake_azure["run"]("-g", "rg-bridge", "--skip-code", "--alert-email", "ops@contoso.com")
+def test_deploy_sh_passes_the_alert_email_to_the_deployment(fake_azure: FakeAzure) -> None:  # noqa: F811
+    fake_azure.with_resource_group()
+    completed = fake_azure.run("-g", "rg-bridge", "--skip-code", "--yes", "--alert-email", "ops@contoso.com")
     assert completed.returncode == 0, completed.stderr
-    env = json.loads((fake_azure["state"] / "deploy-env-create.json").read_text())
-    assert env["BOOKING_BRIDGE_ALERT_EMAIL"] == "ops@contoso.com"
+    assert fake_azure.deployed_env()["BOOKING_BRIDGE_ALERT_EMAIL"] == "ops@contoso.com"
     assert "NOBODY" not in completed.stderr
     assert "Alerts emailed to:   ops@contoso.com" in completed.stdout
 
 
-def test_deploy_sh_without_an_alert_email_deploys_and_warns_loudly(fake_azure: dict[str, Any]) -> None:  # noqa: F811
-    (fake_azure["state"] / "group").write_text("swedencentral")
-    completed = fake_azure["run"]("-g", "rg-bridge", "--skip-code")
+def test_deploy_sh_without_an_alert_email_deploys_and_warns_loudly(fake_azure: FakeAzure) -> None:  # noqa: F811
+    completed = fake_azure.with_resource_group().run("-g", "rg-bridge", "--skip-code", "--yes")
     assert completed.returncode == 0, completed.stderr
-    env = json.loads((fake_azure["state"] / "deploy-env-create.json").read_text())
-    assert env["BOOKING_BRIDGE_ALERT_EMAIL"] == ""
+    assert fake_azure.deployed_env()["BOOKING_BRIDGE_ALERT_EMAIL"] == ""
     warnings = [line for line in completed.stderr.splitlines() if "NOBODY" in line]
     assert len(warnings) == 2, "said before the deployment and again at its end"
     assert "--alert-email" in completed.stderr
 
 
-def test_deploy_sh_what_if_also_warns_without_an_alert_email(fake_azure: dict[str, Any]) -> None:  # noqa: F811
-    (fake_azure["state"] / "group").write_text("swedencentral")
-    completed = fake_azure["run"]("-g", "rg-bridge", "--what-if")
+def test_deploy_sh_what_if_also_warns_without_an_alert_email(fake_azure: FakeAzure) -> None:  # noqa: F811
+    completed = fake_azure.with_resource_group().run("-g", "rg-bridge", "--what-if")
     assert completed.returncode == 0, completed.stderr
     assert "NOBODY" in completed.stderr
-    env = json.loads((fake_azure["state"] / "deploy-env-what-if.json").read_text())
-    assert env["BOOKING_BRIDGE_ALERT_EMAIL"] == ""
+    assert fake_azure.deployed_env("what-if")["BOOKING_BRIDGE_ALERT_EMAIL"] == ""
 
 
-def test_deploy_sh_refuses_an_alert_email_that_is_not_an_address(fake_azure: dict[str, Any]) -> None:  # noqa: F811
-    completed = fake_azure["run"]("-g", "rg-bridge", "--alert-email", "ops team")
+def test_deploy_sh_refuses_an_alert_email_that_is_not_an_address(fake_azure: FakeAzure) -> None:  # noqa: F811
+    completed = fake_azure.run("-g", "rg-bridge", "--alert-email", "ops team")
     assert completed.returncode != 0
     assert "is not an email address" in completed.stderr
-    assert fake_azure["calls"]() == []
+    assert fake_azure.calls() == []

@@ -1,5 +1,5 @@
-// The four signals an operator must act on, each sent to one action group, each description
-// naming the runbook step that fixes it (docs/alerts.md). The log alerts query Application
+// The signals an operator must act on, each sent to one action group, each description naming
+// the runbook step that fixes it (docs/alerts.md). The log alerts query Application
 // Insights with Azure Monitor's own access: no identity and no role assignment is needed.
 // The strings they match are the bridge's own log lines (shared/pipeline.py, shared/errors.py);
 // tests/test_infra_alerts.py holds each query against the lines the code really writes.
@@ -21,6 +21,9 @@ param serviceBusNamespaceName string
 
 @description('Name of the bookings queue, whose dead letters are alerted on.')
 param bookingsQueueName string
+
+@description('Name of the results queue, whose dead letters (results nobody read in time) are alerted on.')
+param resultsQueueName string
 
 @description('Name of the Application Insights component the function logs to.')
 param applicationInsightsName string
@@ -61,22 +64,25 @@ resource operators 'Microsoft.Insights/actionGroups@2023-01-01' = {
 }
 
 // Service Bus dead-letters a booking after maxDeliveryCount failed deliveries; every one needs
-// a replay once its cause is fixed. The metric is a gauge, so the alert resolves itself when
-// the dead-letter queue is empty again.
+// a replay once its cause is fixed. The metric cannot say when they are all gone: it is a
+// point-in-time value that Service Bus reports as 0 for an entity idle two hours, dead letters
+// or not. So the alert is stateless (autoMitigate false): it repeats while the metric shows
+// dead letters, and what it fired stays open until an operator closes it after `dlq list`,
+// which reads the dead-letter queue itself, shows it empty (docs/alerts.md).
 resource deadLetteredBookings 'Microsoft.Insights/metricAlerts@2018-03-01' = {
   name: 'alert-${namePrefix}-dead-lettered-bookings'
   location: 'global'
   tags: tags
   properties: {
-    description: 'Bookings are in the dead-letter queue of ${bookingsQueueName}: Service Bus gave up on them. Runbook step "Dead letters and how to replay": list them with the queue CLI (dlq list), find the cause in the logs by messageId, fix it, then replay. See docs/alerts.md and the README operator runbook.'
+    description: 'Bookings are in the dead-letter queue of ${bookingsQueueName}: Service Bus gave up on them. Runbook step "Dead letters and how to replay": list them with the queue CLI (dlq list), find the cause in the logs by messageId, fix it, then replay. This alert does not resolve itself: close it once dlq list shows the queue empty. See docs/alerts.md and the README operator runbook.'
     severity: 1
     enabled: true
     scopes: [
       namespace.id
     ]
-    evaluationFrequency: 'PT5M'
+    evaluationFrequency: 'PT15M'
     windowSize: 'PT15M'
-    autoMitigate: true
+    autoMitigate: false
     criteria: {
       'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
       allOf: [
@@ -108,8 +114,55 @@ resource deadLetteredBookings 'Microsoft.Insights/metricAlerts@2018-03-01' = {
   }
 }
 
-// One `booking processed status=failed` line per `failed` result, whatever its cause (issue 13: "failed
-// results above a rate"): Graph refused the booking for good (4xx other than 401/403/429), or a failure
+// A result a booking system never received: it expired unread (time to live) or its consumer
+// abandoned it maxDeliveryCount times. Nothing in the bridge is wrong, but a source is not
+// hearing back. Stateless for the reason above.
+resource deadLetteredResults 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: 'alert-${namePrefix}-dead-lettered-results'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'Results are in the dead-letter queue of ${resultsQueueName}: a booking system did not read them in time. Runbook step "Results nobody read": find the source that stopped reading, fix its consumer, then read or purge the dead letters. This alert does not resolve itself: close it once the dead-letter queue is empty. See docs/alerts.md.'
+    severity: 3
+    enabled: true
+    scopes: [
+      namespace.id
+    ]
+    evaluationFrequency: 'PT15M'
+    windowSize: 'PT15M'
+    autoMitigate: false
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          criterionType: 'StaticThresholdCriterion'
+          name: 'DeadLetteredResults'
+          metricNamespace: 'Microsoft.ServiceBus/namespaces'
+          metricName: 'DeadletteredMessages'
+          dimensions: [
+            {
+              name: 'EntityName'
+              operator: 'Include'
+              values: [
+                resultsQueueName
+              ]
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: 0
+          timeAggregation: 'Maximum'
+        }
+      ]
+    }
+    actions: [
+      {
+        actionGroupId: operators.id
+      }
+    ]
+  }
+}
+
+// One `booking processed status=failed` line per `failed` result, whatever its cause: Graph refused the booking for good (4xx other than 401/403/429), or a failure
 // persisted to the queue's last delivery (deliveryCount = maxDeliveryCount; a `booking will be
 // dead-lettered` line with the same messageId precedes it, and the dead-letter alert fires as well).
 // Should log lines ever be sampled, the query adds up itemCount, the number of lines each kept row stands for.
@@ -196,8 +249,11 @@ resource graphAccessDenied 'Microsoft.Insights/scheduledQueryRules@2023-12-01' =
 
 // Every invocation that raises: Graph unavailable beyond the retry budget, token, state table,
 // results queue or settings. A few are normal under throttling; many mean an outage or a
-// broken setting. A request is named after the function (create_meeting_fn/__init__.py);
-// requests are not sampled by default, itemCount is summed all the same.
+// broken setting. In OpenTelemetry mode the host's span for a Service Bus invocation is the
+// Azure SDK's message-processing span (ActivityKind.Consumer, which Azure Monitor stores in
+// `requests`), named after the operation, not the function: ServiceBusSessionProcessor.
+// ProcessSessionMessage for this session-enabled trigger. The host marks it failed when the
+// function raises. Sources: docs/alerts.md.
 resource failedInvocations 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-${namePrefix}-failed-invocations'
   location: location
@@ -217,7 +273,7 @@ resource failedInvocations 'Microsoft.Insights/scheduledQueryRules@2023-12-01' =
     criteria: {
       allOf: [
         {
-          query: 'requests | where name == "create_meeting" and success == false | summarize failedInvocations = sum(itemCount)'
+          query: 'requests | where name == "ServiceBusSessionProcessor.ProcessSessionMessage" and success == false | summarize failedInvocations = sum(itemCount)'
           metricMeasureColumn: 'failedInvocations'
           timeAggregation: 'Total'
           operator: 'GreaterThan'

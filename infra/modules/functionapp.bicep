@@ -2,7 +2,9 @@
 // reads is named in shared/settings.py; tests/infra/ fails when the names here
 // and the code's drift apart. Tuning knobs (GRAPH_RETRY_BUDGET_SECONDS,
 // MAX_THROTTLE_REQUEUES) are left unset so the code's defaults stay their one source.
-// Only identity-based connections: no key, no connection string with a secret.
+// Only identity-based connections: no key, no connection string with a secret. The app runs
+// as one identity (identityId, in every connection setting) and the platform deploys its
+// package as another (deploymentIdentityId), which holds write on the package alone.
 
 @description('Name of the Flex Consumption plan.')
 param planName string
@@ -21,6 +23,9 @@ param identityId string
 
 @description('Client id of the user-assigned identity, written into the identity-based connection settings.')
 param identityClientId string
+
+@description('Resource id of the user-assigned identity the platform reads and writes the deployment package with. Flex Consumption requires it attached to the app; no setting names it, so the bridge never uses it.')
+param deploymentIdentityId string
 
 @description('Python version of the Functions runtime.')
 param pythonVersion string
@@ -48,9 +53,6 @@ param deploymentContainerUrl string
 
 @description('Blob endpoint of the host storage account.')
 param storageBlobEndpoint string
-
-@description('Queue endpoint of the host storage account.')
-param storageQueueEndpoint string
 
 @description('Table endpoint of the host storage account; it also holds the per-record state table.')
 param storageTableEndpoint string
@@ -84,6 +86,9 @@ param graphBaseUrl string
 @description('Application Insights connection string (no key in it; ingestion needs an Entra token).')
 param applicationInsightsConnectionString string
 
+@description('Resource id of the subnet the app joins (virtual network integration, delegated to Microsoft.App/environments); empty: no virtual network.')
+param appSubnetId string
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225: zone redundancy on Flex Consumption is region-dependent; during a zone outage bookings wait durably on the queue
   name: planName
@@ -103,7 +108,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   // checkov:skip=CKV_AZURE_17: client certificates guard HTTP endpoints; the app has only a Service Bus trigger and no HTTP function
   // checkov:skip=CKV_AZURE_212: Flex Consumption scales to zero by design; bookings wait durably on the queue until an instance starts
   // checkov:skip=CKV_AZURE_213: health checks probe an HTTP path; a queue-triggered app has none to probe
-  // checkov:skip=CKV_AZURE_222: the public endpoint serves only deployment and management (no HTTP function); closing it needs a VNet this deployment does not have
+  // checkov:skip=CKV_AZURE_222: the public endpoint serves only deployment and management (no HTTP function), with Entra tokens; closing it would also close deploy.sh's publish path
   name: name
   location: location
   tags: tags
@@ -112,11 +117,13 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     type: 'UserAssigned'
     userAssignedIdentities: {
       '${identityId}': {}
+      '${deploymentIdentityId}': {}
     }
   }
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    virtualNetworkSubnetId: empty(appSubnetId) ? null : appSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
@@ -126,8 +133,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       appSettings: [
         { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
         { name: 'AzureWebJobsStorage__clientId', value: identityClientId }
+        // No queueServiceUri: the host uses queues only for blob triggers, and this app has none.
         { name: 'AzureWebJobsStorage__blobServiceUri', value: storageBlobEndpoint }
-        { name: 'AzureWebJobsStorage__queueServiceUri', value: storageQueueEndpoint }
         { name: 'AzureWebJobsStorage__tableServiceUri', value: storageTableEndpoint }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: applicationInsightsConnectionString }
         { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
@@ -161,7 +168,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
           value: deploymentContainerUrl
           authentication: {
             type: 'UserAssignedIdentity'
-            userAssignedIdentityResourceId: identityId
+            userAssignedIdentityResourceId: deploymentIdentityId
           }
         }
       }

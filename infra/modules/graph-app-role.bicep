@@ -5,15 +5,15 @@
 // with Application.Read.All). Otherwise deploy.sh grants the same role with az rest.
 //
 // Even with this permission the identity can create meetings only for organizers a Teams
-// application access policy allows: that step has no API here (see infra/README.md).
+// application access policy allows: that step has no API here (see docs/infrastructure.md).
 
 extension microsoftGraphV1
 
 @description('Principal (object) id of the managed identity\'s service principal.')
 param principalId string
 
-@description('Calendar mode is on: also grant Calendars.ReadWrite (tenant-wide in Entra; see docs/infrastructure.md to scope it).')
-param calendarEvents bool = false
+@description('Also grant Calendars.ReadWrite in Entra (calendar mode with calendarAccess entra): it reaches every mailbox of the tenant; with calendarAccess exchange it is never granted here (docs/infrastructure.md).')
+param calendarsReadWrite bool = false
 
 // Well-known ids, identical in every tenant: the Microsoft Graph application and its
 // OnlineMeetings.ReadWrite.All application role ("Read and create online meetings").
@@ -32,7 +32,7 @@ resource onlineMeetingsRole 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
   appRoleId: onlineMeetingsReadWriteAll
 }
 
-resource calendarsRole 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (calendarEvents) {
+resource calendarsRole 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (calendarsReadWrite) {
   principalId: principalId
   resourceId: microsoftGraph.id
   appRoleId: calendarsReadWrite

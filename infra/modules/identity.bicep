@@ -1,7 +1,8 @@
-// The one user-assigned managed identity the function app uses for everything:
-// Service Bus, storage, Application Insights and Microsoft Graph. A user-assigned
-// identity (not a system-assigned one) so its client id is known before the app
-// exists and can be written into the app settings and the Teams access policy.
+// A user-assigned managed identity. main.bicep makes two: the one the function runs as
+// (Service Bus, storage, Application Insights and Microsoft Graph) and the one the platform
+// deploys the code package with. User-assigned (not system-assigned) so the function's client
+// id is known before the app exists and can be written into the app settings and the Teams
+// access policy.
 
 @description('Name of the user-assigned managed identity.')
 param name string

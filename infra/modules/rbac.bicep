@@ -1,13 +1,23 @@
 // Who may do what, each grant scoped as narrowly as Azure allows: Service Bus grants on
-// the single queue they concern, storage grants on the one account, telemetry on the one
-// Application Insights component. Names are guid(scope, principal, role), so a redeploy
-// finds the same assignment instead of adding a duplicate.
+// the single queue they concern, host storage grants on the one account, the deployment
+// package's on its one container, telemetry on the one Application Insights component.
+// Names are guid(scope, principal, role), so a redeploy finds the same assignment instead
+// of adding a duplicate.
 
 @description('Principal (object) id of the function app\'s user-assigned identity.')
 param identityPrincipalId string
 
+@description('Principal (object) id of the identity the platform reads and writes the deployment package with.')
+param deploymentIdentityPrincipalId string
+
 @description('Name of the host storage account.')
 param storageAccountName string
+
+@description('Name of the storage account that holds the deployment package.')
+param deploymentStorageAccountName string
+
+@description('Name of the blob container that holds the deployment package.')
+param deploymentContainerName string
 
 @description('Name of the Service Bus namespace.')
 param serviceBusNamespaceName string
@@ -21,7 +31,7 @@ param resultsQueueName string
 @description('Name of the Application Insights component.')
 param applicationInsightsName string
 
-@description('Grant the identity Azure Service Bus Data Owner on the bookings queue so Flex Consumption can scale on queue length. See the comment on bookingsQueueLengthReader.')
+@description('Grant the identity Azure Service Bus Data Owner on the bookings queue so target-based scaling can read the queue length. See the comment on bookingsQueueLengthReader.')
 param allowScaleByQueueLength bool
 
 @description('Object id of a person or group running the local tools against this namespace; empty grants nothing.')
@@ -40,12 +50,26 @@ var serviceBusDataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
 var serviceBusDataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
 var serviceBusDataOwner = '090c5cfd-751d-490a-894a-3ce6f1109419'
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-var storageQueueDataContributor = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
+}
+
+resource deploymentStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: deploymentStorageAccountName
+}
+
+resource deploymentBlobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: deploymentStorage
+  name: 'default'
+}
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  parent: deploymentBlobService
+  name: deploymentContainerName
 }
 
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' existing = {
@@ -77,14 +101,17 @@ resource bookingsReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// Flex Consumption scales on the bookings queue's message count, which the Service Bus
-// extension reads with GetQueueRuntimeProperties: a management read that needs the
-// Manage right, which for Entra principals only Azure Service Bus Data Owner carries.
-// With Receiver alone the extension logs "does not have 'Manage Claim'" and can only
-// peek, so the app sees at most one message and does not scale out. The grant sits on
-// the bookings queue alone, never the namespace; set allowScaleByQueueLength=false to
-// trade scale-out for the narrower Receiver-only grant. (Functions docs, "Service Bus
-// trigger" identity roles, and ServiceBusMetricsProvider in azure-sdk-for-net.)
+// Target-based scaling (the Flex Consumption scale controller, through the Service Bus
+// extension's ServiceBusTargetScaler) reads the bookings queue's message count with
+// GetQueueRuntimeProperties: a management read that needs the Manage right. For Entra
+// principals no built-in role narrower than Azure Service Bus Data Owner carries it (the
+// Functions docs list Receiver or Owner for the trigger). Without it the extension logs
+// "does not have 'Manage Claim'", falls back to peeking, sees at most one message, and the
+// app does not scale out; docs/infrastructure.md has the references. Data Owner's
+// Microsoft.ServiceBus/* also allows updating or deleting this one queue through ARM; it
+// never reaches the results queue or the namespace, and with local auth off no SAS key it
+// could mint works. Set allowScaleByQueueLength=false to keep Receiver alone and give up
+// scale-out.
 resource bookingsQueueLengthReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (allowScaleByQueueLength) {
   name: guid(bookingsQueue.id, identityPrincipalId, serviceBusDataOwner)
   scope: bookingsQueue
@@ -121,7 +148,8 @@ resource bookingsSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// The host keeps its locks and the platform reads the deployment package in blobs.
+// The host keeps its locks and state in blobs of its own account (Functions docs: Storage Blob
+// Data Owner covers the host; the package is not here, see deploymentPackageWriter).
 resource storageBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, identityPrincipalId, storageBlobDataOwner)
   scope: storage
@@ -132,27 +160,31 @@ resource storageBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' =
   }
 }
 
-// The Functions docs pair these two with Blob Data Owner for an identity-based
-// AzureWebJobsStorage: the host writes diagnostic events to tables and uses queues
-// for some of its own work. The table grant also covers the bridge's per-record state
-// table in the same account; a grant scoped to that one table would be possible but add
-// nothing, since the host needs this account-wide one anyway.
-resource storageQueueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, identityPrincipalId, storageQueueDataContributor)
-  scope: storage
-  properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataContributor)
-    principalId: identityPrincipalId
-    principalType: 'ServicePrincipal'
-  }
-}
-
+// The host writes diagnostic events to tables, and the bridge keeps its per-record state
+// table in the same account; a grant scoped to that one table would add nothing, since
+// the host needs this account-wide one anyway. No Storage Queue Data Contributor: the host
+// uses queues only for blob triggers, and this app has none (Functions docs, host storage
+// with an identity).
 resource storageTableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, identityPrincipalId, storageTableDataContributor)
   scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageTableDataContributor)
     principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// The platform reads the package at each start and writes it at each deploy (One Deploy with a
+// remote build) with the deployment identity: write on this one container, nothing else. The
+// function's own identity holds no grant on this account. (Flex Consumption docs, deployment
+// storage with a user-assigned identity.)
+resource deploymentPackageWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deploymentContainer.id, deploymentIdentityPrincipalId, storageBlobDataContributor)
+  scope: deploymentContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributor)
+    principalId: deploymentIdentityPrincipalId
     principalType: 'ServicePrincipal'
   }
 }

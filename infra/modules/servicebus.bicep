@@ -12,7 +12,7 @@ param location string
 @description('Tags applied to the namespace.')
 param tags object
 
-@description('Service Bus tier: Standard, or Premium for isolated capacity and private networking.')
+@description('Service Bus tier: Standard, or Premium for isolated capacity; only Premium takes a private endpoint.')
 @allowed([
   'Standard'
   'Premium'
@@ -33,6 +33,9 @@ param bookingsMaxDeliveryCount int
 @description('How long an unconsumed message lives (ISO 8601 duration) before it is dead-lettered.')
 param messageTimeToLive string
 
+@description('Private networking: with Premium the namespace is reached through its private endpoint only (network.bicep); Standard has no private endpoints and stays on its public endpoint.')
+param privateNetworking bool
+
 resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   name: name
   location: location
@@ -48,7 +51,7 @@ resource namespace 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
   properties: {
     disableLocalAuth: true
     minimumTlsVersion: '1.2'
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: (privateNetworking && sku == 'Premium') ? 'Disabled' : 'Enabled'
   }
 }
 

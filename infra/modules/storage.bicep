@@ -1,8 +1,8 @@
-// The storage account the Functions host needs (AzureWebJobsStorage), the blob
-// container Flex Consumption deploys the code package from, and the table the bridge
-// keeps per-record state in (the last revision applied to each record, so a late or
-// replayed message cannot undo a newer one). Shared keys are off: the host, the platform
-// and the bridge reach it only with the managed identity.
+// The storage account the Functions host needs (AzureWebJobsStorage) and the table the bridge
+// keeps per-record state in (the last revision applied to each record, so a late or replayed
+// message cannot undo a newer one). The deployment package lives apart, in
+// deployment-storage.bicep, where the function's identity has no right. Shared keys are off: the
+// host and the bridge reach this account only with the function's managed identity.
 
 @description('Name of the storage account (3-24 lowercase letters and digits, globally unique).')
 @minLength(3)
@@ -15,18 +15,18 @@ param location string
 @description('Tags applied to the storage account.')
 param tags object
 
-@description('Name of the blob container that holds the Flex Consumption deployment package.')
-param deploymentContainerName string
-
 @description('Name of the table that holds per-record state (the app setting RECORD_STATE_TABLE): 3-63 letters and digits, starting with a letter.')
 @minLength(3)
 @maxLength(63)
 param recordStateTableName string
 
+@description('Reach the account through private endpoints only (network.bicep): its public endpoint is closed.')
+param privateNetworking bool
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  // checkov:skip=CKV_AZURE_35: no VNet here, so the Flex Consumption platform reaches the account over its public endpoint; every request still needs an Entra token
-  // checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35 (public endpoint, identity-only access)
-  // checkov:skip=CKV_AZURE_206: host state and the deployment package are rebuilt by a redeploy, so locally redundant storage is enough
+  // checkov:skip=CKV_AZURE_35: the public endpoint stays open unless privateNetworking is set (then defaultAction is Deny); every request needs an Entra token either way
+  // checkov:skip=CKV_AZURE_59: same reason as CKV_AZURE_35 (public endpoint unless privateNetworking, identity-only access)
+  // checkov:skip=CKV_AZURE_206: locally redundant (three copies in one datacenter) by cost: host state is rebuilt by the host; the record-state table is what a datacenter loss would take (docs/infrastructure.md)
   name: name
   location: location
   tags: tags
@@ -41,24 +41,11 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     allowCrossTenantReplication: false
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
     networkAcls: {
-      defaultAction: 'Allow'
-      bypass: 'AzureServices'
+      defaultAction: privateNetworking ? 'Deny' : 'Allow'
+      bypass: privateNetworking ? 'None' : 'AzureServices'
     }
-  }
-}
-
-resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
-  parent: storage
-  name: 'default'
-}
-
-resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
-  parent: blobService
-  name: deploymentContainerName
-  properties: {
-    publicAccess: 'None'
   }
 }
 
@@ -77,7 +64,5 @@ resource recordStateTable 'Microsoft.Storage/storageAccounts/tableServices/table
 
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
-output queueEndpoint string = storage.properties.primaryEndpoints.queue
 output tableEndpoint string = storage.properties.primaryEndpoints.table
 output recordStateTableName string = recordStateTable.name
-output deploymentContainerUrl string = '${storage.properties.primaryEndpoints.blob}${deploymentContainer.name}'

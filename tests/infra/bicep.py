@@ -25,6 +25,8 @@ DEPLOY_SCRIPT = INFRA / "deploy.sh"
 PACKAGE_SCRIPT = INFRA / "package.sh"
 HOST_JSON = REPO_ROOT / "host.json"
 EMULATOR_CONFIG = REPO_ROOT / "local" / "servicebus-emulator" / "Config.json"
+PYPROJECT = REPO_ROOT / "pyproject.toml"
+CI_WORKFLOW = REPO_ROOT / ".github" / "workflows" / "ci.yml"
 
 
 # The settings the Functions host itself reads, on top of the code's APP_SETTINGS.
@@ -33,7 +35,6 @@ HOST_SETTINGS = frozenset(
         "AzureWebJobsStorage__credential",
         "AzureWebJobsStorage__clientId",
         "AzureWebJobsStorage__blobServiceUri",
-        "AzureWebJobsStorage__queueServiceUri",
         "AzureWebJobsStorage__tableServiceUri",
         "APPLICATIONINSIGHTS_CONNECTION_STRING",
         "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
@@ -48,6 +49,7 @@ SERVICE_BUS_DATA_RECEIVER = "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0"
 SERVICE_BUS_DATA_SENDER = "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39"
 SERVICE_BUS_DATA_OWNER = "090c5cfd-751d-490a-894a-3ce6f1109419"
 STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 STORAGE_QUEUE_DATA_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
 STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
@@ -63,8 +65,14 @@ EXPECTED_ROLE_ASSIGNMENTS = {
     # The function re-enqueues a long-throttled booking; its own grant, not the deployer's below.
     "bookingsSender": (SERVICE_BUS_DATA_SENDER, "bookingsQueue", "identityPrincipalId", False),
     "storageBlobOwner": (STORAGE_BLOB_DATA_OWNER, "storage", "identityPrincipalId", False),
-    "storageQueueContributor": (STORAGE_QUEUE_DATA_CONTRIBUTOR, "storage", "identityPrincipalId", False),
     "storageTableContributor": (STORAGE_TABLE_DATA_CONTRIBUTOR, "storage", "identityPrincipalId", False),
+    # The deployment package: written by its own identity, in its own account's one container.
+    "deploymentPackageWriter": (
+        STORAGE_BLOB_DATA_CONTRIBUTOR,
+        "deploymentContainer",
+        "deploymentIdentityPrincipalId",
+        False,
+    ),
     "telemetryPublisher": (MONITORING_METRICS_PUBLISHER, "applicationInsights", "identityPrincipalId", False),
     "deployerBookingsSender": (SERVICE_BUS_DATA_SENDER, "bookingsQueue", "deployerPrincipalId", True),
     "deployerResultsReceiver": (SERVICE_BUS_DATA_RECEIVER, "resultsQueue", "deployerPrincipalId", True),
@@ -77,8 +85,12 @@ EXPECTED_SCOPES = {
     "bookingsQueue": ("Microsoft.ServiceBus/namespaces/queues", "bookingsQueueName"),
     "resultsQueue": ("Microsoft.ServiceBus/namespaces/queues", "resultsQueueName"),
     "storage": ("Microsoft.Storage/storageAccounts", "storageAccountName"),
+    "deploymentContainer": ("Microsoft.Storage/storageAccounts/blobServices/containers", "deploymentContainerName"),
     "applicationInsights": ("Microsoft.Insights/components", "applicationInsightsName"),
 }
+
+# The principals of the two identities main.bicep creates; any other principal is the deployer's.
+MANAGED_IDENTITY_PRINCIPALS = frozenset({"identityPrincipalId", "deploymentIdentityPrincipalId"})
 
 
 # checkov bundles pycep-parser 0.5.1, whose grammar predates Bicep's `extension` keyword,

@@ -28,6 +28,9 @@ def test_expected_modules_exist() -> None:
     assert names == {
         "identity.bicep",
         "storage.bicep",
+        "deployment-storage.bicep",
+        "network.bicep",
+        "private-endpoint.bicep",
         "servicebus.bicep",
         "monitoring.bicep",
         "functionapp.bicep",

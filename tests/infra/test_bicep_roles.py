@@ -9,11 +9,17 @@ from tests.infra.bicep import (
     EXPECTED_ROLE_ASSIGNMENTS,
     EXPECTED_SCOPES,
     INFRA,
+    MANAGED_IDENTITY_PRINCIPALS,
     MICROSOFT_GRAPH_APP_ID,
     MODULES,
     ONLINE_MEETINGS_READWRITE_ALL,
+    SERVICE_BUS_DATA_OWNER,
+    STORAGE_QUEUE_DATA_CONTRIBUTOR,
     bicep_files,
+    function_app_settings,
+    module_params,
     parse_bicep,
+    reference,
     resources_of_type,
     unwrap_condition,
     variable,
@@ -34,7 +40,7 @@ def test_role_assignments_are_least_privilege_and_deterministic() -> None:
         assert role_id["parameters"]["resource_type"] == "Microsoft.Authorization/roleDefinitions"
         assert variable(tree, role_id["parameters"]["resource_name_1"]) == role, f"{symbol} grants the wrong role"
         assert body["properties"]["principalId"] == principal
-        expected_type = "ServicePrincipal" if principal == "identityPrincipalId" else "deployerPrincipalType"
+        expected_type = "ServicePrincipal" if principal in MANAGED_IDENTITY_PRINCIPALS else "deployerPrincipalType"
         assert body["properties"]["principalType"] == expected_type
         name = body["name"]["function"]
         assert name["type"] == "guid"
@@ -57,6 +63,47 @@ def test_role_assignment_scopes_are_the_narrowest_resources() -> None:
         unwrap_condition(resource["config"])[0].get("scope") == "namespace"
         for resource in resources_of_type(tree, "Microsoft.Authorization/roleAssignments").values()
     )
+
+
+def test_the_function_identity_cannot_write_its_own_code() -> None:
+    """The package sits in an account of its own; only the deployment identity may write it, and nothing else."""
+    tree = parse_bicep(MODULES / "rbac.bicep")
+    assignments = resources_of_type(tree, "Microsoft.Authorization/roleAssignments")
+    by_principal: dict[str, list[str]] = {}
+    for resource in assignments.values():
+        body, _ = unwrap_condition(resource["config"])
+        by_principal.setdefault(body["properties"]["principalId"], []).append(body["scope"])
+    assert by_principal["deploymentIdentityPrincipalId"] == ["deploymentContainer"]
+    assert "deploymentContainer" not in by_principal["identityPrincipalId"]
+    container = tree["resources"]["deploymentContainer"]["config"]
+    assert reference(tree["resources"][container["parent"]]["config"]["parent"]) == "deploymentStorage"
+    main_rbac = module_params("rbac")
+    assert reference(main_rbac["deploymentStorageAccountName"]) == "deploymentStorage.outputs.name"
+    assert reference(main_rbac["storageAccountName"]) == "storage.outputs.name"
+    assert reference(main_rbac["deploymentIdentityPrincipalId"]) == "deploymentIdentity.outputs.principalId"
+    assert reference(module_params("functionApp")["deploymentContainerUrl"]) == "deploymentStorage.outputs.containerUrl"
+
+
+def test_host_storage_grants_no_queue_role_and_names_no_queue_endpoint() -> None:
+    """No blob or queue trigger here: the host needs Blob Data Owner and tables, never queues."""
+    tree = parse_bicep(MODULES / "rbac.bicep")
+    granted = {variable(tree, name) for name in tree["variables"]}
+    assert STORAGE_QUEUE_DATA_CONTRIBUTOR not in granted
+    assert "AzureWebJobsStorage__queueServiceUri" not in function_app_settings()
+
+
+def test_data_owner_is_granted_on_the_bookings_queue_alone_and_can_be_turned_off() -> None:
+    """Target-based scaling needs the Manage right; no narrower built-in role carries it for Entra principals."""
+    tree = parse_bicep(MODULES / "rbac.bicep")
+    owners = []
+    for resource in resources_of_type(tree, "Microsoft.Authorization/roleAssignments").values():
+        body, condition = unwrap_condition(resource["config"])
+        role = body["properties"]["roleDefinitionId"]["function"]["parameters"]["resource_name_1"]
+        if variable(tree, role) == SERVICE_BUS_DATA_OWNER:
+            owners.append((body["scope"], condition))
+    assert owners == [("bookingsQueue", "allowScaleByQueueLength")]
+    docs = (INFRA.parent / "docs" / "infrastructure.md").read_text()
+    assert "allowScaleByQueueLength" in docs and "Manage" in docs
 
 
 def test_rbac_names_the_queues_the_service_bus_module_created() -> None:

@@ -13,10 +13,13 @@ from tests.infra.bicep import (
     MODULES,
     bicep_app_setting_names,
     bicep_files,
+    function_app_settings,
+    module_params,
     parse_bicep,
     properties_of,
     reference,
     resources_of_type,
+    unwrap_condition,
 )
 
 
@@ -31,22 +34,37 @@ def test_no_keys_or_connection_strings_anywhere(path: Path) -> None:
         assert forbidden not in text, f"{path.name} contains {forbidden}"
 
 
-def test_function_app_runs_as_the_one_user_assigned_identity() -> None:
+def test_function_app_runs_as_its_identity_and_deploys_with_another() -> None:
+    """The connections name the function's identity; the package is read and written with the deployment identity."""
     site = parse_bicep(MODULES / "functionapp.bicep")["resources"]["site"]["config"]
     assert site["identity"]["type"] == "UserAssigned"
-    assert list(site["identity"]["userAssignedIdentities"]) == ["'${identityId}'"]
+    assert list(site["identity"]["userAssignedIdentities"]) == ["'${identityId}'", "'${deploymentIdentityId}'"]
     deployment = site["properties"]["functionAppConfig"]["deployment"]["storage"]
     assert deployment["authentication"] == {
         "type": "UserAssignedIdentity",
-        "userAssignedIdentityResourceId": "identityId",
+        "userAssignedIdentityResourceId": "deploymentIdentityId",
     }
+    # No setting hands the bridge the deployment identity: every client id is the function's.
+    client_ids = {name: value for name, value in function_app_settings().items() if "clientid" in name.lower()}
+    assert client_ids and set(client_ids.values()) == {"identityClientId"}, client_ids
+    main = parse_bicep(INFRA / "main.bicep")
+    function_app = module_params("functionApp")
+    assert reference(function_app["identityId"]) == "identity.outputs.id"
+    assert reference(function_app["deploymentIdentityId"]) == "deploymentIdentity.outputs.id"
+    identity_modules = {
+        symbol: unwrap_condition(module["config"])[0]["params"]["name"]
+        for symbol, module in main["modules"].items()
+        if module["detail"]["path"] == "modules/identity.bicep"
+    }
+    assert set(identity_modules) == {"identity", "deploymentIdentity"}
+    assert len(set(identity_modules.values())) == 2, identity_modules
     identities = [
         resource
         for path in bicep_files()
         for resource in parse_bicep(path).get("resources", {}).values()
         if resource["type"] == "Microsoft.ManagedIdentity/userAssignedIdentities"
     ]
-    assert len(identities) == 1
+    assert len(identities) == 1, "one identity module, used twice"
 
 
 def test_function_app_is_flex_consumption_python_and_locked_down() -> None:
@@ -75,8 +93,9 @@ def test_function_app_is_flex_consumption_python_and_locked_down() -> None:
     assert not {"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION"} & bicep_app_setting_names()
 
 
-def test_storage_account_has_shared_keys_off() -> None:
-    properties = properties_of(parse_bicep(MODULES / "storage.bicep"), "storage")
+@pytest.mark.parametrize(("module", "symbol"), [("storage.bicep", "storage"), ("deployment-storage.bicep", "account")])
+def test_storage_accounts_have_shared_keys_off(module: str, symbol: str) -> None:
+    properties = properties_of(parse_bicep(MODULES / module), symbol)
     assert properties["allowSharedKeyAccess"] is False
     assert properties["allowBlobPublicAccess"] is False
     assert properties["minimumTlsVersion"] == "TLS1_2"

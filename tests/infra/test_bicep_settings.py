@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import re
 import sys
+import tomllib
+
+from ruamel.yaml import YAML
 
 from shared.settings import (
     APP_SETTINGS,
@@ -18,10 +21,12 @@ from shared.settings import (
     TUNING_SETTINGS,
 )
 from tests.infra.bicep import (
+    CI_WORKFLOW,
     DEPLOY_SCRIPT,
     HOST_JSON,
     HOST_SETTINGS,
     INFRA,
+    PYPROJECT,
     bicep_app_setting_names,
     function_app_settings,
     host_service_bus,
@@ -74,10 +79,31 @@ def test_queue_names_flow_from_the_service_bus_module_into_the_app_settings() ->
         assert "serviceBus" in json.dumps(function_app["params"][param]), f"functionApp.{param} must come from serviceBus"
 
 
-def test_python_version_default_is_the_one_the_tests_run_on() -> None:
-    running = f"{sys.version_info.major}.{sys.version_info.minor}"
-    assert parse_bicep(INFRA / "main.bicep")["parameters"]["pythonVersion"]["default"] == running
-    assert parse_bicepparam(INFRA / "main.bicepparam")["pythonVersion"] == running
+def allowed_python_versions() -> list[str]:
+    (allowed,) = [
+        decorator["argument"]
+        for decorator in parse_bicep(INFRA / "main.bicep")["parameters"]["pythonVersion"]["decorators"]
+        if decorator["type"] == "allowed"
+    ]
+    return allowed
+
+
+def test_infra_allows_exactly_the_pythons_the_code_supports_and_ci_tests() -> None:
+    """main.bicep's allowed versions: from pyproject's requires-python up, each one a CI test job runs on."""
+    allowed = allowed_python_versions()
+    minimum = re.fullmatch(r">=(\d+)\.(\d+)", tomllib.loads(PYPROJECT.read_text())["project"]["requires-python"])
+    assert minimum, "requires-python must read >=X.Y"
+    assert min(tuple(map(int, version.split("."))) for version in allowed) == tuple(map(int, minimum.groups()))
+    matrix = YAML(typ="safe").load(CI_WORKFLOW.read_text())["jobs"]["test"]["strategy"]["matrix"]["python"]
+    assert sorted(allowed) == sorted(matrix), "every Python infra may deploy is tested, and no other"
+
+
+def test_the_deployed_python_is_allowed_and_this_suite_runs_on_an_allowed_one() -> None:
+    main = parse_bicep(INFRA / "main.bicep")["parameters"]["pythonVersion"]["default"]
+    deployed = parse_bicepparam(INFRA / "main.bicepparam")["pythonVersion"]
+    assert main == deployed, "main.bicep's default and main.bicepparam name the same runtime"
+    assert deployed in allowed_python_versions()
+    assert f"{sys.version_info.major}.{sys.version_info.minor}" in allowed_python_versions()
 
 
 def test_record_state_and_organizer_settings_flow_from_main_bicep() -> None:
