@@ -27,6 +27,7 @@ from tests.infra.bicep import (
     HOST_SETTINGS,
     INFRA,
     PYPROJECT,
+    REPO_ROOT,
     bicep_app_setting_names,
     function_app_settings,
     host_service_bus,
@@ -96,6 +97,13 @@ def test_infra_allows_exactly_the_pythons_the_code_supports_and_ci_tests() -> No
     assert min(tuple(map(int, version.split("."))) for version in allowed) == tuple(map(int, minimum.groups()))
     matrix = YAML(typ="safe").load(CI_WORKFLOW.read_text())["jobs"]["test"]["strategy"]["matrix"]["python"]
     assert sorted(allowed) == sorted(matrix), "every Python infra may deploy is tested, and no other"
+
+
+def test_ci_run_runs_the_suite_on_every_python_infra_allows() -> None:
+    """.ci/run (the README's test command, and CI's on this machine kind) as well as the workflow's matrix."""
+    supported = re.search(r'^supported_pythons="([^"]*)"', (REPO_ROOT / ".ci" / "run").read_text(), re.M)
+    assert supported, ".ci/run names no supported_pythons"
+    assert sorted(supported.group(1).split()) == sorted(allowed_python_versions())
 
 
 def test_the_deployed_python_is_allowed_and_this_suite_runs_on_an_allowed_one() -> None:
