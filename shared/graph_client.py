@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused, GraphThrottled, GraphUnavailable
-from shared.graph_answers import MAX_REQUEST_ID_LENGTH, Answer, bounded, classify, error_info
+from shared.graph_responses import MAX_REQUEST_ID_LENGTH, ResponseKind, bounded, classify, error_info
 from shared.http_transport import HttpEndpoint, HttpResponse, NotSent, TransportError
 from shared.log_text import escaped
 from shared.retry_policy import RetryPolicy
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 3.05
 READ_TIMEOUT_SECONDS = 20.0
-# Answers after which the request may have been applied all the same: a gateway timed out or failed behind it.
+# Responses after which the request may have been applied all the same: a gateway timed out or failed behind it.
 _MAYBE_APPLIED_STATUSES = frozenset({408, 500, 502, 504})
 # Successes without a body: DELETE (204) and an event's cancel action (202 Accepted).
 _NO_CONTENT = (202, 204)
@@ -82,7 +82,7 @@ class GraphClient:
     ) -> GraphResponse:
         """PATCH /users/{organizerId}/onlineMeetings/{id}; Graph answers 200 with the updated meeting.
 
-        A PATCH sets absolute values, so retrying one whose answer was lost is harmless."""
+        A PATCH sets absolute values, so retrying one whose response was lost is harmless."""
         path = f"{self._meetings_path(organizer_id)}/{quote(meeting_id, safe='')}"
         return self._send("PATCH", ONLINE_MEETING, path, body, deadline, language)
 
@@ -190,7 +190,7 @@ class GraphClient:
         language: str | None = None,
     ) -> GraphResponse:
         """One call with its retries, each attempt a span. `language` (a validated BCP 47 tag) goes out as
-        Accept-Language: Graph writes the meeting's joinInformation in it, on every answer that carries the meeting."""
+        Accept-Language: Graph writes the meeting's joinInformation in it, on every response that carries the meeting."""
         policy = self._retry_policy
         deadline = deadline if deadline is not None else self.deadline()
         attempt = 0
@@ -209,18 +209,18 @@ class GraphClient:
                 info = GraphErrorInfo(None, error.code, error.description, None, client_request_id)
                 maybe_applied |= not isinstance(error, NotSent)
             else:
-                answer = classify(response.status)
-                if answer is Answer.SUCCESS and response.status not in _NO_CONTENT:
+                kind = classify(response.status)
+                if kind is ResponseKind.SUCCESS and response.status not in _NO_CONTENT:
                     return _success(response, client_request_id, attempt)
-                if answer is Answer.SUCCESS:
+                if kind is ResponseKind.SUCCESS:
                     return GraphResponse(response.status, None, _request_id(response))
                 info = error_info(response.status, response.reason, response.headers, response.body, client_request_id)
                 maybe_applied |= response.status in _MAYBE_APPLIED_STATUSES
-                if answer is Answer.ACCESS_DENIED:
+                if kind is ResponseKind.ACCESS_DENIED:
                     raise _marked(GraphAccessDenied(info), maybe_applied)
-                if answer is Answer.UNAVAILABLE:
+                if kind is ResponseKind.UNAVAILABLE:
                     raise _marked(GraphUnavailable(info, attempt), maybe_applied)
-                if answer in (Answer.REFUSED, Answer.NOT_FOUND):
+                if kind in (ResponseKind.REFUSED, ResponseKind.NOT_FOUND):
                     raise _marked(GraphRefused(info), maybe_applied)
 
             wait = policy.backoff_seconds(attempt, info.retry_after_seconds)
@@ -256,7 +256,7 @@ class GraphClient:
         with graph_request(method, operation, endpoint.host, attempt) as call:
             call.carry_trace_context(headers)
             response = endpoint.request(method, path, body=body, headers=headers, timeout=timeout)
-            call.answered(response.status, _request_id(response))
+            call.responded(response.status, _request_id(response))
         return response
 
 
@@ -266,7 +266,7 @@ def _marked(error: GraphError, maybe_applied: bool) -> GraphError:
 
 
 def _success(response: HttpResponse, client_request_id: str, attempt: int) -> GraphResponse:
-    """The answer's JSON; a success whose body cannot be read still says Graph applied the request."""
+    """The response's JSON; a success whose body cannot be read still says Graph applied the request."""
     request_id = _request_id(response)
     try:
         payload = json.loads(response.body)

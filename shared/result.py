@@ -20,7 +20,7 @@ from pydantic import ConfigDict, Field
 
 from shared.contract_model import ContractModel
 from shared.errors import BridgeError, FieldProblem, GraphError, GraphErrorInfo, GraphThrottled, InvalidBooking
-from shared.graph_answers import bounded
+from shared.graph_responses import bounded
 from shared.meeting import Meeting
 
 # Fixed for ever: result message ids derived from it are what duplicate detection compares.

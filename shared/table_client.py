@@ -29,7 +29,7 @@ from shared.telemetry import table_request
 STORAGE_SCOPE = "https://storage.azure.com/.default"
 # The version azure-data-tables sent; bearer tokens need 2017-11-09 or later.
 API_VERSION = "2019-02-02"
-# Only the properties, no OData annotations: the smallest answer (Int64 values come back as strings).
+# Only the properties, no OData annotations: the smallest response (Int64 values come back as strings).
 JSON_NO_METADATA = "application/json;odata=nometadata"
 # Statuses and failures worth one immediate retry, as azure-core's policy retried them.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -41,7 +41,7 @@ MAX_ATTEMPTS = 2
 
 @dataclass(frozen=True)
 class TableReply:
-    """What the service answered: status, the entity's etag, its properties (a read), and for a refusal its code."""
+    """What the service responded: status, the entity's etag, its properties (a read), and for a refusal its code."""
 
     status: int
     etag: str | None
@@ -140,7 +140,7 @@ class TableClient:
             try:
                 with table_request(method, "Tables" if path == "/Tables" else "entity", endpoint.host, attempt) as call:
                     response = endpoint.request(method, path, body=data, headers=headers, timeout=self._timeout)
-                    call.answered(response.status, response.headers.get("x-ms-request-id"))
+                    call.responded(response.status, response.headers.get("x-ms-request-id"))
             except TransportError:
                 if attempt == MAX_ATTEMPTS:
                     raise
@@ -161,7 +161,7 @@ def _table_response(response: HttpResponse) -> TableReply:
 
 
 def _entity(body: bytes) -> dict[str, Any] | None:
-    """The entity a read answered, or None if the body is not one (the store reports the answer as unexpected)."""
+    """The entity a read answered, or None if the body is not one (the store reports the response as unexpected)."""
     try:
         entity = json.loads(body)
     except (ValueError, RecursionError):

@@ -156,7 +156,7 @@ def diagnostic_id() -> str | None:
 
 
 class HttpCall:
-    """One HTTP request's CLIENT span; the caller reports the answer."""
+    """One HTTP request's CLIENT span; the caller reports the response."""
 
     def __init__(self, span: Span, request_id_attribute: str) -> None:
         self.span = span
@@ -167,7 +167,7 @@ class HttpCall:
         """Add this request's traceparent (and tracestate) to its headers."""
         _propagator.inject(headers)
 
-    def answered(self, status: int, request_id: str | None) -> None:
+    def responded(self, status: int, request_id: str | None) -> None:
         self.status = status
         self.span.set_attribute("http.response.status_code", status)
         if request_id:
@@ -185,7 +185,7 @@ def graph_request(method: str, operation: str, server_address: str | None, attem
         with _client_span(f"graph {method} {operation}", method, server_address, attempt, "graph.request_id") as call:
             yield call
     finally:
-        # 0: no answer (a timeout or a dropped connection).
+        # 0: no response (a timeout or a dropped connection).
         status = call.status if call is not None and call.status is not None else 0
         attributes: dict[str, str | int] = {"method": method, "operation": operation, "status_code": status}
         _graph_duration.record(time.perf_counter() - started, attributes)

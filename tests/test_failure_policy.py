@@ -15,7 +15,7 @@ from shared.errors import (
     StateStoreError,
 )
 from shared.failure_policy import MAX_REQUEUE_DELAY_SECONDS, Action, Failure, decide
-from shared.graph_answers import LONGEST_RETRY_AFTER_SECONDS, Answer, classify, parse_retry_after
+from shared.graph_responses import LONGEST_RETRY_AFTER_SECONDS, ResponseKind, classify, parse_retry_after
 from shared.retry_policy import MIN_WAIT_SECONDS, RetryPolicy
 
 INFO = GraphErrorInfo(429, "TooManyRequests", "slow down", "request-1")
@@ -77,27 +77,27 @@ def test_a_failed_publish_on_the_last_delivery_sends_the_same_result_again_not_a
 @pytest.mark.parametrize(
     ("status", "answer"),
     [
-        (200, Answer.SUCCESS),
-        (201, Answer.SUCCESS),
-        (204, Answer.SUCCESS),
-        (202, Answer.SUCCESS),  # an event's cancel action (calendar mode)
-        (203, Answer.UNAVAILABLE),
-        (301, Answer.REFUSED),
-        (307, Answer.REFUSED),
-        (400, Answer.REFUSED),
-        (401, Answer.ACCESS_DENIED),
-        (403, Answer.ACCESS_DENIED),
-        (404, Answer.NOT_FOUND),
-        (408, Answer.UNAVAILABLE),
-        (409, Answer.UNAVAILABLE),
-        (429, Answer.BUSY),
-        (500, Answer.UNAVAILABLE),
-        (503, Answer.BUSY),
-        (504, Answer.BUSY),
-        (599, Answer.UNAVAILABLE),
+        (200, ResponseKind.SUCCESS),
+        (201, ResponseKind.SUCCESS),
+        (204, ResponseKind.SUCCESS),
+        (202, ResponseKind.SUCCESS),  # an event's cancel action (calendar mode)
+        (203, ResponseKind.UNAVAILABLE),
+        (301, ResponseKind.REFUSED),
+        (307, ResponseKind.REFUSED),
+        (400, ResponseKind.REFUSED),
+        (401, ResponseKind.ACCESS_DENIED),
+        (403, ResponseKind.ACCESS_DENIED),
+        (404, ResponseKind.NOT_FOUND),
+        (408, ResponseKind.UNAVAILABLE),
+        (409, ResponseKind.UNAVAILABLE),
+        (429, ResponseKind.BUSY),
+        (500, ResponseKind.UNAVAILABLE),
+        (503, ResponseKind.BUSY),
+        (504, ResponseKind.BUSY),
+        (599, ResponseKind.UNAVAILABLE),
     ],
 )
-def test_each_status_is_classified_once(status: int, answer: Answer) -> None:
+def test_each_status_is_classified_once(status: int, answer: ResponseKind) -> None:
     assert classify(status) is answer
 
 

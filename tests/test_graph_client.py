@@ -15,8 +15,8 @@ from azure.identity import ManagedIdentityCredential
 
 from shared.credential import GraphToken
 from shared.errors import GraphAccessDenied, GraphRefused, GraphUnavailable
-from shared.graph_answers import parse_retry_after
 from shared.graph_client import GraphClient
+from shared.graph_responses import parse_retry_after
 from shared.retry_policy import RetryPolicy
 from shared.settings import graph_scope_for
 from simulator import Fault, GraphSimulator

@@ -141,13 +141,13 @@ def test_a_wrong_type_in_graphs_participants_fails_a_booking_whose_meeting_exist
 ) -> None:
     original = graph_client_module._success
 
-    def graph_answers_oddly(response, client_request_id, attempt):  # type: ignore[no-untyped-def]
+    def graph_responses_oddly(response, client_request_id, attempt):  # type: ignore[no-untyped-def]
         answer = original(response, client_request_id, attempt)
         if isinstance(answer.payload, dict):
             answer.payload["participants"] = {"attendees": ["ada@contoso.com"]}  # strings, not objects
         return answer
 
-    monkeypatch.setattr(graph_client_module, "_success", graph_answers_oddly)
+    monkeypatch.setattr(graph_client_module, "_success", graph_responses_oddly)
 
     host.deliver(booking(revision=1), message_id="upsert-1", delivery_count=10)  # must not raise a defect
 

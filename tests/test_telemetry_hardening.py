@@ -11,7 +11,7 @@ import pytest
 
 from shared import graph_client
 from shared.errors import ConfigurationError, GraphAccessDenied, RetryableError
-from shared.graph_answers import error_info as real_error_info
+from shared.graph_responses import error_info as real_error_info
 from shared.settings import (
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
     AZURE_INSTANCE_MARKERS,

@@ -1,8 +1,8 @@
-"""What an answer from Graph means, decided from its status, headers and body alone (pure, no I/O).
+"""What a response from Graph means, decided from its status, headers and body alone (pure, no I/O).
 
 Graph is an outside party: its status codes, Retry-After and error bodies are read defensively,
 bounded and never trusted to be well-formed. What the bridge then does about each kind (retry in
-the call, redeliver, re-enqueue, answer) is shared.retry_policy's (in the call) and
+the call, redeliver, re-enqueue, publish a result) is shared.retry_policy's (in the call) and
 shared.failure_policy's (for the message).
 """
 
@@ -26,8 +26,8 @@ MAX_REQUEST_ID_LENGTH = 100
 LONGEST_RETRY_AFTER_SECONDS = 86_400.0
 
 
-class Answer(StrEnum):
-    """The kinds of answer, each handled one way wherever Graph is called."""
+class ResponseKind(StrEnum):
+    """The kinds of response, each handled one way wherever Graph is called."""
 
     SUCCESS = "success"  # 200, 201, 204, and 202 (an event's cancel action)
     NOT_FOUND = "not_found"  # 404: the caller knows whether that is a failure or "already gone"
@@ -40,19 +40,19 @@ class Answer(StrEnum):
 _BUSY = frozenset({429, 503, 504})
 
 
-def classify(status: int) -> Answer:
+def classify(status: int) -> ResponseKind:
     """The kind of an HTTP status from Graph."""
     if status in (200, 201, 202, 204):
-        return Answer.SUCCESS
+        return ResponseKind.SUCCESS
     if status == 404:
-        return Answer.NOT_FOUND
+        return ResponseKind.NOT_FOUND
     if status in (401, 403):
-        return Answer.ACCESS_DENIED
+        return ResponseKind.ACCESS_DENIED
     if status in _BUSY:
-        return Answer.BUSY
+        return ResponseKind.BUSY
     if status in (408, 409) or status >= 500 or 200 <= status < 300:
-        return Answer.UNAVAILABLE
-    return Answer.REFUSED
+        return ResponseKind.UNAVAILABLE
+    return ResponseKind.REFUSED
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
