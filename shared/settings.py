@@ -125,6 +125,19 @@ _ROUTE_SETTINGS = (
 # A result is still published when the delivery count is broken (its default) or Graph's sign-in is (none).
 _SIGN_IN_RULES = (*GRAPH_SIGN_IN_SETTINGS, APPLICATIONINSIGHTS_AUTHENTICATION_STRING)
 
+# GRAPH_CREDENTIAL's values and the settings each one takes, with what to give when one is missing.
+_SIGN_IN_KINDS = {
+    "simulator": (GRAPH_IDENTITY_ENDPOINT, GRAPH_IDENTITY_HEADER),
+    "certificate": (GRAPH_TENANT_ID, GRAPH_CLIENT_ID, GRAPH_CERTIFICATE_PATH),
+}
+_SIGN_IN_HINTS = {
+    GRAPH_IDENTITY_ENDPOINT: "give the identity endpoint the simulator prints",
+    GRAPH_IDENTITY_HEADER: "give the IDENTITY_HEADER the simulator prints (new on every start)",
+    GRAPH_TENANT_ID: "give the test tenant's id (a GUID) or its domain",
+    GRAPH_CLIENT_ID: "give the app registration's client id",
+    GRAPH_CERTIFICATE_PATH: "give the path of the app registration's certificate with its key",
+}
+
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?")
 _HOST_NAME = re.compile(
     r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
@@ -390,47 +403,32 @@ class Settings(BaseModel):
                 f"without {' or '.join(AZURE_INSTANCE_MARKERS)}); in Azure Graph is reached with the managed identity: remove it",
             )
         kind = (self.graph_credential or "").lower()
-        if kind == "simulator":
-            self._only_these(given, kind, (GRAPH_IDENTITY_ENDPOINT, GRAPH_IDENTITY_HEADER))
-            if self.insights_authentication is not None:
-                # The simulator's endpoint becomes this process's IDENTITY_ENDPOINT (shared.credential), which the
-                # exporter's managed identity would read too: telemetry would ask the simulator for its token.
-                raise ConfigurationError(
-                    APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
-                    f"cannot be set together with {GRAPH_CREDENTIAL}=simulator: the simulator's identity endpoint is set "
-                    "for the whole process, so the telemetry exporter would sign in with the simulator; remove it locally "
-                    "(or use GRAPH_CREDENTIAL=certificate)",
-                )
-            return SimulatorIdentity(
-                _required(
-                    self.graph_identity_endpoint, GRAPH_IDENTITY_ENDPOINT, "give the identity endpoint the simulator prints"
-                ),
-                _required(
-                    self.graph_identity_header,
-                    GRAPH_IDENTITY_HEADER,
-                    "give the IDENTITY_HEADER the simulator prints (new on every start)",
-                ),
-            )
-        if kind == "certificate":
-            self._only_these(given, kind, (GRAPH_TENANT_ID, GRAPH_CLIENT_ID, GRAPH_CERTIFICATE_PATH))
-            return CertificateSignIn(
-                _required(self.graph_tenant_id, GRAPH_TENANT_ID, "give the test tenant's id (a GUID) or its domain"),
-                _required(self.graph_client_id, GRAPH_CLIENT_ID, "give the app registration's client id"),
-                _required(
-                    self.graph_certificate_path,
-                    GRAPH_CERTIFICATE_PATH,
-                    "give the path of the app registration's certificate with its key",
-                ),
-            )
-        if not kind:
+        used = _SIGN_IN_KINDS.get(kind)
+        if used is None:
+            problem = f"is not set while {next(iter(given))} is" if not kind else "is not supported"
             raise ConfigurationError(
-                GRAPH_CREDENTIAL, f"is not set while {next(iter(given))} is: set it to 'simulator' or 'certificate'"
+                GRAPH_CREDENTIAL,
+                f"{problem}: set it to 'simulator' (GRAPH_IDENTITY_ENDPOINT and GRAPH_IDENTITY_HEADER) or "
+                "'certificate' (GRAPH_TENANT_ID, GRAPH_CLIENT_ID and GRAPH_CERTIFICATE_PATH)",
             )
-        raise ConfigurationError(
-            GRAPH_CREDENTIAL,
-            "is not supported: 'simulator' (GRAPH_IDENTITY_ENDPOINT and GRAPH_IDENTITY_HEADER) or "
-            "'certificate' (GRAPH_TENANT_ID, GRAPH_CLIENT_ID and GRAPH_CERTIFICATE_PATH)",
-        )
+        for name in given:
+            if name not in (GRAPH_CREDENTIAL, *used):
+                raise ConfigurationError(name, f"is not used with {GRAPH_CREDENTIAL}={kind}: remove it")
+        for name in used:
+            if name not in given:
+                raise ConfigurationError(name, f"is not set: {_SIGN_IN_HINTS[name]}")
+        if kind == "certificate":
+            return CertificateSignIn(given[GRAPH_TENANT_ID], given[GRAPH_CLIENT_ID], given[GRAPH_CERTIFICATE_PATH])
+        if self.insights_authentication is not None:
+            # The simulator's endpoint becomes this process's IDENTITY_ENDPOINT (shared.credential), which the
+            # exporter's managed identity would read too: telemetry would ask the simulator for its token.
+            raise ConfigurationError(
+                APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
+                f"cannot be set together with {GRAPH_CREDENTIAL}=simulator: the simulator's identity endpoint is set "
+                "for the whole process, so the telemetry exporter would sign in with the simulator; remove it locally "
+                "(or use GRAPH_CREDENTIAL=certificate)",
+            )
+        return SimulatorIdentity(given[GRAPH_IDENTITY_ENDPOINT], given[GRAPH_IDENTITY_HEADER])
 
     def _sign_in_settings(self) -> dict[str, str | None]:
         return {
@@ -441,18 +439,6 @@ class Settings(BaseModel):
             GRAPH_CLIENT_ID: self.graph_client_id,
             GRAPH_CERTIFICATE_PATH: self.graph_certificate_path,
         }
-
-    @staticmethod
-    def _only_these(given: Mapping[str, str], kind: str, used: tuple[str, ...]) -> None:
-        for name in given:
-            if name != GRAPH_CREDENTIAL and name not in used:
-                raise ConfigurationError(name, f"is not used with {GRAPH_CREDENTIAL}={kind}: remove it")
-
-
-def _required(value: str | None, name: str, hint: str) -> str:
-    if value is None:
-        raise ConfigurationError(name, f"is not set: {hint}")
-    return value
 
 
 def _given(environ: Mapping[str, str] | None, names: tuple[str, ...] | None = None) -> dict[str, str]:
