@@ -12,7 +12,7 @@ import sys
 
 from pydantic import TypeAdapter, ValidationError
 
-from bridgectl.exit_codes import EXIT_OK, EXIT_USAGE
+from bridgectl.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from bridgectl.help_text import described, examples
 from bridgectl.inputs import NoBookingMessages, read_inputs
 from bridgectl.queues import add_queue_commands
@@ -166,4 +166,10 @@ def _reason(adapter: TypeAdapter[str], value: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        # Commands that can count what they did say so themselves (simulate, send); the others print each thing
+        # as it is done, and leave nothing half-settled: a message received and not settled returns to its queue.
+        print("interrupted: stopped before the command finished; the lines above are what it did", file=sys.stderr)
+        return EXIT_INTERRUPTED
