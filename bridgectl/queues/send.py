@@ -19,7 +19,7 @@ from azure.servicebus.exceptions import MessageSizeExceededError
 
 from bridgectl.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from bridgectl.inputs import BookingInput, NoBookingMessages, read_inputs
-from bridgectl.queues.connection import QueueCommandError, QueueEndpoint, open_client, resolve_endpoint, talking_to
+from bridgectl.queues.connection import QueueCommandError, QueueEndpoint, open_client, opened, resolve_endpoint, talking_to
 from bridgectl.queues.messages import message_body, message_properties
 from shared.booking import Booking, parse_booking
 from shared.errors import InvalidBooking
@@ -166,7 +166,11 @@ def _send_to_queue(endpoint: QueueEndpoint, labelled: list[tuple[str, ServiceBus
 
     queue = endpoint.bookings_queue
     try:
-        with talking_to(endpoint, queue, "Sender"), open_client(endpoint) as client, client.get_queue_sender(queue) as sender:
+        with (
+            talking_to(endpoint, queue, "Sender"),
+            open_client(endpoint) as client,
+            opened(client.get_queue_sender(queue), endpoint, queue, err) as sender,
+        ):
             send_in_batches(sender, [message for _, message in labelled], report)
     except QueueCommandError:
         err.write(f"{len(sent)} of {len(labelled)} message(s) were sent before the failure; {_AGAIN_IS_SAFE}\n")
