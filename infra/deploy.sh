@@ -2,7 +2,7 @@
 # Deploys Booking Bridge from an empty (or existing) resource group in one command:
 # infrastructure (main.bicep + main.bicepparam), the function code, the Microsoft Graph
 # app role, then prints the one Teams step that has no API. Safe to run again: every
-# step checks what is there first. See README.md (Deploy to Azure).
+# step checks what is there first. See docs/infrastructure.md.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -66,7 +66,7 @@ Prerequisites: Azure CLI 2.60+ signed in (az login) with Owner, or Contributor p
 User Access Administrator, on the resource group; Bicep (az bicep install); zip to package
 the code, and Python 3.11 to put its bytecode in the package.
 
-Tear down: az group delete --name NAME --yes (see README.md (Deploy to Azure) for what outlives it).
+Tear down: az group delete --name NAME --yes (see docs/infrastructure.md, "Tear down", for what outlives it).
 EOF
 }
 

@@ -171,7 +171,7 @@ def _add_dlq(commands: argparse._SubParsersAction) -> None:
         help="inspect and replay dead-lettered bookings",
         description=described(
             "The bookings queue's dead-letter queue: bookings Service Bus gave up on (max delivery count reached, "
-            "time-to-live expired). Find and fix the cause first (docs/operations.md, Operator runbook), then replay."
+            'time-to-live expired). Find and fix the cause first (docs/operations.md, "Operator runbook"), then replay.'
         ),
         epilog=examples(
             "python -m bridgectl dlq list",
