@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "source/recordId, externalId, then the join URL or the error, and the file it came from; --format jsonl "
         "prints the result messages instead, as JSON lines on stdout, with those lines on stderr. Exit status 0 "
         "when every booking was answered, 1 if any would have been redelivered, 2 for wrong arguments or no "
-        "booking messages at all.",
+        "booking messages at all, 130 when stopped with Ctrl-C (after a count of what was done).",
         [
             "python -m bridgectl simulate samples/",
             "python -m bridgectl simulate samples/03-reschedule.json --format jsonl",
