@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import textwrap
 
 from pydantic import TypeAdapter, ValidationError
 
-from bridgectl.exit_codes import EXIT_OK, EXIT_USAGE
+from bridgectl.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from bridgectl.help_text import described, examples
 from bridgectl.inputs import NoBookingMessages, read_inputs
 from bridgectl.queues import add_queue_commands
 from bridgectl.simulate import DEMO_ORGANIZERS, SimulationSetupError, run_simulation
@@ -21,14 +21,25 @@ from shared.booking import RecordId, SourceName, field_problems
 from shared.external_id import derive_external_id
 from shared.log_text import escaped
 
-_HELP_WIDTH = 78
 # The contract's own types: external-id refuses what a booking message would be refused for.
 _SOURCE = TypeAdapter(SourceName)
 _RECORD_ID = TypeAdapter(RecordId)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bridgectl", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bridgectl",
+        description=__doc__.splitlines()[0],
+        epilog=examples(
+            "python -m bridgectl simulate samples/",
+            "python -m bridgectl external-id crm-eu BK-10023",
+            "python -m bridgectl send samples/01-new-booking.json --dry-run",
+            "python -m bridgectl results --status failed --format table",
+            "python -m bridgectl dlq list",
+            "python -m bridgectl COMMAND --help   # each command's options, with examples",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     simulate = _command(
@@ -40,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         "source/recordId, externalId, then the join URL or the error, and the file it came from; --format jsonl "
         "prints the result messages instead, as JSON lines on stdout, with those lines on stderr. Exit status 0 "
         "when every booking was answered, 1 if any would have been redelivered, 2 for wrong arguments or no "
-        "booking messages at all.",
+        "booking messages at all, 130 when stopped with Ctrl-C (after a count of what was done).",
         [
             "python -m bridgectl simulate samples/",
             "python -m bridgectl simulate samples/03-reschedule.json --format jsonl",
@@ -100,13 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command(
-    commands: argparse._SubParsersAction, name: str, summary: str, description: str, examples: list[str]
+    subcommands: argparse._SubParsersAction, name: str, summary: str, description: str, commands: list[str]
 ) -> argparse.ArgumentParser:
-    return commands.add_parser(
+    return subcommands.add_parser(
         name,
         help=summary,
-        description=textwrap.fill(description, _HELP_WIDTH),
-        epilog="examples:\n" + "\n".join(f"  {example}" for example in examples),
+        description=described(description),
+        epilog=examples(*commands),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
@@ -155,4 +166,10 @@ def _reason(adapter: TypeAdapter[str], value: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        # Commands that can count what they did say so themselves (simulate, send); the others print each thing
+        # as it is done, and leave nothing half-settled: a message received and not settled returns to its queue.
+        print("interrupted: stopped before the command finished; the lines above are what it did", file=sys.stderr)
+        return EXIT_INTERRUPTED

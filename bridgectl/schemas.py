@@ -6,11 +6,13 @@ the committed files in schemas/ differ from what the models generate.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
 from pydantic import BaseModel
 
+from bridgectl.help_text import described, examples
 from shared.booking import Booking
 from shared.result import ResultMessage
 
@@ -37,6 +39,21 @@ def write_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
     return written
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """Write the schemas; --help only prints what this does, and any argument is refused before anything is written."""
+    argparse.ArgumentParser(
+        prog="python -m bridgectl.schemas",
+        description=described(
+            f"Writes {' and '.join(SCHEMA_FILES)} into {SCHEMA_DIR.name}/ from the models in shared/, overwriting them. "
+            "Run it after changing a model; tests/test_contract.py fails while the committed files differ."
+        ),
+        epilog=examples("python -m bridgectl.schemas", "git diff --stat schemas/   # what the change did to the contract"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).parse_args(argv)
     for path in write_schemas():
         print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

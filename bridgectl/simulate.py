@@ -17,13 +17,15 @@ import re
 import sys
 from collections.abc import Iterator
 from typing import TextIO
+from urllib.parse import urlsplit
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 from azure.identity import ManagedIdentityCredential
 
-from bridgectl.exit_codes import EXIT_FAILED, EXIT_OK
+from bridgectl.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from bridgectl.inputs import BookingInput
+from bridgectl.waiting import said_if_slow
 from shared.credential import GraphToken
 from shared.errors import ConfigurationError, RetryableError, TokenError
 from shared.graph_client import GraphClient
@@ -61,6 +63,7 @@ class PrintedResults:
         self._out = out
         self._as_json = as_json
         self.summaries = err if as_json else out
+        self.count = 0
 
     def publish_result(self, result: ResultMessage, correlation_id: str, booking_key: str) -> None:
         if self._as_json:
@@ -68,6 +71,7 @@ class PrintedResults:
             self._out.flush()
         self.summaries.write(escaped(summarize(result, correlation_id), _SUMMARY_LIMIT) + "\n")
         self.summaries.flush()
+        self.count += 1
 
     def close(self) -> None:
         """Nothing to release: the streams belong to the caller."""
@@ -143,10 +147,15 @@ def _problem(error: ConfigurationError) -> str:
     return str(error).removeprefix(f"setting {error.setting}: ")
 
 
-def _first_token(token: GraphToken) -> None:
+def _first_token(token: GraphToken, err: TextIO) -> None:
     """Ask for the token once before any booking, so a wrong endpoint is one line, not one failure per booking."""
     try:
-        token.bearer()
+        with said_if_slow(
+            err,
+            f"a Graph token from IDENTITY_ENDPOINT {escaped(os.environ.get('IDENTITY_ENDPOINT', ''), 200)} (azure-identity "
+            "retries an endpoint that does not answer before it gives up; Ctrl-C stops)",
+        ):
+            token.bearer()
     except TokenError as error:
         cause = error.__cause__.message if isinstance(error.__cause__, AzureError) else str(error)
         raise SimulationSetupError(
@@ -168,24 +177,61 @@ def run_simulation(
 
     Raises SimulationSetupError when the Graph endpoint given cannot be used."""
     out, err = out or sys.stdout, err or sys.stderr
-    redelivered = 0
-    step = max(1, len(inputs) // 10)
     printed = PrintedResults(out, err, as_json=as_json)
-    with graph_endpoint(graph_url, organizers) as (base_url, credential):
-        token = GraphToken(credential, graph_scope_for(base_url))
-        _first_token(token)
-        # Calendar mode on: the simulator (or a test tenant behind --graph-url) is where it is tried out.
-        pipeline = BookingPipeline(GraphClient(base_url, token.bearer), printed, MemoryRecordStateStore(), calendar_events=True)
-        try:
-            for number, booking in enumerate(inputs, 1):
-                try:
-                    pipeline.handle(InboundMessage(body=booking.body, message_id=booking.label, delivery_count=1))
-                except RetryableError as error:
-                    redelivered += 1
-                    printed.summaries.write(escaped(f"{'redeliver':<10} {booking.label}: {error}", _SUMMARY_LIMIT) + "\n")
-                if len(inputs) > _PROGRESS_ABOVE and (number % step == 0 or number == len(inputs)):
-                    err.write(f"progress {number}/{len(inputs)}\n")
-        finally:
-            pipeline.close()
-    err.write(f"{len(inputs)} message(s), {len(inputs) - redelivered} answered, {redelivered} left for redelivery\n")
+    redelivered: list[str] = []
+    try:
+        with graph_endpoint(graph_url, organizers) as (base_url, credential):
+            token = GraphToken(credential, graph_scope_for(base_url))
+            _first_token(token, err)
+            # Calendar mode on: the simulator (or a test tenant behind --graph-url) is where it is tried out.
+            pipeline = BookingPipeline(
+                GraphClient(base_url, token.bearer), printed, MemoryRecordStateStore(), calendar_events=True
+            )
+            # The embedded simulator answers at once; another endpoint may not answer at all.
+            graph = None if graph_url is None else f"Graph at {escaped(urlsplit(base_url).netloc, 200)}"
+            try:
+                _run_each(pipeline, inputs, printed, redelivered, err, graph)
+            finally:
+                pipeline.close()
+    except KeyboardInterrupt:
+        # Ctrl-C: what was done, as the summary line says it; a booking cut off midway printed nothing and counts as not run.
+        run = printed.count + len(redelivered)
+        err.write(
+            f"interrupted: {run} of {len(inputs)} message(s) run ({printed.count} answered, {len(redelivered)} left for "
+            f"redelivery); the other {len(inputs) - run} were not run\n"
+        )
+        return EXIT_INTERRUPTED
+    err.write(f"{len(inputs)} message(s), {len(inputs) - len(redelivered)} answered, {len(redelivered)} left for redelivery\n")
     return EXIT_FAILED if redelivered else EXIT_OK
+
+
+def _run_each(
+    pipeline: BookingPipeline,
+    inputs: list[BookingInput],
+    printed: PrintedResults,
+    redelivered: list[str],
+    err: TextIO,
+    graph: str | None,
+) -> None:
+    """Each booking through the pipeline, in order; the labels of those that would be redelivered go to `redelivered`.
+
+    With `graph` (an endpoint that may not answer), a booking that waits long says what it waits for."""
+    step = max(1, len(inputs) // 10)
+    for number, booking in enumerate(inputs, 1):
+        waiting = (
+            said_if_slow(
+                err,
+                f"{graph} ({escaped(booking.label, 300)}): no answer yet; the bridge retries as it does in Azure, then "
+                "leaves the booking for redelivery; Ctrl-C stops",
+            )
+            if graph
+            else contextlib.nullcontext()
+        )
+        try:
+            with waiting:
+                pipeline.handle(InboundMessage(body=booking.body, message_id=booking.label, delivery_count=1))
+        except RetryableError as error:
+            redelivered.append(booking.label)
+            printed.summaries.write(escaped(f"{'redeliver':<10} {booking.label}: {error}", _SUMMARY_LIMIT) + "\n")
+        if len(inputs) > _PROGRESS_ABOVE and (number % step == 0 or number == len(inputs)):
+            err.write(f"progress {number}/{len(inputs)}\n")

@@ -119,7 +119,7 @@ Prerequisites: Azure CLI 2.76+ signed in (az login) with Owner, or Contributor p
 User Access Administrator, on the resource group; Bicep (az bicep install); zip to package
 the code, and Python 3.11 to put its bytecode in the package.
 
-Tear down: az group delete --name NAME --yes (see docs/infrastructure.md for what outlives it).
+Tear down: az group delete --name NAME --yes (see docs/infrastructure.md, "Tear down", for what outlives it).
 EOF
 }
 

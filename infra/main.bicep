@@ -3,7 +3,7 @@
 // storage account and identity, the Service Bus namespace with the bookings and results
 // queues, Log Analytics + Application Insights, the role assignments that tie them together,
 // the operators' alerts and, optionally, the Microsoft Graph app role and private networking.
-// Deploy with ./deploy.sh (see README.md in this folder); parameters live in main.bicepparam.
+// Deploy with ./deploy.sh (see docs/infrastructure.md); parameters live in main.bicepparam.
 
 targetScope = 'resourceGroup'
 

@@ -8,8 +8,29 @@
 # Usage: infra/package.sh OUTPUT.zip   (PYTHON: the interpreter to compile with, default python3)
 set -euo pipefail
 
-[[ $# -eq 1 ]] || { echo "usage: $0 OUTPUT.zip" >&2; exit 2; }
-output="$(cd "$(dirname "$1")" && pwd)/${1##*/}"
+usage() {
+  cat <<'EOF'
+Usage: infra/package.sh OUTPUT.zip
+
+Builds the deployment package: function_app.py, host.json, requirements.txt and the
+Python modules of create_meeting_fn/ and shared/ (nothing else in the checkout), plus
+their bytecode when the interpreter is the runtime's version (infra/main.bicepparam).
+infra/deploy.sh runs it; run it yourself to see what would ship (unzip -l OUTPUT.zip).
+
+Environment:
+  PYTHON  the interpreter to compile the bytecode with (default: python3)
+
+Examples:
+  infra/package.sh /tmp/bookingbridge.zip
+  PYTHON=python3.11 infra/package.sh /tmp/bookingbridge.zip   # bytecode for the 3.11 runtime
+EOF
+}
+
+case "${1-}" in
+  -h | --help) usage; exit 0 ;;
+esac
+[[ $# -eq 1 && "$1" != -* ]] || { usage >&2; exit 2; }
+output="$(cd "$(dirname -- "$1")" && pwd)/${1##*/}"
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 staging="$(mktemp -d)"

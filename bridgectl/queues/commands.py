@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-import textwrap
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
 from bridgectl.exit_codes import EXIT_FAILED, EXIT_USAGE
+from bridgectl.help_text import described, examples
 from bridgectl.queues.connection import QueueCommandError
 from bridgectl.queues.dead_letters import run_dlq_list, run_dlq_replay, run_dlq_show
 from bridgectl.queues.results import run_results
@@ -21,8 +21,6 @@ from bridgectl.queues.send import run_send
 from shared.errors import ConfigurationError
 from shared.result import ResultStatus
 from shared.settings import BOOKINGS_QUEUE, RESULTS_QUEUE, SERVICE_BUS_CONNECTION, SERVICE_BUS_NAMESPACE
-
-_HELP_WIDTH = 78
 
 
 def _positive_int(text: str) -> int:
@@ -40,14 +38,14 @@ def _seconds(text: str) -> float:
 
 
 def _command(
-    commands: argparse._SubParsersAction, name: str, summary: str, paragraphs: Sequence[str], examples: Sequence[str] = ()
+    subcommands: argparse._SubParsersAction, name: str, summary: str, paragraphs: Sequence[str], commands: Sequence[str]
 ) -> argparse.ArgumentParser:
     """A subcommand with a wrapped description, examples, and the options that say where the queues are."""
-    parser = commands.add_parser(
+    parser = subcommands.add_parser(
         name,
         help=summary,
-        description="\n\n".join(textwrap.fill(paragraph, _HELP_WIDTH) for paragraph in paragraphs),
-        epilog="examples:\n" + "\n".join(f"  {example}" for example in examples) if examples else None,
+        description=described(*paragraphs),
+        epilog=examples(*commands),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_connection_options(parser)
@@ -57,11 +55,10 @@ def _command(
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     where = parser.add_argument_group(
         "where",
-        textwrap.fill(
+        described(
             "A namespace, signed in with DefaultAzureCredential (az login, VS Code, environment...), or the local "
             f"emulator's connection string. Defaults: the app settings {SERVICE_BUS_NAMESPACE}, {SERVICE_BUS_CONNECTION}, "
-            f"{BOOKINGS_QUEUE} and {RESULTS_QUEUE} from the environment.",
-            _HELP_WIDTH,
+            f"{BOOKINGS_QUEUE} and {RESULTS_QUEUE} from the environment."
         ),
     )
     target = where.add_mutually_exclusive_group()
@@ -172,8 +169,17 @@ def _add_dlq(commands: argparse._SubParsersAction) -> None:
     dlq = commands.add_parser(
         "dlq",
         help="inspect and replay dead-lettered bookings",
-        description="The bookings queue's dead-letter queue: bookings Service Bus gave up on (max delivery count "
-        "reached, time-to-live expired). Find and fix the cause first (see the runbook), then replay.",
+        description=described(
+            "The bookings queue's dead-letter queue: bookings Service Bus gave up on (max delivery count reached, "
+            'time-to-live expired). Find and fix the cause first (docs/operations.md, "Operator runbook"), then replay.'
+        ),
+        epilog=examples(
+            "python -m bridgectl dlq list",
+            "python -m bridgectl dlq show 42",
+            "python -m bridgectl dlq replay --reason MaxDeliveryCountExceeded --dry-run",
+            "python -m bridgectl dlq ACTION --help   # each action's options, with examples",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
     _add_dlq_list(actions)

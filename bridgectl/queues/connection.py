@@ -13,10 +13,11 @@ import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TextIO, TypeVar
 
 from azure.core.exceptions import AzureError, ClientAuthenticationError
 from azure.identity import DefaultAzureCredential
-from azure.servicebus import ServiceBusClient
+from azure.servicebus import ServiceBusClient, ServiceBusReceiver, ServiceBusSender
 from azure.servicebus.exceptions import (
     MessageSizeExceededError,
     MessagingEntityDisabledError,
@@ -30,6 +31,7 @@ from azure.servicebus.exceptions import (
     ServiceBusServerBusyError,
 )
 
+from bridgectl.waiting import said_if_slow
 from shared.publisher import build_service_bus_client
 from shared.settings import (
     BOOKINGS_QUEUE,
@@ -94,6 +96,23 @@ def open_client(endpoint: QueueEndpoint) -> ServiceBusClient:
     # Never a browser window: the CLI runs in scripts and over SSH (excluded by default; said here on purpose).
     credential = DefaultAzureCredential(exclude_interactive_browser_credential=True)
     return build_service_bus_client(endpoint.target, credential)
+
+
+_Link = TypeVar("_Link", ServiceBusSender, ServiceBusReceiver)
+
+
+@contextlib.contextmanager
+def opened(link: _Link, endpoint: QueueEndpoint, queue: str, err: TextIO) -> Iterator[_Link]:
+    """Enter a sender or receiver (that is when the SDK connects and signs in, retrying a host that does not answer
+    before it raises), saying what it waits for if that takes long."""
+    with contextlib.ExitStack() as stack:
+        with said_if_slow(
+            err,
+            f"{queue} in {endpoint.namespace} (connecting and signing in; the Service Bus client retries a host that does "
+            "not answer before it gives up; Ctrl-C stops)",
+        ):
+            entered = stack.enter_context(link)
+        yield entered
 
 
 # --- errors a person can act on ------------------------------------------------------------

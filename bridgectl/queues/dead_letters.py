@@ -16,7 +16,15 @@ from azure.core.exceptions import AzureError
 from azure.servicebus import ServiceBusClient, ServiceBusMessage, ServiceBusReceiver, ServiceBusSender, ServiceBusSubQueue
 
 from bridgectl.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from bridgectl.queues.connection import QueueCommandError, QueueEndpoint, first_line, open_client, resolve_endpoint, talking_to
+from bridgectl.queues.connection import (
+    QueueCommandError,
+    QueueEndpoint,
+    first_line,
+    open_client,
+    opened,
+    resolve_endpoint,
+    talking_to,
+)
 from bridgectl.queues.messages import (
     decoded,
     json_object,
@@ -185,7 +193,7 @@ def run_dlq_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with (
         talking_to(endpoint, queue, "Receiver"),
         open_client(endpoint) as client,
-        _dead_letter_receiver(client, endpoint) as receiver,
+        opened(_dead_letter_receiver(client, endpoint), endpoint, queue, err) as receiver,
     ):
         messages = peek_all(receiver, lambda message: wanted.matches(read_dead_letter(message)), limit=args.max)
     rows = [read_dead_letter(message) for message in messages]
@@ -209,7 +217,7 @@ def run_dlq_show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with (
         talking_to(endpoint, queue, "Receiver"),
         open_client(endpoint) as client,
-        _dead_letter_receiver(client, endpoint) as receiver,
+        opened(_dead_letter_receiver(client, endpoint), endpoint, queue, err) as receiver,
     ):
         messages = peek_all(receiver, functools.partial(shows, args.key), limit=SCAN_LIMIT)
     if not messages:
@@ -237,7 +245,7 @@ def _preview_replay(endpoint: QueueEndpoint, wanted: DeadLetterFilter, limit: in
     with (
         talking_to(endpoint, queue, "Receiver"),
         open_client(endpoint) as client,
-        _dead_letter_receiver(client, endpoint) as receiver,
+        opened(_dead_letter_receiver(client, endpoint), endpoint, queue, err) as receiver,
     ):
         messages = peek_all(receiver, lambda message: wanted.matches(read_dead_letter(message)), limit=limit)
     for message in messages:
@@ -254,10 +262,12 @@ def _replay(endpoint: QueueEndpoint, wanted: DeadLetterFilter, args: argparse.Na
     dead_letters = endpoint.dead_letter_queue
     with talking_to(endpoint, dead_letters, "Receiver"), contextlib.ExitStack() as stack:
         client = stack.enter_context(open_client(endpoint))
-        receiver = stack.enter_context(_dead_letter_receiver(client, endpoint))
+        receiver = stack.enter_context(opened(_dead_letter_receiver(client, endpoint), endpoint, dead_letters, err))
         # Opened before anything is received, so a missing Data Sender role stops the replay with nothing locked.
         with talking_to(endpoint, endpoint.bookings_queue, "Sender"):
-            sender = stack.enter_context(client.get_queue_sender(endpoint.bookings_queue))
+            sender = stack.enter_context(
+                opened(client.get_queue_sender(endpoint.bookings_queue), endpoint, endpoint.bookings_queue, err)
+            )
         replay_one = functools.partial(_replay_one, endpoint, receiver, sender, out)
         # Each id is replayed once: stopping when all were found spares the rest of the queue a lock.
         limit = min(args.max, len(wanted.message_ids)) if wanted.message_ids else args.max

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bridgectl.exit_codes import EXIT_OK
-from bridgectl.queues.connection import open_client, resolve_endpoint, talking_to
+from bridgectl.queues.connection import open_client, opened, resolve_endpoint, talking_to
 from bridgectl.queues.messages import decoded, json_object, message_body, string_field, terminal_json
 from bridgectl.queues.settlement import peek_all, receive_and_settle, report_settlement
 
@@ -149,7 +149,11 @@ def run_results(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     def chosen(message: Any) -> bool:
         return wanted.matches(read_result(message))
 
-    with talking_to(endpoint, queue, "Receiver"), open_client(endpoint) as client, client.get_queue_receiver(queue) as receiver:
+    with (
+        talking_to(endpoint, queue, "Receiver"),
+        open_client(endpoint) as client,
+        opened(client.get_queue_receiver(queue), endpoint, queue, err) as receiver,
+    ):
         if args.receive:
 
             def print_then_complete(message: Any) -> None:

@@ -17,9 +17,9 @@ from typing import Any, TextIO
 from azure.servicebus import ServiceBusMessage, ServiceBusSender
 from azure.servicebus.exceptions import MessageSizeExceededError
 
-from bridgectl.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from bridgectl.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from bridgectl.inputs import BookingInput, NoBookingMessages, read_inputs
-from bridgectl.queues.connection import QueueCommandError, QueueEndpoint, open_client, resolve_endpoint, talking_to
+from bridgectl.queues.connection import QueueCommandError, QueueEndpoint, open_client, opened, resolve_endpoint, talking_to
 from bridgectl.queues.messages import message_body, message_properties
 from shared.booking import Booking, parse_booking
 from shared.errors import InvalidBooking
@@ -29,6 +29,7 @@ from shared.publisher import CONTENT_TYPE
 # Fixed for ever: booking message ids derived from it are what duplicate detection compares.
 BOOKING_MESSAGE_NAMESPACE = uuid.UUID("f09112c9-e5cc-475d-9af0-b6b1dbe889b2")
 BOOKING_SUBJECT = "booking"
+_AGAIN_IS_SAFE = "sending the same inputs again is safe (same message ids, and createOrGet returns the meeting already made)"
 
 
 @dataclass(frozen=True)
@@ -165,13 +166,17 @@ def _send_to_queue(endpoint: QueueEndpoint, labelled: list[tuple[str, ServiceBus
 
     queue = endpoint.bookings_queue
     try:
-        with talking_to(endpoint, queue, "Sender"), open_client(endpoint) as client, client.get_queue_sender(queue) as sender:
+        with (
+            talking_to(endpoint, queue, "Sender"),
+            open_client(endpoint) as client,
+            opened(client.get_queue_sender(queue), endpoint, queue, err) as sender,
+        ):
             send_in_batches(sender, [message for _, message in labelled], report)
     except QueueCommandError:
-        err.write(
-            f"{len(sent)} of {len(labelled)} message(s) were sent before the failure; sending the same inputs again "
-            "is safe (same message ids, and createOrGet returns the meeting already made)\n"
-        )
+        err.write(f"{len(sent)} of {len(labelled)} message(s) were sent before the failure; {_AGAIN_IS_SAFE}\n")
         raise
+    except KeyboardInterrupt:
+        err.write(f"interrupted: {len(sent)} of {len(labelled)} message(s) were sent; {_AGAIN_IS_SAFE}\n")
+        return EXIT_INTERRUPTED
     err.write(f"sent {len(sent)} message(s) to {queue} in {endpoint.namespace}\n")
     return EXIT_OK

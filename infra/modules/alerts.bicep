@@ -74,7 +74,7 @@ resource deadLetteredBookings 'Microsoft.Insights/metricAlerts@2018-03-01' = {
   location: 'global'
   tags: tags
   properties: {
-    description: 'Bookings are in the dead-letter queue of ${bookingsQueueName}: Service Bus gave up on them. Runbook step "Dead letters and how to replay": list them with the queue CLI (dlq list), find the cause in the logs by messageId, fix it, then replay. This alert does not resolve itself: close it once dlq list shows the queue empty. See docs/alerts.md and the README operator runbook.'
+    description: 'Bookings are in the dead-letter queue of ${bookingsQueueName}: Service Bus gave up on them. Runbook step "Dead letters and how to replay": list them with the queue CLI (dlq list), find the cause in the logs by messageId, fix it, then replay. This alert does not resolve itself: close it once dlq list shows the queue empty. See docs/alerts.md and the operator runbook in docs/operations.md.'
     severity: 1
     enabled: true
     scopes: [
@@ -173,7 +173,7 @@ resource failedResults 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   kind: 'LogAlert'
   properties: {
     displayName: 'Booking Bridge: failed results'
-    description: 'More than ${failedResultsThreshold} bookings got a failed result in 15 minutes. Each has a traces line booking processed status=failed ... errorCode=... deliveryCount=...: either Graph refused it for good (errorCode is the code Graph answered, such as NotFound; Runbook step "Graph answers 404 for the organizer": fix the records at the source and send them again), or the bridge gave up on its last delivery (deliveryCount is the maxDeliveryCount of the queue, a booking will be dead-lettered line with the same messageId precedes it, and the dead-letter alert fires too; Runbook step "Dead letters and how to replay"). Read the errors with the queue CLI: results --status failed. See docs/alerts.md and the README operator runbook.'
+    description: 'More than ${failedResultsThreshold} bookings got a failed result in 15 minutes. Each has a traces line booking processed status=failed ... errorCode=... deliveryCount=...: either Graph refused it for good (errorCode is the code Graph answered, such as NotFound; Runbook step "Graph answers 404 for the organizer": fix the records at the source and send them again), or the bridge gave up on its last delivery (deliveryCount is the maxDeliveryCount of the queue, a booking will be dead-lettered line with the same messageId precedes it, and the dead-letter alert fires too; Runbook step "Dead letters and how to replay"). Read the errors with the queue CLI: results --status failed. See docs/alerts.md and the operator runbook in docs/operations.md.'
     severity: 2
     enabled: true
     scopes: [
@@ -215,7 +215,7 @@ resource graphAccessDenied 'Microsoft.Insights/scheduledQueryRules@2023-12-01' =
   kind: 'LogAlert'
   properties: {
     displayName: 'Booking Bridge: Graph access denied (401/403)'
-    description: 'Microsoft Graph refused the bridge with 401 or 403: the identity lacks OnlineMeetings.ReadWrite.All or the organizer is not covered by the Teams application access policy. Bookings are redelivered, then dead-lettered. Runbook step "Graph answers 403 (application access policy)": grant the role or New-CsApplicationAccessPolicy / Grant-CsApplicationAccessPolicy, wait up to 30 minutes, then replay the dead letters. See docs/alerts.md and the README operator runbook.'
+    description: 'Microsoft Graph refused the bridge with 401 or 403: the identity lacks OnlineMeetings.ReadWrite.All or the organizer is not covered by the Teams application access policy. Bookings are redelivered, then dead-lettered. Runbook step "Graph answers 403 (application access policy)": grant the role or New-CsApplicationAccessPolicy / Grant-CsApplicationAccessPolicy, wait up to 30 minutes, then replay the dead letters. See docs/alerts.md and the operator runbook in docs/operations.md.'
     severity: 1
     enabled: true
     scopes: [
@@ -261,7 +261,7 @@ resource failedInvocations 'Microsoft.Insights/scheduledQueryRules@2023-12-01' =
   kind: 'LogAlert'
   properties: {
     displayName: 'Booking Bridge: failed function invocations'
-    description: 'More than ${failedInvocationsThreshold} invocations of create_meeting failed in 15 minutes; those bookings are redelivered. The cause is in traces: booking will be redelivered ... error=... followed, for Graph, by httpStatus=, graphCode= and graphRequestId=, otherwise by reason=. Graph 429/503: Runbook step "Throttling". Graph 401/403: Runbook step "Graph answers 403 (application access policy)". Anything else: fix the setting, token, state table or queue the line names, then replay what was dead-lettered. See docs/alerts.md and the README operator runbook.'
+    description: 'More than ${failedInvocationsThreshold} invocations of create_meeting failed in 15 minutes; those bookings are redelivered. The cause is in traces: booking will be redelivered ... error=... followed, for Graph, by httpStatus=, graphCode= and graphRequestId=, otherwise by reason=. Graph 429/503: Runbook step "Throttling". Graph 401/403: Runbook step "Graph answers 403 (application access policy)". Anything else: fix the setting, token, state table or queue the line names, then replay what was dead-lettered. See docs/alerts.md and the operator runbook in docs/operations.md.'
     severity: 2
     enabled: true
     scopes: [

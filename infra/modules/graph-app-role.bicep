@@ -5,7 +5,7 @@
 // with Application.Read.All). Otherwise deploy.sh grants the same role with az rest.
 //
 // Even with this permission the identity can create meetings only for organizers a Teams
-// application access policy allows: that step has no API here (see docs/infrastructure.md).
+// application access policy allows: that step has no API here (see docs/infrastructure.md, "The Teams policy step").
 
 extension microsoftGraphV1
 
