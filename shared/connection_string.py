@@ -1,4 +1,4 @@
-"""Connection strings (`Key=value;...`), read once for the settings and the table client alike.
+"""Hosts and connection strings (`Key=value;...`), read one way for the settings, the transport and the table client.
 
 A connection string carries a secret, so the bridge accepts one only for a local emulator on loopback:
 Azurite's well-known account, or the Service Bus emulator. Nothing here quotes a value.
@@ -6,7 +6,10 @@ Azurite's well-known account, or the Service Bus emulator. Nothing here quotes a
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
+import re
 from urllib.parse import urlsplit
 
 # Azurite's account; its key is public (learn.microsoft.com/azure/storage/common/storage-use-azurite).
@@ -29,6 +32,22 @@ def connection_fields(connection_string: str) -> dict[str, str]:
     return fields
 
 
+HOST_NAME = re.compile(
+    r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+
+
+def is_host(host: str) -> bool:
+    """A DNS host name or an IP address (urllib3 gives an IPv6 one without its brackets)."""
+    if HOST_NAME.fullmatch(host):
+        return True
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def is_loopback(host: str) -> bool:
     if host.lower() == "localhost":
         return True
@@ -41,15 +60,25 @@ def is_loopback(host: str) -> bool:
 def azurite_fields(connection_string: str) -> dict[str, str] | None:
     """The fields of a string for Azurite's account on a loopback table endpoint, with its key; else None."""
     fields = connection_fields(connection_string)
-    host = urlsplit(fields.get("tableendpoint", "")).hostname or ""
-    if fields.get("accountname") != AZURITE_ACCOUNT or not is_loopback(host) or not fields.get("accountkey"):
+    if fields.get("accountname") != AZURITE_ACCOUNT or not is_loopback(_host(fields.get("tableendpoint", ""))):
         return None
-    return fields
+    try:
+        base64.b64decode(fields.get("accountkey", ""), validate=True)
+    except binascii.Error:
+        return None
+    return fields if fields.get("accountkey") else None
 
 
 def is_service_bus_emulator(connection_string: str) -> bool:
     """The emulator's development string: the flag alone would let a real namespace's secret through, so the
     endpoint must be this machine too."""
     fields = connection_fields(connection_string)
-    host = urlsplit(fields.get("endpoint", "")).hostname or ""
-    return fields.get("usedevelopmentemulator", "").lower() == "true" and is_loopback(host)
+    return fields.get("usedevelopmentemulator", "").lower() == "true" and is_loopback(_host(fields.get("endpoint", "")))
+
+
+def _host(url: str) -> str:
+    """The URL's host, or "" where it has none that can be read (urlsplit's own error would quote the URL)."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""

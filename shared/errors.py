@@ -19,10 +19,15 @@ from typing import ClassVar
 
 
 class BridgeError(Exception):
-    """Base of every error the bridge raises on purpose."""
+    """Base of every error the bridge raises on purpose.
+
+    maybe_applied: an earlier attempt of the call that failed went unanswered or met a gateway error, so Graph
+    may have applied the request although this error says otherwise (a meeting may exist that nobody has an id
+    of); set on whatever error the call ends with, a token failure on its retry included."""
 
     code: ClassVar[str] = "internal_error"
     fix: ClassVar[str] = ""
+    maybe_applied = False
 
 
 @dataclass(frozen=True)
@@ -87,16 +92,11 @@ class GraphErrorInfo:
 
 
 class GraphError(BridgeError):
-    """Base of Graph's answers that are errors; the result reports Graph's own code.
-
-    maybe_applied: an earlier attempt of the same call went unanswered or met a gateway error, so Graph may
-    have applied the request although this error says otherwise (a meeting may exist that nobody has an id of).
+    """Base of Graph's responses that are errors; the result reports Graph's own code.
 
     The error's text never quotes Graph's message (it may name a subject, an attendee or a mailbox), because a
     raised error reaches the host's log: only the status, the code and the request-id; the result, which goes
     to the booking's own source, carries the message (shared.result)."""
-
-    maybe_applied = False
 
     def __init__(self, summary: str, info: GraphErrorInfo) -> None:
         super().__init__(summary)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused, GraphThrottled, GraphUnavailable
+from shared.errors import BridgeError, GraphAccessDenied, GraphErrorInfo, GraphRefused, GraphThrottled, GraphUnavailable
 from shared.graph_responses import MAX_REQUEST_ID_LENGTH, ResponseKind, bounded, classify, error_info
 from shared.http_transport import HttpEndpoint, HttpResponse, NotSent, TransportError
 from shared.log_text import escaped
@@ -191,10 +191,27 @@ class GraphClient:
     ) -> GraphResponse:
         """One call with its retries, each attempt a span. `language` (a validated BCP 47 tag) goes out as
         Accept-Language: Graph writes the meeting's joinInformation in it, on every response that carries the meeting."""
+        call = _Call()
+        try:
+            return self._attempts(call, method, operation, path, body, deadline, language)
+        except BridgeError as error:
+            # Whatever ends the call (Graph's refusal, a token failure on the retry), an earlier attempt may stand.
+            error.maybe_applied = error.maybe_applied or call.maybe_applied
+            raise
+
+    def _attempts(
+        self,
+        call: _Call,
+        method: str,
+        operation: str,
+        path: str,
+        body: bytes | None,
+        deadline: float | None,
+        language: str | None,
+    ) -> GraphResponse:
         policy = self._retry_policy
         deadline = deadline if deadline is not None else self.deadline()
         attempt = 0
-        maybe_applied = False
         while True:
             attempt += 1
             client_request_id = str(uuid.uuid4())
@@ -207,7 +224,7 @@ class GraphClient:
                 response = self._request(method, operation, attempt, path, body, headers, timeout)
             except TransportError as error:
                 info = GraphErrorInfo(None, error.code, error.description, None, client_request_id)
-                maybe_applied |= not isinstance(error, NotSent)
+                call.maybe_applied |= not isinstance(error, NotSent)
             else:
                 kind = classify(response.status)
                 if kind is ResponseKind.SUCCESS and response.status not in _NO_CONTENT:
@@ -215,19 +232,19 @@ class GraphClient:
                 if kind is ResponseKind.SUCCESS:
                     return GraphResponse(response.status, None, _request_id(response))
                 info = error_info(response.status, response.reason, response.headers, response.body, client_request_id)
-                maybe_applied |= response.status in _MAYBE_APPLIED_STATUSES
+                call.maybe_applied |= response.status in _MAYBE_APPLIED_STATUSES
                 if kind is ResponseKind.ACCESS_DENIED:
-                    raise _marked(GraphAccessDenied(info), maybe_applied)
+                    raise GraphAccessDenied(info)
                 if kind is ResponseKind.UNAVAILABLE:
-                    raise _marked(GraphUnavailable(info, attempt), maybe_applied)
+                    raise GraphUnavailable(info, attempt)
                 if kind in (ResponseKind.REFUSED, ResponseKind.NOT_FOUND):
-                    raise _marked(GraphRefused(info), maybe_applied)
+                    raise GraphRefused(info)
 
             wait = policy.backoff_seconds(attempt, info.retry_after_seconds)
             if attempt >= policy.max_attempts or time.monotonic() + wait >= deadline:
                 if info.retry_after_seconds is not None:
-                    raise _marked(GraphThrottled(info, attempt, info.retry_after_seconds), maybe_applied)
-                raise _marked(GraphUnavailable(info, attempt), maybe_applied)
+                    raise GraphThrottled(info, attempt, info.retry_after_seconds)
+                raise GraphUnavailable(info, attempt)
             logger.warning(
                 "graph retry method=%s attempt=%d status=%s code=%s waitSeconds=%.2f graphRequestId=%s",
                 method,
@@ -260,9 +277,11 @@ class GraphClient:
         return response
 
 
-def _marked(error: GraphError, maybe_applied: bool) -> GraphError:
-    error.maybe_applied = maybe_applied
-    return error
+@dataclass
+class _Call:
+    """What one call's attempts have learned: whether any may have been applied."""
+
+    maybe_applied: bool = False
 
 
 def _success(response: HttpResponse, client_request_id: str, attempt: int) -> GraphResponse:
@@ -274,7 +293,9 @@ def _success(response: HttpResponse, client_request_id: str, attempt: int) -> Gr
         info = GraphErrorInfo(
             response.status, "InvalidResponse", "the success response is not JSON", request_id, client_request_id
         )
-        raise _marked(GraphUnavailable(info, attempt), True) from None
+        unreadable = GraphUnavailable(info, attempt)
+        unreadable.maybe_applied = True  # Graph applied it: it said so, in a body that cannot be read
+        raise unreadable from None
     return GraphResponse(response.status, payload, request_id)
 
 

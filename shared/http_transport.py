@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import logging
+import os
 import ssl
 import time
 from collections.abc import Mapping
@@ -28,14 +29,33 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ClosedPoolError, ConnectTimeoutError, HTTPError, ProxyError, ReadTimeoutError
+from urllib3.exceptions import (
+    ClosedPoolError,
+    ConnectTimeoutError,
+    HTTPError,
+    LocationValueError,
+    ProxyError,
+    ReadTimeoutError,
+)
+from urllib3.util import parse_url
 
+from shared.connection_string import is_host
 from shared.errors import ConfigurationError
 
 # Graph's largest responses here (a meeting with its invitation, an events page) are tens of KiB and a
 # table entity at most 1 MiB: anything far beyond is not a response the bridge can use.
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 _CHUNK_BYTES = 64 * 1024
+_CA_BUNDLE = "REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE)"
+# OpenSSL's reasons for a handshake the peer refused: said during the handshake only, before any request.
+_HANDSHAKE_REFUSALS = frozenset(
+    {
+        "UNSUPPORTED_PROTOCOL",
+        "NO_PROTOCOLS_AVAILABLE",
+        "TLSV1_ALERT_PROTOCOL_VERSION",
+        "SSLV3_ALERT_HANDSHAKE_FAILURE",
+    }
+)
 
 
 class TransportError(Exception):
@@ -80,14 +100,14 @@ class HttpEndpoint:
         session = requests.Session()
         environment = session.merge_environment_settings(self.base_url, {}, None, None, None)
         session.trust_env = False
-        session.proxies = _usable_proxies(environment["proxies"])
-        session.verify = environment["verify"]
+        session.proxies = _usable_proxies(environment["proxies"], split.scheme)
+        session.verify = _usable_ca_bundle(environment["verify"])
         session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         session.headers.clear()
         session.headers.update({"Accept-Encoding": "identity", **headers})
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max_connections, max_retries=0)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
+        self._adapter = HTTPAdapter(pool_connections=1, pool_maxsize=max_connections, max_retries=0)
+        session.mount("https://", self._adapter)
+        session.mount("http://", self._adapter)
         self._session = session
 
     def request(
@@ -100,12 +120,19 @@ class HttpEndpoint:
         timeout: tuple[float, float],
     ) -> HttpResponse:
         """`path` (with its query) below the base URL; `timeout` is (connect, read) in seconds."""
+        session = self._session
         try:
-            response = self._session.request(
-                method, self.base_url + path, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
-            )
-        except requests.RequestException as error:
+            prepared = session.prepare_request(requests.Request(method, self.base_url + path, headers=headers, data=body))
+        except (requests.RequestException, ValueError):
+            raise NotSent("InvalidRequest", f"the request to {self.service} could not be formed") from None
+        try:
+            # The adapter, not Session.send: the session would read a 3xx's body whole (no cap, no deadline,
+            # decompressed) to prepare the redirect it is told not to follow.
+            response = self._adapter.send(prepared, stream=True, timeout=timeout, verify=session.verify, proxies=session.proxies)
+        except (requests.RequestException, HTTPError) as error:
             raise _failure(error, self.service) from None
+        except OSError:  # requests checks the CA bundle before it connects
+            raise NotSent("CertificateBundleUnreadable", f"{_CA_BUNDLE} is no longer readable, so nothing was sent") from None
         with response:
             if response.status_code < 200:
                 # http.client passes over 100 Continue only: another interim response (103 Early Hints) is not
@@ -149,8 +176,15 @@ def _failure(error: Exception, service: str) -> TransportError:
     if caused_by(ssl.SSLCertVerificationError):
         return NotSent(
             "CertificateNotTrusted",
-            f"the TLS certificate of {service} (or of the proxy) is not trusted, so nothing was sent: check REQUESTS_CA_BUNDLE",
+            f"the TLS certificate of {service} (or of the proxy) is not trusted, so nothing was sent: check {_CA_BUNDLE}",
         )
+    if any(isinstance(cause, ssl.SSLError) and cause.reason in _HANDSHAKE_REFUSALS for cause in causes):
+        return NotSent("TlsHandshakeFailed", f"{service} (or the proxy) refused the TLS handshake, so nothing was sent")
+    # http.client's words when a proxy answers CONNECT with anything but 2xx: the tunnel never opened.
+    if any(isinstance(cause, OSError) and str(cause).startswith("Tunnel connection failed") for cause in causes):
+        return NotSent("ProxyRefused", f"the proxy refused to open a tunnel to {service}: check its rules and credentials")
+    if isinstance(error, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema) or caused_by(LocationValueError):
+        return NotSent("InvalidRequest", f"the request to {service} could not be formed")
     # Only a failure to connect proves nothing was sent. urllib3's ProxyError does not: it also wraps a
     # response lost after the request went through the proxy (the connection is closed, and with it the
     # record that the proxy was reached), so through a proxy the wrapped failure decides, as it does directly.
@@ -179,27 +213,45 @@ def _causes(error: BaseException) -> list[BaseException]:
     return seen
 
 
-def _usable_proxies(proxies: Mapping[str, str]) -> dict[str, str]:
-    """The proxies by scheme, HOST:PORT read as http://HOST:PORT (requests would take "localhost" for a scheme).
+def _usable_proxies(proxies: Mapping[str, str], scheme: str) -> dict[str, str]:
+    """The proxy for the service's scheme (or ALL_PROXY), HOST:PORT read as http://HOST:PORT (requests would take
+    "localhost" for a scheme); other protocols' proxies (FTP_PROXY, socks_proxy) are not the bridge's.
 
-    A proxy URL requests cannot use is a setting to correct, never quoted (its password would be)."""
+    A proxy URL that cannot be used is a setting to correct, never quoted (its password would be)."""
     usable = {}
-    for scheme, proxy in proxies.items():
-        if scheme == "no" or not proxy:
+    for name in (scheme, "all"):
+        proxy = proxies.get(name)
+        if not proxy:
             continue
         proxy = proxy if "://" in proxy else f"http://{proxy}"
-        split = urlsplit(proxy)
         try:
-            valid = split.scheme in ("http", "https") and bool(split.hostname) and split.port != 0
-        except ValueError:
+            parsed = parse_url(proxy)
+            valid = parsed.scheme in ("http", "https") and parsed.port != 0 and is_host(parsed.host or "")
+        except (LocationValueError, ValueError):
             valid = False
         if not valid:
             raise ConfigurationError(
-                f"{scheme.upper()}_PROXY (or ALL_PROXY)",
-                "is not a proxy URL the bridge can use: http:// or https://, host and port, user and password percent-encoded",
+                f"{name.upper()}_PROXY",
+                "is not a proxy URL the bridge can use: http:// or https://, a host name or address and a port, "
+                "user and password percent-encoded",
             )
-        usable[scheme] = proxy
+        usable[name] = proxy
     return usable
+
+
+def _usable_ca_bundle(verify: bool | str) -> bool | str:
+    """True (certifi's bundle), or the bundle the environment names once it has been read: a file of PEM
+    certificates or a directory of hashed ones; anything else is a setting to correct."""
+    if verify is True or verify is False:
+        return verify
+    try:
+        if os.path.isdir(verify):
+            ssl.create_default_context(capath=verify)
+        else:
+            ssl.create_default_context(cafile=verify)
+    except (OSError, ValueError):  # ssl.SSLError is an OSError
+        raise ConfigurationError(_CA_BUNDLE, "is not a readable file of PEM certificates or a directory of them") from None
+    return verify
 
 
 class _WithoutRequestTargets(logging.Filter):

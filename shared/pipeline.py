@@ -37,6 +37,7 @@ from shared.calendar_lifecycle import (
 from shared.concurrent_repair import ConcurrentRepair
 from shared.errors import (
     BookingIdentity,
+    BridgeError,
     ConfigurationError,
     GraphError,
     GraphRefused,
@@ -492,7 +493,7 @@ def _logged_details(error: Exception) -> str:
 
 
 def _maybe_applied(error: Exception) -> bool:
-    return isinstance(error, GraphError) and error.maybe_applied
+    return isinstance(error, BridgeError) and error.maybe_applied
 
 
 def _calendar_not_enabled() -> ResultError:

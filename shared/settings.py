@@ -13,11 +13,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from shared.connection_string import AZURITE_ACCOUNT, azurite_fields, is_loopback, is_service_bus_emulator
+from shared.connection_string import AZURITE_ACCOUNT, HOST_NAME, azurite_fields, is_host, is_loopback, is_service_bus_emulator
 from shared.errors import ConfigurationError
 from shared.identifiers import GUID
 from shared.organizer_policy import OrganizerPolicy, parse_organizer_policy
@@ -139,9 +139,6 @@ _SIGN_IN_HINTS = {
 }
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?")
-_HOST_NAME = re.compile(
-    r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
-)
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
 _SECONDS = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6})?")
@@ -199,10 +196,15 @@ class TelemetrySettings:
     azure_monitor_connection_string: str | None = field(repr=False)
 
 
+class _Problem(ValueError):
+    """What is wrong with a setting, in the operator's words: the only text a validator may pass on (the
+    standard library's own errors, urlsplit's among them, quote the value)."""
+
+
 def _shaped(pattern: re.Pattern[str], expected: str) -> AfterValidator:
     def check(value: str) -> str:
         if not pattern.fullmatch(value):
-            raise ValueError(expected)
+            raise _Problem(expected)
         return value
 
     return AfterValidator(check)
@@ -213,7 +215,7 @@ def _whole_number(low: int, high: int) -> BeforeValidator:
 
     def check(value: object) -> int:
         if not isinstance(value, str) or not _WHOLE_NUMBER.fullmatch(value) or not low <= int(value) <= high:
-            raise ValueError(f"is not a whole number from {low} to {high}")
+            raise _Problem(f"is not a whole number from {low} to {high}")
         return int(value)
 
     return BeforeValidator(check)
@@ -222,42 +224,61 @@ def _whole_number(low: int, high: int) -> BeforeValidator:
 def _seconds(value: object) -> float:
     # More than four minutes would outlast the host's lock renewal and function timeout (5 minutes).
     if not isinstance(value, str) or not _SECONDS.fullmatch(value) or not 1.0 <= float(value) <= 240.0:
-        raise ValueError("is not a number of seconds from 1 to 240")
+        raise _Problem("is not a number of seconds from 1 to 240")
     return float(value)
 
 
 def _flag(value: object) -> bool:
     if not isinstance(value, str) or value.lower() not in ("true", "false"):
-        raise ValueError("is not true or false")
+        raise _Problem("is not true or false")
     return value.lower() == "true"
 
 
 def _client_id(value: str) -> str:
     if not GUID.fullmatch(value):
-        raise ValueError("is not a client id (a GUID)")
+        raise _Problem("is not a client id (a GUID)")
     return value.lower()
 
 
 def _managed_identity(value: str) -> str:
     if value.lower() != "managedidentity":
-        raise ValueError("is not supported: the only value is 'managedidentity'")
+        raise _Problem("is not supported: the only value is 'managedidentity'")
     return value
 
 
 def _tenant_id(value: str) -> str:
-    if not (GUID.fullmatch(value) or _HOST_NAME.fullmatch(value)):
-        raise ValueError("is not a tenant id (a GUID) or a domain name")
+    if not (GUID.fullmatch(value) or HOST_NAME.fullmatch(value)):
+        raise _Problem("is not a tenant id (a GUID) or a domain name")
     return value
 
 
 def _organizer_policy(value: object) -> OrganizerPolicy:
-    return parse_organizer_policy(value if isinstance(value, str) else "")
+    try:
+        policy = parse_organizer_policy(value if isinstance(value, str) else "")
+    except ValueError as error:  # its messages name an entry by its position, never its text
+        raise _Problem(str(error)) from None
+    if not policy.restricts:
+        raise _Problem("is set but names no organizer: remove it to allow every organizer the Teams policy covers")
+    return policy
+
+
+def _endpoint(value: str, problem: str) -> SplitResult:
+    """`value` split as a URL whose host and port a request can be sent to; _Problem(problem) if it is not one."""
+    try:
+        parts = urlsplit(value)
+        usable = bool(parts.hostname) and is_host(parts.hostname or "") and parts.port != 0
+    except ValueError:
+        usable = False
+    if not usable or parts.scheme not in ("https", "http"):
+        raise _Problem(problem)
+    return parts
 
 
 def _table_endpoint(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname or parts.query or parts.username or parts.password:
-        raise ValueError("is not a table endpoint such as https://contosobridge.table.core.windows.net")
+    problem = "is not a table endpoint such as https://contosobridge.table.core.windows.net"
+    parts = _endpoint(value, problem)
+    if parts.scheme != "https" or parts.query or parts.fragment or parts.username or parts.password:
+        raise _Problem(problem)
     return value.rstrip("/")
 
 
@@ -266,15 +287,13 @@ def _url(example: str, *, path_suffix: str = "") -> Callable[[str], str]:
 
     def check(value: str) -> str:
         value = value.rstrip("/")
-        parts = urlsplit(value)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ValueError(f"is not an absolute URL {example}")
-        if parts.scheme == "http" and not is_loopback(parts.hostname):
-            raise ValueError("must use https (plain http is allowed only on loopback, for the simulator)")
+        parts = _endpoint(value, f"is not an absolute URL {example}")
+        if parts.scheme == "http" and not is_loopback(parts.hostname or ""):
+            raise _Problem("must use https (plain http is allowed only on loopback, for the simulator)")
         if parts.query or parts.fragment or parts.username or parts.password:
-            raise ValueError("must not carry credentials, a query or a fragment")
+            raise _Problem("must not carry credentials, a query or a fragment")
         if not parts.path.endswith(path_suffix):
-            raise ValueError(f"must end with {path_suffix}, the API version this bridge is built against ({example})")
+            raise _Problem(f"must end with {path_suffix}, the API version this bridge is built against ({example})")
         return value
 
     return check
@@ -285,7 +304,7 @@ _IDENTITY_EXAMPLE = "such as http://127.0.0.1:8010/msi/token, as the simulator p
 _QUEUE_NAME_HINT = "1-260 letters, digits, '.', '-', '_' or '/', starting and ending with a letter or digit"
 _NAMESPACE_HINT = "give only the host, such as contoso-bookings.servicebus.windows.net"
 QueueName = Annotated[str, _shaped(_QUEUE_NAME, f"is not a Service Bus queue name ({_QUEUE_NAME_HINT})")]
-HostName = Annotated[str, _shaped(_HOST_NAME, f"is not a host name: {_NAMESPACE_HINT}")]
+HostName = Annotated[str, _shaped(HOST_NAME, f"is not a host name: {_NAMESPACE_HINT}")]
 TableName = Annotated[str, _shaped(_TABLE_NAME, "is not a table name (3-63 letters and digits, starting with a letter)")]
 TableEndpoint = Annotated[str, AfterValidator(_table_endpoint)]
 GraphBaseUrl = Annotated[str, AfterValidator(_url(_GRAPH_URL_EXAMPLE, path_suffix="/v1.0"))]
@@ -442,10 +461,14 @@ class Settings(BaseModel):
 
 
 def _given(environ: Mapping[str, str] | None, names: tuple[str, ...] | None = None) -> dict[str, str]:
-    """The settings that are set (blank counts as unset), stripped; only `names` if given."""
+    """The settings among `names` (every one the model reads by default) that are set, stripped; blank counts as
+    unset. Each is looked up by its name, as the platform's environment is (Windows' is case-insensitive)."""
     env = os.environ if environ is None else environ
-    values = {name: value.strip() for name, value in env.items() if isinstance(value, str) and value.strip()}
-    return values if names is None else {name: value for name, value in values.items() if name in names}
+    values = {name: env.get(name) for name in (names or _NAMES)}
+    return {name: value.strip() for name, value in values.items() if isinstance(value, str) and value.strip()}
+
+
+_NAMES = tuple(str(field.validation_alias) for field in Settings.model_fields.values())
 
 
 def _validated(values: Mapping[str, str]) -> Settings:
@@ -456,7 +479,7 @@ def _validated(values: Mapping[str, str]) -> Settings:
         first = error.errors(include_input=False, include_url=False)[0]
         name = str(first["loc"][0]) if first["loc"] else "a setting"
         cause = (first.get("ctx") or {}).get("error")
-        raise ConfigurationError(name, str(cause) if isinstance(cause, ValueError) else "is not valid") from None
+        raise ConfigurationError(name, str(cause) if isinstance(cause, _Problem) else "is not valid") from None
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -489,7 +512,7 @@ def load_result_route(environ: Mapping[str, str] | None = None) -> Settings:
 
 def load_telemetry_settings(environ: Mapping[str, str] | None = None) -> TelemetrySettings:
     """Never raises: a malformed connection string is the exporter's to report, and telemetry never stops a booking."""
-    values = _given(environ)
+    values = _given(environ, (PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY, APPLICATIONINSIGHTS_CONNECTION_STRING))
     worker_exports = values.get(PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY, "").lower() == "true"
     return TelemetrySettings(None if worker_exports else values.get(APPLICATIONINSIGHTS_CONNECTION_STRING))
 
@@ -503,7 +526,7 @@ def graph_scope_for(graph_base_url: str) -> str:
 def _checked(name: str, validator: Callable[[str], Any], value: str) -> str:
     try:
         return str(validator(value))
-    except ValueError as error:
+    except _Problem as error:
         raise ConfigurationError(name, str(error)) from None
 
 

@@ -129,7 +129,7 @@ def test_lifecycle_defaults_and_the_state_table_is_required_only_where_it_is_use
     "connection_string",
     [
         "UseDevelopmentStorage=true",
-        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=x;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;",
+        "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;",
     ],
 )
 def test_azurite_is_the_only_storage_connection_string_accepted(connection_string: str) -> None:
