@@ -16,14 +16,16 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError
 from azure.identity import ManagedIdentityCredential
 
 from bridgectl.exit_codes import EXIT_FAILED, EXIT_OK
+from bridgectl.follow_ups import ScheduledFollowUps
 from bridgectl.inputs import BookingInput
+from shared.attendance_report import record_count
 from shared.credential import GraphToken
 from shared.errors import ConfigurationError, RetryableError, TokenError
 from shared.graph_client import GraphClient
@@ -34,6 +36,9 @@ from shared.publisher import to_service_bus_message
 from shared.record_state import MemoryRecordStateStore
 from shared.result import ResultMessage, ResultStatus
 from shared.settings import check_graph_base_url, check_identity_endpoint, graph_scope_for
+
+if TYPE_CHECKING:
+    from simulator import GraphSimulator
 
 # The simulated tenant's users: the organizers the committed samples use (one sample names
 # an organizer outside this list on purpose, to show Graph's 404).
@@ -83,6 +88,11 @@ def summarize(result: ResultMessage, label: str) -> str:
         outcome = "meeting deleted" if result.meeting_existed else "no meeting existed; none left"
     elif result.status is ResultStatus.SUPERSEDED:
         outcome = f"revision {result.applied_revision} already applied; nothing changed"
+    elif result.attendance is not None and result.error is None:
+        # Counts only: the records' addresses are people's.
+        attendance = result.attendance
+        part = f", part {attendance.part} of {attendance.parts}" if attendance.parts > 1 else ""
+        outcome = f"{len(attendance.reports)} report(s), {record_count(attendance)} attendance record(s){part}"
     else:
         error = result.error
         problems = "; ".join(f"{d.field or 'body'}: {d.reason}" for d in error.details) if error else ""
@@ -102,18 +112,21 @@ def _chat_and_invitation(meeting: Meeting) -> str:
 
 
 @contextlib.contextmanager
-def graph_endpoint(graph_url: str | None, organizers: tuple[str, ...]) -> Iterator[tuple[str, TokenCredential]]:
-    """The Graph base URL and a credential: the embedded simulator by default, or the given endpoint with the
-    managed-identity endpoint that issues its tokens (IDENTITY_ENDPOINT and IDENTITY_HEADER, as the simulator prints)."""
+def graph_endpoint(
+    graph_url: str | None, organizers: tuple[str, ...]
+) -> Iterator[tuple[str, TokenCredential, GraphSimulator | None]]:
+    """The Graph base URL, a credential and the embedded simulator (None for another endpoint): the simulator by default,
+    or the given endpoint with the managed-identity endpoint that issues its tokens (IDENTITY_ENDPOINT and
+    IDENTITY_HEADER, as the simulator prints)."""
     if graph_url:
-        yield _checked_graph_url(graph_url), _identity_of_graph_url()
+        yield _checked_graph_url(graph_url), _identity_of_graph_url(), None
         return
     from simulator import GraphSimulator  # only this command needs it; the function app never imports it
 
     with GraphSimulator(known_organizers=organizers, channels=DEMO_CHANNELS) as simulator:
         os.environ["IDENTITY_ENDPOINT"] = simulator.identity_endpoint
         os.environ["IDENTITY_HEADER"] = simulator.identity_header
-        yield simulator.graph_base_url, ManagedIdentityCredential()
+        yield simulator.graph_base_url, ManagedIdentityCredential(), simulator
 
 
 def _checked_graph_url(graph_url: str) -> str:
@@ -171,11 +184,20 @@ def run_simulation(
     redelivered = 0
     step = max(1, len(inputs) // 10)
     printed = PrintedResults(out, err, as_json=as_json)
-    with graph_endpoint(graph_url, organizers) as (base_url, credential):
+    follow_ups = ScheduledFollowUps()
+    with graph_endpoint(graph_url, organizers) as (base_url, credential, simulator):
         token = GraphToken(credential, graph_scope_for(base_url))
         _first_token(token)
-        # Calendar mode on: the simulator (or a test tenant behind --graph-url) is where it is tried out.
-        pipeline = BookingPipeline(GraphClient(base_url, token.bearer), printed, MemoryRecordStateStore(), calendar_events=True)
+        # Calendar mode and attendance reports on: the simulator (or a test tenant behind --graph-url) is where they
+        # are tried out.
+        pipeline = BookingPipeline(
+            GraphClient(base_url, token.bearer),
+            printed,
+            MemoryRecordStateStore(),
+            follow_ups,
+            calendar_events=True,
+            attendance_reports=True,
+        )
         try:
             for number, booking in enumerate(inputs, 1):
                 try:
@@ -185,7 +207,9 @@ def run_simulation(
                     printed.summaries.write(escaped(f"{'redeliver':<10} {booking.label}: {error}", _SUMMARY_LIMIT) + "\n")
                 if len(inputs) > _PROGRESS_ABOVE and (number % step == 0 or number == len(inputs)):
                     err.write(f"progress {number}/{len(inputs)}\n")
+            ran, follow_ups_left = follow_ups.run_at_once(pipeline, simulator, printed.summaries)
         finally:
             pipeline.close()
-    err.write(f"{len(inputs)} message(s), {len(inputs) - redelivered} answered, {redelivered} left for redelivery\n")
-    return EXIT_FAILED if redelivered else EXIT_OK
+    ran_line = f"; {ran} attendance follow-up(s) run at once" if ran else ""
+    err.write(f"{len(inputs)} message(s), {len(inputs) - redelivered} answered, {redelivered} left for redelivery{ran_line}\n")
+    return EXIT_FAILED if redelivered or follow_ups_left else EXIT_OK
