@@ -5,7 +5,6 @@ Through create_meeting as the host calls it, as tests/test_attendance_follow_up.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 
 import pytest
@@ -20,7 +19,7 @@ from shared.runtime import reset_pipeline
 from shared.settings import ATTENDANCE_REPORTS_ENABLED, DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, DEFAULT_RESULTS_QUEUE
 from simulator import Fault, GraphSimulator
 from tests.bookings import ORGANIZER_ID
-from tests.conftest import HostInvoker, Telemetry
+from tests.conftest import HostInvoker
 from tests.follow_ups import attendance_booking, body, deliver, record, scheduled
 from tests.simulator_client import fetch_token
 
@@ -191,27 +190,3 @@ def test_an_attendance_too_large_for_one_message_is_split_into_parts_with_every_
     assert len({str(message.message_id) for message, _ in sent}) == len(sent)
     again = attendance_messages(host)[len(sent) :]
     assert [str(message.message_id) for message, _ in again] == [str(message.message_id) for message, _ in sent]
-
-
-def test_attendees_addresses_reach_the_result_only(
-    host: HostInvoker, graph: GraphSimulator, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    host.deliver(attendance_booking(attendees=[]))
-    graph.add_attendance_report(
-        ORGANIZER_ID,
-        meeting_id(host),
-        start="2026-12-01T09:00:00Z",
-        end="2026-12-01T09:30:00Z",
-        records=[record("patient-7781@clinic.example")],
-    )
-
-    deliver(host, scheduled(host.sent)[0])
-
-    [(message, _)] = attendance_messages(host)
-    assert "patient-7781@clinic.example" in str(message)
-    assert "patient-7781" not in caplog.text
-    attributes = [str(value) for span in telemetry.spans.get_finished_spans() for value in (span.attributes or {}).values()]
-    assert attributes and not any("patient-7781" in value for value in attributes)
-    data = telemetry.reader.get_metrics_data()
-    assert "patient-7781" not in (data.to_json() if data else "")

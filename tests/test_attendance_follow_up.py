@@ -17,10 +17,9 @@ from shared.external_id import derive_external_id
 from shared.requeue import ORIGINAL_MESSAGE_ID_PROPERTY, REQUEUE_COUNT_PROPERTY
 from shared.result import ResultStatus
 from shared.settings import ATTENDANCE_REPORTS_ENABLED, CALENDAR_EVENTS_ENABLED, DEFAULT_RESULTS_QUEUE
-from shared.telemetry import OTHER_SOURCE, UNKNOWN_SOURCE
 from simulator import GraphSimulator
 from tests.bookings import ORGANIZER_ID
-from tests.conftest import HostInvoker, Telemetry
+from tests.conftest import HostInvoker
 from tests.follow_ups import attendance_booking, deliver, follow_up_of, record, scheduled, times
 
 EXTERNAL_ID = derive_external_id("crm-eu", "BK-10023")
@@ -256,17 +255,3 @@ def test_a_channel_meeting_reports_only_the_sessions_at_its_own_times(host: Host
     assert [[r.email_address for r in report.attendance_records] for report in result.attendance.reports] == [
         ["early@contoso.com"]
     ]
-
-
-def test_an_attendance_result_is_counted_under_its_records_source(
-    host: HostInvoker, graph: GraphSimulator, telemetry: Telemetry
-) -> None:
-    """Not as a source that failed validation: the follow-up names the source its booking had."""
-    host.deliver(attendance_booking())
-    graph.hold_meeting(ORGANIZER_ID, host.last_result().meeting.id)
-    before = telemetry.count("bridge.results", status="attendance", source=OTHER_SOURCE)
-
-    deliver(host, scheduled(host.sent)[0])
-
-    assert telemetry.count("bridge.results", status="attendance", source=OTHER_SOURCE) == before + 1
-    assert telemetry.count("bridge.results", status="attendance", source=UNKNOWN_SOURCE) == 0

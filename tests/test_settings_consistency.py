@@ -28,7 +28,8 @@ EXAMPLE = json.loads((REPO_ROOT / "local.settings.json.example").read_text(encod
 # Settings the Functions host or worker reads, not the bridge.
 HOST_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "PYTHON_THREADPOOL_THREAD_COUNT"}
 # infra/ does not set ATTENDANCE_REPORTS_ENABLED (nor grant OnlineMeetingArtifact.Read.All) yet; docs/contract.md says
-# what it needs. The strict xfail below fails as soon as infra sets it, so that this exception leaves with it.
+# what it needs. The strict xfail below fails as soon as infra sets it, so that this exception (here and in
+# tests/infra/test_bicep_settings.py) leaves with it.
 NOT_YET_IN_INFRA = {ATTENDANCE_REPORTS_ENABLED}
 
 
