@@ -4,13 +4,13 @@ Graph's meetingAttendanceReport and its attendanceRecords keep Graph's own names
 a value of the wrong type is left out (null) and texts are bounded, but a report or a record that is not an object
 at all is a bad answer (MalformedAttendance), never a record dropped without a word.
 
-One result must fit in one Service Bus message (256 KiB on the Standard tier). The attendance of a large meeting may
-not: it is then split into parts, each its own result message (`part` of `parts`), cut between records, so that every
-record is in exactly one part; a report whose records span parts is repeated in each with its share of them, and
-its id ties them together. The order of reports and records is fixed (by time, then by content), so a redelivered
-follow-up cuts the same parts and repeats their message ids. A record carries at most MAX_INTERVALS_PER_RECORD
-join/leave intervals (its total seconds stay whole; `moreAttendanceIntervals` counts the rest), which bounds a record
-far below a part.
+One result must fit in one Service Bus message (MAX_PART_BYTES leaves room below the Standard tier's limit). The
+attendance of a large meeting may not: it is then split into parts, each its own result message (`part` of `parts`),
+cut between records, so that every record is in exactly one part; a report whose records span parts is repeated in
+each with its share of them, and its id ties them together. The order of reports and records is fixed (by time, then
+by content), so a redelivered follow-up cuts the same parts and repeats their message ids. A record carries at most
+MAX_INTERVALS_PER_RECORD join/leave intervals (its total seconds stay whole; `moreAttendanceIntervals` counts the
+rest), which bounds a record far below a part.
 
 The records name people, their e-mail addresses above all: the source's own data, which goes to the result and
 nowhere else (never a log line, a span or a metric).
