@@ -16,7 +16,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 from urllib.parse import urlsplit
 
 from azure.core.credentials import TokenCredential
@@ -24,8 +24,10 @@ from azure.core.exceptions import AzureError
 from azure.identity import ManagedIdentityCredential
 
 from bridgectl.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from bridgectl.follow_ups import ScheduledFollowUps
 from bridgectl.inputs import BookingInput
 from bridgectl.waiting import said_if_slow
+from shared.attendance_report import record_count
 from shared.credential import GraphToken
 from shared.errors import ConfigurationError, RetryableError, TokenError
 from shared.graph_client import GraphClient
@@ -36,6 +38,9 @@ from shared.publisher import to_service_bus_message
 from shared.record_state import MemoryRecordStateStore
 from shared.result import ResultMessage, ResultStatus
 from shared.settings import check_graph_base_url, check_identity_endpoint, graph_scope_for
+
+if TYPE_CHECKING:
+    from simulator import GraphSimulator
 
 # The simulated tenant's users: the organizers the committed samples use (one sample names
 # an organizer outside this list on purpose, to show Graph's 404).
@@ -87,6 +92,11 @@ def summarize(result: ResultMessage, label: str) -> str:
         outcome = "meeting deleted" if result.meeting_existed else "no meeting existed; none left"
     elif result.status is ResultStatus.SUPERSEDED:
         outcome = f"revision {result.applied_revision} already applied; nothing changed"
+    elif result.attendance is not None and result.error is None:
+        # Counts only: the records' addresses are people's.
+        attendance = result.attendance
+        part = f", part {attendance.part} of {attendance.parts}" if attendance.parts > 1 else ""
+        outcome = f"{len(attendance.reports)} report(s), {record_count(attendance)} attendance record(s){part}"
     else:
         error = result.error
         problems = "; ".join(f"{d.field or 'body'}: {d.reason}" for d in error.details) if error else ""
@@ -106,18 +116,21 @@ def _chat_and_invitation(meeting: Meeting) -> str:
 
 
 @contextlib.contextmanager
-def graph_endpoint(graph_url: str | None, organizers: tuple[str, ...]) -> Iterator[tuple[str, TokenCredential]]:
-    """The Graph base URL and a credential: the embedded simulator by default, or the given endpoint with the
-    managed-identity endpoint that issues its tokens (IDENTITY_ENDPOINT and IDENTITY_HEADER, as the simulator prints)."""
+def graph_endpoint(
+    graph_url: str | None, organizers: tuple[str, ...]
+) -> Iterator[tuple[str, TokenCredential, GraphSimulator | None]]:
+    """The Graph base URL, a credential and the embedded simulator (None for another endpoint): the simulator by default,
+    or the given endpoint with the managed-identity endpoint that issues its tokens (IDENTITY_ENDPOINT and
+    IDENTITY_HEADER, as the simulator prints)."""
     if graph_url:
-        yield _checked_graph_url(graph_url), _identity_of_graph_url()
+        yield _checked_graph_url(graph_url), _identity_of_graph_url(), None
         return
     from simulator import GraphSimulator  # only this command needs it; the function app never imports it
 
     with GraphSimulator(known_organizers=organizers, channels=DEMO_CHANNELS) as simulator:
         os.environ["IDENTITY_ENDPOINT"] = simulator.identity_endpoint
         os.environ["IDENTITY_HEADER"] = simulator.identity_header
-        yield simulator.graph_base_url, ManagedIdentityCredential()
+        yield simulator.graph_base_url, ManagedIdentityCredential(), simulator
 
 
 def _checked_graph_url(graph_url: str) -> str:
@@ -179,18 +192,26 @@ def run_simulation(
     out, err = out or sys.stdout, err or sys.stderr
     printed = PrintedResults(out, err, as_json=as_json)
     redelivered: list[str] = []
+    follow_ups = ScheduledFollowUps()
     try:
-        with graph_endpoint(graph_url, organizers) as (base_url, credential):
+        with graph_endpoint(graph_url, organizers) as (base_url, credential, simulator):
             token = GraphToken(credential, graph_scope_for(base_url))
             _first_token(token, err)
-            # Calendar mode on: the simulator (or a test tenant behind --graph-url) is where it is tried out.
+            # Calendar mode and attendance reports on: the simulator (or a test tenant behind --graph-url) is where
+            # they are tried out.
             pipeline = BookingPipeline(
-                GraphClient(base_url, token.bearer), printed, MemoryRecordStateStore(), calendar_events=True
+                GraphClient(base_url, token.bearer),
+                printed,
+                MemoryRecordStateStore(),
+                follow_ups,
+                calendar_events=True,
+                attendance_reports=True,
             )
             # The embedded simulator answers at once; another endpoint may not answer at all.
             graph = None if graph_url is None else f"Graph at {escaped(urlsplit(base_url).netloc, 200)}"
             try:
                 _run_each(pipeline, inputs, printed, redelivered, err, graph)
+                ran, follow_ups_left = follow_ups.run_at_once(pipeline, simulator, printed.summaries)
             finally:
                 pipeline.close()
     except KeyboardInterrupt:
@@ -201,8 +222,12 @@ def run_simulation(
             f"redelivery); the other {len(inputs) - run} were not run\n"
         )
         return EXIT_INTERRUPTED
-    err.write(f"{len(inputs)} message(s), {len(inputs) - len(redelivered)} answered, {len(redelivered)} left for redelivery\n")
-    return EXIT_FAILED if redelivered else EXIT_OK
+    ran_line = f"; {ran} attendance follow-up(s) run at once" if ran else ""
+    err.write(
+        f"{len(inputs)} message(s), {len(inputs) - len(redelivered)} answered, {len(redelivered)} left for redelivery"
+        f"{ran_line}\n"
+    )
+    return EXIT_FAILED if redelivered or follow_ups_left else EXIT_OK
 
 
 def _run_each(

@@ -259,6 +259,15 @@ class CalendarOptions(_Contract):
     )
 
 
+class AttendanceOptions(_Contract):
+    """What the source wants to hear after the meeting (shared.attendance); an object, so that more can join it."""
+
+    report: StrictBool = Field(
+        description="true: after the meeting's end the bridge reads Teams' attendance reports of the meeting and publishes "
+        "one `attendance` result with every report and record (when the operator enabled it). Needs revision."
+    )
+
+
 class Booking(_Contract):
     """A booking message, schema version 1: one source record that should have one Teams meeting."""
 
@@ -272,6 +281,18 @@ class Booking(_Contract):
                 "required": ["calendar", "channel"],
                 "properties": {"calendar": {"type": "object"}, "channel": {"type": "object"}},
             },
+            # Booking._attendance_needs_revision
+            "allOf": [
+                {
+                    "if": {
+                        "required": ["attendance"],
+                        "properties": {
+                            "attendance": {"type": "object", "required": ["report"], "properties": {"report": {"const": True}}}
+                        },
+                    },
+                    "then": {"required": ["revision"]},
+                }
+            ],
         },
     )
 
@@ -331,6 +352,11 @@ class Booking(_Contract):
         "record keeps its mode: a later revision that adds or drops it is rejected while the record has a meeting. "
         "Not together with channel.",
     )
+    attendance: AttendanceOptions | None = Field(
+        default=None,
+        description='Follow-ups after the meeting (when the operator enabled them): {"report": true} asks for one '
+        "`attendance` result with Teams' attendance reports. Needs revision.",
+    )
 
     @field_validator("subject", "start", "end")
     @classmethod
@@ -366,6 +392,15 @@ class Booking(_Contract):
                 type(self).__name__, [{"type": "value_error", "loc": ("channel",), "input": None, "ctx": {"error": reason}}]
             )
         return self
+
+    @field_validator("attendance")
+    @classmethod
+    def _attendance_needs_revision(cls, attendance: AttendanceOptions | None, info: ValidationInfo) -> AttendanceOptions | None:
+        # The follow-up after the meeting belongs to the revision that asked for it, and is dropped once a newer one is
+        # applied: without a revision the bridge could not tell. (A revision that is itself invalid is named on its own.)
+        if attendance is not None and attendance.report and "revision" in info.data and info.data["revision"] is None:
+            raise ValueError("needs revision: the report after the meeting is matched to the revision that asked for it")
+        return attendance
 
     @field_validator("attendees")
     @classmethod

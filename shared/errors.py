@@ -168,6 +168,17 @@ class GraphAccessDenied(GraphError, RetryableError):
         )
 
 
+class AttendanceAccessDenied(GraphAccessDenied):
+    """Graph answered 401 or 403 to an attendance report: the identity lacks the artifact permission, or the
+    application access policy does not cover the organizer."""
+
+    fix = (
+        "grant the managed identity the Microsoft Graph application role OnlineMeetingArtifact.Read.All (infra does "
+        "when attendance reports are enabled) and make sure the Teams application access policy that covers the "
+        "organizer's meetings is granted to them (Grant-CsApplicationAccessPolicy); a new grant can take up to 30 minutes"
+    )
+
+
 class TokenError(RetryableError):
     """The managed identity could not issue a token."""
 

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from shared.errors import BridgeError, GraphAccessDenied, GraphErrorInfo, GraphRefused, GraphThrottled, GraphUnavailable
 from shared.graph_responses import MAX_REQUEST_ID_LENGTH, ResponseKind, bounded, classify, error_info
@@ -23,6 +23,8 @@ from shared.http_transport import HttpEndpoint, HttpResponse, NotSent, Transport
 from shared.log_text import escaped
 from shared.retry_policy import RetryPolicy
 from shared.telemetry import (
+    ATTENDANCE_RECORDS,
+    ATTENDANCE_REPORTS,
     CREATE_OR_GET,
     EVENT,
     EVENT_CANCEL,
@@ -42,6 +44,10 @@ _MAYBE_APPLIED_STATUSES = frozenset({408, 500, 502, 504})
 # Successes without a body: DELETE (204) and an event's cancel action (202 Accepted).
 _NO_CONTENT = (202, 204)
 _JSON_BOTH_WAYS = {"Accept": "application/json", "Content-Type": "application/json"}
+# The most pages of one collection read in one call: Graph pages a collection with @odata.nextLink, and a Graph that
+# kept sending one would otherwise be read for ever.
+MAX_PAGES = 200
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 @dataclass(frozen=True)
@@ -152,6 +158,67 @@ class GraphClient:
         With the booking's language, as every call that answers with a meeting: its joinInformation is in it."""
         path = f"{self._meetings_path(organizer_id)}?{_query(odata_filter)}"
         return self._send("GET", ONLINE_MEETINGS, path, None, deadline, language)
+
+    # Attendance (shared.attendance): Teams' reports of a meeting's sessions, read after the meeting.
+
+    def attendance_reports(
+        self, organizer_id: str, meeting_id: str, deadline: float | None = None
+    ) -> tuple[list[Any], str | None]:
+        """GET /users/{organizerId}/onlineMeetings/{id}/attendanceReports, every page: (the reports, the first request-id).
+
+        Graph lists at most the 50 most recent; for a channel meeting, those of every meeting in the channel."""
+        path = f"{self._meetings_path(organizer_id)}/{quote(meeting_id, safe='')}/attendanceReports"
+        return self._all_pages(ATTENDANCE_REPORTS, path, deadline)
+
+    def attendance_records(self, organizer_id: str, meeting_id: str, report_id: str, deadline: float | None = None) -> list[Any]:
+        """GET .../attendanceReports/{reportId}/attendanceRecords, every page. (Get meetingAttendanceReport with
+        $expand would save a request, but Graph documents it as not supporting channel meetings.)"""
+        path = (
+            f"{self._meetings_path(organizer_id)}/{quote(meeting_id, safe='')}/attendanceReports/"
+            f"{quote(report_id, safe='')}/attendanceRecords"
+        )
+        return self._all_pages(ATTENDANCE_RECORDS, path, deadline)[0]
+
+    def _all_pages(self, operation: str, path: str, deadline: float | None) -> tuple[list[Any], str | None]:
+        """A collection's `value`, page after page while Graph sends @odata.nextLink (only ever on Graph's own origin)."""
+        items: list[Any] = []
+        first_request_id: str | None = None
+        for page in range(1, MAX_PAGES + 1):
+            response = self._send("GET", operation, path, None, deadline)
+            first_request_id = first_request_id if page > 1 else response.request_id
+            payload = response.payload if isinstance(response.payload, dict) else {}
+            values = payload.get("value")
+            if not isinstance(values, list):
+                raise _invalid(response, "the success response is not a collection (no `value` list)")
+            items.extend(values)
+            next_link = payload.get("@odata.nextLink")
+            if next_link is None:
+                return items, first_request_id
+            next_path = self._own_path(next_link)
+            if next_path is None:
+                # Never followed: the request would carry the bridge's token, and the answer people's addresses.
+                raise _invalid(response, "@odata.nextLink is not a URL on Graph's own origin and API version")
+            path = next_path
+        raise _invalid(response, f"the collection runs over more than {MAX_PAGES} pages")
+
+    def _own_path(self, link: object) -> str | None:
+        """The path and query of a nextLink below the client's base URL, or None if it leads anywhere else."""
+        if not isinstance(link, str) or not link.isascii() or not link.isprintable():
+            return None
+        try:
+            target, base = urlsplit(link), urlsplit(self._endpoint.base_url)
+            same_origin = (
+                target.scheme == base.scheme
+                and target.hostname is not None
+                and target.hostname == base.hostname
+                and (target.port or _DEFAULT_PORTS.get(target.scheme)) == (base.port or _DEFAULT_PORTS.get(base.scheme))
+            )
+        except ValueError:  # a port that is not a number
+            return None
+        below = target.path.startswith(base.path + "/") and not {".", ".."} & set(target.path.split("/"))
+        if not same_origin or not below or target.username or target.password or target.fragment:
+            return None
+        return target.path.removeprefix(base.path) + (f"?{target.query}" if target.query else "")
 
     def _events_path(self, organizer_id: str) -> str:
         return f"/users/{quote(organizer_id, safe='')}/events"
@@ -297,6 +364,11 @@ def _success(response: HttpResponse, client_request_id: str, attempt: int) -> Gr
         unreadable.maybe_applied = True  # Graph applied it: it said so, in a body that cannot be read
         raise unreadable from None
     return GraphResponse(response.status, payload, request_id)
+
+
+def _invalid(response: GraphResponse, problem: str) -> GraphUnavailable:
+    """A success Graph's caller cannot use: the call may succeed later (a later delivery), as any bad answer."""
+    return GraphUnavailable(GraphErrorInfo(response.status, "InvalidResponse", problem, response.request_id), 1)
 
 
 def _query(odata_filter: str) -> str:

@@ -74,6 +74,7 @@ def applied_state(
         applied_booking=body if not cancelled and body is not None and len(body) <= MAX_KEPT_BOOKING_BYTES else None,
         meeting_unknown=meeting_unknown and meeting_id is None,
         channel_thread_id=None if cancelled else _channel(booking, previous),
+        attendance_scheduled=previous.attendance_scheduled if previous is not None else None,
     )
 
 

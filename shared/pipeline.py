@@ -11,6 +11,10 @@ dead-lettered. Nothing is swallowed and nothing is lost.
 
 Each message is one `booking` span (shared.telemetry), child of the invocation's trace context; the
 Graph and state table calls made for it are its children, and its result counts in the metrics.
+
+The bridge's own attendance follow-up (shared.attendance), scheduled by an applied booking that asked for it, comes
+back on the same queue and takes the same path from the record state on: its looks, results and failures are decided
+and published here as a booking's are.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from shared.attendance import AttendanceFollowUps, FollowUp, asks_for_attendance, attendance_not_enabled
 from shared.booking import Booking, parse_booking
 from shared.calendar_lifecycle import (
     CALENDAR_MODE_CHANGED,
@@ -96,6 +101,9 @@ class Delivery:
     applying: bool = False
     result: ResultMessage | None = None
     lifecycle: MeetingLifecycle | CalendarLifecycle | None = None  # the booking's mode, once known
+    # An attendance follow-up (shared.attendance) instead of a booking, and the key its result's id is derived from.
+    follow_up: FollowUp | None = None
+    result_key: str | None = None
 
 
 class BookingPipeline:
@@ -112,6 +120,7 @@ class BookingPipeline:
         limits: PipelineLimits | None = None,
         now: Callable[[], datetime] = utc_now,
         calendar_events: bool = False,
+        attendance_reports: bool = False,
     ) -> None:
         self._graph = graph
         self._lifecycle = MeetingLifecycle(graph)
@@ -124,6 +133,7 @@ class BookingPipeline:
         self._policy = policy or OrganizerPolicy()
         self._limits = limits or PipelineLimits()
         self._now = now
+        self._follow_ups = AttendanceFollowUps(graph, states, requeue, enabled=attendance_reports, now=now)
 
     def close(self) -> None:
         self._graph.close()
@@ -143,16 +153,20 @@ class BookingPipeline:
             delivery.result = self._decide(delivery)
         except Exception as error:
             delivery.result = self._answer_failure(delivery, error)
-            if delivery.result is None:
-                return None
+        if delivery.result is None:
+            return None
         try:
             self._publish(delivery, delivery.result)
         except Exception as error:  # a result that cannot be sent, or not even serialized: still one answer
             self._answer_failure(delivery, error)
         return delivery.result
 
-    def _decide(self, delivery: Delivery) -> ResultMessage:
-        """The result for one message, calling Graph when the booking is valid, allowed and current."""
+    def _decide(self, delivery: Delivery) -> ResultMessage | None:
+        """The result for one message, calling Graph when the booking is valid, allowed and current (None: nothing to
+        publish, for an attendance follow-up that is stale or looks again later)."""
+        follow_up = delivery.follow_up = self._follow_ups.recognised(delivery.message)
+        if follow_up is not None:
+            return self._follow_ups.run(follow_up, delivery, self._publish)
         try:
             booking = delivery.booking = parse_booking(delivery.message.body)
         except InvalidBooking as error:
@@ -209,6 +223,7 @@ class BookingPipeline:
             body=delivery.message.body,
         )
         stored = with_mode(stored, booking, state, delivery.progress)
+        stored = self._follow_ups.schedule(booking, outcome.meeting, stored, delivery.message)
         winner = commit(self._states, stored, state, booking)
         delivery.applying = False
         if winner is not None:
@@ -226,6 +241,8 @@ class BookingPipeline:
         """Why the bridge will not act on a valid booking: the operator's policy, or a session that breaks ordering."""
         if booking.calendar is not None and not self._calendar_events:
             return _calendar_not_enabled()
+        if asks_for_attendance(booking) and not self._follow_ups.enabled:
+            return attendance_not_enabled()
         if not self._policy.permits(booking.source, booking.organizer_id):
             return ResultError(
                 code="organizer_not_allowed",
@@ -389,6 +406,8 @@ class BookingPipeline:
         )
 
     def _failed_result(self, delivery: Delivery, error: Exception, deliveries: int | None) -> ResultMessage:
+        if delivery.follow_up is not None:
+            return self._follow_ups.failed(delivery, error, deliveries)
         graph_answer = graph_error(error.info) if isinstance(error, GraphRefused) and deliveries is None else None
         return self._result(
             delivery,
@@ -412,10 +431,11 @@ def publish_result(publisher: ResultSink, delivery: Delivery, result: ResultMess
     The metric, the line and the failed-results alert (infra/modules/alerts.bicep) see every published result,
     the pipeline's and a misconfigured bridge's alike."""
     message = delivery.message
-    publisher.publish_result(result, message.correlation_id or message.original_id, message.booking_key)
+    publisher.publish_result(result, message.correlation_id or message.original_id, delivery.result_key or message.booking_key)
+    source = delivery.booking.source if delivery.booking else delivery.follow_up.source if delivery.follow_up else None
     record_result(
         result.status.value,
-        delivery.booking.source if delivery.booking else None,
+        source,
         result.error.code if result.error else None,
         named_sources,
     )

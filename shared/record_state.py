@@ -114,6 +114,9 @@ class RecordState:
     calendar: bool = False
     event_id: str | None = None
     incarnation: int = 0
+    # The revision whose attendance follow-up is scheduled (shared.attendance): a re-send or a redelivery of it
+    # schedules no second one. Kept across later writes; a newer revision differs from it, so it schedules its own.
+    attendance_scheduled: int | None = None
 
     def same_as(self, other: RecordState | None) -> bool:
         """Equal but for the etag: writing it again would change nothing."""
@@ -298,6 +301,9 @@ def _to_entity(state: RecordState) -> dict[str, Any]:
     if state.incarnation:
         entity["Incarnation"] = str(state.incarnation)
         entity["Incarnation@odata.type"] = "Edm.Int64"
+    if state.attendance_scheduled is not None:
+        entity["AttendanceScheduled"] = str(state.attendance_scheduled)
+        entity["AttendanceScheduled@odata.type"] = "Edm.Int64"
     return entity
 
 
@@ -326,6 +332,7 @@ def _from_entity(external_id: str, entity: dict[str, Any], etag: str) -> RecordS
         calendar=entity.get("Calendar") is True,
         event_id=event_id if isinstance(event_id, str) else None,
         incarnation=_count(entity.get("Incarnation")),
+        attendance_scheduled=_revision_or_none(entity.get("AttendanceScheduled")),
     )
 
 
@@ -364,6 +371,13 @@ def _leftovers(text: object) -> tuple[tuple[str, str], ...]:
         for pair in pairs
         if isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair)
     )
+
+
+def _revision_or_none(value: object) -> int | None:
+    """A revision the store wrote (an Int64 as text), or None when absent or unreadable: nothing was scheduled then."""
+    if isinstance(value, str) and 0 < len(value) <= 19 and value.isascii() and value.isdigit() and int(value) <= _INT64_MAX:
+        return int(value)
+    return None
 
 
 def _count(value: object) -> int:

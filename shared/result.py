@@ -18,6 +18,7 @@ from enum import StrEnum
 
 from pydantic import ConfigDict, Field
 
+from shared.attendance_report import Attendance
 from shared.contract_model import ContractModel
 from shared.errors import BridgeError, FieldProblem, GraphError, GraphErrorInfo, GraphThrottled, InvalidBooking
 from shared.graph_responses import bounded
@@ -43,6 +44,7 @@ class ResultStatus(StrEnum):
     SUPERSEDED = "superseded"  # a newer revision was already applied; this older one changed nothing
     REJECTED = "rejected"  # the booking message is invalid or not allowed; fix it at the source and send it again
     FAILED = "failed"  # Graph refused for a reason retrying cannot fix, or the last delivery failed
+    ATTENDANCE = "attendance"  # after the meeting: who attended (shared.attendance), or why that cannot be said
 
 
 class ResultWarning(ContractModel):
@@ -98,6 +100,11 @@ class ResultMessage(ContractModel):
     warnings: list[ResultWarning] = Field(
         default_factory=list,
         description="What could not be done without failing the booking, such as removing a moved booking's old meeting.",
+    )
+    attendance: Attendance | None = Field(
+        default=None,
+        description="For attendance: the meeting's attendance reports (none when Teams made none), possibly one part of "
+        "several; null when they could not be read (error says why).",
     )
     booking_message_id: str = Field(description="The Service Bus message id of the booking message.")
     processed_at: datetime

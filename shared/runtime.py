@@ -51,6 +51,7 @@ def build_pipeline(settings: Settings, credential: TokenCredential | None = None
         policy=settings.organizer_policy,
         limits=PipelineLimits(settings.max_delivery_count, settings.max_throttle_requeues),
         calendar_events=settings.calendar_events_enabled,
+        attendance_reports=settings.attendance_reports_enabled,
     )
 
 

@@ -44,6 +44,9 @@ MAX_THROTTLE_REQUEUES = "MAX_THROTTLE_REQUEUES"
 # Calendar mode: bookings with `calendar` become Outlook events; off unless the operator turns it on,
 # because it needs Calendars.ReadWrite, a permission over mailboxes, not only meetings.
 CALENDAR_EVENTS_ENABLED = "CALENDAR_EVENTS_ENABLED"
+# Attendance reports after the meeting: off unless the operator turns it on, because it needs
+# OnlineMeetingArtifact.Read.All, a permission over what happened in meetings, not only over the meetings.
+ATTENDANCE_REPORTS_ENABLED = "ATTENDANCE_REPORTS_ENABLED"
 # Set to "Development" by Core Tools (`func start`); an operator could set it in Azure too.
 FUNCTIONS_ENVIRONMENT = "AZURE_FUNCTIONS_ENVIRONMENT"
 # Set by the platform on every Azure Functions (App Service) instance, never by Core Tools: where one is present
@@ -104,6 +107,7 @@ APP_SETTINGS = (
     APPLICATIONINSIGHTS_CONNECTION_STRING,
     PYTHON_APPLICATIONINSIGHTS_ENABLE_TELEMETRY,
     CALENDAR_EVENTS_ENABLED,
+    ATTENDANCE_REPORTS_ENABLED,
 )
 # Settings infra leaves at the code's default: tuning knobs an operator may set, not wiring.
 TUNING_SETTINGS = (GRAPH_RETRY_BUDGET_SECONDS, MAX_THROTTLE_REQUEUES)
@@ -342,6 +346,7 @@ class Settings(BaseModel):
         DEFAULT_MAX_THROTTLE_REQUEUES, validation_alias=MAX_THROTTLE_REQUEUES
     )
     calendar_events_enabled: Flag = Field(False, validation_alias=CALENDAR_EVENTS_ENABLED)
+    attendance_reports_enabled: Flag = Field(False, validation_alias=ATTENDANCE_REPORTS_ENABLED)
     functions_environment: str | None = Field(None, validation_alias=FUNCTIONS_ENVIRONMENT)
     website_instance_id: str | None = Field(None, validation_alias=AZURE_INSTANCE_MARKERS[0])
     website_site_name: str | None = Field(None, validation_alias=AZURE_INSTANCE_MARKERS[1])

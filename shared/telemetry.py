@@ -50,6 +50,8 @@ ONLINE_MEETINGS = "onlineMeetings"
 EVENTS = "events"
 EVENT = "event"
 EVENT_CANCEL = "event cancel"
+ATTENDANCE_REPORTS = "attendanceReports"
+ATTENDANCE_RECORDS = "attendanceRecords"
 # A source that did not pass validation is counted as this, so a producer cannot mint metric series.
 UNKNOWN_SOURCE = "unknown"
 # A valid source the operator's ALLOWED_ORGANIZERS does not name: the schema lets through more names than a

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import unquote
 
+from simulator.attendance_api import AttendanceApi
 from simulator.create_or_get import parse_create_or_get
 from simulator.edm_datetime import now_ticks
 from simulator.events_api import EventsApi
@@ -59,6 +60,7 @@ class GraphApi:
         base_url: Callable[[], str],
         channels: Mapping[str, Iterable[str]] | None = None,
         events: EventsApi | None = None,
+        attendance: AttendanceApi | None = None,
     ) -> None:
         self._identity = identity
         self._store = store
@@ -72,6 +74,7 @@ class GraphApi:
             None if channels is None else {thread: frozenset(m.lower() for m in members) for thread, members in channels.items()}
         )
         self._events = events
+        self._attendance = attendance
 
     def deny(self, user_id: str) -> None:
         """Behave as if no application access policy covers `user_id`: their meetings answer 403."""
@@ -91,12 +94,16 @@ class GraphApi:
     def _answer(self, request: HttpRequest) -> HttpResponse:
         # Outlook events and the onlineMeetings collection (calendar mode) are the events side's.
         events_user = self._events.user_segment(request) if self._events is not None else None
-        route = _route(request) if events_user is None else None
+        # A meeting's attendance reports are the attendance side's.
+        attendance_user = self._attendance.user_segment(request) if self._attendance is not None else None
+        route = _route(request) if events_user is None and attendance_user is None else None
         problem = self._identity.check_bearer(request.headers.get("authorization"), self._base_url().removesuffix("/v1.0"))
         if problem is not None:
             raise GraphError(401, "InvalidAuthenticationToken", problem)
         if self._events is not None and events_user is not None:
             return self._events.answer(request, self._organizer(events_user))
+        if self._attendance is not None and attendance_user is not None:
+            return self._attendance.answer(request, self._organizer(attendance_user))
         assert route is not None
         if route.user is None:
             raise GraphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")

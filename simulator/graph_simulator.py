@@ -1,7 +1,8 @@
 """GraphSimulator: Graph's onlineMeetings endpoints and App Service's identity endpoint on one loopback port.
 
 Graph side: POST /v1.0/users/{userId}/onlineMeetings/createOrGet, and GET, PATCH and DELETE
-of /v1.0/users/{userId}/onlineMeetings/{meetingId}.
+of /v1.0/users/{userId}/onlineMeetings/{meetingId}; a meeting's attendance reports (simulator.attendance_api) and
+the organizer's Outlook events (simulator.events_api).
 
 The function app runs against it unchanged: GRAPH_BASE_URL points at /v1.0, and
 IDENTITY_ENDPOINT / IDENTITY_HEADER make azure-identity's ManagedIdentityCredential ask this
@@ -16,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
+from simulator.attendance_api import AttendanceApi
 from simulator.dispatch import Dispatcher
 from simulator.events_api import EventsApi
 from simulator.faults import Fault, FaultQueue
@@ -74,6 +76,7 @@ class GraphSimulator:
             expected_client_id=expected_client_id,
         )
         self._events = EventsApi(meetings=self._store, tenant_id=tenant_id, dial_in=dial_in, base_url=lambda: self.graph_base_url)
+        self._attendance = AttendanceApi(meetings=self._store, tenant_id=tenant_id, base_url=lambda: self.graph_base_url)
         self._graph = GraphApi(
             identity=self._identity,
             store=self._store,
@@ -83,6 +86,7 @@ class GraphSimulator:
             base_url=lambda: self.graph_base_url,
             channels=channels,
             events=self._events,
+            attendance=self._attendance,
         )
         self._dispatcher = Dispatcher(
             graph=self._graph,
@@ -172,8 +176,45 @@ class GraphSimulator:
         """
         self._store.clear()
         self._events.clear()
+        self._attendance.clear()
         self._faults.clear()
         self._recorder.reset()
+
+    # Attendance reports (after a meeting)
+
+    def add_attendance_report(
+        self,
+        organizer_id: str,
+        meeting_id: str,
+        *,
+        start: str,
+        end: str,
+        records: list[dict[str, Any]],
+        participant_count: int | None = None,
+    ) -> str:
+        """Teams made an attendance report of one session of this live meeting: its id. Times are Edm.DateTimeOffset
+        text, records Graph's attendanceRecord objects, returned as given."""
+        return self._attendance.add_report(
+            organizer_id, meeting_id, start=start, end=end, records=records, participant_count=participant_count
+        )
+
+    def hold_meeting(self, organizer_id: str, meeting_id: str) -> str:
+        """The meeting takes place as booked (everyone invited joins at its start, leaves at its end): its report's id."""
+        return self._attendance.hold_meeting(organizer_id, meeting_id)
+
+    def deny_meeting_artifacts(self, organizer_id: str) -> None:
+        """This organizer's attendance reports answer 403, as when the access policy does not cover OnlineMeetingArtifact."""
+        self._attendance.deny(organizer_id)
+
+    def allow_meeting_artifacts(self, organizer_id: str) -> None:
+        """Undo deny_meeting_artifacts, as when the policy is granted to the organizer."""
+        self._attendance.allow(organizer_id)
+
+    def page_attendance(self, page_size: int, *, next_link_base: str | None = None) -> None:
+        """Attendance lists answer `page_size` items a page; their next links lead below `next_link_base` if given (a
+        Graph that sends the client elsewhere: another origin, another version), else below graph_base_url."""
+        self._attendance.page_size = page_size
+        self._attendance.next_link_base = next_link_base
 
     # What happened
 

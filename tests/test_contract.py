@@ -239,6 +239,7 @@ def test_json_schema_names_the_fields_upstream_systems_rely_on() -> None:
         "channel",
         "language",
         "calendar",
+        "attendance",
     }
     assert set(schema["required"]) == {"schemaVersion", "source", "recordId", "organizerId"}
     assert schema["then"]["required"] == ["subject", "start", "end"]

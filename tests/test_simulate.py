@@ -29,8 +29,17 @@ def test_simulate_answers_every_committed_sample() -> None:
         ("samples/12-calendar-reschedule.json", "updated"),
         ("samples/13-calendar-cancel.json", "cancelled"),
         ("samples/14-calendar-organizer-only.json", "created"),
+        ("samples/15-attendance-report.json", "created"),
+        ("samples/15-attendance-report.json", "attendance"),
     ]
-    new, repeat, reschedule, invalid, unknown, late, cancel, options, channel, japanese, *calendar = results
+    new, repeat, reschedule, invalid, unknown, late, cancel, options, channel, japanese, *calendar, booked, attended = results
+    [report] = attended["attendance"]["reports"]
+    assert attended["attendance"]["meetingId"] == booked["meeting"]["id"]
+    assert {record["emailAddress"] for record in report["attendanceRecords"]} >= {
+        "student-117@lms.example",
+        "student-204@lms.example",
+    }
+    assert report["totalParticipantCount"] == 3 and attended["error"] is None
     assert calendar[0]["meeting"]["eventId"] and calendar[0]["meeting"]["joinWebUrl"] == calendar[1]["meeting"]["joinWebUrl"]
     assert calendar[1]["changedFields"] == ["start", "end"]
     assert calendar[2]["meetingExisted"] is True
@@ -60,7 +69,7 @@ def test_simulate_answers_every_committed_sample() -> None:
     assert "meeting deleted" in summaries[6]
     assert "channel=19:7ebda77322dd4505ac4dedb5b67df076@thread.tacv2" in summaries[8]
     assert "invitation=Microsoft Teams 会議に参加" in summaries[9]
-    assert summaries[-1] == "14 message(s), 14 answered, 0 left for redelivery"
+    assert summaries[-1] == "15 message(s), 15 answered, 0 left for redelivery; 1 attendance follow-up(s) run at once"
 
 
 def test_simulate_reads_json_lines_from_stdin_and_shows_progress() -> None:

@@ -394,7 +394,7 @@ def test_other_methods_on_a_meeting_get_405_and_create_or_get_routing_is_unchang
         f"{sim.graph_base_url}/users/{ORGANIZER}/onlineMeetings/createOrGet", headers=auth(token), timeout=5
     )
     collection = requests.get(f"{sim.graph_base_url}/users/{ORGANIZER}/onlineMeetings", headers=auth(token), timeout=5)
-    deeper = requests.get(f"{url}/attendanceReports", headers=auth(token), timeout=5)
+    deeper = requests.get(f"{url}/transcripts", headers=auth(token), timeout=5)
 
     for response in (post, put):
         assert graph_error(response)[:2] == (405, "MethodNotAllowed")

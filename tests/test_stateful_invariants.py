@@ -16,6 +16,9 @@ when a session lock is lost. After every step:
   record's next delivery retires it);
 - every booking message has one result a consumer can read after duplicate detection, or is
   dead-lettered with its `failed` result (attempted); no two booking messages share a result id;
+- after the meeting (upserts that ask for the attendance report, of meetings held or not): at most one `attendance`
+  result per revision of a record, and only for a revision that asked (besides one that says its follow-up gave up,
+  as a booking's `failed`), and none published while the record is cancelled at that revision or a later one;
 - nothing outside the closed error set escapes the function.
 
 CI runs a fixed seed and a bounded number of examples; HYPOTHESIS_PROFILE=long runs many more (tests/conftest.py).
@@ -110,6 +113,8 @@ class BridgeMachine(RuleBasedStateMachine):
         self.sent: list[Sent] = []
         self.bookings: dict[tuple[str, int], dict[str, Any]] = {}
         self.subjects = iter(range(1_000_000))
+        self.attendance_asked: set[tuple[str, int]] = set()
+        self.results_checked = 0
 
     def teardown(self) -> None:
         self.states.close()
@@ -132,6 +137,18 @@ class BridgeMachine(RuleBasedStateMachine):
         document = self._cancel(UNREVISIONED, organizer, None) if cancel else self._upsert(UNREVISIONED, organizer, None)
         self._send(UNREVISIONED, document)
 
+    @rule(record=st.sampled_from(RECORDS), organizer=st.sampled_from(ORGANIZERS), held=st.booleans())
+    def upsert_asking_for_attendance(self, record: str, organizer: str, held: bool) -> None:
+        """The meeting (booked long ago) took place if `held`: Teams made a report of its live meeting under that
+        organizer, if it has one. The follow-up looks at once, and reports it or that there is none."""
+        if held:
+            self._hold(record, organizer)
+        revision = self._next_revision(record)
+        document = self._upsert(record, organizer, revision)
+        document["attendance"] = {"report": True}
+        self.attendance_asked.add((record, revision))
+        self._send(record, document)
+
     @rule(record=st.sampled_from(RECORDS), data=st.data())
     def stale_resend(self, record: str, data: st.DataObject) -> None:
         older = [sent for sent in self.sent if sent.record == record]
@@ -142,7 +159,13 @@ class BridgeMachine(RuleBasedStateMachine):
     def replay_a_dead_letter(self, data: st.DataObject) -> None:
         if self.broker.dead_letters:
             letter = data.draw(st.sampled_from(self.broker.dead_letters)).message
-            self.broker.send(letter.body, message_id=letter.message_id, session_id=letter.session_id)
+            # With its properties, as bridgectl dlq replay sends it: a re-enqueued copy or a follow-up stays the bridge's.
+            self.broker.send(
+                letter.body,
+                message_id=letter.message_id,
+                session_id=letter.session_id,
+                application_properties=letter.application_properties,
+            )
             self.broker.run_until_idle(RUN_TIMEOUT_SECONDS)
 
     # Faults
@@ -162,11 +185,20 @@ class BridgeMachine(RuleBasedStateMachine):
         finally:
             self.graph.allow_organizer(organizer)
 
-    @rule(record=st.sampled_from(RECORDS), organizer=st.sampled_from(ORGANIZERS), cancel_second=st.booleans())
-    def two_deliveries_at_once(self, record: str, organizer: str, cancel_second: bool) -> None:
-        """A lost session lock: the record's next message runs while the first is still in Graph."""
+    @rule(
+        record=st.sampled_from(RECORDS),
+        organizer=st.sampled_from(ORGANIZERS),
+        cancel_second=st.booleans(),
+        attendance=st.booleans(),
+    )
+    def two_deliveries_at_once(self, record: str, organizer: str, cancel_second: bool, attendance: bool = False) -> None:
+        """A lost session lock: the record's next message runs while the first is still in Graph (the first may ask
+        for the attendance report: its follow-up comes after both)."""
         self.graph.inject(Fault(delay_seconds=0.5))
         first = self._upsert(record, organizer, self._next_revision(record))
+        if attendance:
+            first["attendance"] = {"report": True}
+            self.attendance_asked.add((record, first["revision"]))
         second_revision = self._next_revision(record)
         second = (
             self._cancel(record, organizer, second_revision)
@@ -239,6 +271,8 @@ class BridgeMachine(RuleBasedStateMachine):
         ids_by_booking: dict[str, set[str]] = defaultdict(set)
         for message in self.broker.results:
             result = ResultMessage.model_validate_json(str(message))
+            if result.status is ResultStatus.ATTENDANCE:
+                continue  # the follow-up's answer after the meeting (attendance_is_reported_once_per_revision)
             accepted[result.booking_message_id].append(result)
             ids_by_booking[result.booking_message_id].add(str(message.message_id))
         dead = {letter.message.message_id for letter in self.broker.dead_letters}
@@ -254,6 +288,28 @@ class BridgeMachine(RuleBasedStateMachine):
         for booking, ids in ids_by_booking.items():
             for result_id in ids:
                 assert owners.setdefault(result_id, booking) == booking, "two bookings share a result id"
+
+    @invariant()
+    def attendance_is_reported_once_per_revision_and_never_for_a_cancelled_record(self) -> None:
+        reported: dict[tuple[str | None, int | None], set[str]] = defaultdict(set)
+        for index, message in enumerate(self.broker.results):
+            result = ResultMessage.model_validate_json(str(message))
+            if result.status is not ResultStatus.ATTENDANCE:
+                continue
+            key = (result.record_id, result.revision)
+            assert key in self.attendance_asked, f"{key}: an attendance result for a revision that did not ask"
+            gave_up = result.error is not None and result.error.message.startswith("gave up after")
+            if not gave_up:
+                reported[key].add(str(message.message_id))
+            if index >= self.results_checked:
+                assert result.record_id is not None and result.revision is not None
+                state = self.states.read(derive_external_id("stateful", result.record_id))
+                assert state is not None and not (
+                    state.cancelled and state.revision is not None and state.revision >= result.revision
+                ), f"{key}: attendance published for a record cancelled at revision {state.revision if state else None}"
+        for key, ids in reported.items():
+            assert len(ids) <= 1, f"{key}: {len(ids)} attendance results"
+        self.results_checked = len(self.broker.results)
 
     @invariant()
     def only_the_closed_error_set_escapes(self) -> None:
@@ -274,6 +330,24 @@ class BridgeMachine(RuleBasedStateMachine):
             for organizer, held in state.leftovers if state else ():
                 left.add((organizer, external_id) if held == UNKNOWN_MEETING else held)
         return left
+
+    def _hold(self, record: str, organizer: str) -> None:
+        """The record's live meeting under `organizer` (its event's Teams meeting for a calendar record) takes place."""
+        external_id = derive_external_id("stateful", record)
+        if record in CALENDAR_RECORDS:
+            urls = {
+                event["onlineMeeting"]["joinUrl"]
+                for event in self.graph.events()
+                if event["_organizerId"] == organizer
+                and event["_properties"].get(EXTERNAL_ID_PROPERTY) == external_id
+                and event.get("onlineMeeting")
+            }
+            meetings = [meeting for meeting in self.graph.meetings() if meeting["joinWebUrl"] in urls]
+        else:
+            found = self.graph.meeting_for(organizer, external_id)
+            meetings = [found] if found is not None else []
+        for meeting in meetings:
+            self.graph.hold_meeting(organizer, meeting["id"])
 
     def _next_revision(self, record: str) -> int:
         self.revisions[record] += 1
@@ -354,6 +428,7 @@ def _configure(graph: GraphSimulator, azurite: str, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("GRAPH_RETRY_BUDGET_SECONDS", "2")
     monkeypatch.setenv("BOOKINGS_MAX_DELIVERY_COUNT", str(MAX_DELIVERY_COUNT))
     monkeypatch.setenv("CALENDAR_EVENTS_ENABLED", "true")
+    monkeypatch.setenv("ATTENDANCE_REPORTS_ENABLED", "true")
 
 
 def test_a_lost_answer_for_a_meeting_that_may_already_exist_leaves_the_state_at_the_older_revision(
@@ -376,5 +451,39 @@ def test_a_lost_answer_for_a_meeting_that_may_already_exist_leaves_the_state_at_
         organizer=organizer,
     )
     machine.teams_matches_the_record_state()
+    machine.every_booking_has_one_answer_or_a_dead_letter()
+    machine.teardown()
+
+
+def test_a_follow_up_reports_once_and_nothing_once_its_record_is_cancelled(
+    managed_identity: GraphSimulator, azurite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The follow-up's rule by hand: a held meeting reported once (a re-send schedules no second follow-up), one never
+    held reported as unavailable, and a record cancelled while its upsert ran (a lost lock) reports nothing."""
+    _configure(managed_identity, azurite, monkeypatch)
+    machine = BridgeMachine(managed_identity, azurite, monkeypatch)
+    organizer = ORGANIZERS[0]
+    machine.upsert("R1", organizer, 1)
+    machine.upsert_asking_for_attendance("R1", organizer, held=True)
+    machine._send("R1", machine.bookings[("R1", machine.revisions["R1"])])
+    machine.upsert_asking_for_attendance("R2", organizer, held=False)
+    machine.upsert_asking_for_attendance("C1", organizer, held=False)
+    machine.attendance_is_reported_once_per_revision_and_never_for_a_cancelled_record()
+    machine.two_deliveries_at_once("R1", organizer, cancel_second=True, attendance=True)
+    lost_lock_revision = machine.revisions["R1"] - 1
+    follow_ups = [message for message in machine.broker.requeued if b'"followUp"' in b"".join(message.body)]
+    assert [json.loads(b"".join(message.body))["revision"] for message in follow_ups][-1] == lost_lock_revision
+
+    attendance = [
+        ResultMessage.model_validate_json(str(message))
+        for message in machine.broker.results
+        if ResultMessage.model_validate_json(str(message)).status is ResultStatus.ATTENDANCE
+    ]
+    assert [(r.record_id, r.error.code if r.error else None) for r in attendance] == [
+        ("R1", None),
+        ("R2", "attendance_unavailable"),
+        ("C1", "attendance_unavailable"),
+    ]
+    machine.attendance_is_reported_once_per_revision_and_never_for_a_cancelled_record()
     machine.every_booking_has_one_answer_or_a_dead_letter()
     machine.teardown()

@@ -34,7 +34,7 @@ def test_one_invalid_input_means_nothing_is_sent(broker: Broker, capsys: pytest.
     invalid = SAMPLES / "04-invalid.json"
     assert f"{invalid}: start: must be an ISO 8601 date-time" in err
     assert f"{invalid}: room: is not a field of schema version 1" in err
-    assert "nothing sent: 1 of 14 message(s) are invalid" in err
+    assert f"nothing sent: 1 of {len(list(SAMPLES.glob('*.json')))} message(s) are invalid" in err
 
 
 def test_a_body_that_is_not_json_is_named_too(broker: Broker, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -58,7 +58,7 @@ def test_skip_invalid_sends_the_original_bytes_of_the_valid_ones(broker: Broker,
     lines = [json.loads(line) for line in out.splitlines()]
     assert [line["messageId"] for line in lines] == [message.message_id for message in sent]
     assert lines[0]["externalId"] == derive_external_id("crm-eu", "BK-10023")
-    assert "invalid: " in err and f"sent 13 message(s) to bookings in {NAMESPACE}" in err
+    assert "invalid: " in err and f"sent {len(list(SAMPLES.glob('*.json'))) - 1} message(s) to bookings in {NAMESPACE}" in err
 
 
 def test_correlation_id_on_request_and_session_id_always_the_external_id(

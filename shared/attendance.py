@@ -1,0 +1,351 @@
+"""After the meeting: who attended, back to the source, as a follow-up on the bookings queue.
+
+A booking with `attendance: {"report": true}` that the bridge applied schedules a follow-up: a message on the bookings
+queue, in the record's session (its externalId), with a scheduled enqueue time FIRST_LOOK after the meeting's end. It
+is a re-enqueued copy as shared.requeue makes them (the follow-up's own id as the original message id, the look's
+number as the count), so Service Bus orders it behind the record's other messages, and the record state and every
+failure rule (shared.failure_policy) apply to it as to a booking. When it comes back:
+
+- stale: the record state is at another revision, cancelled, or holds another meeting (a reschedule, a cancel, a move
+  since) -> nothing is published and Graph is not called; a newer revision that asks for it has its own follow-up;
+- the operator turned attendance reports off since -> one `attendance` result with attendance_not_enabled, no Graph call;
+- Graph has reports of the meeting -> one `attendance` result with every report and every record, from every page
+  (in parts when too large for one message: shared.attendance_report); for a channel meeting only the reports that
+  started around the meeting's own times, since Graph lists every meeting of the channel;
+- none yet -> the next look, scheduled later each time (FIRST_LOOK after the end, then twice as long after the end each
+  time) up to LAST_LOOK after the end; a look then that finds none publishes one `attendance` result with
+  attendance_unavailable.
+
+A follow-up reads the meeting its revision applied (its organizer and onlineMeeting id, kept in the message and checked
+against the record state): a booking moved to another organizer is a newer revision, whose follow-up reads the meeting
+that then took place under the new organizer. A calendar booking's meeting is the event's onlineMeeting, found by its
+join URL when the booking was applied (shared.calendar_lifecycle): both modes read the same reports.
+
+At most one follow-up per revision: the record state remembers the revision whose follow-up was scheduled, written with
+the booking's own state, so a re-send or a redelivery of that revision schedules no second one. The result's message id
+is derived from the record, the revision and the part, so a redelivered follow-up publishes nothing new; a follow-up
+that gave up (dead-lettered) answers under an id of its own, so a replay that then finds the report still reaches the
+source. Attendees' addresses go to the result only: the log lines here carry ids and counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import AwareDatetime, ConfigDict, ValidationError
+
+from shared.attendance_report import (
+    Attendance,
+    AttendanceReport,
+    MalformedAttendance,
+    attendance_parts,
+    in_meeting_window,
+    in_order,
+    record_count,
+    report_from_graph,
+    report_id,
+)
+from shared.booking import Booking
+from shared.contract_model import ContractModel
+from shared.errors import (
+    AttendanceAccessDenied,
+    BookingIdentity,
+    GraphAccessDenied,
+    GraphErrorInfo,
+    GraphRefused,
+    GraphUnavailable,
+)
+from shared.external_id import derive_external_id
+from shared.graph_client import GraphClient
+from shared.inbound import InboundMessage
+from shared.log_text import escaped
+from shared.meeting import Meeting
+from shared.record_state import RecordState, RecordStateStore
+from shared.requeue import Requeue, requeued_copy
+from shared.result import ResultError, ResultMessage, ResultStatus, failure_error, graph_error
+from shared.telemetry import describe_booking
+
+if TYPE_CHECKING:
+    from shared.pipeline import Delivery
+
+logger = logging.getLogger(__name__)
+
+# Fixed for ever: follow-up ids and the keys of attendance results are derived from them.
+FOLLOW_UP_NAMESPACE = uuid.UUID("4e8a1f63-7c2d-4b95-a0e6-2d9f5c8b1a74")
+ATTENDANCE_RESULT_NAMESPACE = uuid.UUID("b7d3c2a9-5e14-4f08-9b6a-8c1e0f4d2a53")
+# Teams makes a report once everyone has left; meetings often run a little over.
+FIRST_LOOK = timedelta(minutes=10)
+# Long enough for a meeting that ran hours over, short enough that the source hears within a day.
+LAST_LOOK = timedelta(hours=24)
+# Result codes (the result's error.code), defined once.
+ATTENDANCE_NOT_ENABLED = "attendance_not_enabled"
+ATTENDANCE_UNAVAILABLE = "attendance_unavailable"
+
+Publish = Callable[["Delivery", ResultMessage], None]
+
+
+class FollowUp(ContractModel):
+    """The follow-up message's body: which meeting of which revision to read, and what the result names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    follow_up: Literal["attendance"]
+    source: str
+    record_id: str
+    external_id: str
+    revision: int
+    organizer_id: str
+    meeting_id: str
+    start: AwareDatetime
+    end: AwareDatetime
+    channel_thread_id: str | None = None
+    booking_message_id: str
+
+    @property
+    def identity(self) -> BookingIdentity:
+        return BookingIdentity(self.source, self.record_id, self.revision, self.organizer_id)
+
+
+def asks_for_attendance(booking: Booking) -> bool:
+    return booking.attendance is not None and booking.attendance.report
+
+
+def attendance_not_enabled() -> ResultError:
+    return ResultError(
+        code=ATTENDANCE_NOT_ENABLED,
+        message="the booking asks for the attendance report after the meeting, but the operator has not enabled it "
+        "(ATTENDANCE_REPORTS_ENABLED, with the OnlineMeetingArtifact.Read.All permission); send it without "
+        "`attendance`, or ask the operator",
+    )
+
+
+def follow_up_id(external_id: str, revision: int) -> str:
+    """The follow-up's own message id (its copies' ids are derived from it, as a re-enqueued booking's are)."""
+    return str(uuid.uuid5(FOLLOW_UP_NAMESPACE, f"{external_id}\n{revision}"))
+
+
+def next_look(end: datetime, after: datetime) -> datetime | None:
+    """The first look after `after`: FIRST_LOOK after the end, then twice as long after it each time, the last
+    LAST_LOOK after the end; None once that has passed."""
+    offset = FIRST_LOOK
+    while offset < LAST_LOOK:
+        if end + offset > after:
+            return end + offset
+        offset *= 2
+    return end + LAST_LOOK if end + LAST_LOOK > after else None
+
+
+class AttendanceFollowUps:
+    """Schedules a booking's follow-up and runs it when it comes back (thread-safe, stateless)."""
+
+    def __init__(
+        self,
+        graph: GraphClient,
+        states: RecordStateStore,
+        requeue: Requeue | None,
+        *,
+        enabled: bool,
+        now: Callable[[], datetime],
+    ) -> None:
+        if enabled and requeue is None:
+            raise ValueError("attendance follow-ups are scheduled on the bookings queue: the pipeline needs its Requeue")
+        self._graph = graph
+        self._states = states
+        self._requeue = requeue
+        self.enabled = enabled
+        self._now = now
+
+    def recognised(self, message: InboundMessage) -> FollowUp | None:
+        """The follow-up a message carries, or None for a booking. Believed only of a copy whose id is the one the
+        bridge gives it, in the record's own session (a producer's message is a booking, whatever its body)."""
+        if message.requeue_count == 0:
+            return None
+        try:
+            follow_up = FollowUp.model_validate_json(message.body)
+        except ValidationError:
+            return None
+        if (
+            message.original_id != follow_up_id(follow_up.external_id, follow_up.revision)
+            or follow_up.external_id != derive_external_id(follow_up.source, follow_up.record_id)
+            or message.session_id not in (None, follow_up.external_id)
+        ):
+            return None
+        return follow_up
+
+    def schedule(self, booking: Booking, meeting: Meeting | None, stored: RecordState, message: InboundMessage) -> RecordState:
+        """Send the first look of an applied upsert that asks for attendance, unless its revision's is sent already;
+        the state to store then remembers the revision, written with the booking's own state."""
+        if not (self.enabled and asks_for_attendance(booking)) or booking.action != "upsert" or meeting is None:
+            return stored
+        if booking.revision is None or booking.start is None or booking.end is None:
+            return stored  # the contract refuses attendance without them
+        if stored.attendance_scheduled == booking.revision:
+            return stored
+        follow_up = FollowUp(
+            follow_up="attendance",
+            source=booking.source,
+            record_id=booking.record_id,
+            external_id=stored.external_id,
+            revision=booking.revision,
+            organizer_id=booking.organizer_id,
+            meeting_id=meeting.id,
+            start=booking.start,
+            end=booking.end,
+            channel_thread_id=stored.channel_thread_id or None,
+            booking_message_id=message.original_id,
+        )
+        now = self._now()
+        self._send(follow_up, 1, max(now, follow_up.end + FIRST_LOOK), now, message.correlation_id or message.original_id)
+        return replace(stored, attendance_scheduled=booking.revision)
+
+    def run(self, follow_up: FollowUp, delivery: Delivery, publish: Publish) -> ResultMessage | None:
+        """One look: the result to publish (its earlier parts already published), or None when stale or looking later."""
+        message = delivery.message
+        delivery.identity, delivery.external_id = follow_up.identity, follow_up.external_id
+        describe_booking(
+            external_id=follow_up.external_id, source=follow_up.source, revision=follow_up.revision, message_id=message.message_id
+        )
+        state = self._states.read(follow_up.external_id)
+        if not _current(state, follow_up):
+            logger.info(
+                "attendance follow-up is stale; nothing reported externalId=%s revision=%s appliedRevision=%s cancelled=%s "
+                "look=%d",
+                follow_up.external_id,
+                follow_up.revision,
+                state.revision if state else None,
+                state.cancelled if state else None,
+                message.requeue_count,
+            )
+            return None
+        if not self.enabled:
+            return self._answer(delivery, follow_up, error=attendance_not_enabled())
+        reports, request_id = self._reports(follow_up)
+        if reports:
+            parts = attendance_parts(follow_up.meeting_id, reports)
+            for attendance in parts[:-1]:
+                publish(delivery, self._answer(delivery, follow_up, attendance=attendance, graph_request_id=request_id))
+            return self._answer(delivery, follow_up, attendance=parts[-1], graph_request_id=request_id)
+        now = self._now()
+        later = next_look(follow_up.end, now)
+        if later is None:
+            return self._answer(
+                delivery,
+                follow_up,
+                attendance=Attendance(meeting_id=follow_up.meeting_id),
+                graph_request_id=request_id,
+                error=ResultError(
+                    code=ATTENDANCE_UNAVAILABLE,
+                    message=f"Teams made no attendance report of the meeting within {LAST_LOOK.total_seconds() / 3600:.0f} "
+                    "hours of its end (nobody joined, or the organizer's policy turns attendance reports off)",
+                ),
+            )
+        self._send(follow_up, message.requeue_count + 1, later, now, message.correlation_id)
+        return None
+
+    def failed(self, delivery: Delivery, error: Exception, deliveries: int | None) -> ResultMessage:
+        """The `attendance` result of a follow-up that failed: Graph's refusal (final), or giving up on its last
+        delivery (under an id of its own, so a replay that succeeds still reaches the source)."""
+        follow_up = delivery.follow_up
+        assert follow_up is not None
+        if isinstance(error, GraphRefused) and deliveries is None:
+            answer = graph_error(error.info)
+        else:
+            answer = failure_error(error, deliveries)
+        request_id = error.info.request_id if isinstance(error, GraphRefused) else None
+        return self._answer(delivery, follow_up, error=answer, graph_request_id=request_id, gave_up=deliveries is not None)
+
+    def _reports(self, follow_up: FollowUp) -> tuple[list[AttendanceReport], str | None]:
+        """The meeting's reports with all their records, oldest first (a channel's: only the meeting's own)."""
+        organizer, meeting = follow_up.organizer_id, follow_up.meeting_id
+        deadline = self._graph.deadline()
+        try:
+            listed, request_id = self._graph.attendance_reports(organizer, meeting, deadline)
+            if follow_up.channel_thread_id:
+                listed = [report for report in listed if in_meeting_window(report, follow_up.start, follow_up.end)]
+            reports = [
+                report_from_graph(report, self._graph.attendance_records(organizer, meeting, report_id(report), deadline))
+                for report in listed
+            ]
+        except GraphAccessDenied as error:
+            raise AttendanceAccessDenied(error.info) from error
+        except MalformedAttendance as error:
+            raise GraphUnavailable(GraphErrorInfo(200, "InvalidResponse", str(error)), 1) from error
+        return in_order(reports), request_id
+
+    def _send(self, follow_up: FollowUp, look: int, at: datetime, now: datetime, correlation_id: str | None) -> None:
+        assert self._requeue is not None  # enabled needs it (__init__)
+        copy = requeued_copy(
+            follow_up.model_dump_json(by_alias=True).encode("utf-8"),
+            original_id=follow_up_id(follow_up.external_id, follow_up.revision),
+            count=look,
+            session_id=follow_up.external_id,
+            correlation_id=correlation_id,
+            delay_seconds=max(0.0, (at - now).total_seconds()),
+            now=now,
+        )
+        self._requeue.send(copy, "the attendance follow-up")
+        logger.info(
+            "attendance follow-up scheduled externalId=%s revision=%s look=%d scheduledFor=%s",
+            follow_up.external_id,
+            follow_up.revision,
+            look,
+            copy.scheduled_enqueue_time_utc.isoformat() if copy.scheduled_enqueue_time_utc else None,
+        )
+
+    def _answer(
+        self,
+        delivery: Delivery,
+        follow_up: FollowUp,
+        *,
+        attendance: Attendance | None = None,
+        error: ResultError | None = None,
+        graph_request_id: str | None = None,
+        gave_up: bool = False,
+    ) -> ResultMessage:
+        """An `attendance` result; the delivery's result key is set to the one its message id is derived from."""
+        part = attendance.part if attendance is not None else 1
+        outcome = "gave up" if gave_up else f"part {part}"
+        delivery.result_key = str(
+            uuid.uuid5(ATTENDANCE_RESULT_NAMESPACE, f"{follow_up.external_id}\n{follow_up.revision}\n{outcome}")
+        )
+        if attendance is not None:
+            logger.info(
+                "attendance read externalId=%s revision=%s reports=%d records=%d part=%d parts=%d graphRequestId=%s",
+                follow_up.external_id,
+                follow_up.revision,
+                len(attendance.reports),
+                record_count(attendance),
+                attendance.part,
+                attendance.parts,
+                escaped(graph_request_id) if graph_request_id else None,
+            )
+        return ResultMessage(
+            status=ResultStatus.ATTENDANCE,
+            source=follow_up.source,
+            record_id=follow_up.record_id,
+            revision=follow_up.revision,
+            external_id=follow_up.external_id,
+            organizer_id=follow_up.organizer_id,
+            meeting=None,
+            error=error,
+            graph_request_id=graph_request_id,
+            attendance=attendance,
+            booking_message_id=follow_up.booking_message_id,
+            processed_at=self._now(),
+        )
+
+
+def _current(state: RecordState | None, follow_up: FollowUp) -> bool:
+    """Whether the record still is as the follow-up's revision left it: that revision, live, the same meeting."""
+    return (
+        state is not None
+        and not state.cancelled
+        and state.revision == follow_up.revision
+        and state.organizer_id == follow_up.organizer_id
+        and state.meeting_id == follow_up.meeting_id
+    )

@@ -1,0 +1,79 @@
+"""What the record state keeps for the attendance follow-up: the revision whose follow-up is scheduled."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from shared.booking import parse_booking
+from shared.ordering import applied_state
+from shared.record_state import (
+    STATE_ROW_KEY,
+    AppliedOutcome,
+    MemoryRecordStateStore,
+    RecordState,
+    RecordStateStore,
+    TableRecordStateStore,
+)
+from shared.table_client import TableClient
+from tests.follow_ups import attendance_booking
+
+CLIENT_OPTIONS = {"connect_timeout": 2.0, "read_timeout": 5.0, "max_connections": 4}
+
+
+@pytest.fixture(params=["memory", "table"])
+def store(request: pytest.FixtureRequest) -> Iterator[RecordStateStore]:
+    opened: RecordStateStore = (
+        MemoryRecordStateStore()
+        if request.param == "memory"
+        else TableRecordStateStore.for_emulator(request.getfixturevalue("azurite"), f"state{uuid.uuid4().hex}")
+    )
+    yield opened
+    opened.close()
+
+
+def state(**fields: object) -> RecordState:
+    return replace(RecordState(str(uuid.uuid4()), 3, False, "7b1c1e7a-5f0e-4c39-9c3d-2f1f2d6f7a10", "MSo3YjFj"), **fields)
+
+
+def test_the_scheduled_revision_reads_back(store: RecordStateStore) -> None:
+    written = store.write(state(attendance_scheduled=2**63 - 1), expected=None)
+
+    assert store.read(written.external_id) == written
+
+
+@pytest.mark.parametrize("stored", ["", "-1", "3.0", "9223372036854775808", "1" * 5000, "٣"])
+def test_an_unreadable_scheduled_revision_reads_as_none_scheduled(azurite: str, stored: str) -> None:
+    store = TableRecordStateStore.for_emulator(azurite, f"state{uuid.uuid4().hex}")
+    client = TableClient.for_emulator(azurite, store._table, **CLIENT_OPTIONS)
+    external_id = str(uuid.uuid4())
+    entity = {"PartitionKey": external_id, "RowKey": STATE_ROW_KEY, "Revision": "3", "Revision@odata.type": "Edm.Int64"}
+    assert client.insert({**entity, "AttendanceScheduled": stored}).status == 204
+
+    read = store.read(external_id)
+
+    assert read is not None and read.attendance_scheduled is None
+    client.close()
+    store.close()
+
+
+@pytest.mark.parametrize("action", ["upsert", "cancel"])
+def test_every_later_write_keeps_the_scheduled_revision(action: str) -> None:
+    """A redelivery of the revision then finds it (and schedules no second follow-up); a newer revision does not."""
+    previous = state(attendance_scheduled=3)
+    booking = parse_booking(json.dumps(attendance_booking(revision=4, action=action)).encode())
+
+    stored = applied_state(
+        previous,
+        booking,
+        previous.external_id,
+        meeting_id=previous.meeting_id,
+        cancelled=action == "cancel",
+        outcome=AppliedOutcome("key", "updated"),
+    )
+
+    assert stored.attendance_scheduled == 3

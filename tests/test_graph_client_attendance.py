@@ -1,0 +1,133 @@
+"""GraphClient's attendance calls over real HTTP on loopback: every page, and next links only on Graph's own origin."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+from shared.errors import GraphRefused, GraphUnavailable
+from shared.graph_client import GraphClient
+from shared.retry_policy import RetryPolicy
+from simulator import GraphSimulator
+from tests.bookings import ORGANIZER_ID
+from tests.follow_ups import record
+from tests.test_graph_client import BODY, client_for
+
+
+class Counting(BaseHTTPRequestHandler):
+    """Counts the requests it gets and answers an empty collection: where a misled client would go."""
+
+    protocol_version = "HTTP/1.1"
+    requests: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        Counting.requests.append(self.path)
+        body = b'{"value": []}'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[str]:
+    """Another origin on loopback, that counts what reaches it."""
+    Counting.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Counting)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def client(managed_identity: GraphSimulator) -> Iterator[GraphClient]:
+    graph_client = client_for(managed_identity, retry_policy=RetryPolicy(budget_seconds=5, base_delay_seconds=0.01))
+    yield graph_client
+    graph_client.close()
+
+
+@pytest.fixture
+def meeting_id(client: GraphClient) -> str:
+    return str(client.create_or_get(ORGANIZER_ID, BODY).payload["id"])
+
+
+def test_every_page_of_reports_and_records_is_read(client: GraphClient, graph: GraphSimulator, meeting_id: str) -> None:
+    report_id = graph.add_attendance_report(
+        ORGANIZER_ID,
+        meeting_id,
+        start="2026-12-01T09:00:00Z",
+        end="2026-12-01T09:30:00Z",
+        records=[record(f"person-{n}@contoso.com") for n in range(11)],
+    )
+    for hour in range(10, 14):
+        start = f"2026-12-01T{hour}:00:00Z"
+        graph.add_attendance_report(ORGANIZER_ID, meeting_id, start=start, end=start, records=[])
+    graph.page_attendance(2)
+
+    reports, request_id = client.attendance_reports(ORGANIZER_ID, meeting_id)
+    records = client.attendance_records(ORGANIZER_ID, meeting_id, report_id)
+
+    assert len(reports) == 5 and request_id
+    assert sorted(r["emailAddress"] for r in records) == sorted(f"person-{n}@contoso.com" for n in range(11))
+    assert len(graph.graph_requests()) == 1 + 3 + 6
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "{elsewhere}/v1.0",
+        "{graph}/beta",
+        "{graph}/v1.0/..",
+        "{graph_https}/v1.0",
+        "//{host}/v1.0",
+        "",
+        "http://user:secret@{host}/v1.0",
+        "{graph}/v1.0\n",
+    ],
+    ids=[
+        "another origin",
+        "another API version",
+        "a dot segment",
+        "another scheme",
+        "scheme-relative",
+        "relative",
+        "credentials",
+        "a line break",
+    ],
+)
+def test_a_next_link_that_leaves_graphs_origin_or_version_is_never_followed(
+    client: GraphClient, graph: GraphSimulator, meeting_id: str, elsewhere: str, base: str
+) -> None:
+    """Following it would carry the bridge's token elsewhere, and bring back addresses from who knows where."""
+    for hour in (9, 10):
+        start = f"2026-12-01T{hour:02d}:00:00Z"
+        graph.add_attendance_report(ORGANIZER_ID, meeting_id, start=start, end=start, records=[])
+    origin = graph.graph_base_url.removesuffix("/v1.0")
+    graph.page_attendance(
+        1,
+        next_link_base=base.format(
+            elsewhere=elsewhere, graph=origin, graph_https=origin.replace("http:", "https:"), host=origin.removeprefix("http://")
+        ),
+    )
+
+    with pytest.raises(GraphUnavailable) as raised:
+        client.attendance_reports(ORGANIZER_ID, meeting_id)
+
+    assert raised.value.info.code == "InvalidResponse"
+    assert "nextLink" in raised.value.info.message
+    assert Counting.requests == []
+    assert len(graph.graph_requests()) == 2  # createOrGet, then the first page only
+
+
+def test_a_meeting_graph_does_not_know_is_refused_with_404(client: GraphClient) -> None:
+    with pytest.raises(GraphRefused) as refused:
+        client.attendance_reports(ORGANIZER_ID, "MSpub3QtYS1tZWV0aW5n")
+    assert refused.value.info.http_status == 404
