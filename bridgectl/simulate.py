@@ -224,8 +224,7 @@ def run_simulation(
         return EXIT_INTERRUPTED
     ran_line = f"; {ran} attendance follow-up(s) run at once" if ran else ""
     err.write(
-        f"{len(inputs)} message(s), {len(inputs) - len(redelivered)} answered, {len(redelivered)} left for redelivery"
-        f"{ran_line}\n"
+        f"{len(inputs)} message(s), {len(inputs) - len(redelivered)} answered, {len(redelivered)} left for redelivery{ran_line}\n"
     )
     return EXIT_FAILED if redelivered or follow_ups_left else EXIT_OK
 
