@@ -9,6 +9,8 @@ give it Graph's latency and throttling, to watch the app under load.
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import threading
 from typing import NoReturn
 
@@ -36,6 +38,42 @@ def port_number(text: str) -> int:
     return port
 
 
+def positive_number(text: str) -> float:
+    """A finite number above 0 (a rate: 0 or less would refuse every request, which no Graph does)."""
+    number = _finite(text)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not above 0")
+    return number
+
+
+def non_negative_number(text: str) -> float:
+    """A finite number, 0 or more (a latency)."""
+    number = _finite(text)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is below 0")
+    return number
+
+
+def _finite(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return number
+
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def guid(text: str) -> str:
+    """An Entra object, tenant or client id: Graph addresses users by object id with application permissions."""
+    if not _GUID.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a GUID such as {DEFAULT_TENANT_ID}")
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line, serve, and stop cleanly on Ctrl-C."""
     parser = _OneLineErrors(
@@ -47,14 +85,20 @@ def main(argv: list[str] | None = None) -> None:
         ),
     )
     parser.add_argument("--port", type=port_number, default=8010, help="port on 127.0.0.1 (0 picks a free one; default 8010)")
-    parser.add_argument("--tenant-id", default=DEFAULT_TENANT_ID)
-    parser.add_argument("--client-id", help="the user-assigned identity's client id; token requests for others get 400")
-    parser.add_argument("--organizer", action="append", help="a user id that exists (repeatable); default: every GUID")
-    parser.add_argument("--deny", action="append", default=[], help="a user id without an application access policy (repeatable)")
-    parser.add_argument("--no-dial-in", action="store_true", help="organizers have no Audio Conferencing licence")
-    parser.add_argument("--latency-ms", type=float, default=0, help="added to every Graph answer (default 0)")
+    parser.add_argument("--tenant-id", type=guid, default=DEFAULT_TENANT_ID)
     parser.add_argument(
-        "--rate", type=float, help="Graph requests per second before answering 429 with Retry-After (default: unlimited)"
+        "--client-id", type=guid, help="the user-assigned identity's client id; token requests for others get 400"
+    )
+    parser.add_argument("--organizer", type=guid, action="append", help="a user id that exists (repeatable); default: every GUID")
+    parser.add_argument(
+        "--deny", type=guid, action="append", default=[], help="a user id without an application access policy (repeatable)"
+    )
+    parser.add_argument("--no-dial-in", action="store_true", help="organizers have no Audio Conferencing licence")
+    parser.add_argument("--latency-ms", type=non_negative_number, default=0, help="added to every Graph answer (default 0)")
+    parser.add_argument(
+        "--rate",
+        type=positive_number,
+        help="Graph requests per second before answering 429 with Retry-After (default: unlimited)",
     )
     args = parser.parse_args(argv)
 
