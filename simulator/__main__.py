@@ -2,8 +2,9 @@
 
 Serves POST /v1.0/users/{userId}/onlineMeetings/createOrGet, GET/PATCH/DELETE of
 /v1.0/users/{userId}/onlineMeetings/{meetingId} and the identity endpoint /msi/token.
-Prints the settings the function app needs, in `export`-able form. `--latency-ms` and `--rate`
-give it Graph's latency and throttling, to watch the app under load.
+Prints the settings the function app needs, in `export`-able form. `--latency-ms` (with
+`--latency-p99-ms`, a spread), `--rate` and `--mailbox-concurrency` give it Graph's latency and
+throttling, to watch the app under load.
 """
 
 from __future__ import annotations
@@ -54,6 +55,17 @@ def non_negative_number(text: str) -> float:
     return number
 
 
+def positive_integer(text: str) -> int:
+    """A whole number, 1 or more."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not 1 or more")
+    return number
+
+
 def _finite(text: str) -> float:
     try:
         number = float(text)
@@ -94,13 +106,29 @@ def main(argv: list[str] | None = None) -> None:
         "--deny", type=guid, action="append", default=[], help="a user id without an application access policy (repeatable)"
     )
     parser.add_argument("--no-dial-in", action="store_true", help="organizers have no Audio Conferencing licence")
-    parser.add_argument("--latency-ms", type=non_negative_number, default=0, help="added to every Graph answer (default 0)")
+    parser.add_argument(
+        "--latency-ms", type=non_negative_number, default=0, help="added to every Graph answer; its median with --latency-p99-ms"
+    )
+    parser.add_argument(
+        "--latency-p99-ms",
+        type=non_negative_number,
+        help="the latency's 99th percentile (default: constant)",
+    )
     parser.add_argument(
         "--rate",
         type=positive_number,
-        help="Graph requests per second before answering 429 with Retry-After (default: unlimited)",
+        help="the tenant's Graph requests per second before answering 429 with Retry-After (default: unlimited)",
+    )
+    parser.add_argument(
+        "--mailbox-concurrency",
+        type=positive_integer,
+        help="requests in progress on one user's /events before a 429 ApplicationThrottled (Outlook: 4; default: none)",
     )
     args = parser.parse_args(argv)
+    if args.latency_p99_ms is not None and args.latency_p99_ms < args.latency_ms:
+        parser.error(f"argument --latency-p99-ms: {args.latency_p99_ms:g} is below --latency-ms {args.latency_ms:g}")
+    if args.latency_p99_ms and not args.latency_ms:
+        parser.error("argument --latency-p99-ms: a spread needs a median: set --latency-ms above 0 too")
 
     simulator = GraphSimulator(
         known_organizers=args.organizer,
@@ -109,7 +137,9 @@ def main(argv: list[str] | None = None) -> None:
         dial_in=not args.no_dial_in,
         port=args.port,
         latency_seconds=args.latency_ms / 1000,
+        latency_p99_seconds=None if args.latency_p99_ms is None else args.latency_p99_ms / 1000,
         rate_limit_per_second=args.rate,
+        mailbox_concurrency=args.mailbox_concurrency,
     )
     for user_id in args.deny:
         simulator.deny_organizer(user_id)

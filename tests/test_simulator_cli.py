@@ -78,11 +78,19 @@ def test_given_an_invalid_port_when_started_then_one_line_says_why(port: str, re
         ("--deny=", "'' is not a GUID"),
         ("--tenant-id=contoso", "'contoso' is not a GUID"),
         ("--client-id=", "'' is not a GUID"),
+        ("--mailbox-concurrency=0", "'0' is not 1 or more"),
+        ("--mailbox-concurrency=4.5", "'4.5' is not a whole number"),
+        ("--latency-p99-ms=-1", "'-1' is below 0"),
     ],
 )
 def test_given_a_bad_value_when_started_then_one_line_names_the_argument_and_why(argument: str, reason: str) -> None:
     completed = run_simulator(argument)
     assert_one_line_usage_error(completed, f"argument {argument.split('=', 1)[0]}", reason)
+
+
+def test_given_a_p99_below_the_median_when_started_then_one_line_says_so() -> None:
+    completed = run_simulator("--latency-ms=200", "--latency-p99-ms=100")
+    assert_one_line_usage_error(completed, "argument --latency-p99-ms", "100 is below --latency-ms 200")
 
 
 def test_given_a_free_port_when_started_then_it_prints_the_settings_and_serves() -> None:
