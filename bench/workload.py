@@ -1,9 +1,7 @@
-"""Booking messages for load runs: valid, distinct records, with some records sent again unchanged.
+"""Booking messages for the benchmark: valid, distinct records.
 
-A repeat is the same booking body under a new message id (an upstream re-send): createOrGet
-answers it 200 with the existing meeting, and it still costs exactly one Graph request.
-A burst is distinct records spread over a number of organizers, standalone meetings or calendar events,
-each with the session id a producer gives it (the record's externalId).
+A burst is records spread over a number of organizers, standalone meetings or calendar events, each with the
+session id a producer gives it (the record's externalId).
 """
 
 from __future__ import annotations
@@ -17,8 +15,6 @@ from shared.external_id import derive_external_id
 
 ORGANIZERS = tuple(str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-organizer-{n}")) for n in range(8))
 _FIRST_START = datetime(2027, 3, 1, 9, 0, tzinfo=timezone(timedelta(hours=1)))
-# A repeat refers to the record this many messages earlier: long finished, even with many threads.
-_REPEAT_DISTANCE = 100
 
 
 def booking_body(prefix: str, record: int, *, organizer: str | None = None, calendar: bool = False) -> bytes:
@@ -45,23 +41,10 @@ def booking_body(prefix: str, record: int, *, organizer: str | None = None, cale
     return json.dumps(document).encode("utf-8")
 
 
-def record_for(index: int, repeat_every: int) -> int:
-    """The record message `index` carries: its own, or (every `repeat_every`-th message) an earlier one."""
-    record = index
-    while repeat_every and record >= _REPEAT_DISTANCE and record % repeat_every == repeat_every - 1:
-        record -= _REPEAT_DISTANCE
-    return record
-
-
-def messages(prefix: str, count: int, *, repeat_every: int = 0) -> Iterator[tuple[str, bytes]]:
-    """(message id, body) for `count` messages; generated lazily, so long runs hold none of them."""
-    for index in range(count):
-        yield f"{prefix}-message-{index:07d}", booking_body(prefix, record_for(index, repeat_every))
-
-
-def distinct_records(count: int, repeat_every: int) -> int:
-    """How many meetings `count` messages should create."""
-    return len({record_for(index, repeat_every) for index in range(count)})
+def messages(prefix: str, count: int) -> Iterator[tuple[str, bytes]]:
+    """(message id, body) for `count` new records."""
+    for record in range(count):
+        yield f"{prefix}-message-{record:07d}", booking_body(prefix, record)
 
 
 def burst(prefix: str, count: int, organizers: int, *, calendar: bool) -> Iterator[tuple[str, str, bytes]]:
