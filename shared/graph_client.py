@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused, GraphThrottled, GraphUnavailable
 from shared.graph_answers import MAX_REQUEST_ID_LENGTH, Answer, bounded, classify, error_info
+from shared.graph_throttle import GraphThrottle, Permit
 from shared.http_transport import HttpEndpoint, HttpReply, NoAnswerInTime, NotSent, TransportError
 from shared.log_text import escaped
 from shared.retry_policy import RetryPolicy
@@ -65,11 +66,13 @@ class GraphClient:
         retry_policy: RetryPolicy | None = None,
         max_connections: int = 32,
         read_timeout_seconds: float = READ_TIMEOUT_SECONDS,
+        throttle: GraphThrottle | None = None,
     ) -> None:
         self._bearer_token = bearer_token
         self._retry_policy = retry_policy or RetryPolicy()
         self._read_timeout = read_timeout_seconds
         self._endpoint = HttpEndpoint(base_url, max_connections, _JSON_BOTH_WAYS)
+        self._throttle = throttle
 
     def create_or_get(
         self, organizer_id: str, body: bytes, deadline: float | None = None, *, language: str | None = None
@@ -203,8 +206,14 @@ class GraphClient:
             headers = {"Authorization": f"Bearer {self._bearer_token()}", "client-request-id": client_request_id}
             if language:
                 headers["Accept-Language"] = language
+            permit = self._throttle.acquire(path, deadline) if self._throttle is not None else Permit.unthrottled()
+            if isinstance(permit, float):  # this instance may not send before the deadline: throttled, as by Graph
+                info = GraphErrorInfo(429, "ThrottledHere", "this instance's throttle for Graph", None, client_request_id, permit)
+                raise _marked(GraphThrottled(info, attempt, permit), maybe_applied)
             try:
-                reply = self._request(method, operation, attempt, path, body, headers, timeout)
+                with permit:
+                    reply = self._request(method, operation, attempt, path, body, headers, timeout)
+                    permit.answered(reply.status, reply.headers.get("Retry-After"))
             except TransportError as error:
                 info = GraphErrorInfo(None, type(error).__name__, _connection_failure(error), None, client_request_id)
                 maybe_applied |= not isinstance(error, NotSent)
