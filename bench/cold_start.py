@@ -6,9 +6,6 @@ azure.identity, azure.servicebus, requests, pydantic), fetches a token the same 
 createOrGet. Both print the moments (time.time()) they reached, as JSON; the parent measures from
 just before it started the process. Only the standard library is imported before the clock's
 first reading, so neither side pays for the benchmark's own code.
-
-With `-X importtime` the child marks on stderr where the first message begins, so the import
-breakdown can tell imports at start-up from imports deferred to the first message.
 """
 
 from __future__ import annotations
@@ -18,7 +15,6 @@ import os
 import sys
 import time
 
-FIRST_MESSAGE_MARK = "bench: first message"
 # The parent passes what both sides need in the environment: no argument parsing, no imports.
 URL, BODY, BOOKING, SCOPE = "BENCH_URL", "BENCH_CREATE_OR_GET_BODY", "BENCH_BOOKING", "BENCH_SCOPE"
 
@@ -41,7 +37,6 @@ def ours() -> dict[str, float]:
     indexed = time.time()
     from devtools.invocation import HostContext  # the worker's own context type, outside the measured imports
 
-    print(FIRST_MESSAGE_MARK, file=sys.stderr, flush=True)
     message = TriggerMessage(
         body=os.environ[BOOKING].encode("utf-8"),
         message_id=f"cold-start-{os.getpid()}",
@@ -64,7 +59,6 @@ def floor() -> dict[str, float]:
 
     del azure.functions, azure.servicebus, pydantic
     imported = time.time()
-    print(FIRST_MESSAGE_MARK, file=sys.stderr, flush=True)
     token = azure.identity.ManagedIdentityCredential().get_token(os.environ[SCOPE]).token
     response = requests.Session().post(
         os.environ[URL],

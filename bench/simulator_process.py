@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import time
 import uuid
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import asdict
 from multiprocessing.connection import Connection
@@ -29,14 +30,12 @@ _START_TIMEOUT_SECONDS = 30
 class SimulatorProcess:
     """GraphSimulator (every GUID is a known organizer) served from a spawned child process."""
 
-    def __init__(self, *, latency_seconds: float = 0.0, rate_limit_per_second: float | None = None) -> None:
+    def __init__(self, **shape: Any) -> None:
+        """`shape`: GraphSimulator's load keywords (latency_seconds, latency_p99_seconds, rate_limit_per_second,
+        mailbox_concurrency, mailbox_retry_after_seconds, seed)."""
         context = multiprocessing.get_context("spawn")
         self._pipe, child_end = context.Pipe()
-        self._process = context.Process(
-            target=_serve, args=(child_end, latency_seconds, rate_limit_per_second), name="graph-simulator", daemon=True
-        )
-        self.latency_seconds = latency_seconds
-        self.rate_limit_per_second = rate_limit_per_second
+        self._process = context.Process(target=_serve, args=(child_end, shape), name="graph-simulator", daemon=True)
         self.urls: dict[str, str] = {}
         self._azurite = ExitStack()
         self._state_connection = ""
@@ -88,15 +87,19 @@ class SimulatorProcess:
         """Forget meetings, recorded requests and counters (between measurements)."""
         self._ask("reset")
 
+    def inventory(self) -> dict[str, Any]:
+        """Live meetings and events, and how many of them are a second one for the same record (none may be)."""
+        return self._ask("inventory")
+
     def _ask(self, command: str) -> Any:
         self._pipe.send(command)
         return self._pipe.recv()
 
 
-def _serve(pipe: Connection, latency_seconds: float, rate_limit_per_second: float | None) -> None:
+def _serve(pipe: Connection, shape: dict[str, Any]) -> None:
     from simulator import GraphSimulator
 
-    with GraphSimulator(latency_seconds=latency_seconds, rate_limit_per_second=rate_limit_per_second) as simulator:
+    with GraphSimulator(**shape) as simulator:
         pipe.send(
             {
                 "graph_base_url": simulator.graph_base_url,
@@ -116,6 +119,25 @@ def _serve(pipe: Connection, latency_seconds: float, rate_limit_per_second: floa
             elif command == "reset":
                 simulator.reset()
                 pipe.send(None)
+            elif command == "inventory":
+                pipe.send(_inventory(simulator))
             else:
                 pipe.send(None)
                 return
+
+
+def _inventory(simulator: Any) -> dict[str, Any]:
+    """Standalone meetings by organizer and externalId, events by organizer and the externalId property they carry
+    (an event's own Teams meeting has no externalId: it is counted with its event)."""
+    meetings = Counter(
+        (meeting["participants"]["organizer"]["identity"]["user"]["id"], meeting["externalId"])
+        for meeting in simulator.meetings()
+        if meeting["externalId"] is not None
+    )
+    events = Counter((event["_organizerId"], tuple(sorted(event["_properties"].items()))) for event in simulator.events())
+    return {
+        "live_meetings": sum(meetings.values()),
+        "live_events": sum(events.values()),
+        "duplicate_meetings": sum(count - 1 for count in meetings.values()),
+        "duplicate_events": sum(count - 1 for count in events.values()),
+    }

@@ -1,4 +1,4 @@
-"""Runs the cold-start children (bench.cold_start) several times each, interleaved, and breaks imports down.
+"""Runs the cold-start children (bench.cold_start) several times each, interleaved.
 
 Ours starts from the deployment package infra/package.sh builds, unzipped, as the app runs in Azure:
 the bridge's modules with the bytecode shipped beside them. Both sides run in that directory, with
@@ -20,18 +20,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench import importtime
-from bench.cold_start import BODY, BOOKING, FIRST_MESSAGE_MARK, SCOPE, URL
+from bench.cold_start import BODY, BOOKING, SCOPE, URL
 from bench.workload import booking_body
 
 _TIMEOUT_SECONDS = 120
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def cold_start(environment: dict[str, str], graph_base_url: str, runs: int, importtime_runs: int) -> dict[str, Any]:
-    """Median process-start-to-first-result for ours and the floor, plus per-package import milliseconds."""
+def cold_start(environment: dict[str, str], graph_base_url: str, runs: int) -> dict[str, Any]:
+    """Median process-start-to-first-result for ours and the floor."""
     with deployed_package() as package:
-        return _cold_start({**environment, **_first_message(graph_base_url)}, package, runs, importtime_runs)
+        return _cold_start({**environment, **_first_message(graph_base_url)}, package, runs)
 
 
 @contextmanager
@@ -56,7 +55,7 @@ def deployed_package() -> Iterator[Path]:
         yield root
 
 
-def _cold_start(environment: dict[str, str], package: Path, runs: int, importtime_runs: int) -> dict[str, Any]:
+def _cold_start(environment: dict[str, str], package: Path, runs: int) -> dict[str, Any]:
     # As the runtime starts: the package's own __pycache__, no optimisation (whatever this shell says).
     environment = {name: value for name, value in environment.items() if name not in ("PYTHONPYCACHEPREFIX", "PYTHONOPTIMIZE")}
     environment["PYTHONPATH"] = str(REPO_ROOT)
@@ -65,17 +64,15 @@ def _cold_start(environment: dict[str, str], package: Path, runs: int, importtim
     samples: dict[str, list[dict[str, float]]] = {"ours": [], "floor": []}
     for _ in range(runs):
         for side in ("ours", "floor"):
-            samples[side].append(_run(side, environment, package)[0])
+            samples[side].append(_run(side, environment, package))
 
-    imports = _import_breakdowns(environment, package, importtime_runs)
-    result: dict[str, Any] = {"runs": runs, "importtime_runs": importtime_runs}
+    result: dict[str, Any] = {"runs": runs}
     for side, runs_of_side in samples.items():
         result[side] = {phase: statistics.median(sample[phase] for sample in runs_of_side) for phase in runs_of_side[0]}
         result[side]["all_total_ms"] = [round(sample["total_ms"], 1) for sample in runs_of_side]
     result["ratio"] = result["ours"]["total_ms"] / result["floor"]["total_ms"]
     # Noise only ever adds to a start-up time: the fastest runs are the least disturbed ones.
     result["ratio_of_fastest"] = min(result["ours"]["all_total_ms"]) / min(result["floor"]["all_total_ms"])
-    result["imports_ms"] = _side_by_side(imports)
     return result
 
 
@@ -97,11 +94,11 @@ def _first_message(graph_base_url: str) -> dict[str, str]:
     }
 
 
-def _run(side: str, environment: dict[str, str], package: Path, *flags: str) -> tuple[dict[str, float], str]:
-    """Milliseconds from just before the process started to each moment it reports; and its stderr."""
+def _run(side: str, environment: dict[str, str], package: Path) -> dict[str, float]:
+    """Milliseconds from just before the process started to each moment it reports."""
     spawned = time.time()
     done = subprocess.run(
-        [sys.executable, *flags, "-m", "bench.cold_start", side],
+        [sys.executable, "-m", "bench.cold_start", side],
         env=environment,
         cwd=package,
         capture_output=True,
@@ -114,44 +111,4 @@ def _run(side: str, environment: dict[str, str], package: Path, *flags: str) -> 
     moments = json.loads(done.stdout.splitlines()[-1])
     sample = {f"{phase}_ms": 1000 * (moment - spawned) for phase, moment in moments.items()}
     sample["total_ms"] = sample.pop("published_ms")
-    return sample, done.stderr
-
-
-def _import_breakdowns(environment: dict[str, str], package: Path, runs: int) -> dict[str, dict[str, dict[str, float]]]:
-    """Each side's median milliseconds per package and phase over `runs` runs under -X importtime, the sides
-    alternated as the cold starts are (run one after the other, a slow spell of the machine fell on one side)."""
-    per_run: dict[str, list[dict[str, dict[str, float]]]] = {"ours": [], "floor": []}
-    for _ in range(runs):
-        for side, breakdowns in per_run.items():
-            breakdowns.append(importtime.breakdown(_run(side, environment, package, "-X", "importtime")[1], FIRST_MESSAGE_MARK))
-    return {side: _medians(breakdowns) for side, breakdowns in per_run.items()}
-
-
-def _medians(per_run: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
-    groups = {group for run in per_run for group in run}
-    return {
-        group: {
-            phase: statistics.median(run.get(group, {}).get(phase, 0.0) for run in per_run)
-            for phase in ("start-up", "first message")
-        }
-        for group in groups
-    }
-
-
-def _side_by_side(imports: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
-    """One row per package: ours at start-up and during the first message, and the floor's total."""
-    groups = set(imports["ours"]) | set(imports["floor"])
-    rows = []
-    for group in groups:
-        ours = imports["ours"].get(group, {})
-        floor = imports["floor"].get(group, {})
-        rows.append(
-            {
-                "package": group,
-                "ours": group in importtime.OURS,
-                "ours_startup_ms": round(ours.get("start-up", 0.0), 1),
-                "ours_first_message_ms": round(ours.get("first message", 0.0), 1),
-                "floor_ms": round(floor.get("start-up", 0.0) + floor.get("first message", 0.0), 1),
-            }
-        )
-    return sorted(rows, key=lambda row: -(row["ours_startup_ms"] + row["ours_first_message_ms"]))
+    return sample

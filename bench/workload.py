@@ -1,7 +1,7 @@
-"""Booking messages for load runs: valid, distinct records, with some records sent again unchanged.
+"""Booking messages for the benchmark: valid, distinct records.
 
-A repeat is the same booking body under a new message id (an upstream re-send): createOrGet
-answers it 200 with the existing meeting, and it still costs exactly one Graph request.
+A burst is records spread over a number of organizers, standalone meetings or calendar events, each with the
+session id a producer gives it (the record's externalId).
 """
 
 from __future__ import annotations
@@ -11,22 +11,23 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
+from shared.external_id import derive_external_id
+
 ORGANIZERS = tuple(str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-organizer-{n}")) for n in range(8))
 _FIRST_START = datetime(2027, 3, 1, 9, 0, tzinfo=timezone(timedelta(hours=1)))
-# A repeat refers to the record this many messages earlier: long finished, even with many threads.
-_REPEAT_DISTANCE = 100
 
 
-def booking_body(prefix: str, record: int) -> bytes:
-    """One valid booking message (schema version 1) for record number `record`."""
+def booking_body(prefix: str, record: int, *, organizer: str | None = None, calendar: bool = False) -> bytes:
+    """One valid booking message (schema version 1) for record number `record`; `calendar`: an Outlook event that
+    invites nobody (sendInvitations false)."""
     start = _FIRST_START + timedelta(minutes=15 * record)
-    document = {
+    document: dict[str, object] = {
         "schemaVersion": 1,
         "source": "bench",
         "recordId": f"{prefix}-{record:07d}",
         "revision": 1,
         "action": "upsert",
-        "organizerId": ORGANIZERS[record % len(ORGANIZERS)],
+        "organizerId": organizer or ORGANIZERS[record % len(ORGANIZERS)],
         "subject": f"Consultation {record}",
         "start": start.isoformat(),
         "end": (start + timedelta(minutes=30)).isoformat(),
@@ -35,23 +36,20 @@ def booking_body(prefix: str, record: int) -> bytes:
             {"upn": "advisor@contoso.example", "role": "attendee"},
         ],
     }
+    if calendar:
+        document["calendar"] = {"sendInvitations": False}
     return json.dumps(document).encode("utf-8")
 
 
-def record_for(index: int, repeat_every: int) -> int:
-    """The record message `index` carries: its own, or (every `repeat_every`-th message) an earlier one."""
-    record = index
-    while repeat_every and record >= _REPEAT_DISTANCE and record % repeat_every == repeat_every - 1:
-        record -= _REPEAT_DISTANCE
-    return record
+def messages(prefix: str, count: int) -> Iterator[tuple[str, bytes]]:
+    """(message id, body) for `count` new records."""
+    for record in range(count):
+        yield f"{prefix}-message-{record:07d}", booking_body(prefix, record)
 
 
-def messages(prefix: str, count: int, *, repeat_every: int = 0) -> Iterator[tuple[str, bytes]]:
-    """(message id, body) for `count` messages; generated lazily, so long runs hold none of them."""
-    for index in range(count):
-        yield f"{prefix}-message-{index:07d}", booking_body(prefix, record_for(index, repeat_every))
-
-
-def distinct_records(count: int, repeat_every: int) -> int:
-    """How many meetings `count` messages should create."""
-    return len({record_for(index, repeat_every) for index in range(count)})
+def burst(prefix: str, count: int, organizers: int, *, calendar: bool) -> Iterator[tuple[str, str, bytes]]:
+    """(message id, session id, body) of `count` new records over `organizers` organizers, round robin."""
+    for record in range(count):
+        organizer = str(uuid.uuid5(uuid.NAMESPACE_URL, f"bench-burst-organizer-{record % organizers}"))
+        body = booking_body(prefix, record, organizer=organizer, calendar=calendar)
+        yield f"{prefix}-message-{record:07d}", derive_external_id("bench", f"{prefix}-{record:07d}"), body

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from shared.errors import BridgeError, GraphAccessDenied, GraphErrorInfo, GraphRefused, GraphThrottled, GraphUnavailable
 from shared.graph_responses import MAX_REQUEST_ID_LENGTH, ResponseKind, bounded, classify, error_info
+from shared.graph_throttle import GraphThrottle, Permit
 from shared.http_transport import HttpEndpoint, HttpResponse, NotSent, TransportError
 from shared.log_text import escaped
 from shared.retry_policy import RetryPolicy
@@ -71,11 +72,13 @@ class GraphClient:
         retry_policy: RetryPolicy | None = None,
         max_connections: int = 32,
         read_timeout_seconds: float = READ_TIMEOUT_SECONDS,
+        throttle: GraphThrottle | None = None,
     ) -> None:
         self._bearer_token = bearer_token
         self._retry_policy = retry_policy or RetryPolicy()
         self._read_timeout = read_timeout_seconds
         self._endpoint = HttpEndpoint(base_url, max_connections, _JSON_BOTH_WAYS, service="Graph")
+        self._throttle = throttle
 
     def create_or_get(
         self, organizer_id: str, body: bytes, deadline: float | None = None, *, language: str | None = None
@@ -287,8 +290,14 @@ class GraphClient:
             headers = {"Authorization": f"Bearer {self._bearer_token()}", "client-request-id": client_request_id}
             if language:
                 headers["Accept-Language"] = language
+            permit = self._throttle.acquire(path, deadline) if self._throttle is not None else Permit.unthrottled()
+            if isinstance(permit, float):  # this instance may not send before the deadline: throttled, as by Graph
+                info = GraphErrorInfo(429, "ThrottledHere", "this instance's throttle for Graph", None, client_request_id, permit)
+                raise GraphThrottled(info, attempt, permit)
             try:
-                response = self._request(method, operation, attempt, path, body, headers, timeout)
+                with permit:
+                    response = self._request(method, operation, attempt, path, body, headers, timeout)
+                    permit.answered(response.status, response.headers.get("Retry-After"))
             except TransportError as error:
                 info = GraphErrorInfo(None, error.code, error.description, None, client_request_id)
                 call.maybe_applied |= not isinstance(error, NotSent)

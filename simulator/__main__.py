@@ -2,13 +2,16 @@
 
 Serves POST /v1.0/users/{userId}/onlineMeetings/createOrGet, GET/PATCH/DELETE of
 /v1.0/users/{userId}/onlineMeetings/{meetingId} and the identity endpoint /msi/token.
-Prints the settings the function app needs, in `export`-able form. `--latency-ms` and `--rate`
-give it Graph's latency and throttling, to watch the app under load.
+Prints the settings the function app needs, in `export`-able form. `--latency-ms` (with
+`--latency-p99-ms`, a spread), `--rate` and `--mailbox-concurrency` give it Graph's latency and
+throttling, to watch the app under load.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import threading
 from typing import NoReturn
 
@@ -36,6 +39,53 @@ def port_number(text: str) -> int:
     return port
 
 
+def positive_number(text: str) -> float:
+    """A finite number above 0 (a rate: 0 or less would refuse every request, which no Graph does)."""
+    number = _finite(text)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not above 0")
+    return number
+
+
+def non_negative_number(text: str) -> float:
+    """A finite number, 0 or more (a latency)."""
+    number = _finite(text)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is below 0")
+    return number
+
+
+def positive_integer(text: str) -> int:
+    """A whole number, 1 or more."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not 1 or more")
+    return number
+
+
+def _finite(text: str) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return number
+
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def guid(text: str) -> str:
+    """An Entra object, tenant or client id: Graph addresses users by object id with application permissions."""
+    if not _GUID.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a GUID such as {DEFAULT_TENANT_ID}")
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line, serve, and stop cleanly on Ctrl-C."""
     parser = _OneLineErrors(
@@ -47,16 +97,38 @@ def main(argv: list[str] | None = None) -> None:
         ),
     )
     parser.add_argument("--port", type=port_number, default=8010, help="port on 127.0.0.1 (0 picks a free one; default 8010)")
-    parser.add_argument("--tenant-id", default=DEFAULT_TENANT_ID)
-    parser.add_argument("--client-id", help="the user-assigned identity's client id; token requests for others get 400")
-    parser.add_argument("--organizer", action="append", help="a user id that exists (repeatable); default: every GUID")
-    parser.add_argument("--deny", action="append", default=[], help="a user id without an application access policy (repeatable)")
-    parser.add_argument("--no-dial-in", action="store_true", help="organizers have no Audio Conferencing licence")
-    parser.add_argument("--latency-ms", type=float, default=0, help="added to every Graph answer (default 0)")
+    parser.add_argument("--tenant-id", type=guid, default=DEFAULT_TENANT_ID)
     parser.add_argument(
-        "--rate", type=float, help="Graph requests per second before answering 429 with Retry-After (default: unlimited)"
+        "--client-id", type=guid, help="the user-assigned identity's client id; token requests for others get 400"
+    )
+    parser.add_argument("--organizer", type=guid, action="append", help="a user id that exists (repeatable); default: every GUID")
+    parser.add_argument(
+        "--deny", type=guid, action="append", default=[], help="a user id without an application access policy (repeatable)"
+    )
+    parser.add_argument("--no-dial-in", action="store_true", help="organizers have no Audio Conferencing licence")
+    parser.add_argument(
+        "--latency-ms", type=non_negative_number, default=0, help="added to every Graph answer; its median with --latency-p99-ms"
+    )
+    parser.add_argument(
+        "--latency-p99-ms",
+        type=non_negative_number,
+        help="the latency's 99th percentile (default: constant)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=positive_number,
+        help="the tenant's Graph requests per second before answering 429 with Retry-After (default: unlimited)",
+    )
+    parser.add_argument(
+        "--mailbox-concurrency",
+        type=positive_integer,
+        help="requests in progress on one user's /events before a 429 ApplicationThrottled (Outlook: 4; default: none)",
     )
     args = parser.parse_args(argv)
+    if args.latency_p99_ms is not None and args.latency_p99_ms < args.latency_ms:
+        parser.error(f"argument --latency-p99-ms: {args.latency_p99_ms:g} is below --latency-ms {args.latency_ms:g}")
+    if args.latency_p99_ms and not args.latency_ms:
+        parser.error("argument --latency-p99-ms: a spread needs a median: set --latency-ms above 0 too")
 
     simulator = GraphSimulator(
         known_organizers=args.organizer,
@@ -65,7 +137,9 @@ def main(argv: list[str] | None = None) -> None:
         dial_in=not args.no_dial_in,
         port=args.port,
         latency_seconds=args.latency_ms / 1000,
+        latency_p99_seconds=None if args.latency_p99_ms is None else args.latency_p99_ms / 1000,
         rate_limit_per_second=args.rate,
+        mailbox_concurrency=args.mailbox_concurrency,
     )
     for user_id in args.deny:
         simulator.deny_organizer(user_id)

@@ -2,8 +2,8 @@
 
 The identity endpoint lives under /msi/, everything else is the Graph side; each has its
 own fault queue (and its own chaos faults), so a test can throttle token requests without touching Graph calls. Load
-shaping (a constant latency, a request rate limit) applies to every Graph request, as Graph's
-own latency and throttling do, and never to token requests.
+shaping (simulator.throttle: the tenant's rate, a mailbox's concurrency, latency) applies to every Graph request,
+as Graph's own latency and throttling do, and never to token requests.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import threading
 
 from simulator.faults import Fault, FaultQueue, FaultTarget
 from simulator.graph_api import GraphApi
-from simulator.graph_errors import fault_error, graph_error_response
+from simulator.graph_errors import fault_error, graph_error_response, throttled_error
 from simulator.identity import ManagedIdentityEndpoint, token_fault_response
 from simulator.recording import Recorder
 from simulator.server import HttpRequest, HttpResponse
-from simulator.throttle import TokenBucket
+from simulator.throttle import GraphLoad, Throttled
 
 IDENTITY_PATH_PREFIX = "/msi/"
 
@@ -32,16 +32,14 @@ class Dispatcher:
         faults: FaultQueue,
         recorder: Recorder,
         stopping: threading.Event,
-        latency_seconds: float = 0.0,
-        rate_limit: TokenBucket | None = None,
+        load: GraphLoad,
     ) -> None:
         self._graph = graph
         self._identity = identity
         self._faults = faults
         self._recorder = recorder
         self._stopping = stopping
-        self._latency_seconds = latency_seconds
-        self._rate_limit = rate_limit
+        self._load = load
 
     def connection_opened(self) -> None:
         self._recorder.connection()
@@ -56,15 +54,13 @@ class Dispatcher:
         return response
 
     def _shaped(self, request: HttpRequest) -> HttpResponse | None:
-        """A Graph request under the configured rate limit and latency (the bucket is checked on arrival)."""
-        retry_after = self._rate_limit.take() if self._rate_limit is not None else None
-        if self._latency_seconds and self._stopping.wait(self._latency_seconds):
-            return None
-        if retry_after is not None:
-            error = fault_error(429)
-            error.headers["Retry-After"] = str(retry_after)
-            return graph_error_response(error, request)
-        return self._answer("graph", request, self._faults.take("graph"))
+        """A Graph request under the load: throttled at once, or answered after its latency (faults apply then)."""
+        with self._load.admitted(request.path) as admitted:
+            if isinstance(admitted, Throttled):
+                return graph_error_response(throttled_error(admitted.scope, admitted.retry_after_seconds), request)
+            if admitted and self._stopping.wait(admitted):
+                return None
+            return self._answer("graph", request, self._faults.take("graph"))
 
     def _answer(self, target: FaultTarget, request: HttpRequest, fault: Fault | None) -> HttpResponse | None:
         if fault is None:

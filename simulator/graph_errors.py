@@ -38,6 +38,16 @@ def fault_error(status: int) -> GraphError:
     return GraphError(status, code, message)
 
 
+def throttled_error(scope: str, retry_after_seconds: int) -> GraphError:
+    """The 429 of a limit: the app's rate for the tenant, or a mailbox's concurrent requests (Outlook's own code)."""
+    if scope == "mailbox":
+        error = GraphError(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.")
+    else:
+        error = fault_error(429)
+    error.headers["Retry-After"] = str(retry_after_seconds)
+    return error
+
+
 def graph_error_response(error: GraphError, request: HttpRequest) -> HttpResponse:
     """Render `error` for `request`, with the same ids the response headers carry."""
     payload = {

@@ -26,7 +26,7 @@ from simulator.identity import ManagedIdentityEndpoint
 from simulator.meeting_store import MeetingStore, meeting_key
 from simulator.recording import RecordedRequest, Recorder, SimulatorStats
 from simulator.server import HttpServerThread
-from simulator.throttle import TokenBucket
+from simulator.throttle import GraphLoad, Latency
 
 DEFAULT_TENANT_ID = "8d2f6b1e-4c3a-4f5e-9b7d-1a2c3e4f5a6b"
 
@@ -41,8 +41,11 @@ class GraphSimulator:
     channels: None means every Teams channel thread exists and every organizer is a member; otherwise
         thread id -> member object ids, and createOrGet into any other thread, or by a non-member, answers 403.
     port: 0 picks a free port.
-    latency_seconds: added before answering every Graph request (Graph's own latency), for load runs.
-    rate_limit_per_second: Graph requests beyond this rate get 429 with Retry-After in whole seconds.
+    latency_seconds: added before answering every Graph request (Graph's own latency), for load runs: its median
+        when latency_p99_seconds gives it a spread (lognormal, drawn with `seed`), else constant.
+    rate_limit_per_second: the tenant's rate: Graph requests beyond it get 429 with Retry-After in whole seconds.
+    mailbox_concurrency: requests on /users/{id}/events in progress for one user beyond this many get 429
+        ApplicationThrottled at once, with Retry-After mailbox_retry_after_seconds (Outlook allows 4 per app).
     """
 
     def __init__(
@@ -56,12 +59,14 @@ class GraphSimulator:
         channels: Mapping[str, Iterable[str]] | None = None,
         port: int = 0,
         latency_seconds: float = 0.0,
+        latency_p99_seconds: float | None = None,
         rate_limit_per_second: float | None = None,
+        mailbox_concurrency: int | None = None,
+        mailbox_retry_after_seconds: int = 1,
+        seed: int = 0,
     ) -> None:
         if isinstance(known_organizers, str):
             raise TypeError("known_organizers is a collection of user ids, not one id")
-        if latency_seconds < 0:
-            raise ValueError("latency_seconds must not be negative")
         self.tenant_id = tenant_id
         self.identity_header = secrets.token_urlsafe(24)
         self._port = port
@@ -88,14 +93,19 @@ class GraphSimulator:
             events=self._events,
             attendance=self._attendance,
         )
+        self._load = GraphLoad(
+            Latency(latency_seconds, latency_p99_seconds, seed=seed),
+            rate_per_second=rate_limit_per_second,
+            mailbox_concurrency=mailbox_concurrency,
+            mailbox_retry_after_seconds=mailbox_retry_after_seconds,
+        )
         self._dispatcher = Dispatcher(
             graph=self._graph,
             identity=self._identity,
             faults=self._faults,
             recorder=self._recorder,
             stopping=self._stopping,
-            latency_seconds=latency_seconds,
-            rate_limit=TokenBucket(rate_limit_per_second) if rate_limit_per_second is not None else None,
+            load=self._load,
         )
 
     # Lifecycle
@@ -170,7 +180,7 @@ class GraphSimulator:
         self._faults.stop_chaos()
 
     def reset(self) -> None:
-        """Forget meetings (live and deleted), queued faults, chaos, recorded requests and counters.
+        """Forget meetings (live and deleted), queued faults, chaos, recorded requests and counters (the load's too).
 
         Denials and issued tokens stay.
         """
@@ -179,6 +189,7 @@ class GraphSimulator:
         self._attendance.clear()
         self._faults.clear()
         self._recorder.reset()
+        self._load.reset()
 
     # Attendance reports (after a meeting)
 
@@ -242,8 +253,8 @@ class GraphSimulator:
 
     @property
     def stats(self) -> SimulatorStats:
-        """A snapshot of the request, connection and status counters."""
-        return self._recorder.stats()
+        """A snapshot of the request, connection, status and load counters."""
+        return self._recorder.stats(self._load.counters())
 
     def graph_requests(self) -> list[RecordedRequest]:
         """Every request to the Graph side, as received (faulted and rejected ones included)."""

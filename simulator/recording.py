@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simulator.server import HttpRequest
+from simulator.throttle import LoadCounters
 
 
 class Headers(dict[str, str]):
@@ -50,6 +51,8 @@ class SimulatorStats:
     responses_by_status: dict[int, int]
     # How many distinct connections carried requests for each target ("graph", "token").
     connections_by_target: dict[str, int] = field(default_factory=dict)
+    # Throttled requests by limit, the mailboxes' admitted requests and the latency served (simulator.throttle).
+    load: LoadCounters | None = None
 
 
 class Recorder:
@@ -89,7 +92,7 @@ class Recorder:
         with self._lock:
             return list(self._requests[target])
 
-    def stats(self) -> SimulatorStats:
+    def stats(self, load: LoadCounters | None = None) -> SimulatorStats:
         with self._lock:
             return SimulatorStats(
                 graph_requests=len(self._requests["graph"]),
@@ -97,6 +100,7 @@ class Recorder:
                 connections_opened=self._connections,
                 responses_by_status=dict(self._statuses),
                 connections_by_target={target: len(ids) for target, ids in self._connections_used.items()},
+                load=load,
             )
 
     def reset(self) -> None:

@@ -29,7 +29,7 @@ def test_cold_start_children_read_the_packages_own_bytecode_whatever_the_environ
     monkeypatch.setattr(startup.subprocess, "run", fake_run)
     caller = {"PATH": "/usr/bin", "PYTHONPYCACHEPREFIX": str(tmp_path / "prefix"), "PYTHONOPTIMIZE": "1"}
 
-    startup._cold_start(caller, tmp_path, runs=1, importtime_runs=0)
+    startup._cold_start(caller, tmp_path, runs=1)
 
     inherited = sorted({name for env in environments for name in ("PYTHONPYCACHEPREFIX", "PYTHONOPTIMIZE") if name in env})
     assert inherited == [], f"cold-start children run with {inherited}: the package's bytecode is not what they import"

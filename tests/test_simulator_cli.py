@@ -1,7 +1,7 @@
-"""`python -m simulator --port`: a port it cannot use is one line on stderr and exit 2, never a traceback.
+"""`python -m simulator`: a port it cannot use, or any other bad argument, is one line on stderr and exit 2, never a traceback.
 
 The operator starting the simulator for `func start` (README, mode 2) sees what is wrong with the
-port they typed, the way argparse reports any other usage error.
+value they typed, the way argparse reports any other usage error.
 """
 
 from __future__ import annotations
@@ -62,6 +62,35 @@ def test_given_a_busy_port_when_started_then_one_line_names_the_port_and_the_cau
 def test_given_an_invalid_port_when_started_then_one_line_says_why(port: str, reason: str) -> None:
     completed = run_simulator(f"--port={port}")
     assert_one_line_usage_error(completed, "argument --port", reason)
+
+
+@pytest.mark.parametrize(
+    ("argument", "reason"),
+    [
+        ("--rate=0", "'0' is not above 0"),
+        ("--rate=-5", "'-5' is not above 0"),
+        ("--rate=nan", "'nan' is not a finite number"),
+        ("--rate=inf", "'inf' is not a finite number"),
+        ("--rate=fast", "'fast' is not a number"),
+        ("--latency-ms=-1", "'-1' is below 0"),
+        ("--latency-ms=nan", "'nan' is not a finite number"),
+        ("--organizer=alice@contoso.example", "'alice@contoso.example' is not a GUID"),
+        ("--deny=", "'' is not a GUID"),
+        ("--tenant-id=contoso", "'contoso' is not a GUID"),
+        ("--client-id=", "'' is not a GUID"),
+        ("--mailbox-concurrency=0", "'0' is not 1 or more"),
+        ("--mailbox-concurrency=4.5", "'4.5' is not a whole number"),
+        ("--latency-p99-ms=-1", "'-1' is below 0"),
+    ],
+)
+def test_given_a_bad_value_when_started_then_one_line_names_the_argument_and_why(argument: str, reason: str) -> None:
+    completed = run_simulator(argument)
+    assert_one_line_usage_error(completed, f"argument {argument.split('=', 1)[0]}", reason)
+
+
+def test_given_a_p99_below_the_median_when_started_then_one_line_says_so() -> None:
+    completed = run_simulator("--latency-ms=200", "--latency-p99-ms=100")
+    assert_one_line_usage_error(completed, "argument --latency-p99-ms", "100 is below --latency-ms 200")
 
 
 def test_given_a_free_port_when_started_then_it_prints_the_settings_and_serves() -> None:

@@ -1,0 +1,160 @@
+"""Graph's limits as every call of this instance meets them, so that instances that never talk to each other still
+settle below the limits they share.
+
+Graph throttles per app: a rate for the whole tenant, and Outlook's 4 concurrent requests per app and mailbox
+(Graph throttling limits, Outlook service). Every instance of the bridge shares them, yet sees only its own 429s.
+So each instance reacts to its own 429s in the way that, summed over instances, settles below the limit: additive
+increase and multiplicative decrease, the way TCP senders share a link without meeting. Per scope (the mailbox,
+for a request on /users/{id}/events; the app, for every request):
+
+- a 429 closes the scope to every call of this instance for its Retry-After (bounded), stretched by a random 0-50%
+  so that instances and threads do not come back in step;
+- the scope paces its requests: unpaced until its first 429, then at 0.7 times the rate it was sending at, slowed
+  so again on each 429 to a request sent at the current pace, and two requests a second faster for each second
+  without one;
+- a mailbox has at most Outlook's 4 requests of this instance in progress.
+
+A call that could not be sent before its invocation's deadline is not waited for: acquire() says how long it would
+have waited, and the caller answers it as throttled, so the failure policy re-enqueues the booking rather than
+holding its session.
+
+GraphClient uses it when given one (`throttle=GraphThrottle()`); the deployed pipeline does not pass one yet: with
+it, a test's single injected 429 closes the whole app for its Retry-After, which several failure-path tests do not
+expect. The host model measures it with `python -m bench.run --graph-throttle` (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from shared.graph_responses import parse_retry_after
+
+# Outlook's concurrent requests per app and mailbox (Graph throttling limits, Outlook service).
+MAILBOX_CONCURRENCY = 4
+# The longest Retry-After that closes a scope: one throttled call must not stop an instance for long.
+LONGEST_PAUSE_SECONDS = 60.0
+# Additive increase, in requests a second per second without a 429; the multiplicative decrease on a 429 (as CUBIC's,
+# gentler than halving: a burst lasts seconds, too short to recover from deep cuts); and the slowest pace.
+RATE_STEP_PER_SECOND = 2.0
+RATE_DECREASE = 0.7
+SLOWEST_RATE = 0.2
+_MAILBOX = re.compile(r"/users/(?P<user>[^/?]+)/events(?:[/?]|$)")
+_TOO_MANY_REQUESTS = 429
+
+
+@dataclass
+class _Scope:
+    concurrency: int | None  # requests in progress allowed; None: no bound of its own
+    rate: float | None = None  # requests a second; None: unpaced
+    next_send: float = 0.0
+    not_before: float = 0.0
+    slowed_at: float = 0.0
+    raised_at: float = 0.0
+    in_progress: int = 0
+    sent: deque[float] = field(default_factory=deque)  # send times within the last second
+
+    def ready_at(self, now: float) -> float:
+        return max(now, self.not_before, self.next_send if self.rate else now)
+
+
+class Permit:
+    """Leave to send one request; say what Graph answered with answered(), and leave the block to release it."""
+
+    def __init__(self, throttle: GraphThrottle | None, scopes: list[_Scope], sent_at: float) -> None:
+        self._throttle = throttle
+        self._scopes = scopes
+        self._sent_at = sent_at
+
+    @classmethod
+    def unthrottled(cls) -> Permit:
+        """The permit of a client without a throttle: nothing waits, nothing is counted."""
+        return cls(None, [], 0.0)
+
+    def __enter__(self) -> Permit:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        if self._throttle is not None:
+            self._throttle._release(self._scopes)
+
+    def answered(self, status: int, retry_after: str | None) -> None:
+        if self._throttle is not None:
+            self._throttle._answered(self._scopes, self._sent_at, status, parse_retry_after(retry_after))
+
+
+class GraphThrottle:
+    """One per process, shared by every invocation thread."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, spread: Callable[[], float] = random.random) -> None:
+        self._clock = clock
+        self._spread = spread
+        self._condition = threading.Condition()
+        self._app = _Scope(concurrency=None)
+        self._mailboxes: dict[str, _Scope] = {}
+
+    def acquire(self, path: str, deadline: float) -> Permit | float:
+        """Wait until the request may be sent and take a permit; or, when it could not be sent before `deadline`,
+        the seconds it would have waited, at once."""
+        with self._condition:
+            scopes = [self._app, *self._mailbox_scope(path)]
+            while True:
+                now = self._clock()
+                ready_at = max(scope.ready_at(now) for scope in scopes)
+                if ready_at > deadline:
+                    return ready_at - now
+                if ready_at > now:
+                    self._condition.wait(ready_at - now)
+                    continue
+                if any(scope.concurrency is not None and scope.in_progress >= scope.concurrency for scope in scopes):
+                    if not self._condition.wait(deadline - now):
+                        return 1.0 + self._spread()
+                    continue
+                for scope in scopes:
+                    scope.in_progress += 1
+                    scope.sent.append(now)
+                    if scope.rate:
+                        scope.next_send = max(now, scope.next_send) + 1 / scope.rate
+                return Permit(self, scopes, now)
+
+    def _mailbox_scope(self, path: str) -> list[_Scope]:
+        match = _MAILBOX.match(path)
+        if match is None:
+            return []
+        return [self._mailboxes.setdefault(match["user"].lower(), _Scope(concurrency=MAILBOX_CONCURRENCY))]
+
+    def _release(self, scopes: list[_Scope]) -> None:
+        with self._condition:
+            for scope in scopes:
+                scope.in_progress -= 1
+            self._condition.notify_all()
+
+    def _answered(self, scopes: list[_Scope], sent_at: float, status: int, retry_after: float | None) -> None:
+        """A 429 closes and slows the scope the request was limited by (its mailbox, else the app); a success
+        speeds up every scope it went through."""
+        with self._condition:
+            now = self._clock()
+            for scope in scopes:
+                while scope.sent and scope.sent[0] < now - 1.0:
+                    scope.sent.popleft()
+            if status == _TOO_MANY_REQUESTS:
+                scope = scopes[-1]
+                pause = min(LONGEST_PAUSE_SECONDS, retry_after if retry_after is not None else 1.0)
+                scope.not_before = max(scope.not_before, now + pause * (1 + 0.5 * self._spread()))
+                if sent_at > scope.slowed_at:  # sent at the current pace: that pace is too fast
+                    current = scope.rate if scope.rate else max(1.0, float(len(scope.sent)))
+                    scope.rate = max(SLOWEST_RATE, current * RATE_DECREASE)
+                    scope.slowed_at = scope.raised_at = now
+                    scope.next_send = max(scope.next_send, now + 1 / scope.rate)
+            elif 200 <= status < 300:
+                for scope in scopes:
+                    if scope.rate:
+                        scope.rate += RATE_STEP_PER_SECOND * (now - scope.raised_at)
+                        scope.raised_at = now
+            self._condition.notify_all()
