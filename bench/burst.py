@@ -51,7 +51,6 @@ class Model:
     host: HostSettings
     round_trip_ms: float = 10.0
     timeout_seconds: float = 600.0
-    graph_throttle: bool = False  # the instances' GraphClient gets shared.graph_throttle's throttle
 
 
 def run(scenario: Scenario, instances: int, model: Model) -> dict[str, Any]:
@@ -73,7 +72,7 @@ def run(scenario: Scenario, instances: int, model: Model) -> dict[str, Any]:
             "CALENDAR_EVENTS_ENABLED": "true" if scenario.calendar else "false",
             "BOOKINGS_MAX_DELIVERY_COUNT": str(model.host.max_delivery_count),
         }
-        processes = _start(server, instances, model.host, environment, model.graph_throttle)
+        processes = _start(server, instances, model.host, environment)
         try:
             _wait_until(lambda: len(broker.tally.ready_instances) == instances, processes, _READY_TIMEOUT_SECONDS, "ready")
             simulator.reset()  # Graph's counters from the burst on
@@ -92,9 +91,7 @@ def run(scenario: Scenario, instances: int, model: Model) -> dict[str, Any]:
     return _figures(scenario, instances, model, broker, [message_id for message_id, _, _ in bookings], sent_at, stats, inventory)
 
 
-def _start(
-    server: BrokerServer, instances: int, host: HostSettings, environment: dict[str, str], graph_throttle: bool
-) -> list[Any]:
+def _start(server: BrokerServer, instances: int, host: HostSettings, environment: dict[str, str]) -> list[Any]:
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(
@@ -105,7 +102,6 @@ def _start(
                 "worker_threads": host.worker_threads,
                 "session_idle_timeout_seconds": host.session_idle_timeout_seconds,
                 "environment": environment,
-                "graph_throttle": graph_throttle,
             },
             name=f"instance-{number}",
             daemon=True,
@@ -160,7 +156,6 @@ def _figures(
         "slots_per_instance": model.host.max_concurrent_sessions,
         "session_idle_timeout_seconds": model.host.session_idle_timeout_seconds,
         "round_trip_ms": model.round_trip_ms,
-        "graph_throttle": model.graph_throttle,
         "drain_seconds": drain,
         "bound_seconds": bound,
         "ratio": drain / bound if bound else None,

@@ -14,7 +14,6 @@ broker in the parent process, as tests/service_bus_harness.py does in one proces
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import threading
@@ -25,12 +24,9 @@ from typing import Any
 from azure.functions.servicebus import ServiceBusMessage as TriggerMessage
 from azure.servicebus import ServiceBusMessage, ServiceBusSender
 
-import shared.runtime
 from bench.broker import BrokerClient, Message
 from bench.harness import HostLogHandler
 from devtools.invocation import HostContext
-from shared.graph_client import GraphClient
-from shared.graph_throttle import GraphThrottle
 
 
 def run(
@@ -42,15 +38,9 @@ def run(
     worker_threads: int,
     session_idle_timeout_seconds: float,
     environment: dict[str, str],
-    graph_throttle: bool = False,
 ) -> None:
-    """The instance's life: start as the worker does, serve until the broker stops, report its CPU time.
-
-    graph_throttle: build the pipeline's GraphClient with shared.graph_throttle.GraphThrottle, which the deployed
-    pipeline does not pass yet (the one change to what runs, named by the run's --graph-throttle)."""
+    """The instance's life: start as the worker does, serve until the broker stops, report its CPU time."""
     os.environ.update(environment)
-    if graph_throttle:
-        shared.runtime.GraphClient = functools.partial(GraphClient, throttle=GraphThrottle())  # type: ignore[misc,assignment]
     broker = BrokerClient(address, authkey)
     _send_to(broker)
     root = logging.getLogger()  # as the worker sets it up: every record at INFO and above formatted and handed on

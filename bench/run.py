@@ -79,11 +79,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--session-idle-timeout", type=float, help="seconds a slot waits for its session's next message (default: host.json)"
     )
     parser.add_argument("--round-trip-ms", type=float, default=10.0, help="one Service Bus operation (default 10)")
-    parser.add_argument(
-        "--graph-throttle",
-        action="store_true",
-        help="instances throttle their own Graph calls (shared.graph_throttle), which the deployed pipeline does not yet",
-    )
     parser.add_argument("--messages", type=int, help="bookings in the CPU guard (default 2000)")
     parser.add_argument("--cold-runs", type=int, help="cold starts per side; the median is reported (default 15)")
     parser.add_argument("--burst-only", action="store_true", help="the bursts alone, without the guards")
@@ -177,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         host = replace(host, session_idle_timeout_seconds=args.session_idle_timeout)
     if host.max_concurrent_calls_per_session != 1:
         raise SystemExit("the host model runs one call per session: host.json's maxConcurrentCallsPerSession must be 1")
-    model = burst.Model(host, round_trip_ms=args.round_trip_ms, graph_throttle=args.graph_throttle)
+    model = burst.Model(host, round_trip_ms=args.round_trip_ms)
 
     runs = bursts(args, model)
     sections: dict[str, Any] = {"bursts": runs}
@@ -207,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         f"host model: {host.max_concurrent_sessions} sessions per instance, sessionIdleTimeout "
         f"{host.session_idle_timeout_seconds:g} s, {host.worker_threads} worker threads, maxDeliveryCount "
         f"{host.max_delivery_count}, Service Bus round trip {args.round_trip_ms:g} ms; Graph latency p99 = "
-        f"{args.latency_p99_factor:g} x median; instance-wide Graph throttle {'on' if args.graph_throttle else 'off'}"
+        f"{args.latency_p99_factor:g} x median"
     )
     print(table)
     print(f"\nreport: {args.out}  ({document['meta']['duration_seconds']:.0f} s)")

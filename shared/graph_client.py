@@ -290,7 +290,7 @@ class GraphClient:
             headers = {"Authorization": f"Bearer {self._bearer_token()}", "client-request-id": client_request_id}
             if language:
                 headers["Accept-Language"] = language
-            permit = self._throttle.acquire(path, deadline) if self._throttle is not None else Permit.unthrottled()
+            permit = self._throttle.acquire(path, remaining) if self._throttle is not None else Permit.unthrottled()
             if isinstance(permit, float):  # this instance may not send before the deadline: throttled, as by Graph
                 info = GraphErrorInfo(429, "ThrottledHere", "this instance's throttle for Graph", None, client_request_id, permit)
                 raise GraphThrottled(info, attempt, permit)

@@ -4,23 +4,21 @@ settle below the limits they share.
 Graph throttles per app: a rate for the whole tenant, and Outlook's 4 concurrent requests per app and mailbox
 (Graph throttling limits, Outlook service). Every instance of the bridge shares them, yet sees only its own 429s.
 So each instance reacts to its own 429s in the way that, summed over instances, settles below the limit: additive
-increase and multiplicative decrease, the way TCP senders share a link without meeting. Per scope (the mailbox,
-for a request on /users/{id}/events; the app, for every request):
+increase and multiplicative decrease, the way TCP senders share a link without meeting.
 
-- a 429 closes the scope to every call of this instance for its Retry-After (bounded), stretched by a random 0-50%
-  so that instances and threads do not come back in step;
-- the scope paces its requests: unpaced until its first 429, then at 0.7 times the rate it was sending at, slowed
-  so again on each 429 to a request sent at the current pace, and two requests a second faster for each second
-  without one;
-- a mailbox has at most Outlook's 4 requests of this instance in progress.
+- The app (every request): a 429 closes it to every call of this instance for its Retry-After (bounded), stretched
+  by a random 0-50% so that instances and threads do not come back in step; it then paces its requests at 0.7
+  times the rate it was sending at, slowed so again on each 429 to a request sent at the current pace, and two
+  requests a second faster for each second without one.
+- A mailbox (a request on /users/{id}/events): a window of requests this instance may have in progress, from
+  Outlook's 4 down to 1. A 429 halves it (once for the requests sent at that window), and only the throttled
+  request waits for its Retry-After: the mailbox is over its concurrency, not its rate. Each success widens it by
+  a fraction, a whole request after about MAILBOX_GROWTH rounds at that width (a round: as many successes as the
+  window is wide), so that instances sharing a mailbox probe for a free slot rarely.
 
 A call that could not be sent before its invocation's deadline is not waited for: acquire() says how long it would
 have waited, and the caller answers it as throttled, so the failure policy re-enqueues the booking rather than
 holding its session.
-
-GraphClient uses it when given one (`throttle=GraphThrottle()`); the deployed pipeline does not pass one yet: with
-it, a test's single injected 429 closes the whole app for its Retry-After, which several failure-path tests do not
-expect. The host model measures it with `python -m bench.run --graph-throttle` (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -38,6 +36,8 @@ from shared.graph_responses import parse_retry_after
 
 # Outlook's concurrent requests per app and mailbox (Graph throttling limits, Outlook service).
 MAILBOX_CONCURRENCY = 4
+# Rounds of successes at a window's width that widen it by one request.
+MAILBOX_GROWTH = 32
 # The longest Retry-After that closes a scope: one throttled call must not stop an instance for long.
 LONGEST_PAUSE_SECONDS = 60.0
 # Additive increase, in requests a second per second without a 429; the multiplicative decrease on a 429 (as CUBIC's,
@@ -51,7 +51,7 @@ _TOO_MANY_REQUESTS = 429
 
 @dataclass
 class _Scope:
-    concurrency: int | None  # requests in progress allowed; None: no bound of its own
+    window: float | None = None  # a mailbox's requests in progress allowed (its whole part); None: the app, unbounded
     rate: float | None = None  # requests a second; None: unpaced
     next_send: float = 0.0
     not_before: float = 0.0
@@ -60,8 +60,11 @@ class _Scope:
     in_progress: int = 0
     sent: deque[float] = field(default_factory=deque)  # send times within the last second
 
+    def full(self) -> bool:
+        return self.window is not None and self.in_progress >= int(self.window)
+
     def ready_at(self, now: float) -> float:
-        return max(now, self.not_before, self.next_send if self.rate else now)
+        return max(now, self.not_before, self.next_send)
 
 
 class Permit:
@@ -96,13 +99,14 @@ class GraphThrottle:
         self._clock = clock
         self._spread = spread
         self._condition = threading.Condition()
-        self._app = _Scope(concurrency=None)
+        self._app = _Scope()
         self._mailboxes: dict[str, _Scope] = {}
 
-    def acquire(self, path: str, deadline: float) -> Permit | float:
-        """Wait until the request may be sent and take a permit; or, when it could not be sent before `deadline`,
-        the seconds it would have waited, at once."""
+    def acquire(self, path: str, within: float) -> Permit | float:
+        """Wait until the request may be sent and take a permit; or, when it could not be sent within `within`
+        seconds (what is left of the invocation's budget), the seconds it would have waited, at once."""
         with self._condition:
+            deadline = self._clock() + within
             scopes = [self._app, *self._mailbox_scope(path)]
             while True:
                 now = self._clock()
@@ -112,7 +116,7 @@ class GraphThrottle:
                 if ready_at > now:
                     self._condition.wait(ready_at - now)
                     continue
-                if any(scope.concurrency is not None and scope.in_progress >= scope.concurrency for scope in scopes):
+                if any(scope.full() for scope in scopes):
                     if not self._condition.wait(deadline - now):
                         return 1.0 + self._spread()
                     continue
@@ -127,7 +131,7 @@ class GraphThrottle:
         match = _MAILBOX.match(path)
         if match is None:
             return []
-        return [self._mailboxes.setdefault(match["user"].lower(), _Scope(concurrency=MAILBOX_CONCURRENCY))]
+        return [self._mailboxes.setdefault(match["user"].lower(), _Scope(window=float(MAILBOX_CONCURRENCY)))]
 
     def _release(self, scopes: list[_Scope]) -> None:
         with self._condition:
@@ -136,8 +140,8 @@ class GraphThrottle:
             self._condition.notify_all()
 
     def _answered(self, scopes: list[_Scope], sent_at: float, status: int, retry_after: float | None) -> None:
-        """A 429 closes and slows the scope the request was limited by (its mailbox, else the app); a success
-        speeds up every scope it went through."""
+        """A 429 narrows the scope the request was limited by (its mailbox, else the app); a success widens or speeds
+        up every scope it went through."""
         with self._condition:
             now = self._clock()
             for scope in scopes:
@@ -145,16 +149,26 @@ class GraphThrottle:
                     scope.sent.popleft()
             if status == _TOO_MANY_REQUESTS:
                 scope = scopes[-1]
-                pause = min(LONGEST_PAUSE_SECONDS, retry_after if retry_after is not None else 1.0)
-                scope.not_before = max(scope.not_before, now + pause * (1 + 0.5 * self._spread()))
-                if sent_at > scope.slowed_at:  # sent at the current pace: that pace is too fast
-                    current = scope.rate if scope.rate else max(1.0, float(len(scope.sent)))
-                    scope.rate = max(SLOWEST_RATE, current * RATE_DECREASE)
-                    scope.slowed_at = scope.raised_at = now
-                    scope.next_send = max(scope.next_send, now + 1 / scope.rate)
+                if scope.window is not None:
+                    if sent_at > scope.slowed_at:  # sent at the current window: that window is too wide
+                        scope.window = max(1.0, scope.window / 2)
+                        scope.slowed_at = now
+                else:
+                    self._slow_down(scope, now, sent_at, retry_after)
             elif 200 <= status < 300:
                 for scope in scopes:
-                    if scope.rate:
+                    if scope.window is not None:
+                        scope.window = min(float(MAILBOX_CONCURRENCY), scope.window + 1 / (MAILBOX_GROWTH * scope.window))
+                    elif scope.rate:
                         scope.rate += RATE_STEP_PER_SECOND * (now - scope.raised_at)
                         scope.raised_at = now
             self._condition.notify_all()
+
+    def _slow_down(self, scope: _Scope, now: float, sent_at: float, retry_after: float | None) -> None:
+        pause = min(LONGEST_PAUSE_SECONDS, retry_after if retry_after is not None else 1.0)
+        scope.not_before = max(scope.not_before, now + pause * (1 + 0.5 * self._spread()))
+        if sent_at > scope.slowed_at:  # sent at the current pace: that pace is too fast
+            current = scope.rate if scope.rate else max(1.0, float(len(scope.sent)))
+            scope.rate = max(SLOWEST_RATE, current * RATE_DECREASE)
+            scope.slowed_at = scope.raised_at = now
+            scope.next_send = max(scope.next_send, now + 1 / scope.rate)

@@ -15,6 +15,7 @@ from azure.core.credentials import TokenCredential
 from shared.credential import GraphToken, build_credential, build_graph_credential
 from shared.errors import ConfigurationError, RetryableError
 from shared.graph_client import GraphClient
+from shared.graph_throttle import GraphThrottle
 from shared.inbound import InboundMessage
 from shared.pipeline import BookingPipeline, PipelineLimits, answer_unconfigured
 from shared.publisher import ResultPublisher, SenderPool, build_service_bus_client
@@ -41,6 +42,7 @@ def build_pipeline(settings: Settings, credential: TokenCredential | None = None
         settings.graph_base_url,
         GraphToken(graph_credential, settings.graph_scope).bearer,
         retry_policy=RetryPolicy(budget_seconds=settings.graph_retry_budget_seconds),
+        throttle=GraphThrottle(),
     )
     service_bus = build_service_bus_client(settings.service_bus, credential)
     return BookingPipeline(

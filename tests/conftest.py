@@ -13,6 +13,7 @@ import json
 import os
 import ssl
 import threading
+import time
 import uuid
 from collections.abc import Generator, Iterator
 from http.server import ThreadingHTTPServer
@@ -34,6 +35,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import function_app
 from devtools.azurite import AzuriteNotInstalled, azurite_table_service
 from devtools.invocation import HostContext
+from shared.graph_throttle import LONGEST_PAUSE_SECONDS, GraphThrottle
 from shared.result import ResultMessage
 from shared.runtime import reset_pipeline
 from shared.settings import DEFAULT_BOOKINGS_QUEUE, DEFAULT_RESULTS_QUEUE
@@ -227,12 +229,28 @@ def indexed_functions() -> dict[str, Any]:
     return {function.get_function_name(): function for function in function_app.app.get_functions()}
 
 
+class ThrottleClock:
+    """The clock of the process's Graph throttle in host tests: real time, plus the time a test lets pass."""
+
+    def __init__(self) -> None:
+        self.passed = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.passed
+
+
 class HostInvoker:
     """Invokes create_meeting the way the Functions host does, and settles like Service Bus would."""
 
-    def __init__(self, sent: SentResults) -> None:
+    def __init__(self, sent: SentResults, clock: ThrottleClock | None = None) -> None:
         self._function = indexed_functions()["create_meeting"].get_user_function()
         self.sent = sent
+        self._clock = clock or ThrottleClock()
+
+    def wait_out_retry_after(self) -> None:
+        """As if the longest a 429 closes Graph to this instance went by before the next delivery (its Retry-After,
+        bounded, and its random spread), as between a throttled delivery and the next one in Service Bus."""
+        self._clock.passed += LONGEST_PAUSE_SECONDS * 1.5 + 1
 
     def deliver(
         self,
@@ -267,8 +285,10 @@ class HostInvoker:
 
 
 @pytest.fixture
-def host(app_settings: None, sent_results: SentResults) -> HostInvoker:
-    return HostInvoker(sent_results)
+def host(app_settings: None, sent_results: SentResults, monkeypatch: pytest.MonkeyPatch) -> HostInvoker:
+    clock = ThrottleClock()
+    monkeypatch.setattr("shared.runtime.GraphThrottle", functools.partial(GraphThrottle, clock=clock))
+    return HostInvoker(sent_results, clock)
 
 
 class Telemetry:

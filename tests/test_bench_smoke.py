@@ -42,22 +42,3 @@ def test_quick_benchmark_reports_every_burst_and_guard_with_every_booking_create
     assert "CPU per booking vs the bare-requests design floor" in measured
     assert any(name.startswith("first result after start") for name in measured)
     assert "measurement" in report["table"]
-
-
-def test_quick_bursts_with_the_instance_throttle_create_every_booking_once(tmp_path: Path) -> None:
-    out = tmp_path / "report.json"
-
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--burst-only", "--graph-throttle", "--instances", "2", "--out", str(out)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-    assert done.returncode == 0, done.stderr[-4000:]
-    report = json.loads(out.read_text(encoding="utf-8"))
-    assert [run["graph_throttle"] for run in report["bursts"]] == [True, True]
-    assert all(run["every_booking_created_once"] and run["dead_lettered"] == 0 for run in report["bursts"])
-    assert "per_message" not in report

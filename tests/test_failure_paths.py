@@ -191,6 +191,7 @@ def test_a_throttled_booking_without_revision_is_redelivered_in_order_not_reenqu
 
     with pytest.raises(GraphThrottled):
         host.deliver(unrevisioned, session_id=EXTERNAL_ID)
+    host.wait_out_retry_after()
     assert host.sent.requeued() == []
     host.deliver(cancel(revision=None), session_id=EXTERNAL_ID)  # the record's next message runs after it
     host.deliver(unrevisioned, session_id=EXTERNAL_ID, delivery_count=2)
@@ -375,6 +376,7 @@ def test_a_meeting_graph_made_though_its_answer_was_lost_is_found_when_the_booki
     graph.inject(Fault(drop_after_processing=True))
     graph.inject(Fault(status=429, retry_after="86400"))
     host.deliver(booking(revision=1))
+    host.wait_out_retry_after()
     assert host.last_result().status is ResultStatus.FAILED and len(graph.meetings()) == 1
 
     host.deliver(booking(revision=2, organizerId=SECOND_ORGANIZER))
@@ -406,6 +408,7 @@ def test_a_meeting_whose_id_was_never_learned_is_left_behind_when_its_organizer_
     graph.inject(Fault(drop_after_processing=True))
     graph.inject(Fault(status=429, retry_after="86400"))
     host.deliver(booking(revision=1))
+    host.wait_out_retry_after()
     graph.deny_organizer(ORGANIZER_ID)
     host.deliver(booking(revision=2, organizerId=SECOND_ORGANIZER))
     assert host.last_result().warnings[0].code == PREVIOUS_MEETING_NOT_REMOVED

@@ -1,6 +1,7 @@
-"""Graph's limits as every call of one instance meets them (shared.graph_throttle): a 429 closes its scope to every
-call for its Retry-After, the scope then paces its requests (0.7 times as fast after a 429, two a second faster
-each second without one), and a mailbox never has more than Outlook's 4 requests of the instance in progress.
+"""Graph's limits as every call of one instance meets them (shared.graph_throttle): a 429 for the app closes it to
+every call for its Retry-After, then paces its requests (0.7 times as fast after a 429, two a second faster each
+second without one); a mailbox has a window of requests in progress, at most Outlook's 4, halved by a 429 (down to
+one) and widened again by successes.
 
 The clock is the test's: each acquire asks with a deadline of now, so a call that would wait says how long at once.
 """
@@ -11,7 +12,7 @@ import pytest
 
 from shared.errors import GraphThrottled
 from shared.graph_client import GraphClient
-from shared.graph_throttle import LONGEST_PAUSE_SECONDS, GraphThrottle, Permit
+from shared.graph_throttle import LONGEST_PAUSE_SECONDS, MAILBOX_GROWTH, GraphThrottle, Permit
 from shared.retry_policy import RetryPolicy
 from simulator import GraphSimulator
 from tests.simulator_client import fetch_token
@@ -41,7 +42,7 @@ def throttle(clock: Clock) -> GraphThrottle:
 
 def sent(throttle: GraphThrottle, path: str, status: int, retry_after: str | None = None) -> None:
     """One request through the throttle that Graph answered with `status`."""
-    permit = throttle.acquire(path, deadline=float("inf"))
+    permit = throttle.acquire(path, within=float("inf"))
     assert isinstance(permit, Permit)
     with permit:
         permit.answered(status, retry_after)
@@ -49,7 +50,7 @@ def sent(throttle: GraphThrottle, path: str, status: int, retry_after: str | Non
 
 def wait_for(throttle: GraphThrottle, clock: Clock, path: str) -> float | None:
     """How long a call would wait; None when it gets a permit at once."""
-    result = throttle.acquire(path, deadline=clock.now)
+    result = throttle.acquire(path, within=0.0)
     if isinstance(result, Permit):
         with result:
             return None
@@ -71,19 +72,58 @@ def test_the_pause_is_stretched_by_a_random_spread_so_instances_do_not_return_in
     assert wait_for(throttle, clock, MEETINGS) == 3.0
 
 
-def test_a_mailbox_429_closes_that_mailbox_only(throttle: GraphThrottle, clock: Clock) -> None:
+def held(throttle: GraphThrottle, path: str, count: int) -> list[Permit]:
+    permits = [throttle.acquire(path, within=0.0) for _ in range(count)]
+    assert all(isinstance(permit, Permit) for permit in permits)
+    return permits  # type: ignore[return-value]
+
+
+def test_a_mailbox_429_halves_that_mailboxs_window_and_closes_nothing(throttle: GraphThrottle, clock: Clock) -> None:
     sent(throttle, EVENTS, 429, "2")
 
-    assert wait_for(throttle, clock, EVENTS) == 2.0
-    assert wait_for(throttle, clock, EVENTS + "?$filter=x") == 2.0
-    assert wait_for(throttle, clock, OTHER_EVENTS) is None
-    assert wait_for(throttle, clock, MEETINGS) is None
+    assert wait_for(throttle, clock, MEETINGS) is None, "a mailbox's 429 closed the app"
+    two = held(throttle, EVENTS, 2)
+    assert isinstance(throttle.acquire(EVENTS, within=0.0), float), "a third request went into a window of two"
+    assert len(held(throttle, OTHER_EVENTS, 4)) == 4, "another mailbox was narrowed"
+    for permit in two:
+        with permit:
+            pass
+
+
+def test_a_mailbox_window_halves_once_for_the_requests_sent_at_it_and_never_below_one(
+    throttle: GraphThrottle, clock: Clock
+) -> None:
+    in_flight = held(throttle, EVENTS, 4)
+    for permit in in_flight:  # four answered 429 at once: one halving, not four
+        with permit:
+            permit.answered(429, "1")
+    for permit in held(throttle, EVENTS, 2):
+        with permit:
+            pass
+    for _ in range(3):
+        clock.now += 1
+        sent(throttle, EVENTS, 429, "1")
+    [only] = held(throttle, EVENTS, 1)
+    assert isinstance(throttle.acquire(EVENTS, within=0.0), float)
+    with only:
+        pass
+
+
+def test_successes_widen_a_narrowed_mailbox_window_back_to_four(throttle: GraphThrottle, clock: Clock) -> None:
+    for _ in range(3):
+        clock.now += 1
+        sent(throttle, EVENTS, 429, "1")
+    # A whole request per MAILBOX_GROWTH rounds at each width (a round: as many successes as the window is wide),
+    # so from 1 to 4: about MAILBOX_GROWTH * (4 * 4 - 1) / 2 successes.
+    for _ in range(MAILBOX_GROWTH * 8):
+        sent(throttle, EVENTS, 201)
+    assert len(held(throttle, EVENTS, 4)) == 4
 
 
 def test_a_mailbox_has_at_most_four_requests_of_the_instance_in_progress(throttle: GraphThrottle, clock: Clock) -> None:
-    held = [throttle.acquire(EVENTS, deadline=float("inf")) for _ in range(4)]
+    held = [throttle.acquire(EVENTS, within=float("inf")) for _ in range(4)]
 
-    fifth = throttle.acquire(EVENTS, deadline=clock.now)
+    fifth = throttle.acquire(EVENTS, within=0.0)
     other = wait_for(throttle, clock, OTHER_EVENTS)
     for permit in held:
         assert isinstance(permit, Permit)
@@ -112,7 +152,7 @@ def test_after_a_429_the_scope_sends_at_0_7_times_the_rate_it_was_sending_at(thr
 
 
 def test_a_429_to_a_request_sent_before_the_last_slowing_does_not_slow_it_again(throttle: GraphThrottle, clock: Clock) -> None:
-    early = throttle.acquire(MEETINGS, deadline=float("inf"))
+    early = throttle.acquire(MEETINGS, within=float("inf"))
     clock.now += 0.1
     sent(throttle, MEETINGS, 429, "0")  # 2 requests in the last second: 1.4 a second
     assert isinstance(early, Permit)

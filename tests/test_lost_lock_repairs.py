@@ -129,6 +129,7 @@ def test_a_repair_that_graph_throttles_is_done_by_the_records_next_delivery(host
     loser.join()
     assert errors == []  # answered `superseded`; the state says the repair is still due
 
+    host.wait_out_retry_after()
     host.deliver(booking(revision=2, subject="Revision two"), message_id="upsert-2", delivery_count=2)  # any delivery
 
     assert host.last_result().status is ResultStatus.SUPERSEDED
