@@ -11,16 +11,22 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from typing import Any
 
 import pytest
 
+from bridgectl import cli
+from bridgectl.queues.dead_letters import replay_copy
+from bridgectl.queues.messages import message_properties
 from shared.booking import parse_booking
 from shared.errors import InvalidBooking
 from shared.external_id import derive_external_id
 from tests.bookings import REPO_ROOT, booking, encode
+from tests.cli.command import run_cli
+from tests.cli.fakes import DLQ, Broker, dead_letter, run
 
 NODE = shutil.which("node")
 PRODUCERS = REPO_ROOT / "docs" / "producers"
@@ -202,3 +208,81 @@ console.log(JSON.stringify([bookingMessage(booking), bookingMessage({{ ...bookin
     body = json.dumps(UNREVISIONED, separators=(",", ":"), ensure_ascii=False).encode()
     session_id = derive_external_id(UNREVISIONED["source"], UNREVISIONED["recordId"])
     assert first == _python_producer().message_id(session_id, UNREVISIONED, body)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# bridgectl's arguments and a dead letter's properties
+# ---------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["results", "--wait", "abc"],
+        ["results", "--wait", "inf"],
+        ["results", "--wait", "nan"],
+        ["results", "--wait", "1e9"],
+        ["results", "--wait", "\u0665"],
+        ["results", "--max", "abc"],
+        ["results", "--max", "\uff18"],
+        ["results", "--max", "1_000"],
+        ["dlq", "replay", "--all", "--wait", "x"],
+        ["dlq", "list", "--max", "0"],
+    ],
+    ids=" ".join,
+)
+def test_bridgectl_usage_errors_say_what_is_expected_without_internal_names(arguments: list[str]) -> None:
+    """A wrong number is argparse's usage error, exit status 2, saying what the option takes: never the name of the
+    function that read it ("invalid _seconds value"), and never a wait without end (inf) or Unicode digits read as
+    ASCII ones."""
+    completed = run_cli(*arguments)
+
+    assert completed.returncode == 2, completed.stderr
+    last_line = completed.stderr.splitlines()[-1]
+    assert re.search(r"argument --(wait|max): must be (a whole number, 1 or more|a number of seconds from 0 to \d+)", last_line)
+    assert not re.search(r"invalid _?\w+ value", last_line), last_line
+
+
+def test_a_wait_of_seconds_with_a_fraction_is_taken() -> None:
+    args = cli.build_parser().parse_args(["results", "--wait", "2.5", "--max", "20"])
+
+    assert (args.wait, args.max) == (2.5, 20)
+
+
+@pytest.mark.parametrize(
+    ("replay_count", "replayed_as"),
+    [("\u00b2", 1), ("\u0663", 1), ("\uff13", 1), ("2", 3), (5, 6), (-4, 1), (True, 1), ("", 1)],
+    ids=["superscript two", "Arabic-Indic three", "full-width three", "ASCII two", "int", "negative", "bool", "empty"],
+)
+def test_a_replayed_dead_letter_counts_on_from_an_ascii_replay_count_only(replay_count: object, replayed_as: int) -> None:
+    """A dead letter's replayCount is a property any producer can set: only a count (an integer, or ASCII digits)
+    counts on; anything else starts again at 1, never raises."""
+    copy = replay_copy(dead_letter(7, properties={"replayCount": replay_count}))
+
+    assert message_properties(copy)["replayCount"] == replayed_as
+
+
+def test_dlq_replay_command_with_a_superscript_replay_count_exits_cleanly(
+    broker: Broker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same through the command: a dead letter whose replayCount is "²" is replayed, as its first replay."""
+    broker.queues[DLQ] = [dead_letter(7, properties={"replayCount": "\u00b2"})]
+
+    code, out, _ = run(capsys, "dlq", "replay", "--all")
+
+    assert code == 0
+    assert json.loads(out)["replayAs"]["replayCount"] == 1
+
+
+@pytest.fixture
+def broker(monkeypatch: pytest.MonkeyPatch) -> Broker:
+    from bridgectl.queues import connection
+    from tests.cli.fakes import NAMESPACE, QUEUE_SETTINGS, FakeClient
+
+    for name in QUEUE_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ServiceBusConnection__fullyQualifiedNamespace", NAMESPACE)
+    fake = Broker()
+    monkeypatch.setattr(connection, "build_service_bus_client", lambda target, credential: FakeClient(fake))
+    monkeypatch.setattr("azure.identity.DefaultAzureCredential.get_token", lambda *a, **k: pytest.fail("real token"))
+    return fake

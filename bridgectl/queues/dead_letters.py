@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -41,6 +42,8 @@ REPLAY_COUNT = "replayCount"
 # Service Bus keeps the dead-letter reason in these application properties; a replayed copy
 # is a fresh delivery, so it does not carry them.
 _DEAD_LETTER_PROPERTIES = frozenset({"DeadLetterReason", "DeadLetterErrorDescription"})
+# Digits 0-9 only: str.isdigit is also true of "²", which int() refuses, and of other scripts' digits.
+_COUNT = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True)
@@ -174,9 +177,10 @@ def replay_copy(original: Any) -> ServiceBusMessage:
 
 
 def _replay_count(value: Any) -> int:
+    """The replayCount a dead letter carries; anything else than a count (a producer can set any property) is 0."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isdigit():
+        return max(0, value)
+    if isinstance(value, str) and _COUNT.fullmatch(value):
         return int(value)
     return 0
 
