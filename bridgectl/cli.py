@@ -19,7 +19,7 @@ from bridgectl.queues import add_queue_commands
 from bridgectl.simulate import DEMO_ORGANIZERS, SimulationSetupError, run_simulation
 from shared.booking import RecordId, SourceName, field_problems
 from shared.external_id import derive_external_id
-from shared.log_text import escaped
+from shared.log_text import MAX_LOGGED_ERROR_LENGTH, escaped
 
 # The contract's own types: external-id refuses what a booking message would be refused for.
 _SOURCE = TypeAdapter(SourceName)
@@ -126,7 +126,7 @@ def _simulate(args: argparse.Namespace) -> int:
     try:
         inputs = read_inputs(args.inputs)
     except (OSError, NoBookingMessages) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {escaped(error, MAX_LOGGED_ERROR_LENGTH)}", file=sys.stderr)  # a path is anyone's text
         return EXIT_USAGE
     # Each booking's outcome is printed as its line; the pipeline's and the SDK's log records would repeat it
     # (a token failure three times over), so this command gives them a handler that prints nothing.

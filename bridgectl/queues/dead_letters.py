@@ -36,6 +36,7 @@ from bridgectl.queues.messages import (
     terminal_json,
 )
 from bridgectl.queues.settlement import SCAN_LIMIT, peek_all, receive_and_settle, report_settlement
+from shared.log_text import escaped
 
 REPLAYED_FROM = "replayedFrom"
 REPLAY_COUNT = "replayCount"
@@ -293,20 +294,21 @@ def _replay_one(
 ) -> None:
     """Send the copy; only once it is on the bookings queue, complete the dead-lettered original."""
     copy = replay_copy(original)
+    named = escaped(decoded(original.message_id))  # the producer's message id, for the operator's terminal
     try:
         with talking_to(endpoint, endpoint.bookings_queue, "Sender"):
             sender.send_messages(copy)
     except QueueCommandError as error:
         _abandon_quietly(receiver, original)
         raise QueueCommandError(
-            f"{error}\nmessage {original.message_id} (dead-letter sequence number {original.sequence_number}) was not "
+            f"{error}\nmessage {named} (dead-letter sequence number {original.sequence_number}) was not "
             "replayed and stays in the dead-letter queue"
         ) from error
     try:
         receiver.complete_message(original)
     except (AzureError, ValueError) as error:
         raise QueueCommandError(
-            f"the copy of message {original.message_id} was sent to {endpoint.bookings_queue}, but the original could not "
+            f"the copy of message {named} was sent to {endpoint.bookings_queue}, but the original could not "
             f"be removed from the dead-letter queue ({first_line(error)}): it is still there, so do not replay it again"
         ) from error
     line = {**dead_letter_json(read_dead_letter(original)), "replayAs": message_properties(copy)}
