@@ -165,11 +165,17 @@ def _reason(adapter: TypeAdapter[str], value: str) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        # Building the parser takes a noticeable moment (argparse reads its message catalogues): inside, so that a
+        # Ctrl-C then stops as cleanly as one while the command runs.
+        args = build_parser().parse_args(argv)
         return args.handler(args)
     except KeyboardInterrupt:
         # Commands that can count what they did say so themselves (simulate, send); the others print each thing
         # as it is done, and leave nothing half-settled: a message received and not settled returns to its queue.
         print("interrupted: stopped before the command finished; the lines above are what it did", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # python -m bridgectl.cli: the same as python -m bridgectl
+    sys.exit(main())

@@ -235,3 +235,9 @@ def _run_each(
             printed.summaries.write(escaped(f"{'redeliver':<10} {booking.label}: {error}", _SUMMARY_LIMIT) + "\n")
         if len(inputs) > _PROGRESS_ABOVE and (number % step == 0 or number == len(inputs)):
             err.write(f"progress {number}/{len(inputs)}\n")
+
+
+if __name__ == "__main__":  # python -m bridgectl.simulate: the simulate command, as python -m bridgectl simulate
+    from bridgectl.cli import main
+
+    sys.exit(main(["simulate", *sys.argv[1:]]))
