@@ -19,3 +19,26 @@ if sys.version_info < (3, 11):  # noqa: UP036 - the point is to run on the versi
         "requirements.txt\n"
     )
     raise SystemExit(2)
+
+# Then the packages every command imports, from requirements.txt: a skipped (or failed) pip install would otherwise
+# end in a ModuleNotFoundError traceback from deep inside the first command.
+_NEEDED_MODULES = ("pydantic", "requests", "azure.identity", "azure.servicebus")
+
+
+def _not_installed(module: str) -> bool:
+    from importlib.util import find_spec
+
+    try:
+        return find_spec(module) is None
+    except ModuleNotFoundError:  # its parent package (azure) is not installed either
+        return True
+
+
+_missing = [module for module in _NEEDED_MODULES if _not_installed(module)]
+if _missing:
+    sys.stderr.write(
+        f"error: python -m bridgectl needs the packages in requirements.txt, and {', '.join(_missing)} "
+        f"{'is' if len(_missing) == 1 else 'are'} not installed for {sys.executable}; install them with: "
+        f"{sys.executable} -m pip install -r requirements.txt\n"
+    )
+    raise SystemExit(2)

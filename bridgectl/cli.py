@@ -19,7 +19,7 @@ from bridgectl.queues import add_queue_commands
 from bridgectl.simulate import DEMO_ORGANIZERS, SimulationSetupError, run_simulation
 from shared.booking import RecordId, SourceName, field_problems
 from shared.external_id import derive_external_id
-from shared.log_text import escaped
+from shared.log_text import MAX_LOGGED_ERROR_LENGTH, escaped
 
 # The contract's own types: external-id refuses what a booking message would be refused for.
 _SOURCE = TypeAdapter(SourceName)
@@ -126,7 +126,7 @@ def _simulate(args: argparse.Namespace) -> int:
     try:
         inputs = read_inputs(args.inputs)
     except (OSError, NoBookingMessages) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {escaped(error, MAX_LOGGED_ERROR_LENGTH)}", file=sys.stderr)  # a path is anyone's text
         return EXIT_USAGE
     # Each booking's outcome is printed as its line; the pipeline's and the SDK's log records would repeat it
     # (a token failure three times over), so this command gives them a handler that prints nothing.
@@ -165,11 +165,17 @@ def _reason(adapter: TypeAdapter[str], value: str) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        # Building the parser takes a noticeable moment (argparse reads its message catalogues): inside, so that a
+        # Ctrl-C then stops as cleanly as one while the command runs.
+        args = build_parser().parse_args(argv)
         return args.handler(args)
     except KeyboardInterrupt:
         # Commands that can count what they did say so themselves (simulate, send); the others print each thing
         # as it is done, and leave nothing half-settled: a message received and not settled returns to its queue.
         print("interrupted: stopped before the command finished; the lines above are what it did", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # python -m bridgectl.cli: the same as python -m bridgectl
+    sys.exit(main())

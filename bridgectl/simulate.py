@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 from urllib.parse import urlsplit
 
 from azure.core.credentials import TokenCredential
-from azure.core.exceptions import AzureError
+from azure.core.exceptions import AzureError, ServiceRequestError, ServiceResponseError
 from azure.identity import ManagedIdentityCredential
 
 from bridgectl.exit_codes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
@@ -170,11 +170,22 @@ def _first_token(token: GraphToken, err: TextIO) -> None:
         ):
             token.bearer()
     except TokenError as error:
-        cause = error.__cause__.message if isinstance(error.__cause__, AzureError) else str(error)
         raise SimulationSetupError(
-            f"IDENTITY_ENDPOINT issued no Graph token: {escaped(cause.splitlines()[0] if cause else '', 300)}. "
+            f"IDENTITY_ENDPOINT issued no Graph token: {_why_no_token(error)}. "
             "Is the simulator running, and are IDENTITY_ENDPOINT and IDENTITY_HEADER the ones it printed last?"
         ) from None
+
+
+def _why_no_token(error: TokenError) -> str:
+    """The identity endpoint's failure in words: azure-core's text for a connection failure is urllib3's (a class's
+    repr and an errno), so the two kinds of no answer are said here; an answer is quoted, escaped."""
+    cause = error.__cause__
+    if isinstance(cause, ServiceRequestError):
+        return "could not connect to it (refused, not resolved or timed out connecting)"
+    if isinstance(cause, ServiceResponseError):
+        return "it did not answer (the connection was dropped or timed out)"
+    said = cause.message if isinstance(cause, AzureError) else str(error)
+    return escaped(said.splitlines()[0] if said else "no reason given", 300)
 
 
 def run_simulation(
@@ -259,3 +270,9 @@ def _run_each(
             printed.summaries.write(escaped(f"{'redeliver':<10} {booking.label}: {error}", _SUMMARY_LIMIT) + "\n")
         if len(inputs) > _PROGRESS_ABOVE and (number % step == 0 or number == len(inputs)):
             err.write(f"progress {number}/{len(inputs)}\n")
+
+
+if __name__ == "__main__":  # python -m bridgectl.simulate: the simulate command, as python -m bridgectl simulate
+    from bridgectl.cli import main
+
+    sys.exit(main(["simulate", *sys.argv[1:]]))

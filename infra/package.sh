@@ -30,6 +30,16 @@ case "${1-}" in
   -h | --help) usage; exit 0 ;;
 esac
 [[ $# -eq 1 && "$1" != -* ]] || { usage >&2; exit 2; }
+# Checked before anything is built: the output is a file to write, in a folder that exists.
+if [[ -z "$1" || "$1" == */ || "$1" == . || "$1" == .. || "$1" == */. || "$1" == */.. || -d "$1" ]]; then
+  printf 'package.sh: OUTPUT.zip must name a file, not a folder: %q\n' "$1" >&2
+  usage >&2
+  exit 2
+fi
+[[ -d "$(dirname -- "$1")" ]] || {
+  printf 'package.sh: the folder of OUTPUT.zip does not exist: %q\n' "$(dirname -- "$1")" >&2
+  exit 2
+}
 output="$(cd "$(dirname -- "$1")" && pwd)/${1##*/}"
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 

@@ -77,8 +77,12 @@ _CHANNEL_THREAD_HINT = "a Teams channel's thread id such as 19:7ebda77322dd4505a
 # A Teams chat message id: digits (milliseconds since 1970; "0" for none), as in chatInfo examples.
 _MESSAGE_ID_PATTERN = "^[0-9]{1,20}$"
 _MESSAGE_ID = python_pattern(_MESSAGE_ID_PATTERN)
-# A user principal name or e-mail address: one @, text on both sides, no white space.
-_UPN_PATTERN = r"^[^@\s]+@[^@\s]+$"
+# A user principal name or e-mail address: one @, text on both sides, no white space and no control characters.
+# Spelt out rather than \s: ECMA-262's \s (JSON Schema's) and Python's differ (U+FEFF, U+001C-U+001F, U+0085), and
+# neither refuses the other control characters. Excluded: C0 and space, DEL, C1 and the no-break space, and the
+# white space both \s know (U+1680, U+2000-U+200A, the line and paragraph separators, U+202F, U+205F, U+3000, U+FEFF).
+_NOT_IN_UPN = r"@\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_UPN_PATTERN = f"^[^{_NOT_IN_UPN}]+@[^{_NOT_IN_UPN}]+$"
 _UPN = python_pattern(_UPN_PATTERN)
 # BCP 47 (RFC 5646) language tags in the forms Accept-Language carries: language (2-3 letters),
 # optional script (4 letters), optional region (2 letters or 3 digits), optional variants. Strict
@@ -157,7 +161,7 @@ def _source_name(value: str) -> str:
 
 def _upn(value: str) -> str:
     if not _UPN.fullmatch(value):
-        raise ValueError("must be a user principal name or e-mail address, name@domain, without spaces")
+        raise ValueError("must be a user principal name or e-mail address, name@domain, without spaces or control characters")
     return value
 
 
@@ -186,8 +190,9 @@ DateTimeWithOffset = Annotated[
 
 
 class _Contract(ContractModel):
-    # Unknown fields are refused: a misspelt field silently ignored is a booking silently wrong.
-    model_config = ConfigDict(extra="forbid")
+    # Unknown fields are refused: a misspelt field silently ignored is a booking silently wrong. Only the JSON names
+    # are fields: the models' Python names (record_id) are not part of the contract, and the schema refuses them.
+    model_config = ConfigDict(extra="forbid", populate_by_name=False)
 
 
 class Attendee(_Contract):
@@ -423,7 +428,12 @@ def parse_booking(body: bytes) -> Booking:
     except UnicodeDecodeError as error:
         raise InvalidBooking("invalid_encoding", f"the message body is not UTF-8 (byte {error.start})") from None
     try:
-        document = json.loads(text.removeprefix("\ufeff"), object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+        document = json.loads(
+            text.removeprefix("\ufeff"),
+            object_pairs_hook=_no_duplicate_keys,
+            parse_constant=_no_constants,
+            parse_int=_json_number_integer,
+        )
     except ValueError as error:
         raise InvalidBooking("invalid_json", f"the message body is not JSON: {error}") from None
     except RecursionError:
@@ -506,6 +516,8 @@ def _reason(kind: str, context: dict[str, Any], message: str) -> str:
         return f"must be at most {context['max_length']} characters"
     if kind == "too_long":
         return f"must have at most {context['max_length']} entries, not {context['actual_length']}"
+    if kind == "int_parsing_size":  # beyond a 64-bit integer, where no field's values are
+        return "is larger than any value this field takes"
     if kind == "greater_than_equal":
         return f"must be at least {context['ge']}"
     if kind == "less_than_equal":
@@ -538,6 +550,20 @@ def _has_unpaired_surrogate(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_unpaired_surrogate(item) for item in value)
     return False
+
+
+# Longer than any integer a field takes (a revision is at most 19 digits), short enough for Python to convert: it
+# refuses integers of more than sys.get_int_max_str_digits() digits, which JSON allows.
+_LONGEST_INTEGER = 40
+_TOO_LONG = 10**_LONGEST_INTEGER
+
+
+def _json_number_integer(text: str) -> int:
+    # A longer integer stands in as one just as far out of range, so the field it is in says what it must be
+    # ("must be at most ...") instead of the body being called not JSON in Python's words.
+    if len(text) <= _LONGEST_INTEGER:
+        return int(text)
+    return -_TOO_LONG if text.startswith("-") else _TOO_LONG
 
 
 def _no_constants(name: str) -> Any:

@@ -109,7 +109,13 @@ class GraphRefused(GraphError):
     code = "graph_refused"
 
     def __init__(self, info: GraphErrorInfo) -> None:
-        super().__init__(f"Graph answered {info.http_status} {info.code} (request-id {info.request_id})", info)
+        super().__init__(_graph_answered(info), info)
+
+
+def _graph_answered(info: GraphErrorInfo) -> str:
+    """Graph's status, code and request-id (when it sent one); never its message."""
+    request_id = f" (request-id {info.request_id})" if info.request_id else ""
+    return f"Graph answered {info.http_status} {info.code}{request_id}"
 
 
 class RetryableError(BridgeError):
@@ -133,11 +139,10 @@ class GraphUnavailable(GraphError, RetryableError):
     code = "graph_unavailable"
 
     def __init__(self, info: GraphErrorInfo, attempts: int) -> None:
-        super().__init__(
-            f"Graph call failed after {attempts} attempt(s): {info.http_status or 'no response'} {info.code} "
-            f"(request-id {info.request_id})",
-            info,
-        )
+        # Without a status there was no response, and the message is the bridge's own sentence for what happened
+        # (could not connect, no answer in time), not Graph's text.
+        happened = info.message if info.http_status is None else _graph_answered(info)
+        super().__init__(f"Graph call failed after {attempts} attempt(s): {happened}", info)
         self.attempts = attempts
 
 
@@ -163,7 +168,7 @@ class GraphAccessDenied(GraphError, RetryableError):
 
     def __init__(self, info: GraphErrorInfo) -> None:
         super().__init__(
-            f"Graph answered {info.http_status} {info.code} (request-id {info.request_id}). To fix: {self.fix}",
+            f"{_graph_answered(info)}. To fix: {self.fix}",
             info,
         )
 

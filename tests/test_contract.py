@@ -295,7 +295,7 @@ TRAILING_NEWLINES: list[tuple[str, Callable[[str], dict[str, Any]], str]] = [
     (
         "attendees.0.upn",
         lambda end: {"attendees": [{"upn": "ada@contoso.com" + end}]},
-        "must be a user principal name or e-mail address, name@domain, without spaces",
+        "must be a user principal name or e-mail address, name@domain, without spaces or control characters",
     ),
     (
         "channel.threadId",

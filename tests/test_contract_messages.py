@@ -18,7 +18,7 @@ from tests.bookings import REPO_ROOT, booking
 MISSING = object()
 GUID = "must be a GUID such as 6f1c3a2e-8d4b-4a57-9e2f-0c1d2b3a4f5e (an Entra object id, not a UPN)"
 SOURCE = "must be 1-64 of A-Za-z0-9._- (ASCII letters, digits, dot, underscore, hyphen)"
-UPN = "must be a user principal name or e-mail address, name@domain, without spaces"
+UPN = "must be a user principal name or e-mail address, name@domain, without spaces or control characters"
 DATE_TIME = "an ISO 8601 date-time with a UTC offset, such as 2026-12-01T10:00:00+01:00"
 NOT_A_FIELD = "is not a field of schema version 1"
 # What pydantic says in its own words; none of it may reach a result.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import TextIO
@@ -22,19 +23,25 @@ from shared.errors import ConfigurationError
 from shared.result import ResultStatus
 from shared.settings import BOOKINGS_QUEUE, RESULTS_QUEUE, SERVICE_BUS_CONNECTION, SERVICE_BUS_NAMESPACE
 
+# Digits 0-9 only: int() and float() also read other scripts' digits, "1_000", "inf" and "nan".
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+_DECIMAL = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?")
+# A day: longer than anyone waits at a terminal, and far inside what a timer takes.
+MAX_WAIT_SECONDS = 86400
+
 
 def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
-    return value
+    """argparse's type for a count; its errors say what is expected (argparse would name this function)."""
+    if not _WHOLE_NUMBER.fullmatch(text) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number, 1 or more, not {text!r}")
+    return int(text)
 
 
 def _seconds(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, not {text}")
-    return value
+    """argparse's type for a wait; its errors say what is expected (argparse would name this function)."""
+    if not _DECIMAL.fullmatch(text) or float(text) > MAX_WAIT_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds from 0 to {MAX_WAIT_SECONDS}, not {text!r}")
+    return float(text)
 
 
 def _command(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -35,12 +36,15 @@ from bridgectl.queues.messages import (
     terminal_json,
 )
 from bridgectl.queues.settlement import SCAN_LIMIT, peek_all, receive_and_settle, report_settlement
+from shared.log_text import escaped
 
 REPLAYED_FROM = "replayedFrom"
 REPLAY_COUNT = "replayCount"
 # Service Bus keeps the dead-letter reason in these application properties; a replayed copy
 # is a fresh delivery, so it does not carry them.
 _DEAD_LETTER_PROPERTIES = frozenset({"DeadLetterReason", "DeadLetterErrorDescription"})
+# Digits 0-9 only: str.isdigit is also true of "²", which int() refuses, and of other scripts' digits.
+_COUNT = re.compile(r"[0-9]{1,9}")
 
 
 @dataclass(frozen=True)
@@ -174,9 +178,10 @@ def replay_copy(original: Any) -> ServiceBusMessage:
 
 
 def _replay_count(value: Any) -> int:
+    """The replayCount a dead letter carries; anything else than a count (a producer can set any property) is 0."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.isdigit():
+        return max(0, value)
+    if isinstance(value, str) and _COUNT.fullmatch(value):
         return int(value)
     return 0
 
@@ -289,20 +294,21 @@ def _replay_one(
 ) -> None:
     """Send the copy; only once it is on the bookings queue, complete the dead-lettered original."""
     copy = replay_copy(original)
+    named = escaped(decoded(original.message_id))  # the producer's message id, for the operator's terminal
     try:
         with talking_to(endpoint, endpoint.bookings_queue, "Sender"):
             sender.send_messages(copy)
     except QueueCommandError as error:
         _abandon_quietly(receiver, original)
         raise QueueCommandError(
-            f"{error}\nmessage {original.message_id} (dead-letter sequence number {original.sequence_number}) was not "
+            f"{error}\nmessage {named} (dead-letter sequence number {original.sequence_number}) was not "
             "replayed and stays in the dead-letter queue"
         ) from error
     try:
         receiver.complete_message(original)
     except (AzureError, ValueError) as error:
         raise QueueCommandError(
-            f"the copy of message {original.message_id} was sent to {endpoint.bookings_queue}, but the original could not "
+            f"the copy of message {named} was sent to {endpoint.bookings_queue}, but the original could not "
             f"be removed from the dead-letter queue ({first_line(error)}): it is still there, so do not replay it again"
         ) from error
     line = {**dead_letter_json(read_dead_letter(original)), "replayAs": message_properties(copy)}

@@ -24,6 +24,7 @@ from bridgectl.queues.messages import message_body, message_properties
 from shared.booking import Booking, parse_booking
 from shared.errors import InvalidBooking
 from shared.external_id import derive_external_id
+from shared.log_text import MAX_LOGGED_ERROR_LENGTH, escaped
 from shared.publisher import CONTENT_TYPE
 
 # Fixed for ever: booking message ids derived from it are what duplicate detection compares.
@@ -132,11 +133,11 @@ def run_send(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         inputs = read_inputs(args.inputs, err=err)
     except (OSError, NoBookingMessages) as error:
-        err.write(f"error: {error}\n")
+        err.write(f"error: {escaped(error, MAX_LOGGED_ERROR_LENGTH)}\n")  # a path is anyone's text
         return EXIT_USAGE
     valid, problems = validate_inputs(inputs)
-    for problem in problems:
-        err.write(f"invalid: {problem}\n")
+    for problem in problems:  # a field's name is the booking's own key, as it spelt it
+        err.write(f"invalid: {escaped(problem, MAX_LOGGED_ERROR_LENGTH)}\n")
     if problems and not args.skip_invalid:
         err.write(
             f"nothing sent: {len(inputs) - len(valid)} of {len(inputs)} message(s) are invalid (--skip-invalid sends the rest)\n"

@@ -15,14 +15,17 @@ export function externalId(source, recordId) {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** The message for one booking: JSON body as bytes, session id = externalId, a message id per revision. */
+/** The same when the same booking is sent again: "<externalId>:<revision>", or for a booking without revision
+ * "<externalId>:<SHA-256 of the body, hex>". */
+export function messageId(sessionId, booking, body) {
+  const revision = booking.revision ?? createHash("sha256").update(body).digest("hex");
+  return `${sessionId}:${revision}`;
+}
+
+/** The message for one booking: JSON body as bytes, session id = externalId, its message id. */
 export function bookingMessage(booking) {
   const sessionId = externalId(booking.source, booking.recordId);
-  return {
-    // Bytes, not an object: the SDK would otherwise encode the body its own way, not as the JSON the bridge reads.
-    body: Buffer.from(JSON.stringify(booking), "utf8"),
-    sessionId,
-    messageId: `${sessionId}:${booking.revision}`,
-    contentType: "application/json",
-  };
+  // Bytes, not an object: the SDK would otherwise encode the body its own way, not as the JSON the bridge reads.
+  const body = Buffer.from(JSON.stringify(booking), "utf8");
+  return { body, sessionId, messageId: messageId(sessionId, booking, body), contentType: "application/json" };
 }

@@ -5,6 +5,7 @@ Needs azure-servicebus and azure-identity (pip install azure-servicebus azure-id
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterable
@@ -22,13 +23,21 @@ def external_id(source: str, record_id: str) -> str:
     return str(uuid.uuid5(EXTERNAL_ID_NAMESPACE, f"{source}\n{record_id}"))
 
 
+def message_id(session_id: str, booking: dict[str, Any], body: bytes) -> str:
+    """The same when the same booking is sent again: "<externalId>:<revision>", or for a booking without revision
+    "<externalId>:<SHA-256 of the body, hex>"."""
+    revision = booking.get("revision")
+    return f"{session_id}:{hashlib.sha256(body).hexdigest() if revision is None else revision}"
+
+
 def booking_message(booking: dict[str, Any]) -> ServiceBusMessage:
-    """The Service Bus message for one booking: JSON body, session id = externalId, a message id per revision."""
+    """The Service Bus message for one booking: JSON body, session id = externalId, its message id."""
     session_id = external_id(booking["source"], booking["recordId"])
+    body = json.dumps(booking, ensure_ascii=False).encode("utf-8")
     return ServiceBusMessage(
-        json.dumps(booking, ensure_ascii=False).encode("utf-8"),
+        body,
         session_id=session_id,
-        message_id=f"{session_id}:{booking['revision']}",
+        message_id=message_id(session_id, booking, body),
         content_type="application/json",
     )
 
