@@ -607,10 +607,6 @@ def test_graph_errors_name_a_request_id_only_when_graph_sent_one(request_id: str
 # The simulator's and the benchmarks' command lines
 # ---------------------------------------------------------------------------------------------------------------------
 
-ON_THE_SIMULATORS_BRANCH = pytest.mark.skip(reason="simulator/bench: fixed on the simulator's branch")
-
-
-@ON_THE_SIMULATORS_BRANCH
 @pytest.mark.parametrize(
     "arguments",
     [
@@ -646,7 +642,6 @@ def test_the_simulator_answers_every_bad_number_with_argparses_clean_error(argum
     assert stderr.startswith("python -m simulator: error: argument "), stderr
 
 
-@ON_THE_SIMULATORS_BRANCH
 def test_the_simulators_port_is_refused_in_digits_of_other_scripts() -> None:
     """A port is ASCII digits: full-width and Arabic-Indic digits, which int() reads as 8010, are refused."""
     from simulator.__main__ import port_number
@@ -656,7 +651,6 @@ def test_the_simulators_port_is_refused_in_digits_of_other_scripts() -> None:
             port_number(text)
 
 
-@ON_THE_SIMULATORS_BRANCH
 def test_the_simulators_help_ends_with_examples() -> None:
     """README: each command's --help ends with examples, `python -m simulator --help` too."""
     completed = subprocess.run(
@@ -672,7 +666,6 @@ def test_the_simulators_help_ends_with_examples() -> None:
     assert "\nexamples:\n  python -m simulator" in completed.stdout, completed.stdout[-300:]
 
 
-@ON_THE_SIMULATORS_BRANCH
 def test_ctrl_c_while_the_simulator_starts_stops_cleanly() -> None:
     """Ctrl-C at any moment stops `python -m simulator` without a traceback, also while its modules load. The
     interrupt is raised where it can arrive: on importing simulator.graph_simulator."""
@@ -699,7 +692,6 @@ def test_ctrl_c_while_the_simulator_starts_stops_cleanly() -> None:
     assert "Traceback" not in completed.stderr, completed.stderr[-500:]
 
 
-@ON_THE_SIMULATORS_BRANCH
 @pytest.mark.parametrize("module", ["bench.cold_start", "bench.measure"])
 def test_every_runnable_module_answers_help_without_a_traceback(module: str) -> None:
     """Every module a person can run with -m answers --help without a traceback, the benchmarks' too (bench/ is in
