@@ -1,21 +1,26 @@
 """A redeploy never undoes the operator's choices or widens a grant, waits only for what waiting fixes, and no
 identity holds more than it needs: calendar scoping kept, local access that can be withdrawn, choices that are
 never replaced by defaults when they cannot be read, bounded retries that report any other failure as Azure or
-Graph gave it, and an app that cannot rewrite its own package.
+Graph gave it, a production deployment no later run cancels, a deploying identity that may grant only the template's
+roles, an app that cannot rewrite its own package, and every tool CI runs pinned.
 
 The deploy.sh tests run it against the fake `az` of tests/infra/fake_azure.py, wrapped, where Azure must fail in a
 way the fake does not model, by a small `az` that answers some calls itself and passes the rest on; the others read
-the templates the way the other infra tests do.
+the templates, the workflow and the docs the way the other infra tests do.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any
 
+from ruamel.yaml import YAML
+
 from tests.infra.bicep import (
     MODULES,
+    REPO_ROOT,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
     STORAGE_BLOB_DATA_OWNER,
     module_params,
@@ -28,6 +33,8 @@ from tests.infra.bicep import (
 from tests.infra.fake_azure import FakeAzure, fake_azure  # noqa: F401  (the fixture)
 
 CALENDARS_READWRITE = "ef54d2bf-783f-4e0f-bca1-3210c0444d99"
+CI_WORKFLOW = REPO_ROOT / ".github" / "workflows" / "ci.yml"
+CI_DOCS = REPO_ROOT / "docs" / "ci.md"
 
 # An `az` in front of the fake one: a call that starts with a rule's prefix fails with the rule's message (the
 # rule's `times`, or for good when it has none); every other call goes to the fake, which keeps the state.
@@ -257,6 +264,43 @@ def test_the_graph_grant_still_waits_while_graph_does_not_know_the_identity(fake
     assert "b8bb2037-6e08-44ac-a4ea-4674e010e2a4" in fake_azure.granted_roles()
 
 
+# ---------------------------------------------------------------- CI
+
+
+def test_a_running_production_deployment_is_never_cancelled_by_a_later_run() -> None:
+    """A push to main while the on-demand `deploy` runs (or a second dispatch) must not cancel it mid-way, between
+    `az deployment group create` and the code publish, leaving the infrastructure and the code out of step. GitHub's
+    cancel-in-progress cancels 'any currently running job or workflow in the same concurrency group', so a dispatched
+    run never shares a cancelling group with pushes, and the deploy job has a group of its own."""
+    document = YAML(typ="safe").load(CI_WORKFLOW.read_text())
+
+    def group(event: str) -> str:
+        concurrency = document["concurrency"]
+        text = concurrency["group"] if isinstance(concurrency, dict) else concurrency
+        values = {"github.workflow": "CI", "github.ref": "refs/heads/main", "github.event_name": event}
+        return re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", lambda m: values.get(m.group(1), m.group(0)), text)
+
+    cancels = document["concurrency"].get("cancel-in-progress") if isinstance(document["concurrency"], dict) else False
+    deploy_concurrency = document["jobs"]["deploy"].get("concurrency")
+    shares = group("workflow_dispatch") == group("push")
+    assert not (cancels is True and (shares or deploy_concurrency is None)), (
+        f"deploy runs in group {group('workflow_dispatch')!r}, shared with pushes ({shares}), cancel-in-progress: true"
+    )
+
+
+def test_the_deploying_identity_can_grant_only_the_roles_the_template_assigns() -> None:
+    """Unconditioned, Role Based Access Control Administrator may assign Owner (or anything) to any principal on the
+    resource group, which would make the deploying identity Owner in all but name. docs/ci.md gives it with a
+    condition, in the command, that limits it to the roles rbac.bicep assigns."""
+    text = CI_DOCS.read_text()
+    section = text.split("## Turning on the deploy job", 1)[1].split("\n## ", 1)[0]
+    rbac = parse_bicep(MODULES / "rbac.bicep")
+    granted = {variable(rbac, name) for name in rbac["variables"]}
+    assert "--condition" in section and all(role in section for role in granted), (
+        "the deploying identity's Role Based Access Control Administrator is given without a condition"
+    )
+
+
 # ---------------------------------------------------------------- who may write the package
 
 
@@ -289,3 +333,15 @@ def test_no_identity_the_running_app_can_use_may_write_its_own_package() -> None
     assert not (writers & attached_modules), (
         f"the app runs with {sorted(attached_modules)} attached; {sorted(writers & attached_modules)} may write the package"
     )
+
+
+# ---------------------------------------------------------------- pins
+
+
+def test_every_tool_ci_runs_is_pinned() -> None:
+    """checkov gates every CI run (test_checkov_finds_nothing_unsuppressed): a version range in .ci/run would let a new
+    release (new checks that fail the build, or a bad release) reach CI unreviewed, and Dependabot cannot see a range
+    in a shell script. It is pinned to one version, bumped by hand as docs/ci.md says, like the Bicep CLI."""
+    run = (REPO_ROOT / ".ci" / "run").read_text()
+    (spec,) = re.findall(r'pip install [^\n]*"(checkov[^"]*)"', run)
+    assert re.fullmatch(r"checkov==\d+\.\d+\.\d+", spec), f".ci/run installs {spec!r}"
