@@ -2,9 +2,9 @@
 # Deploys Booking Bridge from an empty (or existing) resource group in one command:
 # infrastructure (main.bicep + main.bicepparam), the function code, the Microsoft Graph
 # app role, then prints the one Teams step that has no API. Safe to run again: the
-# operator's choices are read back from the last deployment, every change is shown by a
-# what-if before it is made, and every step checks what is there first. See
-# docs/infrastructure.md.
+# operator's choices are read back from the last deployment (and a run that cannot find
+# them, and may not ask, stops), every change is shown by a what-if before it is made, and
+# every step checks what is there first. See docs/infrastructure.md.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,6 +20,11 @@ readonly ONLINE_MEETINGS_ROLE="OnlineMeetings.ReadWrite.All"
 readonly CALENDARS_ROLE_ID="ef54d2bf-783f-4e0f-bca1-3210c0444d99"
 readonly CALENDARS_ROLE="Calendars.ReadWrite"
 readonly TEAMS_POLICY_NAME="BookingBridge"
+# Storage Blob Data Contributor: the deployment identity holds it on the package's container only
+# while deploy.sh publishes (publish_function_code).
+readonly BLOB_DATA_CONTRIBUTOR_ROLE_ID="ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+# The tag main.bicep puts on every resource: a resource group holding such resources holds a bridge.
+readonly BRIDGE_TAG_QUERY="length([?tags.application=='booking-bridge'])"
 # Bounded waits for what Azure makes eventually consistent: a new identity reaching Microsoft
 # Graph, and new role assignments reaching the services that check them (a 403 until then).
 readonly GRAPH_ATTEMPTS=6
@@ -28,6 +33,11 @@ readonly PUBLISH_ATTEMPTS=5
 readonly PUBLISH_RETRY_SECONDS=30
 readonly EMAIL_PATTERN='^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'
 readonly GUID_PATTERN='^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+readonly RESOURCE_ID_PATTERN='^/subscriptions/[^[:space:]]+$'
+# What Microsoft Graph answers for an object it does not know (yet): the only Graph failure that waiting fixes.
+readonly GRAPH_NOT_FOUND_PATTERN='Request_ResourceNotFound|does not exist or one of its queried reference-property objects are not present'
+# What storage or the publish endpoint answers while a new role assignment has not reached it.
+readonly NOT_AUTHORIZED_YET_PATTERN='(^|[^0-9])403([^0-9]|$)|AuthorizationPermissionMismatch'
 
 resource_group="${BOOKING_BRIDGE_RESOURCE_GROUP:-}"
 location=""
@@ -38,9 +48,18 @@ validation_level=""
 publish_code=true
 graph_in_template=false
 skip_graph_grant=false
+public_log=false
 organizers=()
 graph_role_pending=false
 group_is_new=false
+previous_deployment=false
+package_write_granted=false
+work_dir=""
+# What list_app_role_assignments read from Microsoft Graph.
+graph_answer=""
+# The identity the platform deploys the package with, and the package's container (deployment outputs).
+deployment_principal_id=""
+deployment_container_id=""
 
 # The choices a deployment keeps. Empty until given (on the command line, or the alert email in
 # its environment variable); what is still empty then comes from the last deployment, and only
@@ -57,10 +76,12 @@ calendar_access=""
 calendar_access_from=""
 private_networking=""
 private_networking_from=""
-local_access=false
+# --local-access (true) or --no-local-access (false); empty keeps the last deployment's.
+local_access=""
 deployer_principal_id=""
 deployer_principal_type=""
 deployer_from=""
+previous_deployer_principal_id=""
 
 usage() {
   cat <<EOF
@@ -70,27 +91,31 @@ Deploys Booking Bridge: Bicep infrastructure, the function code, and the Microso
 Graph app role; then prints the Teams application access policy commands.
 
 A choice below that is not given keeps its value from the last deployment of this app to
-this resource group, so a second run without the flags of the first changes nothing. Before
-anything changes, the what-if of the deployment is shown and you are asked to confirm.
+this resource group, so a second run without the flags of the first changes nothing. A run
+with --yes that cannot find that deployment in a resource group that holds a bridge stops.
+Before anything changes, the what-if of the deployment is shown and you are asked to confirm.
 
 Options:
   -g, --resource-group NAME  Resource group to deploy into (or BOOKING_BRIDGE_RESOURCE_GROUP).
   -l, --location REGION      Region for a resource group that does not exist yet; it must
                              offer Flex Consumption (az functionapp list-flexconsumption-locations).
-  -n, --app-name NAME        Short name resource names are built from (default: bookingbridge).
+  -n, --app-name NAME        Short name resource names are built from (default: bookingbridge,
+                             or BOOKING_BRIDGE_APP_NAME).
       --alert-email ADDRESS  Where the alerts (dead letters, failed results, Graph 401/403,
                              failed invocations) are emailed (or BOOKING_BRIDGE_ALERT_EMAIL);
                              a distribution list is best. Kept by later runs.
       --no-alert-email       Remove the alert email: the alerts then notify nobody.
       --calendar-events      Turn calendar mode on (CALENDAR_EVENTS_ENABLED): bookings with
                              "calendar" become Outlook events. Kept by later runs.
-      --no-calendar-events   Turn calendar mode off.
+      --no-calendar-events   Turn calendar mode off (a tenant-wide $CALENDARS_ROLE left
+                             from earlier is named with the command that removes it).
       --calendar-access WHERE
-                             Where calendar mode's $CALENDARS_ROLE comes from: entra (default:
-                             granted here in Entra, reaching every mailbox of the tenant) or
-                             exchange (never granted in Entra; an Exchange administrator scopes
-                             it to the organizers' mailboxes with the commands printed at the
-                             end). Kept by later runs.
+                             Where calendar mode's $CALENDARS_ROLE comes from: entra (default
+                             for a first deployment: granted here in Entra, reaching every
+                             mailbox of the tenant) or exchange (never granted in Entra; an
+                             Exchange administrator scopes it to the organizers' mailboxes with
+                             the commands printed at the end). Kept by later runs; a deployment
+                             made before this choice existed must name it.
       --private-networking   Join the app to a virtual network and reach storage (and Service
                              Bus Premium) through private endpoints only; costs extra, see
                              docs/infrastructure.md. Kept by later runs.
@@ -99,6 +124,8 @@ Options:
       --local-access         Also let you (the signed-in az principal) send test bookings,
                              read results and replay dead letters with the local tools
                              (your own grants, apart from the function identity's). Kept.
+      --no-local-access      Grant the local tools to nobody from now on (the grants already
+                             made are named with the command that removes them).
       --graph-in-template    Grant $ONLINE_MEETINGS_ROLE in the Bicep deployment (Microsoft
                              Graph extension) instead of with az rest afterwards. Either way
                              you need the Entra rights to assign Microsoft Graph app roles.
@@ -112,6 +139,9 @@ Options:
                              Validation of the what-if: Provider (az's default: also checks
                              that you may write every resource), ProviderNoRbac (read checks
                              only, for an identity that may only read) or Template.
+      --public-log           The log is public (CI on a public repository): print no personal
+                             data (alert email, object ids, subscription, organizers), show the
+                             what-if as resource ids only, and in GitHub Actions mask those values.
   -y, --yes                  Deploy after the what-if without asking (scripts and CI).
   -h, --help                 Show this help.
 
@@ -134,6 +164,38 @@ warn() {
 
 step() {
   printf '\n==> %s\n' "$*"
+}
+
+# Text from outside (an error Azure or Graph answered) as it may reach a terminal or a log:
+# bounded, each control character shown as '?'.
+printable() {
+  local line
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    printf '%s\n' "${line//[^[:print:]]/?}"
+  done <<<"${1:0:4000}"
+}
+
+# What an az command wrote to stderr (saved in a file), shown on stderr.
+show_errors() {
+  [[ ! -s "$1" ]] || printable "$(<"$1")" >&2
+}
+
+# A value that is personal data (an address, an object id, the subscription): hidden with
+# --public-log, and in GitHub Actions also masked in every later line of the log, az's included.
+mask() {
+  local value
+  [[ "$public_log" == true && "${GITHUB_ACTIONS:-}" == true ]] || return 0
+  for value in "$@"; do
+    [[ -z "$value" || "$value" == *$'\n'* ]] || printf '::add-mask::%s\n' "$value"
+  done
+}
+
+shown() {
+  if [[ "$public_log" == true && -n "$1" ]]; then
+    printf '(set, not shown: --public-log)'
+  else
+    printf '%s' "${1:-$2}"
+  fi
 }
 
 parse_arguments() {
@@ -195,6 +257,10 @@ parse_arguments() {
         local_access=true
         shift
         ;;
+      --no-local-access)
+        local_access=false
+        shift
+        ;;
       --graph-in-template)
         graph_in_template=true
         shift
@@ -221,6 +287,10 @@ parse_arguments() {
         validation_level="$2"
         shift 2
         ;;
+      --public-log)
+        public_log=true
+        shift
+        ;;
       -y | --yes)
         assume_yes=true
         shift
@@ -238,7 +308,7 @@ parse_arguments() {
   [[ "$app_name" =~ ^[a-z][a-z0-9-]{1,19}$ ]] ||
     die "--app-name '$app_name' must be 2-20 lowercase letters, digits or hyphens, starting with a letter"
   [[ -z "$alert_email" || "$alert_email" =~ $EMAIL_PATTERN ]] ||
-    die "--alert-email '$alert_email' is not an email address"
+    die "--alert-email is not an email address"
   [[ -z "$calendar_access" || "$calendar_access" == entra || "$calendar_access" == exchange ]] ||
     die "--calendar-access must be entra or exchange, not '$calendar_access'"
   [[ -z "$validation_level" || "$validation_level" =~ ^(Provider|ProviderNoRbac|Template)$ ]] ||
@@ -246,6 +316,7 @@ parse_arguments() {
   if [[ "$graph_in_template" == true && "$skip_graph_grant" == true ]]; then
     die "--graph-in-template grants the Graph role in the deployment, --skip-graph-grant leaves it out: pick one"
   fi
+  mask "$alert_email" "${organizers[@]+"${organizers[@]}"}"
 }
 
 check_prerequisites() {
@@ -262,18 +333,31 @@ check_prerequisites() {
     command -v zip >/dev/null 2>&1 ||
       die "publishing needs zip to package the code: install it, or pass --skip-code"
   fi
-  local subscription
-  subscription="$(az account show --query '[name, id]' --output tsv | paste -sd ' ')"
-  printf 'Subscription: %s\n' "$subscription"
+  local subscription line
+  subscription="$(az account show --query '[name, id]' --output tsv)"
+  while IFS= read -r line; do
+    mask "$line"
+  done <<<"$subscription"
+  printf 'Subscription: %s\n' "$(shown "$(printable "${subscription//$'\n'/ }")")"
 }
 
 # Finds the resource group; one that does not exist yet is created only after the confirmation.
+# A failed check is never taken for "does not exist": that would skip the kept choices.
 locate_resource_group() {
+  local exists
   step "Resource group $resource_group"
-  if [[ "$(az group exists --name "$resource_group")" == "true" ]]; then
-    printf 'Exists.\n'
-    return
-  fi
+  exists="$(az group exists --name "$resource_group")" ||
+    die "could not check whether resource group '$resource_group' exists (the error is above); nothing was changed: run deploy.sh again"
+  case "$exists" in
+    true)
+      printf 'Exists.\n'
+      return
+      ;;
+    false) ;;
+    *)
+      die "az group exists answered neither true nor false; nothing was changed: run deploy.sh again"
+      ;;
+  esac
   [[ -n "$location" ]] ||
     die "resource group '$resource_group' does not exist: pass --location REGION to create it (list Flex Consumption regions with: az functionapp list-flexconsumption-locations --output table)"
   if [[ "$what_if" == true ]]; then
@@ -296,9 +380,10 @@ load_previous_choices() {
   count="$(az deployment group list --resource-group "$resource_group" \
     --query "length([?name=='$(deployment_name)'])" --output tsv)"
   if [[ "$count" != "1" ]]; then
-    printf 'No earlier deployment %s: what is not given takes its default.\n' "$(deployment_name)"
+    no_record_found
     return
   fi
+  previous_deployment=true
   answer="$(az deployment group show --resource-group "$resource_group" --name "$(deployment_name)" \
     --query "properties.parameters.[to_string(alertEmail.value), to_string(calendarEvents.value), to_string(calendarAccess.value), to_string(privateNetworking.value), to_string(deployerPrincipalId.value), to_string(deployerPrincipalType.value)]" \
     --output tsv)"
@@ -311,6 +396,7 @@ load_previous_choices() {
   if [[ -z "$alert_email_from" && "${values[0]}" != null ]]; then
     [[ -z "${values[0]}" || "${values[0]}" =~ $EMAIL_PATTERN ]] ||
       die "the last deployment's alertEmail is not an email address: pass --alert-email or --no-alert-email"
+    mask "${values[0]}"
     alert_email="${values[0]}"
     alert_email_from="kept"
   fi
@@ -332,13 +418,48 @@ load_previous_choices() {
     private_networking="${values[3]}"
     private_networking_from="kept"
   fi
-  if [[ "$local_access" == false && -n "${values[4]}" && "${values[4]}" != null ]]; then
-    [[ "${values[4]}" =~ $GUID_PATTERN && "${values[5]}" =~ ^(User|Group|ServicePrincipal)$ ]] ||
-      die "the last deployment's deployerPrincipalId or deployerPrincipalType is not valid: pass --local-access"
-    deployer_principal_id="${values[4]}"
-    deployer_principal_type="${values[5]}"
+  if [[ -n "${values[4]}" && "${values[4]}" != null ]]; then
+    if [[ "${values[4]}" =~ $GUID_PATTERN && "${values[5]}" =~ ^(User|Group|ServicePrincipal)$ ]]; then
+      mask "${values[4]}"
+      previous_deployer_principal_id="${values[4]}"
+    elif [[ -z "$local_access" ]]; then
+      die "the last deployment's deployerPrincipalId or deployerPrincipalType is not valid: pass --local-access or --no-local-access"
+    fi
+  fi
+  if [[ -z "$local_access" && "${values[4]}" != null ]]; then
+    deployer_principal_id="$previous_deployer_principal_id"
+    [[ -z "$deployer_principal_id" ]] || deployer_principal_type="${values[5]}"
     deployer_from="kept"
   fi
+}
+
+# No deployment of this name to read the choices from. In a resource group that already holds a
+# bridge (another booking-bridge-* deployment: the app name differs, say, or ARM pruned this one from
+# the group's history; or resources with the bridge's tag), deploying the defaults would undo the
+# operator's choices: a run that may not ask stops, one that may ask says so first.
+no_record_found() {
+  local others tagged names=() name found
+  others="$(az deployment group list --resource-group "$resource_group" \
+    --query "[?starts_with(name, 'booking-bridge-')].name" --output tsv)"
+  tagged="$(az resource list --resource-group "$resource_group" --query "$BRIDGE_TAG_QUERY" --output tsv)"
+  while IFS= read -r name; do
+    [[ ! "$name" =~ ^booking-bridge-[a-z][a-z0-9-]{1,19}$ ]] || names+=("${name#booking-bridge-}")
+  done <<<"$others"
+  if ((${#names[@]} == 0)) && [[ ! "$tagged" =~ ^[1-9][0-9]*$ ]]; then
+    printf 'No earlier deployment %s: what is not given takes its default.\n' "$(deployment_name)"
+    return
+  fi
+  found="resource group '$resource_group' holds a Booking Bridge"
+  if ((${#names[@]} > 0)); then
+    found+=" deployed with --app-name ${names[*]}"
+  else
+    found+=" (resources tagged application=booking-bridge)"
+  fi
+  found+=" but no deployment $(deployment_name) to read its choices from"
+  if [[ "$assume_yes" == true ]]; then
+    die "$found. Nothing was changed: name the deployment with --app-name (or BOOKING_BRIDGE_APP_NAME), or, if its record is gone, run once without --yes and give every choice"
+  fi
+  warn "$found: what is not given takes its DEFAULT, which may undo the choices made then (see the what-if)."
 }
 
 # The object id and kind of whoever az is signed in as, for --local-access.
@@ -366,21 +487,33 @@ parameter_literal() {
 settle_choices() {
   [[ -n "$calendar_events" ]] || calendar_events=false
   [[ -n "$calendar_events_from" ]] || calendar_events_from="default"
+  # A deployment made before calendarAccess existed may have had its Entra grant removed by hand,
+  # as the docs then said, for an Exchange scope: the default (entra) would grant every mailbox again.
+  if [[ "$calendar_events" == true && -z "$calendar_access" && "$previous_deployment" == true ]]; then
+    die "the last deployment has calendar mode on but records no calendarAccess (it predates it): pass --calendar-access exchange if $CALENDARS_ROLE is scoped in Exchange, or --calendar-access entra to grant it on every mailbox"
+  fi
   [[ -n "$calendar_access" ]] || calendar_access=entra
   [[ -n "$calendar_access_from" ]] || calendar_access_from="default"
   [[ -n "$private_networking" ]] || private_networking=false
   [[ -n "$private_networking_from" ]] || private_networking_from="default"
   [[ -n "$alert_email_from" ]] || alert_email_from="default"
-  if [[ "$local_access" == true ]]; then
-    read -r deployer_principal_id deployer_principal_type < <(signed_in_principal)
-    [[ "$deployer_principal_id" =~ $GUID_PATTERN ]] || die "--local-access could not read your object id from Entra"
-    deployer_from="given"
-  fi
+  case "$local_access" in
+    true)
+      read -r deployer_principal_id deployer_principal_type < <(signed_in_principal)
+      [[ "$deployer_principal_id" =~ $GUID_PATTERN ]] || die "--local-access could not read your object id from Entra"
+      mask "$deployer_principal_id"
+      deployer_from="given"
+      ;;
+    false)
+      deployer_principal_id=""
+      deployer_from="given"
+      ;;
+  esac
   [[ -n "$deployer_from" ]] || deployer_from="default"
   [[ -n "$deployer_principal_type" ]] || deployer_principal_type=User
 
   step "Choices (given now, kept from the last deployment, or the default)"
-  printf '  Alert email:         %s (%s)\n' "${alert_email:-none}" "$alert_email_from"
+  printf '  Alert email:         %s (%s)\n' "$(shown "$alert_email" none)" "$alert_email_from"
   if [[ "$calendar_events" == true ]]; then
     printf '  Calendar mode:       on, %s from %s (%s)\n' "$CALENDARS_ROLE" "$calendar_access" "$calendar_events_from, $calendar_access_from"
   else
@@ -391,7 +524,7 @@ settle_choices() {
   else
     printf '  Private networking:  off (%s)\n' "$private_networking_from"
   fi
-  printf '  Local access for:    %s (%s)\n' "${deployer_principal_id:-nobody}" "$deployer_from"
+  printf '  Local access for:    %s (%s)\n' "$(shown "$deployer_principal_id" nobody)" "$deployer_from"
 
   warn_if_alerts_notify_nobody
   if [[ "$calendar_events" == true && "$calendar_access" == entra ]]; then
@@ -401,6 +534,13 @@ settle_choices() {
   if [[ "$private_networking" == true && "$(parameter_literal serviceBusSku)" != Premium ]]; then
     warn "private networking with Service Bus $(parameter_literal serviceBusSku): Service Bus stays on its public endpoint"
     warn "(private endpoints need Premium: serviceBusSku in main.bicepparam; docs/infrastructure.md)."
+  fi
+  if [[ -n "$previous_deployer_principal_id" && "$deployer_principal_id" != "$previous_deployer_principal_id" ]]; then
+    local earlier="$previous_deployer_principal_id"
+    [[ "$public_log" == false ]] || earlier="<the object id local access was granted to>"
+    warn "the local-access grants of the last deployment stay until deleted (deployments are incremental); remove them with:"
+    printf "  az role assignment delete --ids \$(az role assignment list --all --assignee '%s' --query \"[?resourceGroup=='%s'].id\" --output tsv)\n" \
+      "$earlier" "$resource_group" >&2
   fi
 }
 
@@ -442,17 +582,22 @@ export_parameters() {
   export BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_TYPE="$deployer_principal_type"
 }
 
+# With --public-log the what-if lists the resources it would change, not their properties: those
+# hold the alert email, object ids and ALLOWED_ORGANIZERS.
 show_what_if() {
   local options=()
   [[ -z "$validation_level" ]] || options+=(--validation-level "$validation_level")
+  [[ "$public_log" == false ]] || options+=(--result-format ResourceIdOnly)
   az deployment group what-if --resource-group "$resource_group" --name "$(deployment_name)" \
     --parameters "$PARAMETERS_FILE" ${options[@]+"${options[@]}"}
 }
 
-# True when the deployment failed only in the Graph app role module: with --graph-in-template a
-# new identity is often not in Microsoft Graph yet, and the extension does not wait for it.
-only_graph_role_failed() {
+# True when the deployment failed only in the Graph app role module, and for the one reason waiting
+# fixes: with --graph-in-template a new identity is often not in Microsoft Graph yet, and the
+# extension does not wait for it. A refusal (no right to assign app roles) is not retried.
+only_graph_role_not_replicated() {
   local failed
+  [[ "$(<"$work_dir/deployment.err")" =~ $GRAPH_NOT_FOUND_PATTERN ]] || return 1
   failed="$(az deployment operation group list --resource-group "$resource_group" --name "$(deployment_name)" \
     --query "[?properties.provisioningState=='Failed'].properties.targetResource.resourceName" --output tsv)" ||
     return 1
@@ -464,11 +609,13 @@ create_deployment() {
   step "Deploying infrastructure (az deployment group create, a few minutes)"
   for ((attempt = 1; ; attempt++)); do
     if az deployment group create --resource-group "$resource_group" --name "$(deployment_name)" \
-      --parameters "$PARAMETERS_FILE" --output none; then
+      --parameters "$PARAMETERS_FILE" --output none 2>"$work_dir/deployment.err"; then
+      show_errors "$work_dir/deployment.err"
       return
     fi
-    if [[ "$graph_in_template" == true ]] && ((attempt < GRAPH_ATTEMPTS)) && only_graph_role_failed; then
-      printf 'Only the Microsoft Graph app role failed: the identity may not be in Microsoft Graph yet. Deploying again in %s s (attempt %s of %s)...\n' \
+    show_errors "$work_dir/deployment.err"
+    if [[ "$graph_in_template" == true ]] && ((attempt < GRAPH_ATTEMPTS)) && only_graph_role_not_replicated; then
+      printf 'Only the Microsoft Graph app role failed, because the identity is not in Microsoft Graph yet. Deploying again in %s s (attempt %s of %s)...\n' \
         "$GRAPH_RETRY_SECONDS" "$((attempt + 1))" "$GRAPH_ATTEMPTS"
       sleep "$GRAPH_RETRY_SECONDS"
       continue
@@ -501,29 +648,91 @@ deployment_output() {
     --query "properties.outputs.$1.value" --output tsv
 }
 
+# The deployment identity's grants of Storage Blob Data Contributor on the package's container, one
+# assignment id a line (read with the Azure roles the deployer holds, never Microsoft Graph).
+package_write_grants() {
+  local principal_id="$1" container_id="$2"
+  az role assignment list --scope "$container_id" --fill-principal-name false --fill-role-definition-name false \
+    --query "[?principalId=='$principal_id' && ends_with(roleDefinitionId, '/$BLOB_DATA_CONTRIBUTOR_ROLE_ID')].id" \
+    --output tsv
+}
+
+# Flex Consumption writes the package with the deployment identity, and attaches that identity to
+# the app, where code could ask the platform for its token. So the template grants it read alone,
+# and deploy.sh lets it write only while it publishes.
+grant_package_write() {
+  local principal_id="$1" container_id="$2" existing
+  step "Letting the deployment identity write the code package (until the publish ends)"
+  existing="$(package_write_grants "$principal_id" "$container_id")" ||
+    die "could not read the role assignments on the package's container (errors above); nothing was published"
+  package_write_granted=true
+  if [[ -n "$existing" ]]; then
+    printf 'Already granted (it is removed once published).\n'
+    return
+  fi
+  az role assignment create --assignee-object-id "$principal_id" --assignee-principal-type ServicePrincipal \
+    --role "$BLOB_DATA_CONTRIBUTOR_ROLE_ID" --scope "$container_id" --output none ||
+    die "could not let the deployment identity write the package (errors above); nothing was published"
+  printf 'Granted: Storage Blob Data Contributor on the package container.\n'
+}
+
+# Removes every write grant of the deployment identity on the package, those grant_package_write
+# made and any a deployment made before it left standing. Returns non-zero when one is left.
+remove_package_write() {
+  local principal_id="$1" container_id="$2" ids id left=0
+  step "Taking back the deployment identity's write on the code package (it keeps read)"
+  if ! ids="$(package_write_grants "$principal_id" "$container_id")"; then
+    left=1
+  fi
+  while IFS= read -r id; do
+    [[ -n "$id" ]] || continue
+    if [[ ! "$id" =~ $RESOURCE_ID_PATTERN ]]; then
+      left=1
+      continue
+    fi
+    az role assignment delete --ids "$id" --output none || left=1
+  done <<<"$ids"
+  package_write_granted=false
+  if ((left == 0)); then
+    printf 'Done: it may read the package, not write it.\n'
+    return 0
+  fi
+  warn "the deployment identity may still write the code package; remove its Storage Blob Data Contributor with:"
+  printf "  az role assignment delete --ids \$(az role assignment list --scope '%s' --fill-principal-name false --query \"[?principalId=='%s' && ends_with(roleDefinitionId, '/%s')].id\" --output tsv)\n" \
+    "$container_id" "$principal_id" "$BLOB_DATA_CONTRIBUTOR_ROLE_ID" >&2
+  return 1
+}
+
+# Builds the package and publishes it. Only a refusal that a role assignment still on its way
+# explains (403) is retried, bounded; any other failure (a remote build that fails, say) stops at
+# once, with its error. Returns non-zero when the code is not published.
 publish_function_code() {
-  local function_app="$1" package_dir attempt
+  local function_app="$1" attempt error
   step "Publishing the function code to $function_app"
-  package_dir="$(mktemp -d)"
-  # shellcheck disable=SC2064 # expand now: the trap must remove this very directory.
-  trap "rm -rf '$package_dir'" EXIT
   # The function's files alone, plus their bytecode (which Core Tools would leave out): the app runs
   # read-only from the package, so without it every cold start compiles.
-  "$REPO_ROOT/infra/package.sh" "$package_dir/app.zip" || die "could not build the deployment package"
+  "$REPO_ROOT/infra/package.sh" "$work_dir/app.zip" || die "could not build the deployment package"
   # Flex Consumption deploys through the One Deploy endpoint; --build-remote installs
-  # requirements.txt on Linux, so the package needs no pre-built dependencies. Right after the
-  # deployment its role assignments may not have reached storage yet (403): retried, bounded.
+  # requirements.txt on Linux, so the package needs no pre-built dependencies.
   for ((attempt = 1; attempt <= PUBLISH_ATTEMPTS; attempt++)); do
     if az functionapp deployment source config-zip --resource-group "$resource_group" \
-      --name "$function_app" --src "$package_dir/app.zip" --build-remote true --output none; then
-      return
+      --name "$function_app" --src "$work_dir/app.zip" --build-remote true --output none 2>"$work_dir/publish.err"; then
+      show_errors "$work_dir/publish.err"
+      return 0
+    fi
+    show_errors "$work_dir/publish.err"
+    error="$(<"$work_dir/publish.err")"
+    if [[ ! "$error" =~ $NOT_AUTHORIZED_YET_PATTERN ]]; then
+      warn "publishing failed (the error above); waiting would not fix it, so it was not retried"
+      return 1
     fi
     ((attempt < PUBLISH_ATTEMPTS)) || break
-    printf 'Publishing failed (attempt %s of %s); new role assignments take a few minutes to apply. Retrying in %s s...\n' \
+    printf 'Publishing failed (attempt %s of %s): refused while new role assignments take a few minutes to apply. Retrying in %s s...\n' \
       "$attempt" "$PUBLISH_ATTEMPTS" "$PUBLISH_RETRY_SECONDS"
     sleep "$PUBLISH_RETRY_SECONDS"
   done
-  die "publishing failed $PUBLISH_ATTEMPTS times (errors above); the infrastructure is deployed: run deploy.sh again to publish"
+  warn "publishing failed $PUBLISH_ATTEMPTS times, refused each time (403): the role assignments have not applied yet"
+  return 1
 }
 
 # The identity's assignments of one Microsoft Graph app role, as a JMESPath query over
@@ -538,10 +747,33 @@ graph_url() {
   printf '%s/v1.0' "${url%/}"
 }
 
+# Lists the identity's app role assignments (answer in graph_answer). A new identity's service
+# principal can take a minute or two to reach Microsoft Graph, which answers "does not exist"
+# until then: that alone is waited for, bounded (return 1 when it never appeared). Any other
+# failure (a refusal, a wrong cloud, the network) is shown as Graph or az gave it (return 2).
+list_app_role_assignments() {
+  local graph="$1" principal_id="$2" query="$3" attempt error
+  for ((attempt = 1; attempt <= GRAPH_ATTEMPTS; attempt++)); do
+    if graph_answer="$(az rest --method get --url "$graph/servicePrincipals/$principal_id/appRoleAssignments" \
+      --query "$query" --output tsv 2>"$work_dir/graph.err")"; then
+      return 0
+    fi
+    error="$(<"$work_dir/graph.err")"
+    if [[ ! "$error" =~ $GRAPH_NOT_FOUND_PATTERN ]]; then
+      printable "$error" >&2
+      return 2
+    fi
+    ((attempt < GRAPH_ATTEMPTS)) || break
+    printf 'Waiting for the identity to appear in Microsoft Graph (attempt %s of %s)...\n' "$attempt" "$GRAPH_ATTEMPTS"
+    sleep "$GRAPH_RETRY_SECONDS"
+  done
+  return 1
+}
+
 # Grants a Microsoft Graph application role (OnlineMeetings.ReadWrite.All; Calendars.ReadWrite in calendar
 # mode with Entra access) to the identity, unless it has it.
 grant_graph_app_role() {
-  local principal_id="$1" role_id="$2" role="$3" graph graph_sp_id role_known existing body attempt
+  local principal_id="$1" role_id="$2" role="$3" graph graph_sp_id role_known body listed=0
   step "Microsoft Graph app role $role"
   graph="$(graph_url)"
   graph_sp_id="$(az ad sp show --id "$MICROSOFT_GRAPH_APP_ID" --query id --output tsv)"
@@ -550,24 +782,20 @@ grant_graph_app_role() {
   [[ "$role_known" == "1" ]] ||
     die "Microsoft Graph in this tenant has no app role $role_id ($role)"
 
-  # A new identity's service principal can take a minute or two to reach Microsoft Graph.
-  for ((attempt = 1; attempt <= GRAPH_ATTEMPTS; attempt++)); do
-    if existing="$(az rest --method get \
-      --url "$graph/servicePrincipals/$principal_id/appRoleAssignments" \
-      --query "$(assignments_query "$role_id" "$graph_sp_id" '| length(@)')" \
-      --output tsv 2>/dev/null)"; then
-      break
-    fi
-    existing=""
-    printf 'Waiting for the identity to appear in Microsoft Graph (attempt %s of %s)...\n' "$attempt" "$GRAPH_ATTEMPTS"
-    sleep "$GRAPH_RETRY_SECONDS"
-  done
-  if [[ -z "$existing" ]]; then
+  list_app_role_assignments "$graph" "$principal_id" "$(assignments_query "$role_id" "$graph_sp_id" '| length(@)')" ||
+    listed=$?
+  if ((listed == 1)); then
     graph_role_pending=true
     warn "the identity $principal_id is not visible in Microsoft Graph yet: run deploy.sh again in a few minutes to grant $role"
     return
   fi
-  if [[ "$existing" == "1" ]]; then
+  if ((listed == 2)); then
+    graph_role_pending=true
+    warn "could not read the identity's Microsoft Graph app roles (Graph's answer is above), so $role was not granted:"
+    warn "reading and assigning them needs a Privileged Role Administrator (or Global Administrator), or --skip-graph-grant"
+    return
+  fi
+  if [[ "$graph_answer" == "1" ]]; then
     printf 'Already granted.\n'
     return
   fi
@@ -584,28 +812,41 @@ grant_graph_app_role() {
     "$graph/servicePrincipals/$graph_sp_id/appRoleAssignedTo" "$body" >&2
 }
 
-# Calendar mode from Exchange: Calendars.ReadWrite must not also be granted in Entra, where it
-# would reach every mailbox. A grant left from an earlier run is named with the command that
-# removes it (Exchange's grants add to Entra's, so scoping works only once it is gone).
+# Where Calendars.ReadWrite must not be granted in Entra (calendar mode off, or its access from
+# Exchange, whose scope an Entra grant would widen to every mailbox), a grant left from an earlier
+# run is named with the command that removes it. deploy.sh never deletes a grant itself.
 check_no_tenant_wide_calendars() {
-  local principal_id="$1" graph graph_sp_id ids id
-  step "Microsoft Graph app role $CALENDARS_ROLE (not granted: calendar access comes from Exchange)"
+  local principal_id="$1" graph graph_sp_id id listed=0
+  if [[ "$calendar_events" == true ]]; then
+    step "Microsoft Graph app role $CALENDARS_ROLE (not granted: calendar access comes from Exchange)"
+  else
+    step "Microsoft Graph app role $CALENDARS_ROLE (not needed: calendar mode is off)"
+  fi
   graph="$(graph_url)"
   graph_sp_id="$(az ad sp show --id "$MICROSOFT_GRAPH_APP_ID" --query id --output tsv)"
-  if ! ids="$(az rest --method get --url "$graph/servicePrincipals/$principal_id/appRoleAssignments" \
-    --query "$(assignments_query "$CALENDARS_ROLE_ID" "$graph_sp_id" '[].id')" --output tsv 2>/dev/null)"; then
-    warn "could not list the identity's Microsoft Graph app roles: check that $CALENDARS_ROLE is not granted to $principal_id in Entra"
+  list_app_role_assignments "$graph" "$principal_id" "$(assignments_query "$CALENDARS_ROLE_ID" "$graph_sp_id" '[].id')" ||
+    listed=$?
+  if ((listed == 1)); then
+    printf 'The identity is not in Microsoft Graph yet, so it holds no grant.\n'
     return
   fi
-  if [[ -z "$ids" ]]; then
-    printf 'Not granted in Entra: the Exchange scope below is the only calendar access.\n'
+  if ((listed == 2)); then
+    warn "could not list the identity's Microsoft Graph app roles (the answer is above): check that $CALENDARS_ROLE is not granted to $principal_id in Entra"
     return
   fi
-  warn "$CALENDARS_ROLE is still granted in Entra, on EVERY mailbox, which the Exchange scope cannot narrow. Remove it:"
+  if [[ -z "$graph_answer" ]]; then
+    printf 'Not granted in Entra.\n'
+    return
+  fi
+  if [[ "$calendar_events" == true ]]; then
+    warn "$CALENDARS_ROLE is still granted in Entra, on EVERY mailbox, which the Exchange scope cannot narrow. Remove it:"
+  else
+    warn "$CALENDARS_ROLE is still granted in Entra, on EVERY mailbox, though calendar mode is off. Remove it:"
+  fi
   while IFS= read -r id; do
     [[ "$id" =~ ^[A-Za-z0-9_-]+$ ]] || die "Microsoft Graph answered an app role assignment id that is not one"
     printf "  az rest --method delete --url '%s'\n" "$graph/servicePrincipals/$principal_id/appRoleAssignments/$id" >&2
-  done <<<"$ids"
+  done <<<"$graph_answer"
 }
 
 print_graph_grant_skipped() {
@@ -620,13 +861,16 @@ A Privileged Role Administrator grants what is missing by running, from a checko
 
   infra/deploy.sh --resource-group $resource_group --app-name $app_name --skip-code
 EOF
+  if [[ "$calendar_events" == false || "$calendar_access" == exchange ]]; then
+    printf '(which also names a tenant-wide %s left from an earlier run, to remove).\n' "$CALENDARS_ROLE"
+  fi
 }
 
 print_teams_policy_step() {
   local client_id="$1" grant_lines="" organizer
   if ((${#organizers[@]} > 0)); then
     for organizer in "${organizers[@]}"; do
-      grant_lines+="  Grant-CsApplicationAccessPolicy -PolicyName $TEAMS_POLICY_NAME -Identity \"$organizer\""$'\n'
+      grant_lines+="  Grant-CsApplicationAccessPolicy -PolicyName $TEAMS_POLICY_NAME -Identity \"$(shown "$organizer")\""$'\n'
     done
   else
     grant_lines="  Grant-CsApplicationAccessPolicy -PolicyName $TEAMS_POLICY_NAME -Identity \"<organizer UPN, such as ana@contoso.com>\""$'\n'
@@ -697,13 +941,32 @@ grant_graph_roles() {
       grant_graph_app_role "$principal_id" "$CALENDARS_ROLE_ID" "$CALENDARS_ROLE"
     fi
   fi
-  if [[ "$calendar_events" == true && "$calendar_access" == exchange ]]; then
+  if [[ "$calendar_events" == false || "$calendar_access" == exchange ]]; then
     check_no_tenant_wide_calendars "$principal_id"
   fi
 }
 
+# A deployment output that names an object: checked before it reaches a command.
+checked_output() {
+  local value
+  value="$(deployment_output "$1")"
+  [[ "$value" =~ $2 ]] || die "the deployment's output $1 is not what it should be; run deploy.sh again"
+  printf '%s' "$value"
+}
+
+# Runs at every exit: a write grant on the package is never left behind by a run that stopped
+# half-way, and the scratch folder goes.
+clean_up() {
+  if [[ "$package_write_granted" == true ]]; then
+    remove_package_write "$deployment_principal_id" "$deployment_container_id" || true
+  fi
+  [[ -z "$work_dir" ]] || rm -rf "$work_dir"
+}
+
 main() {
   parse_arguments "$@"
+  work_dir="$(mktemp -d)"
+  trap clean_up EXIT
   check_prerequisites
   locate_resource_group
   load_previous_choices
@@ -715,7 +978,7 @@ main() {
     return
   fi
 
-  local function_app client_id principal_id namespace bookings_queue results_queue granted_by_template
+  local function_app client_id principal_id namespace bookings_queue results_queue granted_by_template published=true
   function_app="$(deployment_output functionAppName)"
   client_id="$(deployment_output identityClientId)"
   principal_id="$(deployment_output identityPrincipalId)"
@@ -723,9 +986,17 @@ main() {
   bookings_queue="$(deployment_output bookingsQueueName)"
   results_queue="$(deployment_output resultsQueueName)"
   granted_by_template="$(deployment_output graphAppRoleGrantedByTemplate)"
+  deployment_principal_id="$(checked_output deploymentIdentityPrincipalId "$GUID_PATTERN")"
+  deployment_container_id="$(checked_output deploymentContainerId "$RESOURCE_ID_PATTERN")"
 
   if [[ "$publish_code" == true ]]; then
-    publish_function_code "$function_app"
+    grant_package_write "$deployment_principal_id" "$deployment_container_id"
+    publish_function_code "$function_app" || published=false
+  fi
+  # Also without --skip-code's publish: a write grant a deployment made before this one left standing.
+  remove_package_write "$deployment_principal_id" "$deployment_container_id" || true
+  if [[ "$published" == false ]]; then
+    die "the code is not published (the error is above); the infrastructure is deployed: run deploy.sh again to publish"
   fi
   grant_graph_roles "$principal_id" "$granted_by_template"
   print_teams_policy_step "$client_id"
@@ -741,7 +1012,7 @@ main() {
   Service Bus:         $namespace
   Bookings queue:      $bookings_queue (sessions: send each booking with its externalId as session id)
   Results queue:       $results_queue
-  Alerts emailed to:   ${alert_email:-nobody (see the warning)}
+  Alerts emailed to:   $(shown "$alert_email" "nobody (see the warning)")
 EOF
   warn_if_alerts_notify_nobody
   if [[ "$graph_role_pending" == true ]]; then

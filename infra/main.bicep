@@ -148,7 +148,8 @@ module identity 'modules/identity.bicep' = {
   }
 }
 
-// The platform reads and writes the deployment package as this one, which may touch nothing else.
+// The platform reads the deployment package as this one (and writes it while deploy.sh publishes),
+// which may touch nothing else.
 module deploymentIdentity 'modules/identity.bicep' = {
   name: 'deployment-identity'
   params: {
@@ -305,6 +306,9 @@ module graphAppRole 'modules/graph-app-role.bicep' = if (grantGraphAppRole) {
 output functionAppName string = functionApp.outputs.name
 output identityClientId string = identity.outputs.clientId
 output identityPrincipalId string = identity.outputs.principalId
+// deploy.sh lets this identity write the package's container while it publishes, then takes it back.
+output deploymentIdentityPrincipalId string = deploymentIdentity.outputs.principalId
+output deploymentContainerId string = deploymentStorage.outputs.containerId
 output serviceBusNamespaceFqdn string = serviceBus.outputs.fullyQualifiedNamespace
 output bookingsQueueName string = serviceBus.outputs.bookingsQueueName
 output resultsQueueName string = serviceBus.outputs.resultsQueueName

@@ -154,6 +154,8 @@ def test_the_what_if_job_runs_only_with_a_federated_credential_and_reads_only() 
     for variable in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP"):
         assert f"vars.{variable} != ''" in job["if"], variable
     assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
+    # GitHub treats Dependabot's runs as a fork's: the merge to main runs their what-if.
+    assert "github.event.pull_request.user.login != 'dependabot[bot]'" in job["if"]
     assert "environment" not in job, "the what-if identity needs no protected environment: it can only read"
     (login,) = [step for step in job["steps"] if step.get("uses", "").startswith("azure/login@")]
     assert login["with"] == {
@@ -164,7 +166,9 @@ def test_the_what_if_job_runs_only_with_a_federated_credential_and_reads_only() 
     assert "secrets." not in WORKFLOW.read_text(), "OIDC only: the workflow reads no secret"
     (deploy,) = [step for step in job["steps"] if "deploy.sh" in step.get("run", "")]
     # ProviderNoRbac: provider validation with read checks, so Reader plus the what-if action is enough.
-    assert deploy["run"] == 'infra/deploy.sh --what-if --validation-level ProviderNoRbac --resource-group "$RESOURCE_GROUP"'
+    assert deploy["run"] == (
+        'infra/deploy.sh --what-if --validation-level ProviderNoRbac --public-log --resource-group "$RESOURCE_GROUP"'
+    )
     assert deploy["env"]["RESOURCE_GROUP"] == "${{ vars.AZURE_RESOURCE_GROUP }}"
     script = (REPO_ROOT / "infra" / "deploy.sh").read_text()
     assert "--what-if" in script and "--validation-level" in script
@@ -179,10 +183,11 @@ def test_only_a_dispatch_from_main_deploys_and_only_in_the_protected_environment
     assert "github.ref == 'refs/heads/main'" in job["if"]
     assert "vars.AZURE_DEPLOY_CLIENT_ID != ''" in job["if"]
     assert job["needs"] == ["what-if"], "a deployment follows a what-if of the same commit"
+    assert job["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False}, "one at a time, never cancelled"
     (login,) = [step for step in job["steps"] if step.get("uses", "").startswith("azure/login@")]
     assert login["with"]["client-id"] == "${{ vars.AZURE_DEPLOY_CLIENT_ID }}"
     (deploy,) = [step for step in job["steps"] if "deploy.sh" in step.get("run", "")]
-    assert deploy["run"] == 'infra/deploy.sh --yes --skip-graph-grant --resource-group "$RESOURCE_GROUP"'
+    assert deploy["run"] == 'infra/deploy.sh --yes --skip-graph-grant --public-log --resource-group "$RESOURCE_GROUP"'
     (python,) = [step["with"]["python-version"] for step in job["steps"] if "setup-python" in step.get("uses", "")]
     assert python == deployed_python(), "the package's bytecode is for the runtime's Python"
     # No other job may name the deploying identity or a protected environment: a pull request's jobs
@@ -191,6 +196,45 @@ def test_only_a_dispatch_from_main_deploys_and_only_in_the_protected_environment
         if name != "deploy":
             assert "environment" not in other, name
             assert "AZURE_DEPLOY_CLIENT_ID" not in json.dumps(other), name
+
+
+def ci_docs_section(title: str) -> str:
+    return CI_DOCS.read_text().split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_what_if_role_reads_what_the_templates_declare_and_no_data() -> None:
+    """The identity a pull request can reach: the read of every resource type the templates declare, the deployment
+    history and what-if itself; no write, no wildcard (Reader's */read would include querying logs and telemetry)."""
+    (block,) = re.findall(r"```json\n(.*?)```", ci_docs_section("Turning on the what-if job"), re.S)
+    actions = set(json.loads(block)["Actions"])
+    declared = {
+        resource["type"]
+        for path in sorted(INFRA.rglob("*.bicep"))
+        for resource in parse_bicep(path).get("resources", {}).values()
+        if not resource["type"].startswith("Microsoft.Graph/")
+    }
+    assert declared, "the templates declare resources"
+    missing = {f"{resource_type}/read" for resource_type in declared} - actions
+    assert not missing, f"what-if cannot read {sorted(missing)}"
+    assert {"Microsoft.Resources/deployments/whatIf/action", "Microsoft.Resources/deployments/validate/action"} <= actions
+    assert "Microsoft.Resources/deployments/read" in actions, "deploy.sh reads the kept choices from the history"
+    beyond_reading = {action for action in actions if not action.endswith("/read")}
+    assert beyond_reading == {"Microsoft.Resources/deployments/whatIf/action", "Microsoft.Resources/deployments/validate/action"}
+    assert not [action for action in actions if "*" in action or "/query/" in action.lower()]
+
+
+def test_the_deploying_identity_may_also_grant_and_take_back_the_publish_write() -> None:
+    """deploy.sh grants the deployment identity write on the package while it publishes: the condition allows it."""
+    (role,) = re.findall(r'^readonly BLOB_DATA_CONTRIBUTOR_ROLE_ID="([0-9a-f-]+)"$', (INFRA / "deploy.sh").read_text(), re.M)
+    section = ci_docs_section("Turning on the deploy job")
+    assert role in section and "roleAssignments/delete" in section
+
+
+def test_no_one_approves_a_deployment_they_started_and_main_takes_no_unreviewed_push() -> None:
+    section = ci_docs_section("Turning on the deploy job")
+    assert "**Required reviewers**" in section and "**Prevent self-review**" in section
+    assert "allow `main` only" in section
+    assert "Protect `main`" in section and "require a pull request" in section
 
 
 # ---------------------------------------------------------------- supply chain and privileges

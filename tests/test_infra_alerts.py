@@ -4,8 +4,9 @@ Each alert is held to its target (the queues' namespace, the Application Insight
 signal (metric, dimension, query) and its threshold. The log alerts' queries are evaluated, with the
 small subset of KQL they use, against the log lines the bridge really writes when a booking fails or
 Graph refuses access, so a changed log line cannot silently blind an alert; the failed-invocations
-query against the span the Functions host emits for a Service Bus session trigger in OpenTelemetry
-mode (docs/alerts.md names the host and SDK sources).
+query against the spans the Functions host emits for a Service Bus session trigger in OpenTelemetry
+mode, with and without the session processor's activity source (docs/alerts.md names the host and SDK
+sources and the host versions).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def accessor(expression: Any) -> str:
 # ---------------------------------------------------------------- the KQL the log alerts use
 
 _PREDICATE = re.compile(r'^(\w+) (startswith|contains|matches regex|==) (?:"([^"]*)"|(true|false))$')
+_IN = re.compile(r'^(\w+) in \(("[^"]*"(?:, "[^"]*")*)\)$')
 
 
 def kql_filter(query: str) -> tuple[str, Callable[[dict[str, Any]], bool], str]:
@@ -83,7 +85,7 @@ def kql_filter(query: str) -> tuple[str, Callable[[dict[str, Any]], bool], str]:
 
     Only the operators the alerts use are understood; anything else fails the test, so the
     evaluator can never quietly approve a query it does not read. KQL's startswith and contains
-    ignore case; matches regex does not."""
+    ignore case; matches regex, == and in do not."""
     stages = [stage.strip() for stage in query.split("|")]
     assert len(stages) == 3, f"expected table | where ... | summarize ...: {query}"
     table, where, summarize = stages
@@ -92,6 +94,11 @@ def kql_filter(query: str) -> tuple[str, Callable[[dict[str, Any]], bool], str]:
     assert column, f"the alert must add up itemCount (sampling): {summarize}"
     tests: list[Callable[[dict[str, Any]], bool]] = []
     for predicate in where.removeprefix("where ").split(" and "):
+        listed = _IN.match(predicate)
+        if listed:
+            field, values = listed.group(1), frozenset(re.findall(r'"([^"]*)"', listed.group(2)))
+            tests.append(lambda row, f=field, v=values: row[f] in v)
+            continue
         match = _PREDICATE.match(predicate)
         assert match, f"predicate this test cannot evaluate: {predicate}"
         field, operator, text, boolean = match.groups()
@@ -266,20 +273,22 @@ def test_access_denied_alert_counts_the_403_line_and_not_other_redeliveries(host
     assert " httpStatus=403 " in redeliveries[1]["message"] and "New-CsApplicationAccessPolicy" in redeliveries[1]["message"]
 
 
-def test_failed_invocations_alert_watches_the_span_the_host_emits_for_the_trigger() -> None:
-    """In OpenTelemetry mode a Service Bus invocation is the SDK's Consumer span, stored in `requests` under the
-    processor's operation name; the host marks it failed when the function raises."""
+def test_failed_invocations_alert_watches_the_span_every_current_host_emits_for_the_trigger() -> None:
+    """In OpenTelemetry mode a Service Bus invocation is the SDK's session processor span on a host that exports its
+    activity source, and the host's own function-level span, named after the function, on one that does not; both
+    land in `requests`, and the host marks the current one failed when the function raises."""
     table, matches, _ = kql_filter(log_alert_criterion("failedInvocations")["query"])
     assert table == "requests"
     ((function_name, function),) = indexed_functions().items()
     trigger = function.get_trigger().get_dict_repr()
     # The session processor's span, because the trigger requires sessions.
     assert (trigger["type"], trigger["isSessionsEnabled"]) == ("serviceBusTrigger", True)
-    assert matches({"name": SESSION_MESSAGE_SPAN, "success": False, "itemCount": 1})
-    assert not matches({"name": SESSION_MESSAGE_SPAN, "success": True, "itemCount": 1})
+    for name in (SESSION_MESSAGE_SPAN, function_name):
+        assert matches({"name": name, "success": False, "itemCount": 1}), name
+        assert not matches({"name": name, "success": True, "itemCount": 1}), name
+    # Never the processor's span of a trigger without sessions, nor another function's.
     assert not matches({"name": MESSAGE_SPAN, "success": False, "itemCount": 1})
-    # Not the function's name: no span carries it for a Service Bus trigger.
-    assert not matches({"name": function_name, "success": False, "itemCount": 1})
+    assert not matches({"name": function_name + "_other", "success": False, "itemCount": 1})
 
 
 # ---------------------------------------------------------------- deploy.sh --alert-email

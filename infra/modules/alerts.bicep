@@ -249,11 +249,14 @@ resource graphAccessDenied 'Microsoft.Insights/scheduledQueryRules@2023-12-01' =
 
 // Every invocation that raises: Graph unavailable beyond the retry budget, token, state table,
 // results queue or settings. A few are normal under throttling; many mean an outage or a
-// broken setting. In OpenTelemetry mode the host's span for a Service Bus invocation is the
-// Azure SDK's message-processing span (ActivityKind.Consumer, which Azure Monitor stores in
-// `requests`), named after the operation, not the function: ServiceBusSessionProcessor.
-// ProcessSessionMessage for this session-enabled trigger. The host marks it failed when the
-// function raises. Sources: docs/alerts.md.
+// broken setting. In OpenTelemetry mode a failed invocation is one failed row in `requests`,
+// under one of two names, depending on the host: the Azure SDK's session processor span,
+// ServiceBusSessionProcessor.ProcessSessionMessage (ActivityKind.Consumer), on a host that
+// exports the session processor's activity source; otherwise the host's own function-level
+// span (ActivityKind.Server), named after the function. The host opens its own only when no
+// trigger span exists, so no invocation counts twice; it marks the current one failed when the
+// function raises. The function's name is create_meeting_fn's (tests/test_infra_alerts.py holds
+// them together). Host versions and sources: docs/alerts.md.
 resource failedInvocations 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   name: 'alert-${namePrefix}-failed-invocations'
   location: location
@@ -273,7 +276,7 @@ resource failedInvocations 'Microsoft.Insights/scheduledQueryRules@2023-12-01' =
     criteria: {
       allOf: [
         {
-          query: 'requests | where name == "ServiceBusSessionProcessor.ProcessSessionMessage" and success == false | summarize failedInvocations = sum(itemCount)'
+          query: 'requests | where name in ("ServiceBusSessionProcessor.ProcessSessionMessage", "create_meeting") and success == false | summarize failedInvocations = sum(itemCount)'
           metricMeasureColumn: 'failedInvocations'
           timeAggregation: 'Total'
           operator: 'GreaterThan'

@@ -1,6 +1,7 @@
 // Where Flex Consumption keeps the function's code package: an account of its own, apart from
-// the host's (storage.bicep). The function's identity has no right on it; only the deployment
-// identity may write, and only this one container (rbac.bicep). Shared keys are off.
+// the host's (storage.bicep). The function's identity has no right on it; the deployment identity
+// may read this one container, and write it only while deploy.sh publishes (rbac.bicep). Shared
+// keys are off.
 
 @description('Name of the storage account (3-24 lowercase letters and digits, globally unique).')
 @minLength(3)
@@ -60,4 +61,5 @@ resource container 'Microsoft.Storage/storageAccounts/blobServices/containers@20
 
 output name string = account.name
 output containerName string = container.name
+output containerId string = container.id
 output containerUrl string = '${account.properties.primaryEndpoints.blob}${container.name}'

@@ -4,7 +4,8 @@
 // MAX_THROTTLE_REQUEUES) are left unset so the code's defaults stay their one source.
 // Only identity-based connections: no key, no connection string with a secret. The app runs
 // as one identity (identityId, in every connection setting) and the platform deploys its
-// package as another (deploymentIdentityId), which holds write on the package alone.
+// package as another (deploymentIdentityId), which may read the package alone, and write it
+// only while deploy.sh publishes.
 
 @description('Name of the Flex Consumption plan.')
 param planName string
@@ -24,7 +25,7 @@ param identityId string
 @description('Client id of the user-assigned identity, written into the identity-based connection settings.')
 param identityClientId string
 
-@description('Resource id of the user-assigned identity the platform reads and writes the deployment package with. Flex Consumption requires it attached to the app; no setting names it, so the bridge never uses it.')
+@description('Resource id of the user-assigned identity the platform reads (and, while deploy.sh publishes, writes) the deployment package with. Flex Consumption requires it attached to the app; no setting names it, so the bridge never uses it.')
 param deploymentIdentityId string
 
 @description('Python version of the Functions runtime.')

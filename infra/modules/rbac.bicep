@@ -50,7 +50,7 @@ var serviceBusDataReceiver = '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
 var serviceBusDataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
 var serviceBusDataOwner = '090c5cfd-751d-490a-894a-3ce6f1109419'
 var storageBlobDataOwner = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
-var storageBlobDataContributor = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+var storageBlobDataReader = '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
 var storageTableDataContributor = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 var monitoringMetricsPublisher = '3913510d-42f4-4e42-8a64-420c390055eb'
 
@@ -149,7 +149,7 @@ resource bookingsSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 // The host keeps its locks and state in blobs of its own account (Functions docs: Storage Blob
-// Data Owner covers the host; the package is not here, see deploymentPackageWriter).
+// Data Owner covers the host; the package is not here, see deploymentPackageReader).
 resource storageBlobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(storage.id, identityPrincipalId, storageBlobDataOwner)
   scope: storage
@@ -175,15 +175,16 @@ resource storageTableContributor 'Microsoft.Authorization/roleAssignments@2022-0
   }
 }
 
-// The platform reads the package at each start and writes it at each deploy (One Deploy with a
-// remote build) with the deployment identity: write on this one container, nothing else. The
-// function's own identity holds no grant on this account. (Flex Consumption docs, deployment
-// storage with a user-assigned identity.)
-resource deploymentPackageWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(deploymentContainer.id, deploymentIdentityPrincipalId, storageBlobDataContributor)
+// The platform reads the package at each start with the deployment identity: read on this one
+// container, nothing else. Flex Consumption attaches that identity to the app, where code may ask
+// the platform for its token, so it holds no standing write: deploy.sh grants it Storage Blob Data
+// Contributor on this container only while it publishes, and takes it back (docs/infrastructure.md).
+// The function's own identity holds no grant on this account.
+resource deploymentPackageReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deploymentContainer.id, deploymentIdentityPrincipalId, storageBlobDataReader)
   scope: deploymentContainer
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributor)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataReader)
     principalId: deploymentIdentityPrincipalId
     principalType: 'ServicePrincipal'
   }

@@ -50,6 +50,7 @@ SERVICE_BUS_DATA_SENDER = "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39"
 SERVICE_BUS_DATA_OWNER = "090c5cfd-751d-490a-894a-3ce6f1109419"
 STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 STORAGE_QUEUE_DATA_CONTRIBUTOR = "974c5e8b-45b9-4653-ba55-5f855dd0fb88"
 STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
@@ -66,9 +67,10 @@ EXPECTED_ROLE_ASSIGNMENTS = {
     "bookingsSender": (SERVICE_BUS_DATA_SENDER, "bookingsQueue", "identityPrincipalId", False),
     "storageBlobOwner": (STORAGE_BLOB_DATA_OWNER, "storage", "identityPrincipalId", False),
     "storageTableContributor": (STORAGE_TABLE_DATA_CONTRIBUTOR, "storage", "identityPrincipalId", False),
-    # The deployment package: written by its own identity, in its own account's one container.
-    "deploymentPackageWriter": (
-        STORAGE_BLOB_DATA_CONTRIBUTOR,
+    # The deployment package: read by its own identity, in its own account's one container (deploy.sh lets it
+    # write only while it publishes).
+    "deploymentPackageReader": (
+        STORAGE_BLOB_DATA_READER,
         "deploymentContainer",
         "deploymentIdentityPrincipalId",
         False,

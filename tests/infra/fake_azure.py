@@ -21,12 +21,22 @@ import pytest
 
 from tests.infra.bicep import DEPLOY_SCRIPT, INFRA, PACKAGE_SCRIPT
 
+# The deployment identity and the package's container, as the fake deployment's outputs name them.
+DEPLOYMENT_IDENTITY = "66666666-6666-6666-6666-666666666666"
+PACKAGE_CONTAINER = (
+    "/subscriptions/11111111-1111-1111-1111-111111111111/resourceGroups/rg-bridge/providers/Microsoft.Storage"
+    "/storageAccounts/pkgbookingbabc/blobServices/default/containers/app-package"
+)
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+
 FAKE_AZ = r'''#!{python}
 """A stand-in for the Azure CLI: logs every call, keeps the state a real tenant would."""
 import json, os, re, sys
 from pathlib import Path
 
 state = Path(os.environ["FAKE_AZ_STATE"])
+DEPLOYMENT_IDENTITY = "{deployment_identity}"
+PACKAGE_CONTAINER = "{package_container}"
 args = sys.argv[1:]
 line = " ".join(args)
 with (state / "calls.log").open("a") as log:
@@ -82,6 +92,11 @@ def deployment():
     path = state / "deployment.json"
     return json.loads(path.read_text()) if path.exists() else None
 
+def role_assignments():
+    """The Azure role assignments deploy.sh made outside the template (the template's are not modelled)."""
+    path = state / "role-assignments.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
 def as_text(value):
     """JMESPath's to_string: a string as it is, anything else as JSON."""
     return value if isinstance(value, str) else json.dumps(value)
@@ -120,14 +135,22 @@ if args[:3] == ["deployment", "group", "create"]:
         (state / "failed-operations").write_text("storage\nrbac")
         fail("DeploymentFailed: storage, rbac")
     (state / "failed-operations").write_text("")
+    (state / "resources").touch()
     sys.exit(0)
 if args[:3] == ["deployment", "operation", "group"]:
     failed = (state / "failed-operations").read_text() if (state / "failed-operations").exists() else ""
     out(failed.strip())
 if args[:3] == ["deployment", "group", "list"]:
-    name = re.search(r"name=='([^']+)'", option("--query")).group(1)
     recorded = deployment()
+    prefix = re.search(r"starts_with\(name, '([^']+)'\)", option("--query"))
+    if prefix:
+        out(recorded["name"] if recorded and recorded["name"].startswith(prefix.group(1)) else "")
+    name = re.search(r"name=='([^']+)'", option("--query")).group(1)
     out("1" if recorded and recorded["name"] == name else "0")
+if args[:2] == ["resource", "list"]:
+    # What a deployment created outlives its record in the deployment history.
+    assert "tags.application=='booking-bridge'" in option("--query"), line
+    out("7" if (state / "resources").exists() else "0")
 if args[:3] == ["deployment", "group", "show"]:
     recorded = deployment()
     if recorded is None or recorded["name"] != option("--name"):
@@ -145,8 +168,29 @@ if args[:3] == ["deployment", "group", "show"]:
         "bookingsQueueName": "bookings",
         "resultsQueueName": "meeting-results",
         "graphAppRoleGrantedByTemplate": str(recorded["parameters"].get("grantGraphAppRole", False)),
+        "deploymentIdentityPrincipalId": DEPLOYMENT_IDENTITY,
+        "deploymentContainerId": PACKAGE_CONTAINER,
     }
     out(outputs[query.split(".")[2]])
+if args[:3] == ["role", "assignment", "list"]:
+    query = option("--query")
+    principal = query.split("principalId=='")[1].split("'")[0]
+    role = query.split("roleDefinitionId, '/")[1].split("'")[0]
+    out("\n".join(
+        grant["id"] for grant in role_assignments()
+        if grant["principal"] == principal and grant["role"] == role and grant["scope"] == option("--scope")
+    ))
+if args[:3] == ["role", "assignment", "create"]:
+    grants = role_assignments()
+    grant = {"principal": option("--assignee-object-id"), "role": option("--role"), "scope": option("--scope")}
+    grants.append({**grant, "id": option("--scope") + "/providers/Microsoft.Authorization/roleAssignments/"
+                   + "77777777-7777-7777-7777-" + str(len(grants)).zfill(12)})
+    (state / "role-assignments.json").write_text(json.dumps(grants))
+    sys.exit(0)
+if args[:3] == ["role", "assignment", "delete"]:
+    grants = [grant for grant in role_assignments() if grant["id"] != option("--ids")]
+    (state / "role-assignments.json").write_text(json.dumps(grants))
+    sys.exit(0)
 if args[:2] == ["ad", "signed-in-user"]:
     out("44444444-4444-4444-4444-444444444444")
 if args[:2] == ["cloud", "show"]:
@@ -217,7 +261,12 @@ class FakeAzure:
             if found is None:
                 pytest.skip(f"{tool} is not installed")
             (self.bin / tool).symlink_to(found)
-        for name, text in (("az", FAKE_AZ.replace("{python}", sys.executable)), ("sleep", FAKE_SLEEP)):
+        fake_az = (
+            FAKE_AZ.replace("{python}", sys.executable)
+            .replace("{deployment_identity}", DEPLOYMENT_IDENTITY)
+            .replace("{package_container}", PACKAGE_CONTAINER)
+        )
+        for name, text in (("az", fake_az), ("sleep", FAKE_SLEEP)):
             (self.bin / name).write_text(text)
             (self.bin / name).chmod(0o755)
         self.env = {**os.environ, "PATH": str(self.bin), "FAKE_AZ_STATE": str(self.state)}
@@ -252,6 +301,17 @@ class FakeAzure:
     def granted_roles(self) -> list[str]:
         path = self.state / "granted"
         return [json.loads(grant)["appRoleId"] for grant in path.read_text().splitlines()] if path.exists() else []
+
+    def role_assignments(self) -> list[dict[str, str]]:
+        """The Azure role assignments deploy.sh made outside the template and has not removed."""
+        path = self.state / "role-assignments.json"
+        return json.loads(path.read_text()) if path.exists() else []
+
+    def grant_package_write(self) -> None:
+        """The deployment identity's write on the package, as a deployment made before deploy.sh granted it left it."""
+        grant = {"principal": DEPLOYMENT_IDENTITY, "role": STORAGE_BLOB_DATA_CONTRIBUTOR, "scope": PACKAGE_CONTAINER}
+        assignment = PACKAGE_CONTAINER + "/providers/Microsoft.Authorization/roleAssignments/88888888-8888-8888-8888-888888888888"
+        (self.state / "role-assignments.json").write_text(json.dumps([{**grant, "id": assignment}]))
 
     def sleeps(self) -> list[str]:
         path = self.state / "sleeps.log"

@@ -120,13 +120,49 @@ def test_kept_choices_are_checked_before_they_are_used(fake_azure: FakeAzure) ->
 
 
 def test_a_deployment_made_before_a_choice_existed_takes_its_default(fake_azure: FakeAzure) -> None:  # noqa: F811
-    assert fake_azure.run("-g", "rg-bridge", "-l", "swedencentral", "--skip-code", "--yes", "--calendar-events").returncode == 0
+    calendar = ("--calendar-events", "--calendar-access", "exchange")
+    first = fake_azure.run("-g", "rg-bridge", "-l", "swedencentral", "--skip-code", "--yes", *calendar)
+    assert first.returncode == 0, first.stderr
     record = json.loads((fake_azure.state / "deployment.json").read_text())
-    del record["parameters"]["calendarAccess"], record["parameters"]["privateNetworking"]
+    del record["parameters"]["privateNetworking"]
     (fake_azure.state / "deployment.json").write_text(json.dumps(record))
 
     completed = fake_azure.run("-g", "rg-bridge", "--skip-code", "--yes")
 
     assert completed.returncode == 0, completed.stderr
-    parameters = fake_azure.recorded_parameters()
-    assert (parameters["calendarEvents"], parameters["calendarAccess"], parameters["privateNetworking"]) == (True, "entra", False)
+    kept = fake_azure.recorded_parameters()
+    assert (kept["calendarEvents"], kept["calendarAccess"], kept["privateNetworking"]) == (True, "exchange", False)
+
+
+def test_calendar_mode_recorded_without_its_access_is_deployed_once_the_access_is_named(fake_azure: FakeAzure) -> None:  # noqa: F811
+    """Where Calendars.ReadWrite comes from is never guessed for a calendar mode that predates the choice."""
+    assert fake_azure.run("-g", "rg-bridge", "-l", "swedencentral", "--skip-code", "--yes", "--calendar-events").returncode == 0
+    record = json.loads((fake_azure.state / "deployment.json").read_text())
+    del record["parameters"]["calendarAccess"]
+    (fake_azure.state / "deployment.json").write_text(json.dumps(record))
+
+    stopped = fake_azure.run("-g", "rg-bridge", "--skip-code", "--yes")
+    named = fake_azure.run("-g", "rg-bridge", "--skip-code", "--yes", "--calendar-access", "exchange")
+
+    assert stopped.returncode != 0 and "--calendar-access exchange" in stopped.stderr
+    assert named.returncode == 0, named.stderr
+    assert len([call for call in fake_azure.calls() if call.startswith("deployment group create")]) == 2
+    kept = fake_azure.recorded_parameters()
+    assert (kept["calendarEvents"], kept["calendarAccess"]) == (True, "exchange")
+
+
+def test_withdrawn_local_access_names_the_grants_it_leaves_behind(fake_azure: FakeAzure) -> None:  # noqa: F811
+    """Deployments are incremental: the grants stay until deleted, so deploy.sh prints the command that deletes them."""
+    assert fake_azure.run("-g", "rg-bridge", "-l", "swedencentral", "--skip-code", "--yes", "--local-access").returncode == 0
+
+    withdrawn = fake_azure.run("-g", "rg-bridge", "--skip-code", "--yes", "--no-local-access")
+
+    assert withdrawn.returncode == 0, withdrawn.stderr
+    assert "Local access for:    nobody (given)" in withdrawn.stdout
+    assert (
+        "az role assignment delete --ids $(az role assignment list --all --assignee '44444444-4444-4444-4444-444444444444'"
+        in (withdrawn.stderr)
+    )
+    again = fake_azure.run("-g", "rg-bridge", "--skip-code", "--yes")
+    assert "Local access for:    nobody (kept)" in again.stdout
+    assert "role assignment delete" not in again.stderr, "said once, when withdrawn"
