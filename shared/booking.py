@@ -256,7 +256,7 @@ class Channel(_Contract):
 
 
 class CalendarOptions(_Contract):
-    """The record's meeting as an Outlook event on the organizer's calendar, carrying a Teams meeting (issue 15)."""
+    """The record's meeting as an Outlook event on the organizer's calendar, carrying a Teams meeting."""
 
     send_invitations: StrictBool = Field(
         description="true: the attendees are the event's attendees, and Exchange sends them the invitation, its updates "

@@ -18,7 +18,7 @@ What may go into telemetry, as into the logs:
   quote any of them), nor a Graph URL (its path names the organizer).
 - metrics: closed sets only (status, Graph operation, HTTP method and status, error code) and the sources
   the operator's ALLOWED_ORGANIZERS names; never an id of a record, message or meeting, nor a source only a
-  producer chose (any producer could mint a metric series per message otherwise: issue 13).
+  producer chose (any producer could mint a metric series per message otherwise).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The benchmark's cold start imports the package's own bytecode, as the runtime does (found by the issue-12
-review): its children never inherit PYTHONPYCACHEPREFIX or PYTHONOPTIMIZE from the shell that runs it.
+"""The benchmark's cold start imports the package's own bytecode, as the runtime does: its children never inherit
+PYTHONPYCACHEPREFIX or PYTHONOPTIMIZE from the shell that runs it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The channel and invitation fields at the edges of their contract (issue 14 review)."""
+"""The channel and invitation fields at the edges of their contract."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Meetings booked into a Teams channel (issue 14): a booking's `channel` is createOrGet's chatInfo.
+"""Meetings booked into a Teams channel: a booking's `channel` is createOrGet's chatInfo.
 
 Through create_meeting as the host calls it, with Graph on loopback (the simulator, which knows one
 channel and its members), the state table on Azurite and the Service Bus leg intercepted at the SDK.

@@ -1,4 +1,4 @@
-"""A record's channel is fixed, under any organizer, and a move never costs the meeting people hold (issue 14 review)."""
+"""A record's channel is fixed, under any organizer, and a move never costs the meeting people hold."""
 
 from __future__ import annotations
 

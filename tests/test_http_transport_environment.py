@@ -1,5 +1,5 @@
 """shared.http_transport reads the environment as requests did, which a deployment (an egress proxy, a CA
-directory) may rely on (found by the issue-12 review, each case then broke every Graph or table call):
+directory) may rely on (each case, broken, would break every Graph or table call):
 
 - a proxy URL with credentials (HTTPS_PROXY=http://user:pass@proxy:3128): requests sent them as
   Proxy-Authorization on CONNECT (and on a forwarded plain-HTTP request); urllib3's ProxyManager does

@@ -1,4 +1,4 @@
-"""The invitation text, localized (issue 14): `language` goes to Graph as Accept-Language on every request
+"""The invitation text, localized: `language` goes to Graph as Accept-Language on every request
 of the booking, and the result carries Graph's joinInformation decoded, bounded and never logged.
 
 Through create_meeting as the host calls it, with Graph on loopback (the simulator), the state table on

@@ -1,4 +1,4 @@
-"""`func start` against a real namespace creating meetings end to end (issue 13): in Development, Graph signs in
+"""`func start` against a real namespace creating meetings end to end: in Development, Graph signs in
 on its own (GRAPH_CREDENTIAL) while Service Bus and the state table keep the developer's sign-in.
 
 The namespace is a real one's name, not the emulator; only the AMQP send is intercepted (tests/conftest.py).

@@ -1,4 +1,4 @@
-"""infra/package.sh's bytecode in the environments a deployer's machine has (found by the issue-12 review).
+"""infra/package.sh's bytecode in the environments a deployer's machine has.
 
 deploy.sh always publishes through package.sh and stops when it fails, so each of these was a failed
 deployment or a package whose bytecode the runtime never reads:

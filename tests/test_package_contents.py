@@ -1,4 +1,4 @@
-"""infra/package.sh takes regular files only (found by the issue-12 review): an editor's lock file beside a
+"""infra/package.sh takes regular files only: an editor's lock file beside a
 module (Emacs' `.#booking.py`, a dangling symlink) neither breaks the build nor ships, and a symlinked
 folder under shared/ (which find would not enter, leaving its modules out) stops the build.
 """

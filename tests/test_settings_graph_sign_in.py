@@ -1,4 +1,4 @@
-"""GRAPH_CREDENTIAL and its settings: Graph's own sign-in for local runs, refused anywhere but Development (issue 13)."""
+"""GRAPH_CREDENTIAL and its settings: Graph's own sign-in for local runs, refused anywhere but Development."""
 
 from __future__ import annotations
 

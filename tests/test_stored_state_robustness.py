@@ -1,4 +1,4 @@
-"""A hostile value in the stored record state must not escape the closed error set (found by a hostile review).
+"""A hostile value in the stored record state must not escape the closed error set.
 
 The store is the bridge's own, but an entity edited by hand (an operator fixing a record), written by another
 version, or corrupted is read on every delivery of the record: what is not the expected shape must come out as

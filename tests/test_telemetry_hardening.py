@@ -1,5 +1,5 @@
 """Metrics, alerts and logs hold against producer- and Graph-controlled input, and the local-only Graph sign-in
-stays local (issue 13, from a hostile review: each test failed before its fix)."""
+stays local."""
 
 from __future__ import annotations
 
@@ -61,7 +61,7 @@ def test_valid_sources_the_operator_did_not_name_share_one_result_series(host: H
 def test_failed_results_alert_counts_last_delivery_give_ups_too_and_says_how_to_tell_them_apart(
     host: HostInvoker, graph: GraphSimulator, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The alert counts every `failed` result (issue 13: "failed results above a rate"), a 500 outage's give-up on
+    """The alert counts every `failed` result ("failed results above a rate"), a 500 outage's give-up on
     the last delivery included; its line carries deliveryCount and errorCode, and a `booking will be
     dead-lettered` line with the same messageId precedes it. The alert's description says so, and names the
     runbook step for each kind, not only "fix the records at the source"."""

@@ -1,4 +1,4 @@
-"""Graph's answer is untrusted input for the channel and invitation fields: what is not text is left out (issue 14 review)."""
+"""Graph's answer is untrusted input for the channel and invitation fields: what is not text is left out."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`simulate` as a newcomer meets it (issue 13): one line per booking, one line per mistake, never a success on nothing."""
+"""`simulate` as a newcomer meets it: one line per booking, one line per mistake, never a success on nothing."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""README's sample output of `simulate` is what `simulate samples/` prints (issue 13): the same lines, in the same
+"""README's sample output of `simulate` is what `simulate samples/` prints: the same lines, in the same
 columns, with only what the README shortens to `…` (join URLs, Graph's message) left to vary."""
 
 from __future__ import annotations

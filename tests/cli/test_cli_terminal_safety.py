@@ -1,4 +1,4 @@
-"""Producer-controlled text never reaches the operator's terminal raw: `dlq list` escapes every cell (issue 10)."""
+"""Producer-controlled text never reaches the operator's terminal raw: `dlq list` escapes every cell."""
 
 from __future__ import annotations
 
