@@ -50,10 +50,11 @@ from shared.failure_policy import Action, Decision, Failure, decide, is_expected
 from shared.graph_client import GraphClient
 from shared.inbound import InboundMessage
 from shared.log_text import MAX_LOGGED_ERROR_LENGTH, escaped
-from shared.meeting_lifecycle import GraphProgress, MeetingLifecycle, NewerBookingApplied, Outcome
+from shared.meeting_lifecycle import MeetingLifecycle
 from shared.ordering import applied_state, as_first_reported, commit, superseding_revision
 from shared.organizer_policy import OrganizerPolicy
 from shared.publisher import ResultSink
+from shared.record_lifecycle import GraphProgress, NewerBookingApplied, Outcome, RecordLifecycle
 from shared.record_state import AppliedOutcome, RecordState, RecordStateStore
 from shared.requeue import Requeue, requeued_copy
 from shared.result import ResultError, ResultMessage, ResultStatus, failure_error, graph_error, rejected_error, utc_now
@@ -94,7 +95,7 @@ class Delivery:
     # Between the start of the Graph calls and the state write: a failure here leaves the state to update.
     applying: bool = False
     result: ResultMessage | None = None
-    lifecycle: MeetingLifecycle | CalendarLifecycle | None = None  # the booking's mode, once known
+    lifecycle: RecordLifecycle | None = None  # the booking's mode, once known
 
 
 class BookingPipeline:

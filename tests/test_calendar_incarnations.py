@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from shared.errors import GraphUnavailable
-from shared.meeting_lifecycle import PREVIOUS_MEETING_NOT_REMOVED
+from shared.record_lifecycle import PREVIOUS_MEETING_NOT_REMOVED
 from shared.result import ResultStatus
 from shared.runtime import reset_pipeline
 from shared.settings import CALENDAR_EVENTS_ENABLED

@@ -17,7 +17,7 @@ import pytest
 
 from shared.errors import ConfigurationError, GraphThrottled, GraphUnavailable, PublishError
 from shared.external_id import derive_external_id
-from shared.meeting_lifecycle import PREVIOUS_MEETING_NOT_REMOVED
+from shared.record_lifecycle import PREVIOUS_MEETING_NOT_REMOVED
 from shared.requeue import ORIGINAL_MESSAGE_ID_PROPERTY, REQUEUE_COUNT_PROPERTY
 from shared.result import ResultStatus
 from shared.retry_policy import MAX_ATTEMPTS
