@@ -23,6 +23,7 @@ from typing import Any
 from shared.booking import ROLES_NEEDING_USER_ID, Booking
 from shared.errors import GraphErrorInfo, GraphRefused, GraphUnavailable, MalformedMeeting
 from shared.event_request import (
+    another_incarnation,
     build_event_body,
     cancel_body,
     event_instant,
@@ -76,10 +77,10 @@ def cancels_in_both_modes(booking: Booking, state: RecordState | None) -> bool:
     return state is None or (state.cancelled and state.organizer_id != booking.organizer_id)
 
 
-def next_incarnation(state: RecordState | None) -> int:
-    """The incarnation of a new event: one more than the last the record state knows of, else a random first one
+def next_incarnation(state: RecordState | None, booking: Booking, external_id: str) -> int:
+    """The incarnation of a new event: one more than the last the record state knows of, else the booking's first one
     (without a state, or with one from before incarnations were counted, which did not say which were used)."""
-    return state.incarnation + 1 if state is not None and state.incarnation else first_incarnation()
+    return state.incarnation + 1 if state is not None and state.incarnation else first_incarnation(external_id, booking)
 
 
 def with_mode(stored: RecordState, booking: Booking, previous: RecordState | None, progress: GraphProgress) -> RecordState:
@@ -134,10 +135,7 @@ class CalendarLifecycle(RecordLifecycle):
         if found is None:
             # No live event: a new incarnation, whose transactionId no dead event of the record holds. A retry of this
             # POST (its answer lost) repeats the body, and a later delivery's lookup finds what it made.
-            progress.incarnation = next_incarnation(state)
-            body = build_event_body(booking, external_id, progress.incarnation)
-            response = self._graph.create_event(organizer, body, deadline, language=language)
-            progress.created = progress.changed = True
+            response = self._create(booking, external_id, next_incarnation(state, booking, external_id), progress, deadline)
             event, request_id, status = _event(response), response.request_id, ResultStatus.CREATED
             progress.held = Held(event["id"], calendar=True)
         else:
@@ -165,6 +163,23 @@ class CalendarLifecycle(RecordLifecycle):
         if applied and status is ResultStatus.EXISTING:
             status = ResultStatus.UPDATED
         return Outcome(status, request_id, meeting, (*changed, *applied))
+
+    def _create(
+        self, booking: Booking, external_id: str, incarnation: int, progress: GraphProgress, deadline: float
+    ) -> GraphResponse:
+        """POST the record's event with this incarnation's transactionId.
+
+        Graph may keep a transactionId after its event was cancelled, and answer a POST that repeats it with that dead
+        event: the record booked this revision before its state was lost. Another incarnation then makes a new event."""
+        organizer, language = booking.organizer_id, booking.language
+        for attempt in (incarnation, another_incarnation()):
+            progress.incarnation = attempt
+            body = build_event_body(booking, external_id, attempt)
+            response = self._graph.create_event(organizer, body, deadline, language=language)
+            progress.created = progress.changed = True
+            if not (isinstance(response.payload, dict) and response.payload.get("isCancelled") is True):
+                break
+        return response
 
     def _cancel(
         self,

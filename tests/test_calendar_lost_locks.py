@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from shared.result import ResultStatus
+from shared.runtime import reset_pipeline
 from shared.settings import CALENDAR_EVENTS_ENABLED
 from simulator import Fault, GraphSimulator
 from tests.bookings import ORGANIZER_ID, booking
@@ -122,3 +124,43 @@ def test_an_older_calendar_move_that_loses_its_lock_keeps_the_newer_bookings_eve
     cancelled = [(e["_organizerId"], e["subject"]) for e in graph.events("cancelled")]
     assert all(organizer == SECOND_ORGANIZER for organizer, _ in cancelled), cancelled
     assert [(e["_organizerId"], e["id"]) for e in graph.events()] == [(ORGANIZER_ID, newest.meeting.event_id)]
+
+
+def test_two_deliveries_of_a_new_calendar_booking_at_once_make_one_event(host: HostInvoker, graph: GraphSimulator) -> None:
+    """Neither delivery finds a record state, nor (by the externalId property) an event: both POST, and Graph must
+    make one event of the two POSTs, so each attendee gets one invitation."""
+    graph.inject(Fault())  # the first delivery's lookup by the externalId property finds nothing
+    graph.inject(Fault(delay_seconds=1.5))  # its POST is slow: the second delivery looks up and POSTs meanwhile
+    first, errors = in_background(host, booking(revision=1, calendar=INVITED), "new-1")
+    time.sleep(0.4)  # lock lost: the same message is delivered again on another invocation
+    host.deliver(booking(revision=1, calendar=INVITED), message_id="new-1")
+    first.join()
+
+    assert errors == []
+    assert len(graph.events()) == 1, "two events, and two invitations to every attendee"
+    assert {result.meeting.event_id for result in host.sent.results()} == {graph.events()[0]["id"]}
+
+
+def test_of_two_deliveries_that_each_made_an_event_the_one_the_state_names_stays(
+    host: HostInvoker, graph: GraphSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A revision booked again after the state table was lost: its transactionId is a cancelled event's, so each of
+    two deliveries at once POSTs again with an incarnation of its own, and each makes an event. The later state write
+    meets the earlier one at the same revision: it must retire its own event, not count as the same booking."""
+    host.deliver(booking(revision=1, calendar=INVITED), message_id="upsert-1")
+    host.deliver(cancel(revision=2), message_id="cancel-2")
+    monkeypatch.setenv("RECORD_STATE_TABLE", f"state{uuid.uuid4().hex}")  # the record state is lost
+    reset_pipeline()
+
+    graph.inject(Fault(times=2))  # the first delivery's lookup, and its POST (answered with the cancelled event)
+    graph.inject(Fault(delay_seconds=1.5))  # its second POST, with another incarnation, is slow
+    first, errors = in_background(host, booking(revision=1, calendar=INVITED), "resent-1")
+    time.sleep(0.4)
+    host.deliver(booking(revision=1, calendar=INVITED), message_id="resent-1")
+    first.join()
+
+    assert errors == []
+    [event] = graph.events()
+    second, first_result = host.sent.results()[2:]
+    assert (second.status, first_result.status) == (ResultStatus.CREATED, ResultStatus.SUPERSEDED)
+    assert second.meeting is not None and second.meeting.event_id == event["id"]

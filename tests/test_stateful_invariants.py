@@ -5,8 +5,8 @@ Graph simulator on loopback, the state table on Azurite) and the Service Bus-lik
 (tests.service_bus_harness). Rules send upserts and cancels, with and without revisions, across a few
 records and two organizers, stale re-sends, and dead-letter replays; inject Graph faults (429 with
 Retry-After from 0 to absurd, HTTP dates at the edges, 5xx, dropped connections, slow answers, a 400 on
-whichever call comes next, 403 for one organizer); and run two deliveries of one record at once, as
-when a session lock is lost. After every step:
+whichever call comes next, 403 for one organizer); and run two deliveries of one record at once (of two
+revisions, or one message twice), as when a session lock is lost. After every step:
 
 - at most one live meeting per record, under the organizer the record state names, and none for a
   cancelled record; its subject is that of the newest applied revision. For the calendar record (issue 15)
@@ -181,6 +181,22 @@ class BridgeMachine(RuleBasedStateMachine):
         for thread in threads:
             thread.join()
         self.broker.run_until_idle(RUN_TIMEOUT_SECONDS)  # re-enqueued copies, if any
+
+    @rule(record=st.sampled_from(RECORDS), organizer=st.sampled_from(ORGANIZERS), slow_call=st.integers(0, 2))
+    def one_booking_delivered_twice_at_once(self, record: str, organizer: str, slow_call: int) -> None:
+        """A lost session lock on one message: it runs again on another invocation while its first delivery is still
+        in Graph (which of that delivery's calls is slow decides what the second one finds)."""
+        for _ in range(slow_call):
+            self.graph.inject(Fault())
+        self.graph.inject(Fault(delay_seconds=0.5))
+        message = self._record_sent(record, self._upsert(record, organizer, self._next_revision(record)))
+        threads = [threading.Thread(target=self._deliver_until_settled, args=(message,)) for _ in range(2)]
+        threads[0].start()
+        threading.Event().wait(0.15)
+        threads[1].start()
+        for thread in threads:
+            thread.join()
+        self.broker.run_until_idle(RUN_TIMEOUT_SECONDS)
 
     # Invariants
 
