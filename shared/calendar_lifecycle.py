@@ -41,7 +41,7 @@ from shared.meeting import MAX_GRAPH_TEXT_LENGTH, Meeting, meeting_from_graph
 from shared.meeting_changes import MeetingUpdate, meeting_update, undoing
 from shared.meeting_lifecycle import MeetingLifecycle
 from shared.record_lifecycle import Found, GraphProgress, Held, Outcome, RecordLifecycle, log_refusal
-from shared.record_state import RecordState
+from shared.record_state import UNKNOWN_MEETING, RecordState
 from shared.result import ResultStatus, ResultWarning
 from shared.wire_format import encoded
 
@@ -71,7 +71,7 @@ def changes_mode(booking: Booking, state: RecordState | None) -> bool:
 def cancels_in_both_modes(booking: Booking, state: RecordState | None) -> bool:
     """A cancel the record state cannot place: no state (never booked, or the table was lost), or a cancelled one under
     another organizer. The record may have a meeting in either mode there, and a cancel names no mode: look for both.
-    (A cancel after a cancel under the same organizer still costs no Graph call.)"""
+    (A repeat of a cancel under the same organizer still costs no Graph call: shared.record_lifecycle.repeats_cancel.)"""
     if booking.action != "cancel":
         return False
     return state is None or (state.cancelled and state.organizer_id != booking.organizer_id)
@@ -89,7 +89,7 @@ def with_mode(stored: RecordState, booking: Booking, previous: RecordState | Non
     The event is the one this delivery found or created, else (its answer lost) the one the state knew under the
     organizer. A leftover that is that event is the record's live event again, never a leftover to retire."""
     calendar = uses_calendar(booking, previous)
-    held = progress.held.item_id if progress.held is not None and progress.held.calendar else None
+    held = progress.held.item_id if progress.held is not None and progress.held.calendar and progress.held.known else None
     event_id = None if stored.cancelled or not calendar else held or _known_event(previous, booking.organizer_id)
     return replace(
         stored,
@@ -172,6 +172,7 @@ class CalendarLifecycle(RecordLifecycle):
         Graph may keep a transactionId after its event was cancelled, and answer a POST that repeats it with that dead
         event: the record booked this revision before its state was lost. Another incarnation then makes a new event."""
         organizer, language = booking.organizer_id, booking.language
+        progress.held = Held(UNKNOWN_MEETING, calendar=True)
         for attempt in (incarnation, another_incarnation()):
             progress.incarnation = attempt
             body = build_event_body(booking, external_id, attempt)
@@ -201,6 +202,24 @@ class CalendarLifecycle(RecordLifecycle):
         found = calendar if calendar.meeting_existed or not standalone.meeting_existed else standalone
         return Outcome(ResultStatus.CANCELLED, found.graph_request_id, meeting_existed=existed)
 
+    def retire_unknown(
+        self,
+        organizer_id: str,
+        external_id: str,
+        progress: GraphProgress,
+        deadline: float,
+        *,
+        language: str | None = None,
+        keep: str | None = None,
+    ) -> bool:
+        """Retire the record's events under an organizer, found by the externalId property, but `keep`: two deliveries
+        at once may each have made one."""
+        ended = False
+        for event in self._live_events(organizer_id, external_id, deadline, language)[0]:
+            if event.id != keep:
+                ended |= self._retire_found(organizer_id, event, progress, deadline, language)
+        return ended
+
     def _find(
         self,
         organizer_id: str,
@@ -215,10 +234,17 @@ class CalendarLifecycle(RecordLifecycle):
             found = self._find_by_id(organizer_id, known, deadline, language)
             if found is not None:
                 return found, found.request_id
+        live, request_id = self._live_events(organizer_id, external_id, deadline, language)
+        return (live[0] if live else None), request_id
+
+    def _live_events(
+        self, organizer_id: str, external_id: str, deadline: float, language: str | None
+    ) -> tuple[list[Found], str | None]:
+        """The record's live events under the organizer, found by the externalId property."""
         response = self._graph.find_events(organizer_id, external_id_filter(external_id), deadline, language=language)
         values = response.payload.get("value") if isinstance(response.payload, dict) else None
         live = [event for event in values if _live(event)] if isinstance(values, list) else []
-        return (Found(live[0]["id"], live[0], request_id=response.request_id) if live else None), response.request_id
+        return [Found(event["id"], event, request_id=response.request_id) for event in live], response.request_id
 
     def _find_by_id(self, organizer_id: str, item_id: str, deadline: float, language: str | None) -> Found | None:
         response = self._graph.get_event(organizer_id, item_id, deadline, language=language)

@@ -74,24 +74,30 @@ class ConcurrentRepair:
         winner: RecordState,
         deadline: float,
     ) -> None:
-        """Undo what an older delivery did to the record the newer `winner` now holds.
+        """Undo what an older delivery did to the record the newer `winner` now holds, whether it succeeded or failed.
 
-        The meeting this delivery holds is retired when it cannot be the winner's: the record is cancelled or moved,
-        the winner's meeting is in the other mode (an event, or a standalone meeting: a record cancelled, then booked
-        again in both modes at once), or this delivery created an event that is not the winner's. Nothing else of
-        the winner's was touched then, so there is nothing more to undo."""
+        The meeting this delivery holds, or may have made (its answer lost, its id unknown), is retired when it cannot
+        be the winner's: the record is cancelled or moved, the winner's meeting is in the other mode (an event, or a
+        standalone meeting: a record cancelled, then booked again in both modes at once), or this delivery made an
+        event that is not the winner's. Nothing else of the winner's was touched then, so there is nothing more to
+        undo. What Graph will not retire now is left in the winner's state for the record's next delivery."""
         held = progress.held
         other_mode = held is not None and held.calendar != winner.calendar
+        same_place = not (winner.cancelled or winner.organizer_id != booking.organizer_id or other_mode)
         if held is not None and (
-            winner.cancelled
-            or winner.organizer_id != booking.organizer_id
-            or other_mode
-            or (progress.created and held.calendar and winner.event_id not in (None, held.item_id))
+            not same_place
+            or (held.calendar and (progress.created or not held.known) and winner.event_id not in (None, held.item_id))
         ):
-            # A meeting is retired by the lifecycle of its own mode.
+            # A meeting is retired by the lifecycle of its own mode; one whose id is unknown is looked up by externalId.
             mine = self._calendar if held.calendar else self._meetings
             try:
-                mine.retire(booking.organizer_id, held.item_id, progress, deadline, language=booking.language)
+                if held.known:
+                    mine.retire(booking.organizer_id, held.item_id, progress, deadline, language=booking.language)
+                else:
+                    keep = winner.event_id if same_place else None
+                    mine.retire_unknown(
+                        booking.organizer_id, winner.external_id, progress, deadline, language=booking.language, keep=keep
+                    )
             except GraphError as error:
                 logger.warning("could not undo a concurrent delivery's meeting; left for the next error=%s", error.code)
                 if not other_mode:  # a leftover is retired in the record's mode: one in the other mode is logged only

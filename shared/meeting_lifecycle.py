@@ -24,7 +24,7 @@ from shared.meeting import Meeting, meeting_from_graph
 from shared.meeting_changes import meeting_update, undoing
 from shared.meeting_request import build_create_or_get_body
 from shared.record_lifecycle import Found, GraphProgress, Held, Outcome, RecordLifecycle
-from shared.record_state import RecordState
+from shared.record_state import UNKNOWN_MEETING, RecordState
 from shared.result import ResultStatus, ResultWarning
 from shared.wire_format import lookup_body
 
@@ -49,6 +49,7 @@ class MeetingLifecycle(RecordLifecycle):
         _keep_channel(booking, state)
         organizer, language, channel = booking.organizer_id, booking.language, booking.channel
         body = build_create_or_get_body(booking, external_id)
+        progress.held = Held(UNKNOWN_MEETING, calendar=False)
         try:
             response = self._graph.create_or_get(organizer, body, deadline, language=language)
         except GraphAccessDenied as error:

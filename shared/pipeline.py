@@ -43,7 +43,6 @@ from shared.errors import (
     GraphThrottled,
     InvalidBooking,
     RetryableError,
-    StateConflict,
 )
 from shared.external_id import derive_external_id
 from shared.failure_policy import Action, Decision, Failure, decide, is_expected
@@ -90,6 +89,7 @@ class Delivery:
     booking: Booking | None = None
     identity: BookingIdentity = field(default_factory=BookingIdentity)
     external_id: str | None = None
+    deadline: float | None = None  # for all of the booking's Graph calls, once it is known to be current
     state: RecordState | None = None
     progress: GraphProgress = field(default_factory=GraphProgress)
     # Between the start of the Graph calls and the state write: a failure here leaves the state to update.
@@ -167,7 +167,7 @@ class BookingPipeline:
         if refusal is not None:
             return self._result(delivery, ResultStatus.REJECTED, error=refusal)
 
-        deadline = self._graph.deadline()
+        deadline = delivery.deadline = self._graph.deadline()
         state = delivery.state = self._repairs.settle(self._states.read(external_id), booking.language, deadline)
         newer = superseding_revision(state, booking)
         if newer is not None:
@@ -193,7 +193,7 @@ class BookingPipeline:
             delivery.applying = False
             winner = self._states.read(external_id)
             assert winner is not None  # _newer_applied saw it
-            return self._repair(delivery, winner, deadline)
+            return self._repair(delivery, winner)
         except InvalidBooking as error:
             # Found only once Graph showed the meeting (a channel that cannot change); nothing was applied.
             return self._result(delivery, ResultStatus.REJECTED, error=rejected_error(error))
@@ -212,7 +212,7 @@ class BookingPipeline:
         winner = commit(self._states, stored, state, booking)
         delivery.applying = False
         if winner is not None:
-            return self._repair(delivery, winner, deadline)
+            return self._repair(delivery, winner)
         return self._result(
             delivery,
             ResultStatus(reported.status),
@@ -248,10 +248,10 @@ class BookingPipeline:
             return _calendar_not_enabled()
         return None
 
-    def _repair(self, delivery: Delivery, winner: RecordState, deadline: float) -> ResultMessage:
+    def _repair(self, delivery: Delivery, winner: RecordState) -> ResultMessage:
         """A newer booking won while this delivery worked: undo what it did (shared.concurrent_repair), answer `superseded`."""
-        booking, lifecycle = delivery.booking, delivery.lifecycle
-        assert booking is not None and lifecycle is not None
+        booking, lifecycle, deadline = delivery.booking, delivery.lifecycle, delivery.deadline
+        assert booking is not None and lifecycle is not None and deadline is not None
         self._repairs.undo(booking, lifecycle, delivery.progress, winner, deadline)
         logger.warning(
             "a newer booking of the record was applied concurrently; this delivery's changes were undone "
@@ -269,8 +269,16 @@ class BookingPipeline:
     # Failures: one decision (shared.failure_policy), carried out here.
 
     def _answer_failure(self, delivery: Delivery, error: Exception) -> ResultMessage | None:
-        """Carry out the policy's decision: a `failed` result to publish, None when re-enqueued, or raise."""
-        error = self._remember_partial(delivery, error)
+        """Carry out the policy's decision: a `failed` result to publish, None when re-enqueued, or raise.
+
+        A booking that lost to a newer one while it failed (a lost session lock) is answered `superseded` once what it
+        did, or may have done, in Graph is undone: its failure no longer matters, the newer booking's meeting does."""
+        try:
+            winner = self._remember_partial(delivery, error)
+            if winner is not None:
+                return self._repair(delivery, winner)
+        except Exception as store_or_repair_error:  # decided on in the failed booking's place
+            error = store_or_repair_error
         message, booking = delivery.message, delivery.booking
         failure = Failure(
             error=error,
@@ -300,21 +308,30 @@ class BookingPipeline:
                 logger.error("could not publish the last delivery's result error=%s", publish_error.code)
         raise error
 
-    def _remember_partial(self, delivery: Delivery, error: Exception) -> Exception:
+    def _remember_partial(self, delivery: Delivery, error: Exception) -> RecordState | None:
         """A booking that fails after Graph was changed, or may have been (an answer was lost), leaves the record
-        state knowing the meeting Graph holds, or that one may exist, so a later move or cancel finds it. Returns
-        the error to decide on (the store's, if this write fails)."""
-        booking, progress, state = delivery.booking, delivery.progress, delivery.state
-        if booking is None or delivery.external_id is None or not delivery.applying:
-            return error
+        state knowing the meeting Graph holds, or that one may exist, so a later move or cancel finds it. Returns the
+        state of a newer booking applied meanwhile (a lost session lock), whose meeting this delivery may have touched
+        or made another of; raises the store's error if the state cannot be written."""
+        booking, progress, state, external_id = delivery.booking, delivery.progress, delivery.state, delivery.external_id
+        if booking is None or external_id is None or not delivery.applying:
+            return None
+        delivery.applying = False
+        maybe_applied = _maybe_applied(error)
+        if progress.held is not None and not progress.held.known and not maybe_applied:
+            progress.held = None  # the call that could have made the record's meeting was not applied
+        if not (progress.changed or maybe_applied):
+            return None
         live = state if state is not None and not state.cancelled and state.organizer_id == booking.organizer_id else None
         known = live.meeting_id if live is not None else None
         # A lost answer matters only where createOrGet could have made a meeting: one the state already knows under
         # the organizer, or knows may exist there (an earlier answer was lost too), is only ever returned unchanged,
-        # so this booking's content cannot have reached it and the record's state stays as it is.
-        maybe_created = _maybe_applied(error) and (live is None or (known is None and not live.meeting_unknown))
+        # so this booking's content cannot have reached it and the record's state stays as it is (unless a newer
+        # booking removed it meanwhile: the repair's to see to).
+        maybe_created = maybe_applied and (live is None or (known is None and not live.meeting_unknown))
         if not (progress.changed or maybe_created) or not progress.previous_settled:
-            return error
+            newer = progress.previous_settled and self._repairs.newer_applied(booking, external_id, state)
+            return self._states.read(external_id) if newer else None
         meeting_id = progress.meeting.id if progress.meeting else known
         left_behind = list(progress.left_behind)
         moved_from = _moved_from(state, booking)
@@ -323,7 +340,7 @@ class BookingPipeline:
         stored = applied_state(
             state,
             booking,
-            delivery.external_id,
+            external_id,
             meeting_id=meeting_id,
             cancelled=False,
             outcome=AppliedOutcome(
@@ -334,15 +351,12 @@ class BookingPipeline:
             left_behind=tuple(left_behind),
             meeting_unknown=meeting_id is None,
         )
-        stored = with_mode(stored, booking, delivery.state, progress)
+        stored = with_mode(stored, booking, state, progress)
         try:
-            winner = commit(self._states, stored, state, booking)
+            return commit(self._states, stored, state, booking)
         except RetryableError as store_error:
             logger.error("could not record the meeting of a failed booking error=%s", store_error.code)
-            return store_error
-        if winner is not None:
-            return StateConflict("a newer booking of the record was applied while this one failed")
-        return error
+            raise
 
     def _requeued(self, delivery: Delivery, error: GraphThrottled) -> bool:
         message = delivery.message

@@ -56,10 +56,15 @@ class Outcome:
 @dataclass(frozen=True)
 class Held:
     """The record's meeting a delivery holds under its booking's organizer: its id (an event's, for a calendar
-    booking) and its mode."""
+    booking) and its mode. While a call that may create it is under way, its id is UNKNOWN_MEETING: if that call's
+    answer is lost, the meeting may exist, and only a lookup by externalId finds it."""
 
     item_id: str
     calendar: bool
+
+    @property
+    def known(self) -> bool:
+        return self.item_id != UNKNOWN_MEETING
 
 
 @dataclass
@@ -70,8 +75,8 @@ class GraphProgress:
     created: this delivery created the record's meeting (or event), for an upsert.
     meeting_existed: for a cancel, whether its lookup found a meeting (None until it has looked).
     meeting: the result's meeting under the booking's organizer, once known (None after a cancel ended it).
-    held: the record's meeting (or event) this delivery found or created under the booking's organizer (None after a
-        cancel ended it).
+    held: the record's meeting (or event) this delivery found, created or may have created under the booking's
+        organizer (None after a cancel ended it).
     previous_settled: the meeting of a moved booking's former organizer is gone or given up on.
     previous_retired: that meeting is gone (or noted as left behind): a partial state need not list it.
     undo: what puts back this delivery's PATCHes of Teams meetings (content, options, a lock), in order.
@@ -141,8 +146,7 @@ class RecordLifecycle(ABC):
         language = booking.language
         if booking.action == "cancel":
             self._retire_previous(state, booking.organizer_id, external_id, progress, deadline, newer_applied, language)
-            if state is not None and state.cancelled and state.organizer_id == booking.organizer_id:
-                # Cancelled before and nothing applied since: no meeting to look for.
+            if repeats_cancel(booking, state):
                 return Outcome(ResultStatus.CANCELLED, None, meeting_existed=False)
             return self._cancel(booking, external_id, state, progress, deadline, newer_applied)
         outcome = self._upsert(booking, external_id, state, progress, deadline)
@@ -163,11 +167,19 @@ class RecordLifecycle(ABC):
         return found is not None and self._retire_found(organizer_id, found, progress, deadline, language)
 
     def retire_unknown(
-        self, organizer_id: str, external_id: str, progress: GraphProgress, deadline: float, *, language: str | None = None
+        self,
+        organizer_id: str,
+        external_id: str,
+        progress: GraphProgress,
+        deadline: float,
+        *,
+        language: str | None = None,
+        keep: str | None = None,
     ) -> bool:
-        """Retire the record's meeting under an organizer whose id the bridge never learned (looked up by externalId)."""
+        """Retire the record's meeting under an organizer whose id the bridge never learned (looked up by externalId),
+        unless it is `keep`, the record's live meeting there."""
         found = self._find(organizer_id, external_id, None, progress, deadline, language)[0]
-        if found is None:
+        if found is None or found.id == keep:
             return False
         progress.changed |= not found.existed
         return self._retire_found(organizer_id, found, progress, deadline, language)
@@ -246,6 +258,8 @@ class RecordLifecycle(ABC):
         Just before the end, which nothing can undo, the record state is read again: if a newer booking was applied
         meanwhile (this delivery's session lock was lost), the meeting is kept and the lock undone by the repair."""
         organizer, language = booking.organizer_id, booking.language
+        if self.lookup_creates:
+            progress.held = Held(UNKNOWN_MEETING, self.calendar)
         found, request_id = self._find(organizer, external_id, self._known_under(state, organizer), progress, deadline, language)
         existed = progress.meeting_existed = found is not None and found.existed
         if found is None:
@@ -359,6 +373,15 @@ class RecordLifecycle(ABC):
             http_status=info.http_status,
             request_id=info.request_id,
         )
+
+
+def repeats_cancel(booking: Booking, state: RecordState | None) -> bool:
+    """A cancel the record state says was applied already (the same revision under the same organizer, a redelivery
+    or a re-send, or any cancel without a revision): nothing was applied since, so there is no meeting to look for.
+    A newer cancel looks again: a request Graph applied after the bridge gave up on it may have made one since."""
+    if state is None or not state.cancelled or state.organizer_id != booking.organizer_id:
+        return False
+    return booking.revision is None or state.revision is None or booking.revision <= state.revision
 
 
 def put_back(undo: list[Undo], patch: Callable[[str, str, bytes], object]) -> None:

@@ -164,3 +164,25 @@ def test_of_two_deliveries_that_each_made_an_event_the_one_the_state_names_stays
     second, first_result = host.sent.results()[2:]
     assert (second.status, first_result.status) == (ResultStatus.CREATED, ResultStatus.SUPERSEDED)
     assert second.meeting is not None and second.meeting.event_id == event["id"]
+
+
+def test_an_older_calendar_upsert_that_fails_after_its_post_leaves_no_event_behind_a_cancel(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
+    """The older delivery's event exists (its POST was answered) when its next step fails; the newer cancel found
+    nothing to cancel. The event, whose attendees were invited, must be cancelled, not left for good."""
+    graph.inject(Fault())  # revision 1's lookup by the externalId property: none
+    graph.inject(Fault(delay_seconds=1.5))  # its POST is slow: revision 2's cancel looks up meanwhile and finds nothing
+    graph.inject(Fault(times=3))  # revision 2's cancel, which no state places: createOrGet, its DELETE, the event lookup
+    graph.inject(Fault(status=503, retry_after="600"))  # revision 1's lookup of the event's Teams meeting fails for now
+    upsert, errors = in_background(host, booking(revision=1, calendar=INVITED), "upsert-1")
+    time.sleep(0.4)
+    host.deliver(cancel(revision=2), message_id="cancel-2")
+    upsert.join()
+    if errors:
+        host.deliver(booking(revision=1, calendar=INVITED), message_id="upsert-1", delivery_count=2)
+    host.deliver(cancel(revision=3), message_id="cancel-3")
+
+    assert by_message(host)["upsert-1"].status is ResultStatus.SUPERSEDED
+    assert graph.events() == [], "a live event, its attendees invited, that no cancellation will ever reach"
+    assert len(graph.events("cancelled")) == 1

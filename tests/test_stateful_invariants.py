@@ -236,6 +236,7 @@ class BridgeMachine(RuleBasedStateMachine):
                 if EXTERNAL_ID_PROPERTY in event["_properties"]
                 and event["_properties"][EXTERNAL_ID_PROPERTY] == external_id
                 and event["id"] not in left_behind
+                and (event["_organizerId"], external_id) not in left_behind
             ]
             assert len(live) <= 1, f"{record}: {len(live)} live events"
             state = self.states.read(external_id)
