@@ -34,7 +34,6 @@ from shared.event_request import (
     join_url,
     join_url_filter,
     transaction_id,
-    undoing_event,
 )
 from shared.graph_client import GraphClient, GraphResponse
 from shared.meeting import MAX_GRAPH_TEXT_LENGTH, Meeting, meeting_from_graph
@@ -154,7 +153,6 @@ class CalendarLifecycle(RecordLifecycle):
                         raise GraphUnavailable(error.info, 1) from error
                     raise
                 progress.changed = True
-                progress.undo_events.append((organizer, event["id"], undoing_event(update, event)))
                 event, request_id, status = _event(patched), patched.request_id, ResultStatus.UPDATED
                 changed = update.changed_fields
         online = self._online_meeting(organizer, event, deadline, language)

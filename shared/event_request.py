@@ -136,20 +136,6 @@ def event_update(booking: Booking, event: dict[str, Any]) -> EventUpdate:
     return EventUpdate(tuple(changed), body)
 
 
-def undoing_event(update: EventUpdate, event: dict[str, Any]) -> dict[str, Any]:
-    """The PATCH body that puts back what `update` changes, from the event as Graph returned it before."""
-    body: dict[str, Any] = {}
-    for name in update.body:
-        if name == "attendees":
-            body[name] = [{"emailAddress": {"address": address}, "type": ATTENDEE_TYPE} for address in sorted(_addresses(event))]
-        elif isinstance(event.get(name), str | dict):
-            body[name] = event[name]
-    if ("start" in body) != ("end" in body):
-        body.pop("start", None)
-        body.pop("end", None)
-    return body
-
-
 def event_instant(event: dict[str, Any], name: str) -> datetime | None:
     """An event's start or end as an aware UTC datetime; None unless Graph gave it in UTC, as it does by default."""
     value = event.get(name)

@@ -79,8 +79,9 @@ class GraphProgress:
         organizer (None after a cancel ended it).
     previous_settled: the meeting of a moved booking's former organizer is gone or given up on.
     previous_retired: that meeting is gone (or noted as left behind): a partial state need not list it.
-    undo: what puts back this delivery's PATCHes of Teams meetings (content, options, a lock), in order.
-    undo_events: the same for a calendar booking's event PATCHes.
+    undo: what puts back this delivery's PATCHes of Teams meetings that a newer booking may not set again (options, a
+        lock), in order. Subject, times and attendees are never put back: every booking sets them in full, so the
+        repair applies the newer booking again instead (an event PATCH mails the attendees).
     left_behind: (organizer, id) of meetings (events, for a calendar booking) Graph refused to remove now, for a later
         delivery to retire.
     incarnation: the incarnation a calendar booking's event POST used (its transactionId), or found it used."""
@@ -93,7 +94,6 @@ class GraphProgress:
     previous_settled: bool = True
     previous_retired: bool = False
     undo: list[Undo] = field(default_factory=list)
-    undo_events: list[Undo] = field(default_factory=list)
     left_behind: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[ResultWarning] = field(default_factory=list)
     incarnation: int | None = None
@@ -185,14 +185,8 @@ class RecordLifecycle(ABC):
         return self._retire_found(organizer_id, found, progress, deadline, language)
 
     def undo(self, progress: GraphProgress, deadline: float, *, language: str | None = None) -> None:
-        """Put back what this delivery's PATCHes changed, newest first: an event's, then Teams meetings' (a meeting or
-        event gone meanwhile is skipped)."""
-        put_back(
-            progress.undo_events,
-            lambda organizer_id, event_id, body: self._graph.update_event(
-                organizer_id, event_id, body, deadline, language=language
-            ),
-        )
+        """Put back the options and locks this delivery's PATCHes changed, newest first (a meeting gone meanwhile is
+        skipped)."""
         put_back(
             progress.undo,
             lambda organizer_id, meeting_id, body: self._graph.update_meeting(

@@ -186,3 +186,36 @@ def test_an_older_calendar_upsert_that_fails_after_its_post_leaves_no_event_behi
     assert by_message(host)["upsert-1"].status is ResultStatus.SUPERSEDED
     assert graph.events() == [], "a live event, its attendees invited, that no cancellation will ever reach"
     assert len(graph.events("cancelled")) == 1
+
+
+def test_the_repair_after_a_lost_lock_never_sends_attendees_a_time_no_booking_holds(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
+    """Revision 2 reschedules the event, then is slow; revision 3 reschedules it again. Exchange mails the attendees
+    each event PATCH: putting back the time revision 2 read (revision 1's) before applying revision 3 again would mail
+    them a time that no booking holds any more. A booking sets subject, times and attendees in full: the newest is
+    the one to send, and only if the event differs from it."""
+    times = {revision: f"2026-12-0{revision}T10:00:00+01:00" for revision in (1, 2, 3)}
+
+    def rescheduled(revision: int) -> dict[str, Any]:
+        start = times[revision]
+        return booking(revision=revision, calendar=INVITED, start=start, end=start.replace("T10:00", "T10:30"))
+
+    host.deliver(rescheduled(1), message_id="upsert-1")
+    graph.inject(Fault(times=2))  # revision 2's GET of the event and its PATCH (to revision 2's time)
+    graph.inject(Fault(delay_seconds=1.5))  # ... then its lookup of the event's Teams meeting is slow
+    older, errors = in_background(host, rescheduled(2), "upsert-2")
+    time.sleep(0.4)
+    host.deliver(rescheduled(3), message_id="upsert-3")
+    older.join()
+
+    assert errors == []
+    assert by_message(host)["upsert-2"].status is ResultStatus.SUPERSEDED
+    sent = [
+        request.json["start"]["dateTime"][:10]
+        for request in graph.graph_requests()
+        if request.method == "PATCH" and "/events/" in request.path and "start" in request.json
+    ]
+    assert sent == ["2026-12-02", "2026-12-03"], "the attendees were mailed these times, in this order"
+    [event] = graph.events()
+    assert event["start"]["dateTime"].startswith("2026-12-03")
