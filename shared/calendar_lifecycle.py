@@ -31,6 +31,7 @@ from shared.event_request import (
     external_id_filter,
     first_incarnation,
     has_attendees,
+    invited,
     join_url,
     join_url_filter,
     transaction_id,
@@ -58,13 +59,18 @@ def uses_calendar(booking: Booking, state: RecordState | None) -> bool:
 
 
 def changes_mode(booking: Booking, state: RecordState | None) -> bool:
-    """An upsert that adds or drops `calendar` while the record has (or may have) a meeting in the other mode.
+    """An upsert that adds or drops `calendar` while the record has (or may have) a meeting in the other mode, or
+    that turns `sendInvitations` off while Exchange has invited attendees to the record's event.
 
-    Refused rather than converted: converting would cancel a meeting people hold and send them a new one,
-    which the source should decide by cancelling and booking again (a cancelled record may change mode)."""
+    Refused rather than converted: converting would cancel a meeting people hold and send them a new one, and taking
+    invited attendees off the event (or cancelling it, for a move) mails each of them a cancellation while the meeting
+    and its join link stay; the source should decide that by cancelling and booking again (a cancelled record may
+    change mode). Turning invitations on is no change of mode: Exchange invites the attendees from then on."""
     if booking.action != "upsert" or state is None or (state.cancelled and not state.leftovers):
         return False
-    return state.calendar != (booking.calendar is not None)
+    if state.calendar != (booking.calendar is not None):
+        return True
+    return state.invitations and not state.cancelled and not invites(booking)
 
 
 def cancels_in_both_modes(booking: Booking, state: RecordState | None) -> bool:
@@ -86,25 +92,40 @@ def with_mode(stored: RecordState, booking: Booking, previous: RecordState | Non
     """The state to store, with the record's mode, its event and its incarnation.
 
     The event is the one this delivery found or created, else (its answer lost) the one the state knew under the
-    organizer. A leftover that is that event is the record's live event again, never a leftover to retire."""
+    organizer. A leftover that is that event is the record's live event again, never a leftover to retire. Whether
+    Exchange invited the event's attendees is kept, for changes_mode."""
     calendar = uses_calendar(booking, previous)
     held = progress.held.item_id if progress.held is not None and progress.held.calendar and progress.held.known else None
     event_id = None if stored.cancelled or not calendar else held or _known_event(previous, booking.organizer_id)
+    # A failed cancel leaves the event as it was, invitations and all.
+    invitations = invites(booking) if booking.action == "upsert" else previous is not None and previous.invitations
     return replace(
         stored,
         calendar=calendar,
         event_id=event_id,
+        invitations=calendar and not stored.cancelled and invitations,
         incarnation=max(progress.incarnation or 0, previous.incarnation if previous is not None else 0),
         leftovers=tuple(leftover for leftover in stored.leftovers if leftover != (booking.organizer_id, event_id)),
     )
 
 
 def mode_change_refusal(booking: Booking, state: RecordState) -> str:
+    if state.calendar == (booking.calendar is not None):
+        return (
+            "this revision has `calendar.sendInvitations` false, but Exchange invited the attendees to the record's "
+            "event: turning invitations off would mail each of them a cancellation while the meeting stays; a record "
+            "keeps its mode: cancel the record and book it again (a newer revision) to change it"
+        )
     now, before = ("with", "without") if booking.calendar is not None else ("without", "with")
     return (
         f"this revision is {now} `calendar`, but the record's meeting was made {before} it; a record keeps its mode: "
         "cancel the record and book it again (a newer revision) to change it"
     )
+
+
+def invites(booking: Booking) -> bool:
+    """Whether Exchange invites attendees to the booking's event."""
+    return bool(invited(booking))
 
 
 class CalendarLifecycle(RecordLifecycle):

@@ -114,6 +114,9 @@ class RecordState:
     calendar: bool = False
     event_id: str | None = None
     incarnation: int = 0
+    # Exchange invited attendees to the record's live event (sendInvitations, with attendees): they would be mailed a
+    # cancellation if invitations were turned off, so a later revision may not do that.
+    invitations: bool = False
 
     def same_as(self, other: RecordState | None) -> bool:
         """Equal but for the etag: writing it again would change nothing."""
@@ -298,6 +301,8 @@ def _to_entity(state: RecordState) -> dict[str, Any]:
     if state.incarnation:
         entity["Incarnation"] = str(state.incarnation)
         entity["Incarnation@odata.type"] = "Edm.Int64"
+    if state.invitations:
+        entity["Invitations"] = True
     return entity
 
 
@@ -326,6 +331,7 @@ def _from_entity(external_id: str, entity: dict[str, Any], etag: str) -> RecordS
         calendar=entity.get("Calendar") is True,
         event_id=event_id if isinstance(event_id, str) else None,
         incarnation=_count(entity.get("Incarnation")),
+        invitations=entity.get("Invitations") is True,
     )
 
 
