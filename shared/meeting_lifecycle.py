@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.booking import Booking
+from shared.booking import Booking, Channel
 from shared.errors import (
     ChannelCannotChange,
     GraphAccessDenied,
@@ -43,17 +43,19 @@ class MeetingLifecycle(RecordLifecycle):
     ) -> Outcome:
         """createOrGet, then PATCH whatever differs (and the options, which createOrGet does not take).
 
-        A booking into a channel whose meeting already exists in another chat is refused before any PATCH:
+        The meeting goes into the booking's channel, else the one the record's meeting is in (the record state's). A
+        booking into a channel whose meeting already exists in another chat is refused before any PATCH:
         createOrGet returned that meeting unchanged and chatInfo cannot be PATCHed, so nothing changed in Graph.
         The check reads the chat from the meeting Graph returns, so it needs no record state of its own."""
         _keep_channel(booking, state)
         organizer, language, channel = booking.organizer_id, booking.language, booking.channel
-        body = build_create_or_get_body(booking, external_id)
+        placed = _in_records_channel(booking, state)
+        body = build_create_or_get_body(placed, external_id)
         progress.held = Held(UNKNOWN_MEETING, calendar=False)
         try:
             response = self._graph.create_or_get(organizer, body, deadline, language=language)
         except GraphAccessDenied as error:
-            if channel is None:
+            if placed.channel is None:
                 raise
             # Teams refuses a thread the organizer is not a member of with 403 (the create onlineMeeting
             # example's note: "should be a member of the channel represented by threadId"; Teams' thread ACL
@@ -122,6 +124,14 @@ def _keep_channel(booking: Booking, state: RecordState | None) -> None:
     known = state.channel_thread_id if state is not None and live else None
     if channel is not None and known is not None and channel.thread_id.lower() != known.lower():
         raise ChannelCannotChange(channel.thread_id, known or "its own meeting chat (it was booked into no channel)")
+
+
+def _in_records_channel(booking: Booking, state: RecordState | None) -> Booking:
+    """The booking with the channel the record's meeting is in: a revision that names none leaves the meeting where
+    it is, also when createOrGet makes it anew (under a new organizer, or after it was deleted)."""
+    if booking.channel is not None or state is None or state.cancelled or not state.channel_thread_id:
+        return booking
+    return booking.model_copy(update={"channel": Channel(thread_id=state.channel_thread_id)})
 
 
 def _meeting(response: GraphResponse, progress: GraphProgress) -> Meeting:
