@@ -166,6 +166,7 @@ class CalendarLifecycle(RecordLifecycle):
                 progress.incarnation = state.incarnation + 1
             update = event_update(booking, event)
             if update:
+                progress.patching = update.changed_fields
                 try:
                     patched = self._graph.update_event(organizer, event["id"], encoded(update.body), deadline, language=language)
                 except GraphRefused as error:
@@ -173,7 +174,7 @@ class CalendarLifecycle(RecordLifecycle):
                         # Deleted between our two calls: the next delivery creates a new one.
                         raise GraphUnavailable(error.info, 1) from error
                     raise
-                progress.changed = True
+                progress.applied()
                 event, request_id, status = _event(patched), patched.request_id, ResultStatus.UPDATED
                 changed = update.changed_fields
         online = self._online_meeting(organizer, event, deadline, language)
@@ -324,9 +325,11 @@ class CalendarLifecycle(RecordLifecycle):
             return ()
         names = [name.removeprefix("options.") for name in fields]
         options = MeetingUpdate(fields, {name: update.body[name] for name in names})
+        progress.patching = fields
         try:
             self._graph.update_meeting(organizer_id, online["id"], options.encoded(), deadline, language=booking.language)
         except GraphRefused as error:
+            progress.patching = ()
             log_refusal("Graph refused options on a calendar booking's meeting", error)
             progress.warnings.append(
                 ResultWarning(
@@ -338,7 +341,7 @@ class CalendarLifecycle(RecordLifecycle):
                 )
             )
             return ()
-        progress.changed = True
+        progress.applied()
         progress.undo.append((organizer_id, online["id"], undoing(options, online)))
         return fields
 

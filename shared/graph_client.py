@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -49,6 +49,9 @@ class GraphResponse:
     status: int
     payload: Any
     request_id: str | None
+    # An earlier attempt of the same call may have been applied (its answer was lost): this answer may then show what
+    # that attempt did (createOrGet's 200 for the meeting it created) rather than what was there before the call.
+    repeated: bool = False
 
 
 class GraphClient:
@@ -211,9 +214,9 @@ class GraphClient:
             else:
                 answer = classify(reply.status)
                 if answer is Answer.SUCCESS and reply.status not in _NO_CONTENT:
-                    return _success(reply, client_request_id, attempt)
+                    return replace(_success(reply, client_request_id, attempt), repeated=maybe_applied)
                 if answer is Answer.SUCCESS:
-                    return GraphResponse(reply.status, None, _request_id(reply))
+                    return GraphResponse(reply.status, None, _request_id(reply), maybe_applied)
                 info = error_info(reply.status, reply.reason, reply.headers, reply.body, client_request_id)
                 maybe_applied |= reply.status in _MAYBE_APPLIED_STATUSES
                 if answer is Answer.ACCESS_DENIED:

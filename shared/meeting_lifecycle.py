@@ -62,17 +62,19 @@ class MeetingLifecycle(RecordLifecycle):
             # answers 403 Forbidden, microsoftgraph/microsoft-graph-docs-contrib#9129). Redelivering cannot fix
             # that, and a missing access policy fails this organizer's other bookings too, so it is answered.
             raise GraphRefused(error.info) from error
-        progress.created = response.status == 201
+        # A 200 after an attempt whose answer was lost is that attempt's meeting where the record had none before.
+        progress.created = response.status == 201 or (response.repeated and not self._may_hold(state, organizer))
         progress.changed |= progress.created
         meeting = progress.meeting = _meeting(response, progress)
         progress.held = Held(meeting.id, calendar=False)
         current = meeting.chat_thread_id
         if channel is not None and not progress.created and current and current.lower() != channel.thread_id.lower():
             raise ChannelCannotChange(channel.thread_id, current)
-        status = ResultStatus.CREATED if response.status == 201 else ResultStatus.EXISTING
+        status = ResultStatus.CREATED if progress.created else ResultStatus.EXISTING
         update = meeting_update(booking, response.payload)
         if not update:
             return Outcome(status, response.request_id, meeting)
+        progress.patching = update.changed_fields
         try:
             patched = self._graph.update_meeting(organizer, meeting.id, update.encoded(), deadline, language=language)
         except GraphRefused as error:
@@ -80,7 +82,7 @@ class MeetingLifecycle(RecordLifecycle):
                 # Deleted between our two calls: the next delivery's createOrGet makes a new one.
                 raise GraphUnavailable(error.info, 1) from error
             raise
-        progress.changed = True
+        progress.applied()
         progress.undo.append((organizer, meeting.id, undoing(update, response.payload)))
         meeting = progress.meeting = _meeting(patched, progress)
         if status is ResultStatus.EXISTING:
@@ -101,7 +103,8 @@ class MeetingLifecycle(RecordLifecycle):
         response = self._graph.create_or_get(organizer_id, lookup_body(external_id), deadline, language=language)
         meeting = _meeting(response, progress)
         payload = response.payload if isinstance(response.payload, dict) else {}
-        return Found(meeting.id, payload, existed=response.status == 200, request_id=response.request_id), response.request_id
+        found = Found(meeting.id, payload, response.status == 200, response.request_id, response.repeated)
+        return found, response.request_id
 
     def _find_by_id(self, organizer_id: str, item_id: str, deadline: float, language: str | None) -> Found | None:
         """The meeting the record state names, not looked up: the lock and the DELETE find out whether it is gone."""

@@ -105,7 +105,8 @@ def as_first_reported(outcome: AppliedOutcome, state: RecordState | None) -> App
         ResultStatus.CREATED,
         ResultStatus.UPDATED,
     ):
-        return replace(outcome, status=first.status, changed_fields=outcome.changed_fields or first.changed_fields)
+        changed = tuple(dict.fromkeys((*first.changed_fields, *outcome.changed_fields)))
+        return replace(outcome, status=first.status, changed_fields=changed)
     if outcome.status == ResultStatus.CANCELLED and first.meeting_existed is not None:
         return replace(outcome, meeting_existed=first.meeting_existed)
     return outcome

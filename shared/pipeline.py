@@ -329,8 +329,15 @@ class BookingPipeline:
         # so this booking's content cannot have reached it and the record's state stays as it is (unless a newer
         # booking removed it meanwhile: the repair's to see to).
         maybe_created = maybe_applied and (live is None or (known is None and not live.meeting_unknown))
-        if not (progress.changed or maybe_created) or not progress.previous_settled:
-            newer = progress.previous_settled and self._repairs.newer_applied(booking, external_id, state)
+        if not progress.previous_settled:
+            return None
+        if not (progress.changed or maybe_created):
+            if maybe_applied and progress.patching and state is not None:
+                # A PATCH whose answer was lost may not have been applied: the state keeps its revision, and remembers
+                # only what the booking may have done, for its redelivery to report.
+                remembered = replace(state, outcome=_so_far(delivery, maybe_applied, maybe_created))
+                return self._committed(remembered, state, booking)
+            newer = self._repairs.newer_applied(booking, external_id, state)
             return self._states.read(external_id) if newer else None
         meeting_id = progress.meeting.id if progress.meeting else known
         left_behind = list(progress.left_behind)
@@ -343,15 +350,13 @@ class BookingPipeline:
             external_id,
             meeting_id=meeting_id,
             cancelled=False,
-            outcome=AppliedOutcome(
-                delivery.message.booking_key,
-                (ResultStatus.CREATED if progress.created else ResultStatus.FAILED).value,
-                meeting_existed=progress.meeting_existed,
-            ),
+            outcome=_so_far(delivery, maybe_applied, maybe_created),
             left_behind=tuple(left_behind),
             meeting_unknown=meeting_id is None,
         )
-        stored = with_mode(stored, booking, state, progress)
+        return self._committed(with_mode(stored, booking, state, progress), state, booking)
+
+    def _committed(self, stored: RecordState, state: RecordState | None, booking: Booking) -> RecordState | None:
         try:
             return commit(self._states, stored, state, booking)
         except RetryableError as store_error:
@@ -485,6 +490,20 @@ def build_result(delivery: Delivery, status: ResultStatus, processed_at: datetim
         warnings=list(delivery.progress.warnings),
         **details,
     )
+
+
+def _so_far(delivery: Delivery, maybe_applied: bool, maybe_created: bool) -> AppliedOutcome:
+    """What a failed delivery did in Graph so far, in the result's terms, for its redelivery to report: `created` if it
+    made the record's meeting (or may have: the create's answer was lost where there was none to find), `updated`
+    with the fields its PATCHes applied (or may have), else `failed`. One rule for both modes."""
+    progress = delivery.progress
+    held = progress.held
+    # A calendar POST follows a lookup that found no live event; a createOrGet creates only where there was none.
+    may_have_made = held is not None and not held.known and (held.calendar or maybe_created)
+    created = progress.created or (maybe_applied and may_have_made)
+    fields = (*progress.changed_fields, *(progress.patching if maybe_applied else ()))
+    status = ResultStatus.CREATED if created else ResultStatus.UPDATED if fields else ResultStatus.FAILED
+    return AppliedOutcome(delivery.message.booking_key, status.value, progress.meeting_existed, fields)
 
 
 def _moved_from(state: RecordState | None, booking: Booking) -> tuple[str, str] | None:

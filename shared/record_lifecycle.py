@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from shared.booking import Booking
@@ -72,7 +72,10 @@ class GraphProgress:
     """What one delivery has done in Graph so far; kept when a later step fails.
 
     changed: Graph was written (a meeting created, patched or deleted).
-    created: this delivery created the record's meeting (or event), for an upsert.
+    created: this delivery created the record's meeting (or event), for an upsert; also when an attempt whose answer
+        was lost created it and the retry found it.
+    changed_fields: the booking's fields this delivery's PATCHes applied (the result's changedFields), and patching
+        those of the PATCH under way (applied, maybe, if its answer is lost).
     meeting_existed: for a cancel, whether its lookup found a meeting (None until it has looked).
     meeting: the result's meeting under the booking's organizer, once known (None after a cancel ended it).
     held: the record's meeting (or event) this delivery found, created or may have created under the booking's
@@ -88,6 +91,8 @@ class GraphProgress:
 
     changed: bool = False
     created: bool = False
+    changed_fields: list[str] = field(default_factory=list)
+    patching: tuple[str, ...] = ()
     meeting_existed: bool | None = None
     meeting: Meeting | None = None
     held: Held | None = None
@@ -98,6 +103,12 @@ class GraphProgress:
     warnings: list[ResultWarning] = field(default_factory=list)
     incarnation: int | None = None
 
+    def applied(self) -> None:
+        """The PATCH under way was applied."""
+        self.changed = True
+        self.changed_fields.extend(name for name in self.patching if name not in self.changed_fields)
+        self.patching = ()
+
 
 @dataclass(frozen=True)
 class Found:
@@ -107,6 +118,7 @@ class Found:
     document: dict[str, Any]  # as Graph returned it; {} when the id came from the record state, not looked up
     existed: bool = True  # False: createOrGet made it just now (empty, known to nobody)
     request_id: str | None = None
+    repeated: bool = False  # the lookup was retried after a lost answer: "existed" may be its own making
 
 
 class NewerBookingApplied(Exception):
@@ -238,6 +250,15 @@ class RecordLifecycle(ABC):
             return None
         return self._known(state)
 
+    def _may_hold(self, state: RecordState | None, organizer_id: str) -> bool:
+        """Whether the record state knows, or suspects, a meeting of the record under the organizer: a lookup that
+        answers with one after a lost answer found one that was there before it, not one of its own making."""
+        if state is None:
+            return False
+        live = not state.cancelled and state.organizer_id == organizer_id
+        left = any(organizer == organizer_id for organizer, _ in state.leftovers)
+        return left or (live and (self._known(state) is not None or state.meeting_unknown))
+
     def _cancel(
         self,
         booking: Booking,
@@ -255,6 +276,8 @@ class RecordLifecycle(ABC):
         if self.lookup_creates:
             progress.held = Held(UNKNOWN_MEETING, self.calendar)
         found, request_id = self._find(organizer, external_id, self._known_under(state, organizer), progress, deadline, language)
+        if found is not None and found.repeated and not self._may_hold(state, organizer):
+            found = replace(found, existed=False)  # the lookup's own meeting, made by the attempt whose answer was lost
         existed = progress.meeting_existed = found is not None and found.existed
         if found is None:
             return Outcome(ResultStatus.CANCELLED, request_id, meeting_existed=False)
