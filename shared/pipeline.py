@@ -294,6 +294,8 @@ class BookingPipeline:
             if self._requeued(delivery, error):
                 return None
             decision = decide(replace(failure, can_requeue=False), self._limits.max_throttle_requeues)
+        if decision.action in (Action.ANSWER, Action.GIVE_UP):
+            self._open_locked_lobby(delivery)
         if decision.action is Action.ANSWER:
             return self._failed_result(delivery, error, deliveries=None)  # logged with the result, as any answer
         self._log_failure(delivery, error, decision)
@@ -307,6 +309,22 @@ class BookingPipeline:
             except RetryableError as publish_error:
                 logger.error("could not publish the last delivery's result error=%s", publish_error.code)
         raise error
+
+    def _open_locked_lobby(self, delivery: Delivery) -> None:
+        """A cancel that will not be tried again leaves the meeting as it found it: the lobby and chat it locked before
+        its DELETE are put back (a meeting gone meanwhile is skipped). Redelivered, it would lock them again."""
+        booking, lifecycle, progress = delivery.booking, delivery.lifecycle, delivery.progress
+        if booking is None or booking.action != "cancel" or lifecycle is None or not progress.undo:
+            return
+        try:
+            lifecycle.undo(progress, delivery.deadline or self._graph.deadline(), language=booking.language)
+        except GraphError as error:
+            logger.error(
+                "a failed cancel could not open the lobby it locked externalId=%s status=%s graphRequestId=%s",
+                delivery.external_id,
+                error.info.http_status,
+                escaped(error.info.request_id),
+            )
 
     def _remember_partial(self, delivery: Delivery, error: Exception) -> RecordState | None:
         """A booking that fails after Graph was changed, or may have been (an answer was lost), leaves the record

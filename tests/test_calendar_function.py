@@ -165,6 +165,18 @@ def test_a_cancel_whose_answer_was_lost_is_not_refused_as_already_done(host: Hos
     assert len(graph.events("cancelled")) == 1
 
 
+def test_a_cancel_graph_refuses_opens_the_lobby_it_locked(host: HostInvoker, graph: GraphSimulator) -> None:
+    host.deliver(calendar_booking(options={"allowMeetingChat": "enabled"}))
+    graph.inject(Fault(times=3))  # the event's GET, the lookup of its Teams meeting, and the lock
+    graph.inject(Fault(status=400))  # the cancel action is refused: the event stays, and so does its meeting
+
+    host.deliver(cancel(revision=4))
+
+    assert host.last_result().status is ResultStatus.FAILED
+    [meeting] = graph.meetings()
+    assert (meeting["lobbyBypassSettings"]["scope"], meeting["allowMeetingChat"]) != ("organizer", "disabled")
+
+
 def test_an_event_nobody_was_invited_to_is_deleted(host: HostInvoker, graph: GraphSimulator) -> None:
     host.deliver(booking(calendar={"sendInvitations": False}))
     host.deliver(cancel(revision=4))
