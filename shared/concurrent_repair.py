@@ -102,7 +102,7 @@ class ConcurrentRepair:
                 logger.warning("could not undo a concurrent delivery's meeting; left for the next error=%s", error.code)
                 if not other_mode:  # a leftover is retired in the record's mode: one in the other mode is logged only
                     left = (booking.organizer_id, held.item_id)
-                    winner = self._amend(winner, lambda state: replace(state, leftovers=(*state.leftovers, left)))
+                    winner = self._amend(winner, lambda state: replace(state, leftovers=_with(state.leftovers, left)))
         if winner.cancelled or other_mode or not progress.changed:
             return
         try:
@@ -174,3 +174,8 @@ def _kept_booking(state: RecordState) -> Booking | None:
         return parse_booking(state.applied_booking)
     except InvalidBooking:
         return None
+
+
+def _with(leftovers: tuple[tuple[str, str], ...], left: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    """The leftovers with one more, listed once however often a write of it is retried."""
+    return leftovers if left in leftovers else (*leftovers, left)
