@@ -514,10 +514,11 @@ def _so_far(delivery: Delivery, maybe_applied: bool, maybe_created: bool) -> App
     """What a failed delivery did in Graph so far, in the result's terms, for its redelivery to report: `created` if it
     made the record's meeting (or may have: the create's answer was lost where there was none to find), `updated`
     with the fields its PATCHes applied (or may have), else `failed`. One rule for both modes."""
-    progress = delivery.progress
+    progress, upsert = delivery.progress, delivery.booking is not None and delivery.booking.action == "upsert"
     held = progress.held
-    # A calendar POST follows a lookup that found no live event; a createOrGet creates only where there was none.
-    may_have_made = held is not None and not held.known and (held.calendar or maybe_created)
+    # A calendar POST follows a lookup that found no live event; a createOrGet creates only where there was none (a
+    # cancel's lookup makes an empty meeting at most, which it removes).
+    may_have_made = upsert and held is not None and not held.known and (held.calendar or maybe_created)
     created = progress.created or (maybe_applied and may_have_made)
     fields = (*progress.changed_fields, *(progress.patching if maybe_applied else ()))
     status = ResultStatus.CREATED if created else ResultStatus.UPDATED if fields else ResultStatus.FAILED
