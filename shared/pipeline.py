@@ -54,7 +54,7 @@ from shared.ordering import applied_state, as_first_reported, commit, supersedin
 from shared.organizer_policy import OrganizerPolicy
 from shared.publisher import ResultSink
 from shared.record_lifecycle import GraphProgress, NewerBookingApplied, Outcome, RecordLifecycle
-from shared.record_state import AppliedOutcome, RecordState, RecordStateStore
+from shared.record_state import UNKNOWN_MEETING, AppliedOutcome, RecordState, RecordStateStore
 from shared.requeue import Requeue, requeued_copy
 from shared.result import ResultError, ResultMessage, ResultStatus, failure_error, graph_error, rejected_error, utc_now
 from shared.settings import DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, DEFAULT_MAX_THROTTLE_REQUEUES
@@ -526,11 +526,14 @@ def _so_far(delivery: Delivery, maybe_applied: bool, maybe_created: bool) -> App
 
 
 def _moved_from(state: RecordState | None, booking: Booking) -> tuple[str, str] | None:
-    """The live meeting (or event) of the record under an organizer other than the booking's, if any."""
+    """The live meeting (or event) of the record under an organizer other than the booking's, if any: by its id, or
+    UNKNOWN_MEETING for one that may exist whose id was never learned (an event is always looked for)."""
     if state is None or state.cancelled or state.organizer_id in (None, booking.organizer_id):
         return None
     held = state.event_id if state.calendar else state.meeting_id
-    return (state.organizer_id, held) if state.organizer_id and held else None
+    if held is None and not (state.meeting_unknown or state.calendar):
+        return None
+    return (state.organizer_id, held or UNKNOWN_MEETING) if state.organizer_id else None
 
 
 def _logged_details(error: Exception) -> str:

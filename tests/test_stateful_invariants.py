@@ -395,3 +395,29 @@ def test_a_lost_answer_for_a_meeting_that_may_already_exist_leaves_the_state_at_
     machine.teams_matches_the_record_state()
     machine.every_booking_has_one_answer_or_a_dead_letter()
     machine.teardown()
+
+
+def test_a_move_that_fails_before_the_old_meeting_whose_id_was_never_learned_is_removed_keeps_it_listed(
+    managed_identity: GraphSimulator, azurite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the long profile: the first booking's createOrGet was applied but every answer lost (the meeting's id
+    unknown, the booking `failed`); the move to the other organizer failed after it made the new meeting, before it
+    looked up the old one. The state must keep the old meeting as left behind, not forget it under the new organizer."""
+    _configure(managed_identity, azurite, monkeypatch)
+    machine = BridgeMachine(managed_identity, azurite, monkeypatch)
+    machine.upsert_under_faults(
+        [Fault(drop_after_processing=True), Fault(status=429, retry_after="Fri, 31 Dec 9999 23:59:59 GMT")],
+        record="R2",
+        organizer=ORGANIZERS[0],
+    )
+    machine.upsert_under_faults(
+        [Fault(status=429, retry_after="1"), Fault(delay_seconds=0.3), Fault(status=429, retry_after="0")],
+        record="R2",
+        organizer=ORGANIZERS[1],
+    )
+    machine.teams_matches_the_record_state()
+    machine.upsert(record="R2", organizer=ORGANIZERS[1], step=1)  # the record's next booking retires it
+    assert [meeting["participants"]["organizer"]["identity"]["user"]["id"] for meeting in managed_identity.meetings()] == [
+        ORGANIZERS[1]
+    ]
+    machine.teardown()
