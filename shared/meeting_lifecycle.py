@@ -107,7 +107,9 @@ class MeetingLifecycle(RecordLifecycle):
         return found, response.request_id
 
     def _find_by_id(self, organizer_id: str, item_id: str, deadline: float, language: str | None) -> Found | None:
-        """The meeting the record state names, not looked up: the lock and the DELETE find out whether it is gone."""
+        """The meeting the record state names, not looked up: the lock and the DELETE find out whether it is gone. Its
+        lobby settings are not read, so a lock a repair puts back (a move that stopped at its second look at the state)
+        restores nothing but what the newer booking names."""
         return Found(item_id, {})
 
     def _teams_meeting(self, organizer_id: str, found: Found, deadline: float, language: str | None) -> dict[str, Any]:
