@@ -1,7 +1,7 @@
 """Bring the organizer's Outlook calendar in line with one calendar booking: its event, and the event's Teams meeting.
 
-The calendar counterpart of shared.meeting_lifecycle, with the same interface (apply, retire, reapply,
-undo), so the pipeline runs either. Every step is safe to repeat:
+The calendar mode of shared.record_lifecycle, which holds the life both modes share (cancel, move, retire, undo), so
+the pipeline runs either mode the same way. Every step is safe to repeat:
 - the record's event is found again by its id, else by the extended property holding the externalId
   (shared.event_request), before anything is created: a POST whose answer was lost is found, not repeated;
 - the POST carries a transactionId per incarnation of the record's event, so Graph makes no second event for a
@@ -16,14 +16,14 @@ applied, rather than failing a booking whose event exists.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from shared.booking import ROLES_NEEDING_USER_ID, Booking
-from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused, GraphUnavailable, MalformedMeeting
+from shared.errors import GraphErrorInfo, GraphRefused, GraphUnavailable, MalformedMeeting
 from shared.event_request import (
+    another_incarnation,
     build_event_body,
     cancel_body,
     event_instant,
@@ -31,28 +31,19 @@ from shared.event_request import (
     external_id_filter,
     first_incarnation,
     has_attendees,
+    invited,
     join_url,
     join_url_filter,
     transaction_id,
-    undoing_event,
 )
 from shared.graph_client import GraphClient, GraphResponse
-from shared.log_text import escaped
 from shared.meeting import MAX_GRAPH_TEXT_LENGTH, Meeting, meeting_from_graph
 from shared.meeting_changes import MeetingUpdate, meeting_update, undoing
-from shared.meeting_lifecycle import (
-    PREVIOUS_MEETING_NOT_REMOVED,
-    GraphProgress,
-    MeetingLifecycle,
-    NewerBookingApplied,
-    Outcome,
-    put_back,
-)
-from shared.record_state import RecordState
+from shared.meeting_lifecycle import MeetingLifecycle
+from shared.record_lifecycle import Found, GraphProgress, Held, Outcome, RecordLifecycle, log_refusal
+from shared.record_state import UNKNOWN_MEETING, RecordState
 from shared.result import ResultStatus, ResultWarning
-from shared.wire_format import LOCK_BEFORE_DELETE, encoded
-
-logger = logging.getLogger(__name__)
+from shared.wire_format import encoded
 
 # Rejection codes (the result's error.code) and a warning code, defined once.
 CALENDAR_NOT_ENABLED = "calendar_not_enabled"
@@ -68,47 +59,63 @@ def uses_calendar(booking: Booking, state: RecordState | None) -> bool:
 
 
 def changes_mode(booking: Booking, state: RecordState | None) -> bool:
-    """An upsert that adds or drops `calendar` while the record has (or may have) a meeting in the other mode.
+    """An upsert that adds or drops `calendar` while the record has (or may have) a meeting in the other mode, or
+    that turns `sendInvitations` off while Exchange has invited attendees to the record's event.
 
-    Refused rather than converted: converting would cancel a meeting people hold and send them a new one,
-    which the source should decide by cancelling and booking again (a cancelled record may change mode)."""
+    Refused rather than converted: converting would cancel a meeting people hold and send them a new one, and taking
+    invited attendees off the event (or cancelling it, for a move) mails each of them a cancellation while the meeting
+    and its join link stay; the source should decide that by cancelling and booking again (a cancelled record may
+    change mode). Turning invitations on is no change of mode: Exchange invites the attendees from then on."""
     if booking.action != "upsert" or state is None or (state.cancelled and not state.leftovers):
         return False
-    return state.calendar != (booking.calendar is not None)
+    if state.calendar != (booking.calendar is not None):
+        return True
+    return state.invitations and not state.cancelled and not invites(booking)
 
 
 def cancels_in_both_modes(booking: Booking, state: RecordState | None) -> bool:
     """A cancel the record state cannot place: no state (never booked, or the table was lost), or a cancelled one under
     another organizer. The record may have a meeting in either mode there, and a cancel names no mode: look for both.
-    (A cancel after a cancel under the same organizer still costs no Graph call.)"""
+    (A repeat of a cancel under the same organizer still costs no Graph call: shared.record_lifecycle.repeats_cancel.)"""
     if booking.action != "cancel":
         return False
     return state is None or (state.cancelled and state.organizer_id != booking.organizer_id)
 
 
-def next_incarnation(state: RecordState | None) -> int:
-    """The incarnation of a new event: one more than the last the record state knows of, else a random first one
+def next_incarnation(state: RecordState | None, booking: Booking, external_id: str) -> int:
+    """The incarnation of a new event: one more than the last the record state knows of, else the booking's first one
     (without a state, or with one from before incarnations were counted, which did not say which were used)."""
-    return state.incarnation + 1 if state is not None and state.incarnation else first_incarnation()
+    return state.incarnation + 1 if state is not None and state.incarnation else first_incarnation(external_id, booking)
 
 
 def with_mode(stored: RecordState, booking: Booking, previous: RecordState | None, progress: GraphProgress) -> RecordState:
     """The state to store, with the record's mode, its event and its incarnation.
 
     The event is the one this delivery found or created, else (its answer lost) the one the state knew under the
-    organizer. A leftover that is that event is the record's live event again, never a leftover to retire."""
+    organizer. A leftover that is that event is the record's live event again, never a leftover to retire. Whether
+    Exchange invited the event's attendees is kept, for changes_mode."""
     calendar = uses_calendar(booking, previous)
-    event_id = None if stored.cancelled or not calendar else progress.event_id or _known_event(previous, booking.organizer_id)
+    held = progress.held.item_id if progress.held is not None and progress.held.calendar and progress.held.known else None
+    event_id = None if stored.cancelled or not calendar else held or _known_event(previous, booking.organizer_id)
+    # A failed cancel leaves the event as it was, invitations and all.
+    invitations = invites(booking) if booking.action == "upsert" else previous is not None and previous.invitations
     return replace(
         stored,
         calendar=calendar,
         event_id=event_id,
+        invitations=calendar and not stored.cancelled and invitations,
         incarnation=max(progress.incarnation or 0, previous.incarnation if previous is not None else 0),
         leftovers=tuple(leftover for leftover in stored.leftovers if leftover != (booking.organizer_id, event_id)),
     )
 
 
 def mode_change_refusal(booking: Booking, state: RecordState) -> str:
+    if state.calendar == (booking.calendar is not None):
+        return (
+            "this revision has `calendar.sendInvitations` false, but Exchange invited the attendees to the record's "
+            "event: turning invitations off would mail each of them a cancellation while the meeting stays; a record "
+            "keeps its mode: cancel the record and book it again (a newer revision) to change it"
+        )
     now, before = ("with", "without") if booking.calendar is not None else ("without", "with")
     return (
         f"this revision is {now} `calendar`, but the record's meeting was made {before} it; a record keeps its mode: "
@@ -116,100 +123,50 @@ def mode_change_refusal(booking: Booking, state: RecordState) -> str:
     )
 
 
-class CalendarLifecycle:
-    """The Graph side of a calendar booking, one at a time (thread-safe, stateless)."""
+def invites(booking: Booking) -> bool:
+    """Whether Exchange invites attendees to the booking's event."""
+    return bool(invited(booking))
+
+
+class CalendarLifecycle(RecordLifecycle):
+    """The Graph side of a calendar booking, one at a time (thread-safe, stateless).
+
+    A cancel the record state cannot place (cancels_in_both_modes) cancels the record's standalone meeting too, if it
+    has one."""
+
+    calendar = True
+    item = "event"
+    removed_by_hand = "Outlook"
+    access_fix = "grant the identity Calendars.ReadWrite for the organizer's mailbox (docs/infrastructure.md)"
+    lookup_creates = False
 
     def __init__(self, graph: GraphClient) -> None:
-        self._graph = graph
+        super().__init__(graph)
         self._meetings = MeetingLifecycle(graph)
 
-    def apply(
-        self,
-        booking: Booking,
-        external_id: str,
-        state: RecordState | None,
-        progress: GraphProgress,
-        deadline: float,
-        newer_applied: Callable[[], bool] = lambda: False,
-    ) -> Outcome:
-        """Cancel or upsert under the booking's organizer; a moved booking's old event is retired too.
-
-        As for a standalone meeting, a move makes the event under the new organizer before it cancels the old one,
-        so that an organizer Graph refuses leaves the attendees' invitation as it was; a cancel retires both.
-        Every request carries the booking's language (Accept-Language), so the event's Teams meeting comes with its
-        invitation text (joinInformation) in it, as a standalone meeting does. A cancel the record state cannot place
-        (cancels_in_both_modes) cancels the record's standalone meeting too, if it has one."""
-        language = booking.language
-        known = _known_event(state, booking.organizer_id)
-        if booking.action == "cancel":
-            self._retire_previous(state, booking.organizer_id, external_id, progress, deadline, newer_applied, language)
-            if cancels_in_both_modes(booking, state):
-                return self._cancel_both(booking, external_id, state, progress, deadline, newer_applied)
-            if state is not None and state.cancelled and state.organizer_id == booking.organizer_id:
-                return Outcome(ResultStatus.CANCELLED, None, meeting_existed=False)
-            return self._cancel(booking.organizer_id, external_id, known, progress, deadline, newer_applied, language)
-        outcome = self._upsert(booking, external_id, state, known, progress, deadline)
-        held = progress.meeting
-        self._retire_previous(state, booking.organizer_id, external_id, progress, deadline, newer_applied, language)
-        progress.meeting = held
-        return outcome
-
-    def retire(
-        self, organizer_id: str, event_id: str, progress: GraphProgress, deadline: float, *, language: str | None = None
-    ) -> bool:
-        """Lock the event's Teams meeting, then cancel the event (or delete it); False if it was already gone."""
-        response = self._graph.get_event(organizer_id, event_id, deadline, language=language)
-        if response is None or not _live(response.payload):
-            return False
-        self._lock(organizer_id, response.payload, progress, deadline, language)
-        return self._end(organizer_id, response.payload, progress, deadline, language)
-
-    def reapply(self, booking: Booking, state: RecordState, progress: GraphProgress, deadline: float) -> Meeting:
-        """Bring the record's event in line with an already applied booking again (found, then what differs)."""
-        outcome = self._upsert(booking, state.external_id, state, _known_event(state, booking.organizer_id), progress, deadline)
-        assert outcome.meeting is not None  # an upsert always ends with the meeting
-        return outcome.meeting
-
-    def undo(self, progress: GraphProgress, deadline: float, *, language: str | None = None) -> None:
-        """Put back what this delivery's PATCHes changed: the event's, then its meeting's (a gone one is skipped)."""
-        put_back(
-            progress.undo_events,
-            lambda organizer_id, event_id, body: self._graph.update_event(
-                organizer_id, event_id, body, deadline, language=language
-            ),
-        )
-        self._meetings.undo(progress, deadline, language=language)
-
     def _upsert(
-        self,
-        booking: Booking,
-        external_id: str,
-        state: RecordState | None,
-        known: str | None,
-        progress: GraphProgress,
-        deadline: float,
+        self, booking: Booking, external_id: str, state: RecordState | None, progress: GraphProgress, deadline: float
     ) -> Outcome:
         """Find the record's event (or create it), PATCH what differs, then the options on its Teams meeting."""
         organizer, language = booking.organizer_id, booking.language
-        event, request_id = self._find(organizer, external_id, known, deadline, language)
+        found, request_id = self._find(organizer, external_id, self._known_under(state, organizer), progress, deadline, language)
         status = ResultStatus.EXISTING
         changed: tuple[str, ...] = ()
-        if event is None:
+        if found is None:
             # No live event: a new incarnation, whose transactionId no dead event of the record holds. A retry of this
             # POST (its answer lost) repeats the body, and a later delivery's lookup finds what it made.
-            progress.incarnation = next_incarnation(state)
-            body = build_event_body(booking, external_id, progress.incarnation)
-            response = self._graph.create_event(organizer, body, deadline, language=language)
-            progress.created = progress.changed = True
+            response = self._create(booking, external_id, next_incarnation(state, booking, external_id), progress, deadline)
             event, request_id, status = _event(response), response.request_id, ResultStatus.CREATED
-            progress.event_id = event["id"]
+            progress.held = Held(event["id"], calendar=True)
         else:
-            progress.event_id = event["id"]
+            event = found.document
+            progress.held = Held(event["id"], calendar=True)
             if state is not None and event.get("transactionId") == transaction_id(external_id, state.incarnation + 1):
                 # Made by a delivery whose state write was lost: its incarnation is used.
                 progress.incarnation = state.incarnation + 1
             update = event_update(booking, event)
             if update:
+                progress.patching = update.changed_fields
                 try:
                     patched = self._graph.update_event(organizer, event["id"], encoded(update.body), deadline, language=language)
                 except GraphRefused as error:
@@ -217,8 +174,7 @@ class CalendarLifecycle:
                         # Deleted between our two calls: the next delivery creates a new one.
                         raise GraphUnavailable(error.info, 1) from error
                     raise
-                progress.changed = True
-                progress.undo_events.append((organizer, event["id"], undoing_event(update, event)))
+                progress.applied()
                 event, request_id, status = _event(patched), patched.request_id, ResultStatus.UPDATED
                 changed = update.changed_fields
         online = self._online_meeting(organizer, event, deadline, language)
@@ -228,33 +184,25 @@ class CalendarLifecycle:
             status = ResultStatus.UPDATED
         return Outcome(status, request_id, meeting, (*changed, *applied))
 
+    def _create(
+        self, booking: Booking, external_id: str, incarnation: int, progress: GraphProgress, deadline: float
+    ) -> GraphResponse:
+        """POST the record's event with this incarnation's transactionId.
+
+        Graph may keep a transactionId after its event was cancelled, and answer a POST that repeats it with that dead
+        event: the record booked this revision before its state was lost. Another incarnation then makes a new event."""
+        organizer, language = booking.organizer_id, booking.language
+        progress.held = Held(UNKNOWN_MEETING, calendar=True)
+        for attempt in (incarnation, another_incarnation()):
+            progress.incarnation = attempt
+            body = build_event_body(booking, external_id, attempt)
+            response = self._graph.create_event(organizer, body, deadline, language=language)
+            progress.created = progress.changed = True
+            if not (isinstance(response.payload, dict) and response.payload.get("isCancelled") is True):
+                break
+        return response
+
     def _cancel(
-        self,
-        organizer_id: str,
-        external_id: str,
-        known: str | None,
-        progress: GraphProgress,
-        deadline: float,
-        newer_applied: Callable[[], bool],
-        language: str | None,
-    ) -> Outcome:
-        """Find the record's event, lock its meeting, cancel it (attendees are told) or delete it (nobody was invited).
-
-        Just before the cancel, which nothing can undo, the record state is read again, as for a standalone cancel."""
-        event, request_id = self._find(organizer_id, external_id, known, deadline, language)
-        progress.meeting_existed = event is not None
-        if event is None:
-            return Outcome(ResultStatus.CANCELLED, request_id, meeting_existed=False)
-        self._lock(organizer_id, event, progress, deadline, language)
-        if newer_applied():
-            raise NewerBookingApplied
-        self._end(organizer_id, event, progress, deadline, language)
-        progress.undo.clear()
-        progress.undo_events.clear()
-        progress.meeting = None
-        return Outcome(ResultStatus.CANCELLED, request_id, meeting_existed=True)
-
-    def _cancel_both(
         self,
         booking: Booking,
         external_id: str,
@@ -263,25 +211,86 @@ class CalendarLifecycle:
         deadline: float,
         newer_applied: Callable[[], bool],
     ) -> Outcome:
-        """Cancel the record's standalone meeting and its event, whichever it has: the state cannot say which."""
+        """Lock the event's meeting, then cancel the event (attendees are told) or delete it (nobody was invited).
+
+        A cancel the state cannot place cancels the record's standalone meeting and its event, whichever it has."""
+        if not cancels_in_both_modes(booking, state):
+            return super()._cancel(booking, external_id, state, progress, deadline, newer_applied)
         standalone = self._meetings.apply(booking, external_id, state, progress, deadline, newer_applied)
-        calendar = self._cancel(booking.organizer_id, external_id, None, progress, deadline, newer_applied, booking.language)
+        calendar = super()._cancel(booking, external_id, state, progress, deadline, newer_applied)
         existed = progress.meeting_existed = bool(standalone.meeting_existed or calendar.meeting_existed)
         found = calendar if calendar.meeting_existed or not standalone.meeting_existed else standalone
         return Outcome(ResultStatus.CANCELLED, found.graph_request_id, meeting_existed=existed)
 
+    def retire_unknown(
+        self,
+        organizer_id: str,
+        external_id: str,
+        progress: GraphProgress,
+        deadline: float,
+        *,
+        language: str | None = None,
+        keep: str | None = None,
+    ) -> bool:
+        """Retire the record's events under an organizer, found by the externalId property, but `keep`: two deliveries
+        at once may each have made one."""
+        ended = False
+        for event in self._live_events(organizer_id, external_id, deadline, language)[0]:
+            if event.id != keep:
+                ended |= self._retire_found(organizer_id, event, progress, deadline, language)
+        return ended
+
     def _find(
-        self, organizer_id: str, external_id: str, known: str | None, deadline: float, language: str | None
-    ) -> tuple[dict[str, Any] | None, str | None]:
+        self,
+        organizer_id: str,
+        external_id: str,
+        known: str | None,
+        progress: GraphProgress,
+        deadline: float,
+        language: str | None,
+    ) -> tuple[Found | None, str | None]:
         """The record's live event under the organizer: by its known id, else by the externalId property."""
         if known is not None:
-            response = self._graph.get_event(organizer_id, known, deadline, language=language)
-            if response is not None and _live(response.payload):
-                return response.payload, response.request_id
-        found = self._graph.find_events(organizer_id, external_id_filter(external_id), deadline, language=language)
-        values = found.payload.get("value") if isinstance(found.payload, dict) else None
+            found = self._find_by_id(organizer_id, known, deadline, language)
+            if found is not None:
+                return found, found.request_id
+        live, request_id = self._live_events(organizer_id, external_id, deadline, language)
+        return (live[0] if live else None), request_id
+
+    def _live_events(
+        self, organizer_id: str, external_id: str, deadline: float, language: str | None
+    ) -> tuple[list[Found], str | None]:
+        """The record's live events under the organizer, found by the externalId property."""
+        response = self._graph.find_events(organizer_id, external_id_filter(external_id), deadline, language=language)
+        values = response.payload.get("value") if isinstance(response.payload, dict) else None
         live = [event for event in values if _live(event)] if isinstance(values, list) else []
-        return (live[0] if live else None), found.request_id
+        return [Found(event["id"], event, request_id=response.request_id) for event in live], response.request_id
+
+    def _find_by_id(self, organizer_id: str, item_id: str, deadline: float, language: str | None) -> Found | None:
+        response = self._graph.get_event(organizer_id, item_id, deadline, language=language)
+        if response is None or not _live(response.payload):
+            return None
+        return Found(response.payload["id"], response.payload, request_id=response.request_id)
+
+    def _teams_meeting(self, organizer_id: str, found: Found, deadline: float, language: str | None) -> dict[str, Any]:
+        return self._online_meeting(organizer_id, found.document, deadline, language)
+
+    def _end(self, organizer_id: str, found: Found, deadline: float, language: str | None) -> bool:
+        """Cancel an event with attendees (Exchange sends them the cancellation), delete one without."""
+        event = found.document
+        if not has_attendees(event):
+            return self._graph.delete_event(organizer_id, event["id"], deadline, language=language)
+        try:
+            return self._graph.cancel_event(organizer_id, event["id"], cancel_body(), deadline, language=language)
+        except GraphRefused:
+            # A cancel retried after its answer was lost may be refused as already done: look before failing.
+            again = self._graph.get_event(organizer_id, event["id"], deadline, language=language)
+            if again is not None and _live(again.payload):
+                raise
+            return True
+
+    def _known(self, state: RecordState) -> str | None:
+        return state.event_id
 
     def _online_meeting(self, organizer_id: str, event: dict[str, Any], deadline: float, language: str | None) -> dict[str, Any]:
         """The event's Teams meeting, found by its join URL; GraphUnavailable while Exchange has not made it yet."""
@@ -316,10 +325,12 @@ class CalendarLifecycle:
             return ()
         names = [name.removeprefix("options.") for name in fields]
         options = MeetingUpdate(fields, {name: update.body[name] for name in names})
+        progress.patching = fields
         try:
             self._graph.update_meeting(organizer_id, online["id"], options.encoded(), deadline, language=booking.language)
         except GraphRefused as error:
-            _log_refusal("Graph refused options on a calendar booking's meeting", error)
+            progress.patching = ()
+            log_refusal("Graph refused options on a calendar booking's meeting", error)
             progress.warnings.append(
                 ResultWarning(
                     code=OPTIONS_NOT_APPLIED,
@@ -330,97 +341,9 @@ class CalendarLifecycle:
                 )
             )
             return ()
-        progress.changed = True
+        progress.applied()
         progress.undo.append((organizer_id, online["id"], undoing(options, online)))
         return fields
-
-    def _lock(
-        self, organizer_id: str, event: dict[str, Any], progress: GraphProgress, deadline: float, language: str | None
-    ) -> None:
-        """The event's meeting locked to the organizer, chat off, as before a standalone delete. A courtesy: a
-        refusal (or a meeting not found) is logged and the event is cancelled anyway."""
-        try:
-            online = self._online_meeting(organizer_id, event, deadline, language)
-            progress.meeting = _meeting(online, event)
-            self._graph.update_meeting(organizer_id, online["id"], encoded(LOCK_BEFORE_DELETE), deadline, language=language)
-        except GraphError as error:
-            _log_refusal("could not lock the event's meeting before cancelling it", error)
-            return
-        progress.changed = True
-        progress.undo.append(
-            (organizer_id, online["id"], {name: online[name] for name in LOCK_BEFORE_DELETE if online.get(name) is not None})
-        )
-
-    def _end(
-        self, organizer_id: str, event: dict[str, Any], progress: GraphProgress, deadline: float, language: str | None
-    ) -> bool:
-        """Cancel an event with attendees (Exchange sends them the cancellation), delete one without."""
-        if has_attendees(event):
-            try:
-                removed = self._graph.cancel_event(organizer_id, event["id"], cancel_body(), deadline, language=language)
-            except GraphRefused:
-                # A cancel retried after its answer was lost may be refused as already done: look before failing.
-                again = self._graph.get_event(organizer_id, event["id"], deadline, language=language)
-                if again is not None and _live(again.payload):
-                    raise
-                removed = True
-        else:
-            removed = self._graph.delete_event(organizer_id, event["id"], deadline, language=language)
-        progress.changed = True
-        return removed
-
-    def _retire_previous(
-        self,
-        state: RecordState | None,
-        organizer_id: str,
-        external_id: str,
-        progress: GraphProgress,
-        deadline: float,
-        newer_applied: Callable[[], bool],
-        language: str | None,
-    ) -> None:
-        """A booking moved to another organizer leaves an event under the old one: cancel it (with a warning if
-        Graph refuses, as for a standalone meeting).
-
-        As for a standalone move, the record state is read again before anything is touched (the old organizer's
-        event may be a newer booking's again) and once more just before the cancel, which nothing can undo."""
-        previous = state.organizer_id if state is not None else None
-        if state is None or state.cancelled or previous is None or previous == organizer_id:
-            return
-        progress.previous_settled = False
-        if newer_applied():
-            raise NewerBookingApplied
-        event_id = state.event_id
-        try:
-            event, _ = self._find(previous, external_id, event_id, deadline, language)
-            if event is not None:
-                event_id = event["id"]
-                self._lock(previous, event, progress, deadline, language)
-                progress.meeting = None  # the old organizer's, not the meeting this booking holds
-                if newer_applied():
-                    raise NewerBookingApplied
-                self._end(previous, event, progress, deadline, language)
-        except (GraphAccessDenied, GraphRefused) as error:
-            _log_refusal("could not remove the moved booking's previous event", error)
-            progress.warnings.append(
-                ResultWarning(
-                    code=PREVIOUS_MEETING_NOT_REMOVED,
-                    message=f"the booking moved to another organizer, but Graph refused to remove the previous "
-                    f"organizer's event {event_id} ({error.info.http_status} {error.info.code}); the record's next "
-                    "booking tries again, or remove it in Outlook",
-                    http_status=error.info.http_status,
-                    request_id=error.info.request_id,
-                )
-            )
-            if event_id is not None:
-                progress.left_behind.append((previous, event_id))
-        except GraphError:
-            # Graph may answer later: the booking is retried, and meanwhile the state knows the old event.
-            if event_id is not None:
-                progress.left_behind.append((previous, event_id))
-                progress.previous_settled = progress.previous_retired = True
-            raise
-        progress.previous_settled = progress.previous_retired = True
 
 
 def _known_event(state: RecordState | None, organizer_id: str) -> str | None:
@@ -458,14 +381,4 @@ def _meeting(online: dict[str, Any], event: dict[str, Any]) -> Meeting:
             "start": event_instant(event, "start"),
             "end": event_instant(event, "end"),
         }
-    )
-
-
-def _log_refusal(what: str, error: GraphError) -> None:
-    logger.warning(
-        "%s status=%s code=%s graphRequestId=%s",
-        what,
-        error.info.http_status,
-        escaped(error.info.code),
-        escaped(error.info.request_id),
     )

@@ -22,8 +22,9 @@ from shared.booking import Booking, parse_booking
 from shared.calendar_lifecycle import CalendarLifecycle
 from shared.errors import GraphAccessDenied, GraphError, GraphRefused, InvalidBooking, StateConflict
 from shared.log_text import escaped
-from shared.meeting_lifecycle import GraphProgress, MeetingLifecycle
+from shared.meeting_lifecycle import MeetingLifecycle
 from shared.ordering import superseding_revision
+from shared.record_lifecycle import GraphProgress, RecordLifecycle
 from shared.record_state import UNKNOWN_MEETING, RecordState, RecordStateStore
 
 logger = logging.getLogger(__name__)
@@ -68,35 +69,40 @@ class ConcurrentRepair:
     def undo(
         self,
         booking: Booking,
-        lifecycle: MeetingLifecycle | CalendarLifecycle,
+        lifecycle: RecordLifecycle,
         progress: GraphProgress,
         winner: RecordState,
         deadline: float,
     ) -> None:
-        """Undo what an older delivery did to the record the newer `winner` now holds.
+        """Undo what an older delivery did to the record the newer `winner` now holds, whether it succeeded or failed.
 
-        The meeting this delivery holds is retired when it cannot be the winner's: the record is cancelled or moved,
-        the winner's meeting is in the other mode (an event, or a standalone meeting: a record cancelled, then booked
-        again in both modes at once), or this delivery created an event that is not the winner's. Nothing else of
-        the winner's was touched then, so there is nothing more to undo."""
-        meeting = progress.meeting
-        other_mode = meeting is not None and (meeting.event_id is not None) != winner.calendar
-        if meeting is not None and (
-            winner.cancelled
-            or winner.organizer_id != booking.organizer_id
-            or other_mode
-            or (progress.created and meeting.event_id is not None and winner.event_id not in (None, meeting.event_id))
+        The meeting this delivery holds, or may have made (its answer lost, its id unknown), is retired when it cannot
+        be the winner's: the record is cancelled or moved, the winner's meeting is in the other mode (an event, or a
+        standalone meeting: a record cancelled, then booked again in both modes at once), or this delivery made an
+        event that is not the winner's. Nothing else of the winner's was touched then, so there is nothing more to
+        undo. What Graph will not retire now is left in the winner's state for the record's next delivery."""
+        held = progress.held
+        other_mode = held is not None and held.calendar != winner.calendar
+        same_place = not (winner.cancelled or winner.organizer_id != booking.organizer_id or other_mode)
+        if held is not None and (
+            not same_place
+            or (held.calendar and (progress.created or not held.known) and winner.event_id not in (None, held.item_id))
         ):
-            # A calendar booking's meeting is held by its event, and retired by the lifecycle of its own mode.
-            held = meeting.event_id or meeting.id
-            mine = self._calendar if meeting.event_id is not None else self._meetings
+            # A meeting is retired by the lifecycle of its own mode; one whose id is unknown is looked up by externalId.
+            mine = self._calendar if held.calendar else self._meetings
             try:
-                mine.retire(booking.organizer_id, held, progress, deadline, language=booking.language)
+                if held.known:
+                    mine.retire(booking.organizer_id, held.item_id, progress, deadline, language=booking.language)
+                else:
+                    keep = winner.event_id if same_place else None
+                    mine.retire_unknown(
+                        booking.organizer_id, winner.external_id, progress, deadline, language=booking.language, keep=keep
+                    )
             except GraphError as error:
                 logger.warning("could not undo a concurrent delivery's meeting; left for the next error=%s", error.code)
                 if not other_mode:  # a leftover is retired in the record's mode: one in the other mode is logged only
-                    left = (booking.organizer_id, held)
-                    winner = self._amend(winner, lambda state: replace(state, leftovers=(*state.leftovers, left)))
+                    left = (booking.organizer_id, held.item_id)
+                    winner = self._amend(winner, lambda state: replace(state, leftovers=_with(state.leftovers, left)))
         if winner.cancelled or other_mode or not progress.changed:
             return
         try:
@@ -110,7 +116,7 @@ class ConcurrentRepair:
 
     def _retire(
         self,
-        lifecycle: MeetingLifecycle | CalendarLifecycle,
+        lifecycle: RecordLifecycle,
         external_id: str,
         leftovers: tuple[tuple[str, str], ...],
         progress: GraphProgress,
@@ -121,7 +127,7 @@ class ConcurrentRepair:
         kept = []
         for organizer_id, held in leftovers:
             try:
-                if held == UNKNOWN_MEETING and isinstance(lifecycle, MeetingLifecycle):
+                if held == UNKNOWN_MEETING:
                     lifecycle.retire_unknown(organizer_id, external_id, progress, deadline, language=language)
                 else:
                     lifecycle.retire(organizer_id, held, progress, deadline, language=language)
@@ -156,7 +162,7 @@ class ConcurrentRepair:
                 state = current
         raise StateConflict("could not amend the record's state: it kept changing")
 
-    def _lifecycle(self, state: RecordState) -> MeetingLifecycle | CalendarLifecycle:
+    def _lifecycle(self, state: RecordState) -> RecordLifecycle:
         return self._calendar if state.calendar else self._meetings
 
 
@@ -168,3 +174,8 @@ def _kept_booking(state: RecordState) -> Booking | None:
         return parse_booking(state.applied_booking)
     except InvalidBooking:
         return None
+
+
+def _with(leftovers: tuple[tuple[str, str], ...], left: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    """The leftovers with one more, listed once however often a write of it is retried."""
+    return leftovers if left in leftovers else (*leftovers, left)

@@ -13,6 +13,7 @@ to look events up by, and an open extension cannot be filtered on by value, so n
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class EventUpdate:
         return bool(self.changed_fields)
 
 
-# A first incarnation is drawn at random below this (it is stored as a Table Int64, and counted up from there).
+# A first incarnation is below this (it is stored as a Table Int64, and counted up from there).
 _FIRST_INCARNATION_BOUND = 2**62
 
 
@@ -53,9 +54,20 @@ def transaction_id(external_id: str, incarnation: int) -> str:
     return str(uuid.uuid5(TRANSACTION_NAMESPACE, f"{external_id}\n{incarnation}"))
 
 
-def first_incarnation() -> int:
-    """The incarnation of a record whose state does not say which were used (never booked, or the table was lost):
-    random, so it is none that a dead event of the record may hold (Graph may keep a transactionId after its event)."""
+def first_incarnation(external_id: str, booking: Booking) -> int:
+    """The incarnation of a record whose state does not say which were used (never booked, or the table was lost).
+
+    Derived from the booking (its revision, else all of it), so that two deliveries of one booking at once POST the
+    same transactionId and Graph makes one event of them; and no other booking of the record derives it, so it is
+    none that a dead event of the record holds, unless the same revision was booked before the state was lost (Graph
+    then answers with that dead event, and the bridge takes another_incarnation)."""
+    name = f"{external_id}\n{booking.revision}" if booking.revision is not None else f"{external_id}\n{booking.model_dump_json()}"
+    digest = int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big")
+    return digest % _FIRST_INCARNATION_BOUND + 1
+
+
+def another_incarnation() -> int:
+    """An incarnation no booking derives, for a POST Graph answered with a dead event of the record: random."""
     return secrets.randbelow(_FIRST_INCARNATION_BOUND) + 1
 
 
@@ -122,20 +134,6 @@ def event_update(booking: Booking, event: dict[str, Any]) -> EventUpdate:
         changed.append("attendees")
         body["attendees"] = [event_attendee(attendee) for attendee in wanted_attendees]
     return EventUpdate(tuple(changed), body)
-
-
-def undoing_event(update: EventUpdate, event: dict[str, Any]) -> dict[str, Any]:
-    """The PATCH body that puts back what `update` changes, from the event as Graph returned it before."""
-    body: dict[str, Any] = {}
-    for name in update.body:
-        if name == "attendees":
-            body[name] = [{"emailAddress": {"address": address}, "type": ATTENDEE_TYPE} for address in sorted(_addresses(event))]
-        elif isinstance(event.get(name), str | dict):
-            body[name] = event[name]
-    if ("start" in body) != ("end" in body):
-        body.pop("start", None)
-        body.pop("end", None)
-    return body
 
 
 def event_instant(event: dict[str, Any], name: str) -> datetime | None:

@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -56,6 +56,9 @@ class GraphResponse:
     status: int
     payload: Any
     request_id: str | None
+    # An earlier attempt of the same call may have been applied (its answer was lost): this answer may then show what
+    # that attempt did (createOrGet's 200 for the meeting it created) rather than what was there before the call.
+    repeated: bool = False
 
 
 class GraphClient:
@@ -304,9 +307,9 @@ class GraphClient:
             else:
                 kind = classify(response.status)
                 if kind is ResponseKind.SUCCESS and response.status not in _NO_CONTENT:
-                    return _success(response, client_request_id, attempt)
+                    return replace(_success(response, client_request_id, attempt), repeated=call.maybe_applied)
                 if kind is ResponseKind.SUCCESS:
-                    return GraphResponse(response.status, None, _request_id(response))
+                    return GraphResponse(response.status, None, _request_id(response), call.maybe_applied)
                 info = error_info(response.status, response.reason, response.headers, response.body, client_request_id)
                 call.maybe_applied |= response.status in _MAYBE_APPLIED_STATUSES
                 if kind is ResponseKind.ACCESS_DENIED:

@@ -15,6 +15,9 @@ from typing import Any
 from shared.booking import Attendee, Booking, MeetingOptions
 from shared.wire_format import encoded, graph_date_time, graph_instant, graph_participant
 
+# What every upsert booking sets in full (Graph's names): the newest booking's values are the ones to send again.
+BOOKING_SETS_IN_FULL = frozenset({"subject", "startDateTime", "endDateTime", "participants"})
+
 
 @dataclass(frozen=True)
 class MeetingUpdate:
@@ -54,22 +57,14 @@ def meeting_update(booking: Booking, meeting: dict[str, Any]) -> MeetingUpdate:
 
 
 def undoing(update: MeetingUpdate, meeting: dict[str, Any]) -> dict[str, Any]:
-    """The PATCH body that puts back what `update` changes, from the meeting as Graph returned it before.
+    """The PATCH body that puts back the options `update` changes, from the meeting as Graph returned it before.
 
-    Used when a newer booking of the record was applied while this one was patching (a lost session lock):
-    the older booking's PATCH must not be the one that stays. Values Graph did not return are left alone."""
-    body: dict[str, Any] = {}
-    for name in update.body:
-        if name == "participants":
-            attendees = _object(meeting.get("participants")).get("attendees")
-            if isinstance(attendees, list):
-                body[name] = {"attendees": attendees}
-        elif meeting.get(name) is not None:
-            body[name] = meeting[name]
-    if ("startDateTime" in body) != ("endDateTime" in body):  # Graph takes the two together only
-        body.pop("startDateTime", None)
-        body.pop("endDateTime", None)
-    return body
+    Used when a newer booking of the record was applied while this one was patching (a lost session lock): the
+    older booking's PATCH must not be the one that stays. Only the options are put back, which a booking may leave
+    out: subject, times and attendees are set by every booking in full, and the repair applies the newer booking
+    again, so they only ever go back to what a booking holds (never to what the older one read before both).
+    Values Graph did not return are left alone."""
+    return {name: meeting[name] for name in update.body if name not in BOOKING_SETS_IN_FULL and meeting.get(name) is not None}
 
 
 def _same_instant(wanted: datetime | None, graph_value: Any) -> bool:

@@ -78,6 +78,10 @@ def applied_state(
     )
 
 
+def _applied_as(state: RecordState) -> tuple[int | None, bool, str | None]:
+    return state.revision, state.cancelled, state.organizer_id
+
+
 def _channel(booking: Booking, previous: RecordState | None) -> str | None:
     """The channel the record's meeting is in once `booking` applied: a revision without channel keeps it."""
     if booking.channel is not None:
@@ -102,7 +106,8 @@ def as_first_reported(outcome: AppliedOutcome, state: RecordState | None) -> App
         ResultStatus.CREATED,
         ResultStatus.UPDATED,
     ):
-        return replace(outcome, status=first.status, changed_fields=outcome.changed_fields or first.changed_fields)
+        changed = tuple(dict.fromkeys((*first.changed_fields, *outcome.changed_fields)))
+        return replace(outcome, status=first.status, changed_fields=changed)
     if outcome.status == ResultStatus.CANCELLED and first.meeting_existed is not None:
         return replace(outcome, meeting_existed=first.meeting_existed)
     return outcome
@@ -112,10 +117,11 @@ def commit(store: RecordStateStore, state: RecordState, expected: RecordState | 
     """Store `state` if nobody wrote since `expected` was read; None when stored, else the state that won.
 
     Nothing is written when nothing changed. A conflict with a concurrent delivery that stored the same
-    revision and action is not an error: both applied the same thing. A conflict with a newer booking (a
-    later revision, a cancel of the same revision, or any writer when revisions cannot order them) returns
-    the winner's state, for the caller to repair what this delivery did in Graph. Any other conflict, an
-    older booking that wrote in between, is raised: the booking is redelivered and applied over it."""
+    revision and action under the same organizer is not an error: both applied the same thing, unless each made
+    an event of its own (the one the state names stays, and this delivery's is the caller's to retire). A conflict
+    with a newer booking (a later revision, a cancel of the same revision, or any writer when revisions cannot order
+    them) returns the winner's state, for the caller to repair what this delivery did in Graph. Any other conflict,
+    an older booking that wrote in between, is raised: the booking is redelivered and applied over it."""
     if state.same_as(expected):
         return None
     try:
@@ -125,8 +131,9 @@ def commit(store: RecordStateStore, state: RecordState, expected: RecordState | 
         current = store.read(state.external_id)
         if current is None:
             raise
-        if (current.revision, current.cancelled, current.organizer_id) == (state.revision, state.cancelled, state.organizer_id):
+        same = _applied_as(current) == _applied_as(state)
+        if same and (current.event_id == state.event_id or None in (current.event_id, state.event_id)):
             return None
-        if booking.revision is None or current.revision is None or superseding_revision(current, booking) is not None:
+        if same or booking.revision is None or current.revision is None or superseding_revision(current, booking) is not None:
             return current
         raise

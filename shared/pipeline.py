@@ -49,18 +49,18 @@ from shared.errors import (
     GraphThrottled,
     InvalidBooking,
     RetryableError,
-    StateConflict,
 )
 from shared.external_id import derive_external_id
 from shared.failure_policy import Action, Decision, Failure, decide, is_expected
 from shared.graph_client import GraphClient
 from shared.inbound import InboundMessage
 from shared.log_text import MAX_LOGGED_ERROR_LENGTH, escaped
-from shared.meeting_lifecycle import GraphProgress, MeetingLifecycle, NewerBookingApplied, Outcome
+from shared.meeting_lifecycle import MeetingLifecycle
 from shared.ordering import applied_state, as_first_reported, commit, superseding_revision
 from shared.organizer_policy import OrganizerPolicy
 from shared.publisher import ResultSink
-from shared.record_state import AppliedOutcome, RecordState, RecordStateStore
+from shared.record_lifecycle import GraphProgress, NewerBookingApplied, Outcome, RecordLifecycle
+from shared.record_state import UNKNOWN_MEETING, AppliedOutcome, RecordState, RecordStateStore
 from shared.requeue import Requeue, requeued_copy
 from shared.result import ResultError, ResultMessage, ResultStatus, failure_error, graph_error, rejected_error, utc_now
 from shared.settings import DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, DEFAULT_MAX_THROTTLE_REQUEUES
@@ -95,12 +95,13 @@ class Delivery:
     booking: Booking | None = None
     identity: BookingIdentity = field(default_factory=BookingIdentity)
     external_id: str | None = None
+    deadline: float | None = None  # for all of the booking's Graph calls, once it is known to be current
     state: RecordState | None = None
     progress: GraphProgress = field(default_factory=GraphProgress)
     # Between the start of the Graph calls and the state write: a failure here leaves the state to update.
     applying: bool = False
     result: ResultMessage | None = None
-    lifecycle: MeetingLifecycle | CalendarLifecycle | None = None  # the booking's mode, once known
+    lifecycle: RecordLifecycle | None = None  # the booking's mode, once known
     # An attendance follow-up (shared.attendance) instead of a booking, and the key its result's id is derived from.
     follow_up: FollowUp | None = None
     result_key: str | None = None
@@ -181,7 +182,7 @@ class BookingPipeline:
         if refusal is not None:
             return self._result(delivery, ResultStatus.REJECTED, error=refusal)
 
-        deadline = self._graph.deadline()
+        deadline = delivery.deadline = self._graph.deadline()
         state = delivery.state = self._repairs.settle(self._states.read(external_id), booking.language, deadline)
         newer = superseding_revision(state, booking)
         if newer is not None:
@@ -207,7 +208,7 @@ class BookingPipeline:
             delivery.applying = False
             winner = self._states.read(external_id)
             assert winner is not None  # _newer_applied saw it
-            return self._repair(delivery, winner, deadline)
+            return self._repair(delivery, winner)
         except InvalidBooking as error:
             # Found only once Graph showed the meeting (a channel that cannot change); nothing was applied.
             return self._result(delivery, ResultStatus.REJECTED, error=rejected_error(error))
@@ -227,7 +228,7 @@ class BookingPipeline:
         winner = commit(self._states, stored, state, booking)
         delivery.applying = False
         if winner is not None:
-            return self._repair(delivery, winner, deadline)
+            return self._repair(delivery, winner)
         return self._result(
             delivery,
             ResultStatus(reported.status),
@@ -265,10 +266,10 @@ class BookingPipeline:
             return _calendar_not_enabled()
         return None
 
-    def _repair(self, delivery: Delivery, winner: RecordState, deadline: float) -> ResultMessage:
+    def _repair(self, delivery: Delivery, winner: RecordState) -> ResultMessage:
         """A newer booking won while this delivery worked: undo what it did (shared.concurrent_repair), answer `superseded`."""
-        booking, lifecycle = delivery.booking, delivery.lifecycle
-        assert booking is not None and lifecycle is not None
+        booking, lifecycle, deadline = delivery.booking, delivery.lifecycle, delivery.deadline
+        assert booking is not None and lifecycle is not None and deadline is not None
         self._repairs.undo(booking, lifecycle, delivery.progress, winner, deadline)
         logger.warning(
             "a newer booking of the record was applied concurrently; this delivery's changes were undone "
@@ -286,8 +287,16 @@ class BookingPipeline:
     # Failures: one decision (shared.failure_policy), carried out here.
 
     def _answer_failure(self, delivery: Delivery, error: Exception) -> ResultMessage | None:
-        """Carry out the policy's decision: a `failed` result to publish, None when re-enqueued, or raise."""
-        error = self._remember_partial(delivery, error)
+        """Carry out the policy's decision: a `failed` result to publish, None when re-enqueued, or raise.
+
+        A booking that lost to a newer one while it failed (a lost session lock) is answered `superseded` once what it
+        did, or may have done, in Graph is undone: its failure no longer matters, the newer booking's meeting does."""
+        try:
+            winner = self._remember_partial(delivery, error)
+            if winner is not None:
+                return self._repair(delivery, winner)
+        except Exception as store_or_repair_error:  # decided on in the failed booking's place
+            error = store_or_repair_error
         message, booking = delivery.message, delivery.booking
         failure = Failure(
             error=error,
@@ -303,6 +312,8 @@ class BookingPipeline:
             if self._requeued(delivery, error):
                 return None
             decision = decide(replace(failure, can_requeue=False), self._limits.max_throttle_requeues)
+        if decision.action in (Action.ANSWER, Action.GIVE_UP):
+            self._open_locked_lobby(delivery)
         if decision.action is Action.ANSWER:
             return self._failed_result(delivery, error, deliveries=None)  # logged with the result, as any answer
         self._log_failure(delivery, error, decision)
@@ -317,21 +328,53 @@ class BookingPipeline:
                 logger.error("could not publish the last delivery's result error=%s", publish_error.code)
         raise error
 
-    def _remember_partial(self, delivery: Delivery, error: Exception) -> Exception:
+    def _open_locked_lobby(self, delivery: Delivery) -> None:
+        """A cancel that will not be tried again leaves the meeting as it found it: the lobby and chat it locked before
+        its DELETE are put back (a meeting gone meanwhile is skipped). Redelivered, it would lock them again."""
+        booking, lifecycle, progress = delivery.booking, delivery.lifecycle, delivery.progress
+        if booking is None or booking.action != "cancel" or lifecycle is None or not progress.undo:
+            return
+        try:
+            lifecycle.undo(progress, delivery.deadline or self._graph.deadline(), language=booking.language)
+        except GraphError as error:
+            logger.error(
+                "a failed cancel could not open the lobby it locked externalId=%s status=%s graphRequestId=%s",
+                delivery.external_id,
+                error.info.http_status,
+                escaped(error.info.request_id),
+            )
+
+    def _remember_partial(self, delivery: Delivery, error: Exception) -> RecordState | None:
         """A booking that fails after Graph was changed, or may have been (an answer was lost), leaves the record
-        state knowing the meeting Graph holds, or that one may exist, so a later move or cancel finds it. Returns
-        the error to decide on (the store's, if this write fails)."""
-        booking, progress, state = delivery.booking, delivery.progress, delivery.state
-        if booking is None or delivery.external_id is None or not delivery.applying:
-            return error
+        state knowing the meeting Graph holds, or that one may exist, so a later move or cancel finds it. Returns the
+        state of a newer booking applied meanwhile (a lost session lock), whose meeting this delivery may have touched
+        or made another of; raises the store's error if the state cannot be written."""
+        booking, progress, state, external_id = delivery.booking, delivery.progress, delivery.state, delivery.external_id
+        if booking is None or external_id is None or not delivery.applying:
+            return None
+        delivery.applying = False
+        maybe_applied = _maybe_applied(error)
+        if progress.held is not None and not progress.held.known and not maybe_applied:
+            progress.held = None  # the call that could have made the record's meeting was not applied
+        if not (progress.changed or maybe_applied):
+            return None
         live = state if state is not None and not state.cancelled and state.organizer_id == booking.organizer_id else None
         known = live.meeting_id if live is not None else None
         # A lost answer matters only where createOrGet could have made a meeting: one the state already knows under
         # the organizer, or knows may exist there (an earlier answer was lost too), is only ever returned unchanged,
-        # so this booking's content cannot have reached it and the record's state stays as it is.
-        maybe_created = _maybe_applied(error) and (live is None or (known is None and not live.meeting_unknown))
-        if not (progress.changed or maybe_created) or not progress.previous_settled:
-            return error
+        # so this booking's content cannot have reached it and the record's state stays as it is (unless a newer
+        # booking removed it meanwhile: the repair's to see to).
+        maybe_created = maybe_applied and (live is None or (known is None and not live.meeting_unknown))
+        if not progress.previous_settled:
+            return None
+        if not (progress.changed or maybe_created):
+            if maybe_applied and progress.patching and state is not None:
+                # A PATCH whose answer was lost may not have been applied: the state keeps its revision, and remembers
+                # only what the booking may have done, for its redelivery to report.
+                remembered = replace(state, outcome=_so_far(delivery, maybe_applied, maybe_created))
+                return self._committed(remembered, state, booking)
+            newer = self._repairs.newer_applied(booking, external_id, state)
+            return self._states.read(external_id) if newer else None
         meeting_id = progress.meeting.id if progress.meeting else known
         left_behind = list(progress.left_behind)
         moved_from = _moved_from(state, booking)
@@ -340,26 +383,21 @@ class BookingPipeline:
         stored = applied_state(
             state,
             booking,
-            delivery.external_id,
+            external_id,
             meeting_id=meeting_id,
             cancelled=False,
-            outcome=AppliedOutcome(
-                delivery.message.booking_key,
-                (ResultStatus.CREATED if progress.created else ResultStatus.FAILED).value,
-                meeting_existed=progress.meeting_existed,
-            ),
+            outcome=_so_far(delivery, maybe_applied, maybe_created),
             left_behind=tuple(left_behind),
             meeting_unknown=meeting_id is None,
         )
-        stored = with_mode(stored, booking, delivery.state, progress)
+        return self._committed(with_mode(stored, booking, state, progress), state, booking)
+
+    def _committed(self, stored: RecordState, state: RecordState | None, booking: Booking) -> RecordState | None:
         try:
-            winner = commit(self._states, stored, state, booking)
+            return commit(self._states, stored, state, booking)
         except RetryableError as store_error:
             logger.error("could not record the meeting of a failed booking error=%s", store_error.code)
-            return store_error
-        if winner is not None:
-            return StateConflict("a newer booking of the record was applied while this one failed")
-        return error
+            raise
 
     def _requeued(self, delivery: Delivery, error: GraphThrottled) -> bool:
         message = delivery.message
@@ -493,12 +531,30 @@ def build_result(delivery: Delivery, status: ResultStatus, processed_at: datetim
     )
 
 
+def _so_far(delivery: Delivery, maybe_applied: bool, maybe_created: bool) -> AppliedOutcome:
+    """What a failed delivery did in Graph so far, in the result's terms, for its redelivery to report: `created` if it
+    made the record's meeting (or may have: the create's answer was lost where there was none to find), `updated`
+    with the fields its PATCHes applied (or may have), else `failed`. One rule for both modes."""
+    progress, upsert = delivery.progress, delivery.booking is not None and delivery.booking.action == "upsert"
+    held = progress.held
+    # A calendar POST follows a lookup that found no live event; a createOrGet creates only where there was none (a
+    # cancel's lookup makes an empty meeting at most, which it removes).
+    may_have_made = upsert and held is not None and not held.known and (held.calendar or maybe_created)
+    created = progress.created or (maybe_applied and may_have_made)
+    fields = (*progress.changed_fields, *(progress.patching if maybe_applied else ()))
+    status = ResultStatus.CREATED if created else ResultStatus.UPDATED if fields else ResultStatus.FAILED
+    return AppliedOutcome(delivery.message.booking_key, status.value, progress.meeting_existed, fields)
+
+
 def _moved_from(state: RecordState | None, booking: Booking) -> tuple[str, str] | None:
-    """The live meeting (or event) of the record under an organizer other than the booking's, if any."""
+    """The live meeting (or event) of the record under an organizer other than the booking's, if any: by its id, or
+    UNKNOWN_MEETING for one that may exist whose id was never learned (an event is always looked for)."""
     if state is None or state.cancelled or state.organizer_id in (None, booking.organizer_id):
         return None
     held = state.event_id if state.calendar else state.meeting_id
-    return (state.organizer_id, held) if state.organizer_id and held else None
+    if held is None and not (state.meeting_unknown or state.calendar):
+        return None
+    return (state.organizer_id, held or UNKNOWN_MEETING) if state.organizer_id else None
 
 
 def _logged_details(error: Exception) -> str:

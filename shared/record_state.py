@@ -16,6 +16,7 @@ import base64
 import itertools
 import json
 import re
+import secrets
 import threading
 import zlib
 from collections.abc import Callable
@@ -56,6 +57,10 @@ _FORBIDDEN_KEY_CHARACTERS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 
 __all__ = ["AppliedOutcome", "RecordState", "RecordStateStore", "StateConflict", "StateStoreError"]
 
+
+# Each write's own random id, stored with the state: a write sent again after its answer was lost recognises its
+# own earlier write by it (identical content from another writer is still a conflict).
+WRITE_ID = "WriteId"
 
 # A meeting left behind whose id was never learned: the record's meeting under that organizer, found by externalId.
 UNKNOWN_MEETING = "?"
@@ -117,6 +122,9 @@ class RecordState:
     # The revision whose attendance follow-up is scheduled (shared.attendance): a re-send or a redelivery of it
     # schedules no second one. Kept across later writes; a newer revision differs from it, so it schedules its own.
     attendance_scheduled: int | None = None
+    # Exchange invited attendees to the record's live event (sendInvitations, with attendees): they would be mailed a
+    # cancellation if invitations were turned off, so a later revision may not do that.
+    invitations: bool = False
 
     def same_as(self, other: RecordState | None) -> bool:
         """Equal but for the etag: writing it again would change nothing."""
@@ -228,6 +236,12 @@ class TableRecordStateStore:
             reply = self._call("could not write to", self._client.replace, entity, expected.etag)
         if reply.status < 300 and reply.etag is not None:
             return replace(state, etag=reply.etag)
+        if reply.status in (409, 412) and reply.error_code != "TableNotFound":
+            # The client sends a request again after a dropped connection: the first may have been applied, and the
+            # second then meets it. A write that finds its own write (by its WriteId) is done, not a conflict.
+            own = self._call("could not read from", self._client.get, state.external_id, STATE_ROW_KEY)
+            if own.entity is not None and own.etag is not None and own.entity.get(WRITE_ID) == entity[WRITE_ID]:
+                return replace(state, etag=own.etag)
         if reply.status == 409 and expected is None and reply.error_code != "TableNotFound":
             raise StateConflict(f"the record's state already exists in table {self._table!r}")
         if reply.status == 412:
@@ -269,6 +283,7 @@ def _to_entity(state: RecordState) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "PartitionKey": state.external_id,
         "RowKey": STATE_ROW_KEY,
+        WRITE_ID: secrets.token_hex(8),
         "Cancelled": state.cancelled,
         "UpdatedAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "UpdatedAt@odata.type": "Edm.DateTime",
@@ -304,6 +319,8 @@ def _to_entity(state: RecordState) -> dict[str, Any]:
     if state.attendance_scheduled is not None:
         entity["AttendanceScheduled"] = str(state.attendance_scheduled)
         entity["AttendanceScheduled@odata.type"] = "Edm.Int64"
+    if state.invitations:
+        entity["Invitations"] = True
     return entity
 
 
@@ -333,6 +350,7 @@ def _from_entity(external_id: str, entity: dict[str, Any], etag: str) -> RecordS
         event_id=event_id if isinstance(event_id, str) else None,
         incarnation=_count(entity.get("Incarnation")),
         attendance_scheduled=_revision_or_none(entity.get("AttendanceScheduled")),
+        invitations=entity.get("Invitations") is True,
     )
 
 

@@ -6,6 +6,7 @@ Graph is the simulator on loopback (its events side), the state table Azurite, t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,6 +23,14 @@ from tests.conftest import HostInvoker
 
 EXTERNAL_ID = derive_external_id("crm-eu", "BK-10023")
 INVITED = {"sendInvitations": True}
+SECOND_ORGANIZER = "2b9d4c1e-5f3a-4e8b-9c7d-1a2b3c4d5e6f"
+
+
+@pytest.fixture
+def graph() -> Iterator[GraphSimulator]:
+    """Two organizers, so that a booking can move from one to the other."""
+    with GraphSimulator(known_organizers=[ORGANIZER_ID, SECOND_ORGANIZER]) as simulator:
+        yield simulator
 
 
 @pytest.fixture(autouse=True)
@@ -156,6 +165,18 @@ def test_a_cancel_whose_answer_was_lost_is_not_refused_as_already_done(host: Hos
     assert len(graph.events("cancelled")) == 1
 
 
+def test_a_cancel_graph_refuses_opens_the_lobby_it_locked(host: HostInvoker, graph: GraphSimulator) -> None:
+    host.deliver(calendar_booking(options={"allowMeetingChat": "enabled"}))
+    graph.inject(Fault(times=3))  # the event's GET, the lookup of its Teams meeting, and the lock
+    graph.inject(Fault(status=400))  # the cancel action is refused: the event stays, and so does its meeting
+
+    host.deliver(cancel(revision=4))
+
+    assert host.last_result().status is ResultStatus.FAILED
+    [meeting] = graph.meetings()
+    assert (meeting["lobbyBypassSettings"]["scope"], meeting["allowMeetingChat"]) != ("organizer", "disabled")
+
+
 def test_an_event_nobody_was_invited_to_is_deleted(host: HostInvoker, graph: GraphSimulator) -> None:
     host.deliver(booking(calendar={"sendInvitations": False}))
     host.deliver(cancel(revision=4))
@@ -216,6 +237,33 @@ def test_a_record_keeps_its_mode(host: HostInvoker, graph: GraphSimulator, first
     assert result.status is ResultStatus.REJECTED
     assert result.error.code == CALENDAR_MODE_CHANGED
     assert len(graph.graph_requests()) == requests_before
+
+
+@pytest.mark.parametrize("moved", [False, True], ids=["same-organizer", "moved"])
+def test_invitations_once_sent_are_not_turned_off_by_a_later_revision(
+    host: HostInvoker, graph: GraphSimulator, moved: bool
+) -> None:
+    """Turning sendInvitations off would take the attendees off the event (or cancel it, for a move), and Exchange
+    would mail each of them a cancellation while the meeting and its join link stay: refused as a mode change."""
+    host.deliver(calendar_booking())
+    requests_before = len(graph.graph_requests())
+
+    organizer = {"organizerId": SECOND_ORGANIZER} if moved else {}
+    host.deliver(booking(revision=4, calendar={"sendInvitations": False}, **organizer))
+
+    result = host.last_result()
+    assert (result.status, result.error and result.error.code) == (ResultStatus.REJECTED, CALENDAR_MODE_CHANGED)
+    assert "sendInvitations" in result.error.message
+    assert len(graph.graph_requests()) == requests_before
+    [event] = graph.events()
+    assert [attendee["emailAddress"]["address"] for attendee in event["attendees"]] == ["ada@contoso.com"]
+
+
+def test_invitations_may_be_turned_on_later(host: HostInvoker, graph: GraphSimulator) -> None:
+    host.deliver(booking(calendar={"sendInvitations": False}))
+    host.deliver(calendar_booking(revision=4))
+
+    assert host.last_result().status is ResultStatus.UPDATED and host.last_result().changed_fields == ["attendees"]
 
 
 def test_a_cancelled_record_may_come_back_in_the_other_mode(host: HostInvoker, graph: GraphSimulator) -> None:

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from shared.errors import GraphUnavailable
-from shared.meeting_lifecycle import PREVIOUS_MEETING_NOT_REMOVED
+from shared.record_lifecycle import PREVIOUS_MEETING_NOT_REMOVED
 from shared.result import ResultStatus
 from shared.runtime import reset_pipeline
 from shared.settings import CALENDAR_EVENTS_ENABLED
@@ -141,3 +141,20 @@ def test_an_event_left_behind_that_a_failed_move_back_found_again_stays_the_reco
     assert host.last_result().status in (ResultStatus.EXISTING, ResultStatus.UPDATED), host.last_result().error
     assert [live["id"] for live in graph.events()] == [first["id"]], "the record's live event was retired as a leftover"
     assert [cancelled["_organizerId"] for cancelled in graph.events("cancelled")] == [SECOND_ORGANIZER]
+
+
+def test_a_revision_booked_again_after_the_state_table_was_lost_gets_a_new_event(
+    host: HostInvoker, graph: GraphSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a state the first incarnation is the booking's own: the same revision booked again POSTs a cancelled
+    event's transactionId, and Graph answers with that event; a new incarnation makes a live one."""
+    host.deliver(booking(revision=1, calendar=INVITED))
+    host.deliver(cancel(revision=2))
+    monkeypatch.setenv("RECORD_STATE_TABLE", f"state{uuid.uuid4().hex}")  # the record state is lost
+    reset_pipeline()
+
+    deliver_last(host, booking(revision=1, calendar=INVITED))  # a re-send the bridge can no longer order
+
+    result = host.last_result()
+    assert result.status is ResultStatus.CREATED, (result.status, result.error)
+    assert [live["id"] for live in graph.events()] == [result.meeting.event_id]

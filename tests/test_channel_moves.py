@@ -60,3 +60,17 @@ def test_a_move_into_a_channel_the_new_organizer_may_not_use_keeps_the_live_meet
     assert result.status is ResultStatus.FAILED and result.error is not None and result.error.code == "Forbidden"
     # The source hears `failed` (Graph's 403: fix the membership), yet the record's meeting people hold was deleted.
     assert [meeting["id"] for meeting in graph.meetings()] == [live["id"]], "the live meeting was locked and deleted"
+
+
+def test_a_move_that_does_not_name_the_channel_keeps_the_meeting_in_it(host: HostInvoker, graph: GraphSimulator) -> None:
+    """A revision without `channel` leaves the meeting where it is: under a new organizer too, whose meeting createOrGet
+    makes anew, so the channel comes from the record's state."""
+    host.deliver(in_channel(CLASS_CHANNEL, revision=1))
+
+    host.deliver(booking(revision=2, organizerId=SECOND_ORGANIZER))
+    moved = host.last_result()
+    host.deliver(in_channel(CLASS_CHANNEL, revision=3, organizerId=SECOND_ORGANIZER))
+
+    assert moved.status is ResultStatus.CREATED and moved.meeting.chat_thread_id == CLASS_CHANNEL
+    assert [meeting["chatInfo"]["threadId"] for meeting in graph.meetings()] == [CLASS_CHANNEL]
+    assert host.last_result().status is ResultStatus.EXISTING, host.last_result().error

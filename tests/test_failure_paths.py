@@ -6,6 +6,7 @@ on loopback (the simulator), the state table on Azurite and the Service Bus leg 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -15,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from shared.errors import ConfigurationError, GraphThrottled, GraphUnavailable, PublishError
+from shared.errors import ConfigurationError, GraphAccessDenied, GraphThrottled, GraphUnavailable, PublishError
 from shared.external_id import derive_external_id
-from shared.meeting_lifecycle import PREVIOUS_MEETING_NOT_REMOVED
+from shared.record_lifecycle import PREVIOUS_MEETING_NOT_REMOVED
 from shared.requeue import ORIGINAL_MESSAGE_ID_PROPERTY, REQUEUE_COUNT_PROPERTY
 from shared.result import ResultStatus
 from shared.retry_policy import MAX_ATTEMPTS
@@ -436,3 +437,30 @@ def test_a_lost_answer_for_a_meeting_the_state_knows_does_not_claim_the_failed_r
     assert host.last_result().status is ResultStatus.EXISTING
     [meeting] = graph.meetings()
     assert meeting["subject"] == "Second"
+
+
+# 8. A cancel that fails for good leaves the meeting as it found it: the lobby it locked before the DELETE is opened.
+
+
+@pytest.mark.parametrize(
+    ("delete_fault", "delivery_count"),
+    [(Fault(status=400), 1), (Fault(status=403), 10), (Fault(status=503, retry_after="600"), 10)],
+    ids=["refused", "access-denied-on-the-last-delivery", "unavailable-on-the-last-delivery"],
+)
+def test_a_cancel_that_fails_for_good_opens_the_lobby_it_locked(
+    host: HostInvoker, graph: GraphSimulator, delete_fault: Fault, delivery_count: int
+) -> None:
+    options = {"lobbyBypassSettings": {"scope": "organization"}, "allowMeetingChat": "enabled"}
+    host.deliver(booking(revision=1, options=options))
+    graph.inject(Fault(times=2))  # the cancel's lookup, and its lock
+    graph.inject(delete_fault)  # its DELETE
+    with contextlib.suppress(GraphUnavailable, GraphAccessDenied):  # the last delivery raises after publishing `failed`
+        host.deliver(cancel(revision=2), delivery_count=delivery_count)
+    assert host.last_result().status is ResultStatus.FAILED
+
+    host.deliver(booking(revision=3))  # names no options: those the meeting has stay
+
+    assert host.last_result().status is ResultStatus.EXISTING
+    meeting = graph.meeting_for(ORGANIZER_ID, EXTERNAL_ID)
+    assert meeting is not None
+    assert (meeting["lobbyBypassSettings"]["scope"], meeting["allowMeetingChat"]) == ("organization", "enabled")

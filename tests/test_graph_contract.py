@@ -14,8 +14,8 @@ import pytest
 
 from shared.booking import ATTENDEE_ROLES, LobbyBypassScope, MeetingChatMode, OnlineMeetingPresenters, parse_booking
 from shared.meeting_changes import meeting_update
-from shared.meeting_lifecycle import LOCK_BEFORE_DELETE
 from shared.meeting_request import CREATE_OR_GET_PARAMETERS, build_create_or_get_body
+from shared.wire_format import LOCK_BEFORE_DELETE
 from simulator.meeting_update import BOOLEAN_OPTIONS, ENUM_OPTIONS, LOBBY_BYPASS_SCOPES, NOT_UPDATABLE, UPDATABLE
 from simulator.odata_body import ROLES
 from tests.bookings import REPO_ROOT, booking

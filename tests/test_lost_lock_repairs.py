@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 
 from shared.errors import PublishError
 from shared.external_id import derive_external_id
@@ -22,6 +23,7 @@ from shared.result import ResultStatus
 from simulator import Fault, GraphSimulator
 from tests.bookings import ORGANIZER_ID, booking
 from tests.conftest import HostInvoker
+from tests.simulator_client import fetch_token
 
 EXTERNAL_ID = derive_external_id("crm-eu", "BK-10023")
 SECOND_ORGANIZER = "2b9d4c1e-5f3a-4e8b-9c7d-1a2b3c4d5e6f"
@@ -192,3 +194,49 @@ def test_a_stale_resend_that_retires_a_leftover_and_fails_to_publish_leaves_the_
     host.deliver(booking(revision=2, organizerId=SECOND_ORGANIZER), message_id="move-2-again")
     assert host.last_result().status is ResultStatus.EXISTING
     assert [meeting["participants"]["organizer"]["identity"]["user"]["id"] for meeting in graph.meetings()] == [SECOND_ORGANIZER]
+
+
+# 7. An older delivery that fails, not only one that succeeds, must not leave what it may have made: its createOrGet,
+#    applied after a newer cancel and answered to nobody, made a meeting with its attendees.
+
+
+def test_an_older_upsert_whose_lost_answer_made_a_meeting_after_a_cancel_leaves_no_meeting(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
+    graph.inject(Fault(delay_seconds=1.5, drop_after_processing=True))  # revision 1's createOrGet: applied late, unanswered
+    graph.inject(Fault(times=2))  # revision 2's cancel: its lookup (none existed, so an empty one is made) and DELETE
+    graph.inject(Fault(status=429, retry_after="600"))  # revision 1's retry of its createOrGet: gives up for now
+    upsert, errors = in_background(host, booking(revision=1), "upsert-1")
+    time.sleep(0.4)  # lock lost: revision 2 runs on another invocation
+    host.deliver(_cancel(revision=2), message_id="cancel-2")
+    upsert.join()
+    if errors:  # redelivered: its next delivery is superseded
+        host.deliver(booking(revision=1), message_id="upsert-1", delivery_count=2)
+    host.deliver(_cancel(revision=3), message_id="cancel-3")
+
+    assert by_message(host)["upsert-1"].status is ResultStatus.SUPERSEDED
+    assert graph.meetings() == [], "a meeting with revision 1's attendees outlives the record's cancels"
+
+
+# 8. A request Graph applies after the bridge gave up on it can make the record's meeting again after its cancel: the
+#    record's next booking repairs it, a newer cancel too (only a repeat of the same cancel calls no Graph).
+
+
+def test_a_newer_cancel_removes_a_meeting_a_late_request_made_after_the_records_cancel(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
+    host.deliver(booking(revision=1), message_id="upsert-1")
+    host.deliver(_cancel(revision=2), message_id="cancel-2")
+    token = fetch_token(graph).json()["access_token"]
+    late = requests.post(  # revision 1's createOrGet, applied by Graph long after the bridge gave up on it
+        f"{graph.graph_base_url}/users/{ORGANIZER_ID}/onlineMeetings/createOrGet",
+        json={"externalId": EXTERNAL_ID, "subject": "Intro call with Contoso"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    )
+    assert late.status_code == 201
+
+    host.deliver(_cancel(revision=3), message_id="cancel-3")
+
+    assert host.last_result().status is ResultStatus.CANCELLED and host.last_result().meeting_existed is True
+    assert graph.meetings() == []

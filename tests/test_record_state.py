@@ -28,7 +28,7 @@ from shared.record_state import (
     StateStoreError,
     TableRecordStateStore,
 )
-from shared.table_client import TableClient
+from shared.table_client import TableClient, TableReply
 
 ORGANIZER_ID = "7b1c1e7a-5f0e-4c39-9c3d-2f1f2d6f7a10"
 MEETING_ID = "MSo3YjFjMWU3YS01ZjBlLTRjMzktOWMzZC0yZjFmMmQ2ZjdhMTAqMA**MjAyNi0xMi0wMVQxMDowMDowMA=="
@@ -293,4 +293,45 @@ def test_a_booking_kept_by_an_earlier_version_still_reads_back(azurite: str) -> 
 
     assert read is not None and read.applied_booking == body
     client.close()
+    store.close()
+
+
+class AnswerLostOnce:
+    """A TableClient whose writes are applied, their answer lost, and sent again, as the client's retry of a dropped
+    connection sends them: the second one meets the first one's write (412, or 409 for an insert)."""
+
+    def __init__(self, client: TableClient) -> None:
+        self._client = client
+        self.table = client.table
+
+    def get(self, partition_key: str, row_key: str) -> TableReply:
+        return self._client.get(partition_key, row_key)
+
+    def insert(self, entity: dict[str, object]) -> TableReply:
+        self._client.insert(entity)
+        return self._client.insert(entity)
+
+    def replace(self, entity: dict[str, object], etag: str) -> TableReply:
+        self._client.replace(entity, etag)
+        return self._client.replace(entity, etag)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["insert", "replace"])
+def test_a_write_sent_again_after_its_answer_was_lost_finds_its_own_write_and_counts_as_done(
+    azurite: str, existing: bool
+) -> None:
+    name = table_name()
+    TableRecordStateStore.for_emulator(azurite, name).close()  # the table
+    store = TableRecordStateStore(AnswerLostOnce(TableClient.for_emulator(azurite, name, **CLIENT_OPTIONS)))
+    external_id = new_record()
+    expected = store.write(state(external_id, revision=1), expected=None) if existing else None
+
+    written = store.write(state(external_id, revision=2), expected=expected)
+
+    assert store.read(external_id) == written == replace(state(external_id, revision=2), etag=written.etag)
+    with pytest.raises(StateConflict):  # another writer's write of the same state is still a conflict
+        store.write(state(external_id, revision=2), expected=expected)
     store.close()

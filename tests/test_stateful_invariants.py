@@ -5,8 +5,8 @@ Graph simulator on loopback, the state table on Azurite) and the Service Bus-lik
 (tests.service_bus_harness). Rules send upserts and cancels, with and without revisions, across a few
 records and two organizers, stale re-sends, and dead-letter replays; inject Graph faults (429 with
 Retry-After from 0 to absurd, HTTP dates at the edges, 5xx, dropped connections, slow answers, a 400 on
-whichever call comes next, 403 for one organizer); and run two deliveries of one record at once, as
-when a session lock is lost. After every step:
+whichever call comes next, 403 for one organizer); and run two deliveries of one record at once (of two
+revisions, or one message twice), as when a session lock is lost. After every step:
 
 - at most one live meeting per record, under the organizer the record state names, and none for a
   cancelled record; its subject is that of the newest applied revision. For the calendar record (issue 15)
@@ -214,6 +214,22 @@ class BridgeMachine(RuleBasedStateMachine):
             thread.join()
         self.broker.run_until_idle(RUN_TIMEOUT_SECONDS)  # re-enqueued copies, if any
 
+    @rule(record=st.sampled_from(RECORDS), organizer=st.sampled_from(ORGANIZERS), slow_call=st.integers(0, 2))
+    def one_booking_delivered_twice_at_once(self, record: str, organizer: str, slow_call: int) -> None:
+        """A lost session lock on one message: it runs again on another invocation while its first delivery is still
+        in Graph (which of that delivery's calls is slow decides what the second one finds)."""
+        for _ in range(slow_call):
+            self.graph.inject(Fault())
+        self.graph.inject(Fault(delay_seconds=0.5))
+        message = self._record_sent(record, self._upsert(record, organizer, self._next_revision(record)))
+        threads = [threading.Thread(target=self._deliver_until_settled, args=(message,)) for _ in range(2)]
+        threads[0].start()
+        threading.Event().wait(0.15)
+        threads[1].start()
+        for thread in threads:
+            thread.join()
+        self.broker.run_until_idle(RUN_TIMEOUT_SECONDS)
+
     # Invariants
 
     @invariant()
@@ -252,6 +268,7 @@ class BridgeMachine(RuleBasedStateMachine):
                 if EXTERNAL_ID_PROPERTY in event["_properties"]
                 and event["_properties"][EXTERNAL_ID_PROPERTY] == external_id
                 and event["id"] not in left_behind
+                and (event["_organizerId"], external_id) not in left_behind
             ]
             assert len(live) <= 1, f"{record}: {len(live)} live events"
             state = self.states.read(external_id)
@@ -486,4 +503,30 @@ def test_a_follow_up_reports_once_and_nothing_once_its_record_is_cancelled(
     ]
     machine.attendance_is_reported_once_per_revision_and_never_for_a_cancelled_record()
     machine.every_booking_has_one_answer_or_a_dead_letter()
+    machine.teardown()
+
+
+def test_a_move_that_fails_before_the_old_meeting_whose_id_was_never_learned_is_removed_keeps_it_listed(
+    managed_identity: GraphSimulator, azurite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the long profile: the first booking's createOrGet was applied but every answer lost (the meeting's id
+    unknown, the booking `failed`); the move to the other organizer failed after it made the new meeting, before it
+    looked up the old one. The state must keep the old meeting as left behind, not forget it under the new organizer."""
+    _configure(managed_identity, azurite, monkeypatch)
+    machine = BridgeMachine(managed_identity, azurite, monkeypatch)
+    machine.upsert_under_faults(
+        [Fault(drop_after_processing=True), Fault(status=429, retry_after="Fri, 31 Dec 9999 23:59:59 GMT")],
+        record="R2",
+        organizer=ORGANIZERS[0],
+    )
+    machine.upsert_under_faults(
+        [Fault(status=429, retry_after="1"), Fault(delay_seconds=0.3), Fault(status=429, retry_after="0")],
+        record="R2",
+        organizer=ORGANIZERS[1],
+    )
+    machine.teams_matches_the_record_state()
+    machine.upsert(record="R2", organizer=ORGANIZERS[1], step=1)  # the record's next booking retires it
+    assert [meeting["participants"]["organizer"]["identity"]["user"]["id"] for meeting in managed_identity.meetings()] == [
+        ORGANIZERS[1]
+    ]
     machine.teardown()
