@@ -136,7 +136,7 @@ def _in_records_channel(booking: Booking, state: RecordState | None) -> Booking:
     it is, also when createOrGet makes it anew (under a new organizer, or after it was deleted)."""
     if booking.channel is not None or state is None or state.cancelled or not state.channel_thread_id:
         return booking
-    return booking.model_copy(update={"channel": Channel(thread_id=state.channel_thread_id)})
+    return booking.model_copy(update={"channel": Channel.model_validate({"threadId": state.channel_thread_id})})
 
 
 def _meeting(response: GraphResponse, progress: GraphProgress) -> Meeting:

@@ -68,6 +68,7 @@ def test_a_new_booking_whose_every_create_answer_was_lost_is_reported_created_on
     with pytest.raises(GraphThrottled):
         host.deliver(booking(revision=1, **mode), message_id="new-1")
 
+    host.wait_out_retry_after()
     host.deliver(booking(revision=1, **mode), message_id="new-1", delivery_count=2)
 
     assert host.last_result().status is ResultStatus.CREATED
@@ -84,6 +85,7 @@ def test_a_reschedule_whose_patch_was_applied_before_the_delivery_failed_is_repo
     with pytest.raises(GraphThrottled):
         host.deliver(booking(revision=2, **mode, **RESCHEDULED), message_id="reschedule-2")
 
+    host.wait_out_retry_after()
     host.deliver(booking(revision=2, **mode, **RESCHEDULED), message_id="reschedule-2", delivery_count=2)
 
     result = host.last_result()
