@@ -607,6 +607,7 @@ def test_graph_errors_name_a_request_id_only_when_graph_sent_one(request_id: str
 # The simulator's and the benchmarks' command lines
 # ---------------------------------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "arguments",
     [
