@@ -15,7 +15,8 @@ import os
 import sys
 import time
 
-# The parent passes what both sides need in the environment: no argument parsing, no imports.
+# The parent passes what both sides need in the environment, and the side as the one argument: no argument parsing,
+# no imports on the measured path.
 URL, BODY, BOOKING, SCOPE = "BENCH_URL", "BENCH_CREATE_OR_GET_BODY", "BENCH_BOOKING", "BENCH_SCOPE"
 
 
@@ -71,5 +72,25 @@ def floor() -> dict[str, float]:
     return {"started": started, "imported": imported, "published": time.time()}
 
 
+SIDES = {"ours": ours, "floor": floor}
+
+
+def _side(argv: list[str]) -> str:
+    """The side bench.startup names, as it is; anything else (--help, a typo, nothing) is argparse's to answer, off
+    the measured path."""
+    if len(argv) == 1 and argv[0] in SIDES:
+        return argv[0]
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.cold_start",
+        description=__doc__,
+        epilog="examples:\n  python -m bench.run   # starts the Graph simulator, then both sides, several times each",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("side", choices=SIDES, help="ours: the function app; floor: the runtime dependencies alone")
+    return str(parser.parse_args(argv).side)
+
+
 if __name__ == "__main__":
-    print(json.dumps({"ours": ours, "floor": floor}[sys.argv[1]]()), flush=True)
+    print(json.dumps(SIDES[_side(sys.argv[1:])]()), flush=True)

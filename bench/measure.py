@@ -9,9 +9,9 @@ process (bench.simulator_process), so process CPU here is the bridge's and the f
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
-import sys
 import time
 from typing import Any
 
@@ -71,5 +71,37 @@ def per_message(messages: int, warmup: int, block: int) -> dict[str, Any]:
     }
 
 
+def _params(text: str) -> dict[str, int]:
+    """PARAMS_JSON: per_message's arguments, as bench.run passes them."""
+    try:
+        params = json.loads(text)
+    except ValueError:
+        params = None
+    if not (
+        isinstance(params, dict)
+        and params.keys() == {"messages", "warmup", "block"}
+        and all(type(value) is int for value in params.values())
+        and params["messages"] >= 1
+        and params["warmup"] >= 0
+        and params["block"] >= 1
+    ):
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not {{"messages": 1 or more, "warmup": 0 or more, "block": 1 or more}} in JSON'
+        )
+    return params
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.measure",
+        description=__doc__,
+        # Only bench.run gives it the Graph simulator's settings, so the example to copy is bench.run's.
+        epilog="examples:\n  python -m bench.run   # starts the Graph simulator, then this with the settings it needs",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("params", type=_params, metavar="PARAMS_JSON", help="the bookings to measure, in JSON")
+    print(json.dumps(per_message(**parser.parse_args(argv).params)), flush=True)
+
+
 if __name__ == "__main__":
-    print(json.dumps(per_message(**json.loads(sys.argv[1]))), flush=True)
+    main()

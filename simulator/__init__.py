@@ -16,8 +16,30 @@ if sys.version_info < (3, 11):  # noqa: UP036 - the point is to run on the versi
     )
     raise SystemExit(2)
 
-from simulator.faults import Fault
-from simulator.graph_simulator import DEFAULT_TENANT_ID, GraphSimulator
-from simulator.recording import RecordedRequest, SimulatorStats
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from simulator.faults import Fault
+    from simulator.graph_simulator import DEFAULT_TENANT_ID, GraphSimulator
+    from simulator.recording import RecordedRequest, SimulatorStats
 
 __all__ = ["DEFAULT_TENANT_ID", "Fault", "GraphSimulator", "RecordedRequest", "SimulatorStats"]
+
+# Loaded on first use rather than with the package: `python -m simulator` imports this package before its __main__,
+# and a Ctrl-C while the simulator's modules load is then __main__'s to answer in one line, not a traceback from here.
+_EXPORTED_FROM = {
+    "DEFAULT_TENANT_ID": "simulator.graph_simulator",
+    "Fault": "simulator.faults",
+    "GraphSimulator": "simulator.graph_simulator",
+    "RecordedRequest": "simulator.recording",
+    "SimulatorStats": "simulator.recording",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTED_FROM:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTED_FROM[name]), name)
+    globals()[name] = value
+    return value

@@ -9,16 +9,32 @@ throttling, to watch the app under load.
 
 from __future__ import annotations
 
-import argparse
-import math
-import re
-import threading
+import sys
 from typing import NoReturn
-
-from simulator.graph_simulator import DEFAULT_TENANT_ID, GraphSimulator
 
 # argparse's own exit status for a usage error; a port that cannot be listened on is one too.
 USAGE_ERROR = 2
+# Ctrl-C before the simulator serves: 128 + SIGINT, as shells report an interrupted command (bridgectl's too).
+EXIT_INTERRUPTED = 130
+PROG = "python -m simulator"
+
+
+def _interrupted() -> NoReturn:
+    sys.stderr.write(f"{PROG}: interrupted before it started serving\n")
+    raise SystemExit(EXIT_INTERRUPTED)
+
+
+# Loading the simulator's modules takes a noticeable moment, in which a person may already press Ctrl-C.
+try:
+    import argparse
+    import math
+    import re
+    import textwrap
+    import threading
+
+    from simulator.graph_simulator import DEFAULT_TENANT_ID, GraphSimulator
+except KeyboardInterrupt:
+    _interrupted()
 
 
 class _OneLineErrors(argparse.ArgumentParser):
@@ -28,12 +44,14 @@ class _OneLineErrors(argparse.ArgumentParser):
         self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see --help)\n")
 
 
+_PORT = re.compile(r"-?[0-9]+")  # ASCII digits: int() also reads other scripts' digits, spaces, "+" and "_"
+
+
 def port_number(text: str) -> int:
-    """A TCP port, 0-65535 (0 picks a free one)."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    """A TCP port, 0-65535 (0 picks a free one), written as any other program takes a port."""
+    if not _PORT.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number")
+    port = int(text)
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is outside 0-65535")
     return port
@@ -86,15 +104,32 @@ def guid(text: str) -> str:
     return text
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Parse the command line, serve, and stop cleanly on Ctrl-C."""
+HELP_WIDTH = 78  # bridgectl's help is written for the same width
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The options, with a description and examples to copy, as every bridgectl command's --help reads."""
     parser = _OneLineErrors(
-        prog="python -m simulator",
-        description=(
+        prog=PROG,
+        description=textwrap.fill(
             "Run the Graph onlineMeetings + managed identity simulator until Ctrl-C. Routes: "
             "POST /v1.0/users/{userId}/onlineMeetings/createOrGet; GET, PATCH, DELETE "
-            "/v1.0/users/{userId}/onlineMeetings/{meetingId}; GET /msi/token."
+            "/v1.0/users/{userId}/onlineMeetings/{meetingId}; GET /msi/token. Prints the settings the function app "
+            "needs, in export-able form.",
+            HELP_WIDTH,
         ),
+        epilog="examples:\n"
+        + "\n".join(
+            f"  {command}"
+            for command in (
+                f"{PROG} --port 8010",
+                f"{PROG} --port 8010 --client-id 2b9d4c1e-5f3a-4e8b-9c7d-1a2b3c4d5e6f   # tokens for this identity only",
+                f"{PROG} --port 8010 --deny 6f1c3a2e-8d4b-4a57-9e2f-0c1d2b3a4f5e   # this organizer answers 403",
+                f"{PROG} --port 8010 --latency-ms 150 --latency-p99-ms 900 --rate 50   # Graph's latency and 429s",
+                f"{PROG} --port 8010 --mailbox-concurrency 4   # Outlook's requests in progress per mailbox",
+            )
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--port", type=port_number, default=8010, help="port on 127.0.0.1 (0 picks a free one; default 8010)")
     parser.add_argument("--tenant-id", type=guid, default=DEFAULT_TENANT_ID)
@@ -124,7 +159,33 @@ def main(argv: list[str] | None = None) -> None:
         type=positive_integer,
         help="requests in progress on one user's /events before a 429 ApplicationThrottled (Outlook: 4; default: none)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line, serve, and stop cleanly on Ctrl-C, before serving as much as while serving."""
+    try:
+        # Inside: argparse reads its message catalogues as the parser is built, a moment Ctrl-C can arrive in too.
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        simulator = _simulator(parser, args)
+    except KeyboardInterrupt:
+        _interrupted()
+    with simulator:
+        try:
+            print(f"GRAPH_BASE_URL={simulator.graph_base_url}")
+            print(f"IDENTITY_ENDPOINT={simulator.identity_endpoint}")
+            print(f"IDENTITY_HEADER={simulator.identity_header}")
+            if args.client_id:
+                print(f"AZURE_CLIENT_ID={args.client_id}")
+            print("# Graph simulator running; Ctrl-C to stop.", flush=True)
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("# stopped")
+
+
+def _simulator(parser: argparse.ArgumentParser, args: argparse.Namespace) -> GraphSimulator:
+    """The simulator the options describe, listening."""
     if args.latency_p99_ms is not None and args.latency_p99_ms < args.latency_ms:
         parser.error(f"argument --latency-p99-ms: {args.latency_p99_ms:g} is below --latency-ms {args.latency_ms:g}")
     if args.latency_p99_ms and not args.latency_ms:
@@ -148,17 +209,7 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as error:
         # A port another process holds, or one this user may not bind (below 1024 without privileges).
         parser.exit(USAGE_ERROR, f"{parser.prog}: error: cannot listen on 127.0.0.1:{args.port}: {error.strerror or error}\n")
-    with simulator:
-        print(f"GRAPH_BASE_URL={simulator.graph_base_url}")
-        print(f"IDENTITY_ENDPOINT={simulator.identity_endpoint}")
-        print(f"IDENTITY_HEADER={simulator.identity_header}")
-        if args.client_id:
-            print(f"AZURE_CLIENT_ID={args.client_id}")
-        print("# Graph simulator running; Ctrl-C to stop.", flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            print("# stopped")
+    return simulator
 
 
 if __name__ == "__main__":

@@ -57,7 +57,15 @@ def test_given_a_busy_port_when_started_then_one_line_names_the_port_and_the_cau
 
 @pytest.mark.parametrize(
     ("port", "reason"),
-    [("70000", "70000 is outside 0-65535"), ("-1", "-1 is outside 0-65535"), ("abc", "'abc' is not a port number")],
+    [
+        ("70000", "70000 is outside 0-65535"),
+        ("-1", "-1 is outside 0-65535"),
+        ("abc", "'abc' is not a port number"),
+        ("8_010", "'8_010' is not a port number"),
+        ("+8010", "'+8010' is not a port number"),
+        (" 8010", "' 8010' is not a port number"),
+        ("\uff18\uff10\uff11\uff10", "is not a port number"),
+    ],
 )
 def test_given_an_invalid_port_when_started_then_one_line_says_why(port: str, reason: str) -> None:
     completed = run_simulator(f"--port={port}")
