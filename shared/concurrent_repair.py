@@ -18,13 +18,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-from shared.booking import Booking, parse_booking
+from shared.booking import Booking
 from shared.calendar_lifecycle import CalendarLifecycle
-from shared.errors import GraphAccessDenied, GraphError, GraphRefused, InvalidBooking, StateConflict
+from shared.errors import GraphAccessDenied, GraphError, GraphRefused, StateConflict
 from shared.log_text import escaped
 from shared.meeting_lifecycle import MeetingLifecycle
 from shared.ordering import superseding_revision
-from shared.record_lifecycle import GraphProgress, RecordLifecycle
+from shared.record_lifecycle import GraphProgress, RecordLifecycle, kept_booking
 from shared.record_state import UNKNOWN_MEETING, RecordState, RecordStateStore
 
 logger = logging.getLogger(__name__)
@@ -114,6 +114,34 @@ class ConcurrentRepair:
             logger.warning("could not repair the newer booking's meeting; left for the next error=%s", error.code)
             self._amend(winner, lambda state: replace(state, reapply=True))
 
+    def retire_stray(self, booking: Booking, progress: GraphProgress, current: RecordState, deadline: float) -> None:
+        """An older booking stored the record's state while this delivery worked (a lost session lock): the booking is
+        redelivered and brought in line on the event that state names, so an event this delivery made beside it (or may
+        have made: its POST's answer was lost) would be in no state, live with its attendees invited. It is retired now;
+        one Graph will not retire now is listed in the state as left behind, for the record's next delivery."""
+        held = progress.held
+        if held is None or not held.calendar or current.cancelled or current.organizer_id != booking.organizer_id:
+            return  # a standalone meeting is one per organizer; an event elsewhere is the redelivery's to find
+        if not (progress.created or not held.known) or current.event_id in (None, held.item_id):
+            return
+        try:
+            if held.known:
+                self._calendar.retire(booking.organizer_id, held.item_id, progress, deadline, language=booking.language)
+            else:
+                self._calendar.retire_unknown(
+                    booking.organizer_id,
+                    current.external_id,
+                    progress,
+                    deadline,
+                    language=booking.language,
+                    keep=current.event_id,
+                )
+        except GraphError as error:
+            logger.warning("could not retire an event a conflicting delivery made; left for the next error=%s", error.code)
+            if held.known:
+                left = (booking.organizer_id, held.item_id)
+                self._amend(current, lambda state: replace(state, leftovers=_with(state.leftovers, left)))
+
     def _retire(
         self,
         lifecycle: RecordLifecycle,
@@ -143,7 +171,7 @@ class ConcurrentRepair:
 
     def _reapplied(self, state: RecordState, progress: GraphProgress, deadline: float) -> RecordState:
         """The record's meeting brought in line with the booking its state says was applied last."""
-        booking = _kept_booking(state)
+        booking = kept_booking(state)
         if booking is None:
             logger.warning("a repair is due but the record's last booking was not kept; its next revision will repair it")
             return state
@@ -164,16 +192,6 @@ class ConcurrentRepair:
 
     def _lifecycle(self, state: RecordState) -> RecordLifecycle:
         return self._calendar if state.calendar else self._meetings
-
-
-def _kept_booking(state: RecordState) -> Booking | None:
-    """The booking the state says was applied last, if it was kept (and still reads: the store is ours, but bounded)."""
-    if state.applied_booking is None:
-        return None
-    try:
-        return parse_booking(state.applied_booking)
-    except InvalidBooking:
-        return None
 
 
 def _with(leftovers: tuple[tuple[str, str], ...], left: tuple[str, str]) -> tuple[tuple[str, str], ...]:

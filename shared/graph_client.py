@@ -47,6 +47,10 @@ _NO_CONTENT = (202, 204)
 _JSON_BOTH_WAYS = {"Accept": "application/json", "Content-Type": "application/json"}
 # The most pages of one collection read in one call: Graph pages a collection with @odata.nextLink, and a Graph that
 # kept sending one would otherwise be read for ever.
+# The error of a call this instance's own throttle (shared.graph_throttle) did not send: no Graph status, its own code.
+THROTTLED_HERE = "ThrottledHere"
+NOT_SENT_WHILE_THROTTLED = "not sent: this instance is waiting out Graph's Retry-After"
+
 MAX_PAGES = 200
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
@@ -294,8 +298,10 @@ class GraphClient:
             if language:
                 headers["Accept-Language"] = language
             permit = self._throttle.acquire(path, remaining) if self._throttle is not None else Permit.unthrottled()
-            if isinstance(permit, float):  # this instance may not send before the deadline: throttled, as by Graph
-                info = GraphErrorInfo(429, "ThrottledHere", "this instance's throttle for Graph", None, client_request_id, permit)
+            if isinstance(permit, float):
+                # This instance may not send before the deadline: throttled, but by itself. The request was not sent,
+                # so Graph answered nothing (no status) and this attempt cannot have been applied.
+                info = GraphErrorInfo(None, THROTTLED_HERE, NOT_SENT_WHILE_THROTTLED, None, client_request_id, permit)
                 raise GraphThrottled(info, attempt, permit)
             try:
                 with permit:

@@ -104,14 +104,15 @@ class GraphThrottle:
 
     def acquire(self, path: str, within: float) -> Permit | float:
         """Wait until the request may be sent and take a permit; or, when it could not be sent within `within`
-        seconds (what is left of the invocation's budget), the seconds it would have waited, at once."""
+        seconds (what is left of the invocation's budget), the seconds it would have waited, at once. A request that
+        nothing holds back is sent at once, whatever `within` is: only a wait the throttle imposes is reported."""
         with self._condition:
             deadline = self._clock() + within
             scopes = [self._app, *self._mailbox_scope(path)]
             while True:
                 now = self._clock()
                 ready_at = max(scope.ready_at(now) for scope in scopes)
-                if ready_at > deadline:
+                if ready_at > now and ready_at > deadline:
                     return ready_at - now
                 if ready_at > now:
                     self._condition.wait(ready_at - now)

@@ -18,6 +18,15 @@ from shared.record_state import MAX_KEPT_BOOKING_BYTES, UNKNOWN_MEETING, Applied
 from shared.result import ResultStatus
 
 
+class OlderBookingStored(StateConflict):
+    """An older booking of the record stored its state after this delivery read it: this booking is redelivered and
+    applied over that state. `current` is the state the older booking stored, which names the record's meeting."""
+
+    def __init__(self, current: RecordState) -> None:
+        super().__init__("an older booking of the record stored its state meanwhile")
+        self.current = current
+
+
 def superseding_revision(state: RecordState | None, booking: Booking) -> int | None:
     """The newer applied revision that makes `booking` stale, or None if the booking should be applied.
 
@@ -120,14 +129,15 @@ def commit(store: RecordStateStore, state: RecordState, expected: RecordState | 
     revision and action under the same organizer is not an error: both applied the same thing, unless each made
     an event of its own (the one the state names stays, and this delivery's is the caller's to retire). A conflict
     with a newer booking (a later revision, a cancel of the same revision, or any writer when revisions cannot order
-    them) returns the winner's state, for the caller to repair what this delivery did in Graph. Any other conflict,
-    an older booking that wrote in between, is raised: the booking is redelivered and applied over it."""
+    them) returns the winner's state, for the caller to repair what this delivery did in Graph. An older booking that
+    wrote in between raises OlderBookingStored, carrying its state: the booking is redelivered and applied over it, and
+    the caller retires whatever this delivery made that the older state does not name."""
     if state.same_as(expected):
         return None
     try:
         store.write(state, expected)
         return None
-    except StateConflict:
+    except StateConflict as conflict:
         current = store.read(state.external_id)
         if current is None:
             raise
@@ -136,4 +146,4 @@ def commit(store: RecordStateStore, state: RecordState, expected: RecordState | 
             return None
         if same or booking.revision is None or current.revision is None or superseding_revision(current, booking) is not None:
             return current
-        raise
+        raise OlderBookingStored(current) from conflict

@@ -56,7 +56,7 @@ from shared.graph_client import GraphClient
 from shared.inbound import InboundMessage
 from shared.log_text import MAX_LOGGED_ERROR_LENGTH, escaped
 from shared.meeting_lifecycle import MeetingLifecycle
-from shared.ordering import applied_state, as_first_reported, commit, superseding_revision
+from shared.ordering import OlderBookingStored, applied_state, as_first_reported, commit, superseding_revision
 from shared.organizer_policy import OrganizerPolicy
 from shared.publisher import ResultSink
 from shared.record_lifecycle import GraphProgress, NewerBookingApplied, Outcome, RecordLifecycle
@@ -225,7 +225,7 @@ class BookingPipeline:
         )
         stored = with_mode(stored, booking, state, delivery.progress)
         stored = self._follow_ups.schedule(booking, outcome.meeting, stored, delivery.message)
-        winner = commit(self._states, stored, state, booking)
+        winner = self._committed(delivery, stored, state)
         delivery.applying = False
         if winner is not None:
             return self._repair(delivery, winner)
@@ -372,7 +372,7 @@ class BookingPipeline:
                 # A PATCH whose answer was lost may not have been applied: the state keeps its revision, and remembers
                 # only what the booking may have done, for its redelivery to report.
                 remembered = replace(state, outcome=_so_far(delivery, maybe_applied, maybe_created))
-                return self._committed(remembered, state, booking)
+                return self._partial_committed(delivery, remembered, state)
             newer = self._repairs.newer_applied(booking, external_id, state)
             return self._states.read(external_id) if newer else None
         meeting_id = progress.meeting.id if progress.meeting else known
@@ -390,13 +390,32 @@ class BookingPipeline:
             left_behind=tuple(left_behind),
             meeting_unknown=meeting_id is None,
         )
-        return self._committed(with_mode(stored, booking, state, progress), state, booking)
+        if booking.action == "cancel" and live is not None:
+            # A failed cancel leaves the meeting as the last upsert made it: that booking stays the record's own (what
+            # its last delivery puts the lobby back to, and what a repair applies again).
+            stored = replace(stored, applied_booking=live.applied_booking)
+        return self._partial_committed(delivery, with_mode(stored, booking, state, progress), state)
 
-    def _committed(self, stored: RecordState, state: RecordState | None, booking: Booking) -> RecordState | None:
+    def _partial_committed(self, delivery: Delivery, stored: RecordState, state: RecordState | None) -> RecordState | None:
         try:
-            return commit(self._states, stored, state, booking)
+            return self._committed(delivery, stored, state)
         except RetryableError as store_error:
             logger.error("could not record the meeting of a failed booking error=%s", store_error.code)
+            raise
+
+    def _committed(self, delivery: Delivery, stored: RecordState, state: RecordState | None) -> RecordState | None:
+        """Store the delivery's state (shared.ordering.commit); None when stored, else the newer booking's state that won.
+
+        If an older booking stored its state meanwhile, the booking is redelivered and applied over it: an event this
+        delivery made beside the one that state names is retired first (shared.concurrent_repair), on success and
+        failure alike, so that no event of the record is left in no state."""
+        booking, deadline = delivery.booking, delivery.deadline
+        assert booking is not None and deadline is not None
+        try:
+            return commit(self._states, stored, state, booking)
+        except OlderBookingStored as conflict:
+            delivery.applying = False  # the state is the older booking's: nothing of this delivery's is to be written
+            self._repairs.retire_stray(booking, delivery.progress, conflict.current, deadline)
             raise
 
     def _requeued(self, delivery: Delivery, error: GraphThrottled) -> bool:

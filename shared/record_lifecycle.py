@@ -25,11 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from shared.booking import Booking
-from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused
+from shared.booking import Booking, parse_booking
+from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused, InvalidBooking
 from shared.graph_client import GraphClient
 from shared.log_text import escaped
 from shared.meeting import Meeting
+from shared.meeting_changes import meeting_update
 from shared.record_state import UNKNOWN_MEETING, RecordState
 from shared.result import ResultStatus, ResultWarning
 from shared.wire_format import LOCK_BEFORE_DELETE, encoded
@@ -284,7 +285,8 @@ class RecordLifecycle(ABC):
         progress.changed |= not found.existed
         progress.held = Held(found.id, self.calendar)
         if found.existed:
-            self._lock(organizer, found, progress, deadline, language)
+            live = state is not None and not state.cancelled and state.organizer_id == organizer
+            self._lock(organizer, found, progress, deadline, language, kept_booking(state) if live else None)
         if newer_applied():
             raise NewerBookingApplied
         self._end(organizer, found, deadline, language)
@@ -315,11 +317,22 @@ class RecordLifecycle(ABC):
         return ended
 
     def _lock(
-        self, organizer_id: str, found: Found, progress: GraphProgress, deadline: float, language: str | None
+        self,
+        organizer_id: str,
+        found: Found,
+        progress: GraphProgress,
+        deadline: float,
+        language: str | None,
+        own: Booking | None = None,
     ) -> Undo | None:
         """The lobby locked to the organizer, chat off, before the meeting ends: Graph keeps a deleted meeting's join
         link working, so everyone but the organizer is sent to a lobby nobody will open. A courtesy: a refusal is
-        logged and the meeting is ended anyway. Returns what puts the lobby back (also in progress.undo)."""
+        logged and the meeting is ended anyway. Returns what puts the lobby back (also in progress.undo).
+
+        What puts it back is the meeting's own lobby and chat: those `own`, the booking the record state says was
+        applied last, sets, else what the meeting shows. An earlier delivery of the same cancel may have locked the
+        meeting already (its end failed), so what the meeting shows may be that lock, never to be put back as the
+        meeting's own."""
         try:
             teams = self._teams_meeting(organizer_id, found, deadline, language)
             self._graph.update_meeting(organizer_id, teams["id"], encoded(LOCK_BEFORE_DELETE), deadline, language=language)
@@ -328,7 +341,11 @@ class RecordLifecycle(ABC):
                 log_refusal(f"could not lock the {self.item}'s lobby before removing it", error)
             return None
         progress.changed = True
-        undo = (organizer_id, teams["id"], {name: teams[name] for name in LOCK_BEFORE_DELETE if teams.get(name) is not None})
+        body = {name: teams[name] for name in LOCK_BEFORE_DELETE if teams.get(name) is not None}
+        if own is not None and own.action == "upsert":
+            wanted = meeting_update(own, teams).body
+            body.update({name: wanted[name] for name in LOCK_BEFORE_DELETE if name in wanted})
+        undo = (organizer_id, teams["id"], body)
         progress.undo.append(undo)
         return undo
 
@@ -399,6 +416,16 @@ def repeats_cancel(booking: Booking, state: RecordState | None) -> bool:
     if state is None or not state.cancelled or state.organizer_id != booking.organizer_id:
         return False
     return booking.revision is None or state.revision is None or booking.revision <= state.revision
+
+
+def kept_booking(state: RecordState | None) -> Booking | None:
+    """The booking the state says was applied last, if it was kept (and still reads: the store is ours, but bounded)."""
+    if state is None or state.applied_booking is None:
+        return None
+    try:
+        return parse_booking(state.applied_booking)
+    except InvalidBooking:
+        return None
 
 
 def put_back(undo: list[Undo], patch: Callable[[str, str, bytes], object]) -> None:

@@ -144,12 +144,16 @@ def failure_error(error: BaseException, deliveries: int | None = None) -> Result
     prefix = f"gave up after {deliveries} deliveries; the booking message is being dead-lettered. " if deliveries else ""
     if isinstance(error, GraphError):
         info = error.info
+        # Without a status Graph answered nothing: the message is the bridge's own sentence, already in str(error), and
+        # a wait is this instance's (its throttle waiting out a Retry-After Graph gave another request), not Graph's.
+        answered = info.http_status is not None
+        waits = "Graph asked to wait" if answered else "this instance sends to Graph again in"
         wait = (
-            f"; Graph asked to wait {error.retry_after_seconds:.0f} s: send the booking again later"
+            f"; {waits} {error.retry_after_seconds:.0f} s: send the booking again later"
             if isinstance(error, GraphThrottled)
             else ""
         )
-        said = f"; Graph said: {info.message}" if info.message else ""
+        said = f"; Graph said: {info.message}" if info.message and answered else ""
         return ResultError(
             code=info.code,
             message=bounded(prefix + str(error) + said + wait, MAX_ERROR_MESSAGE_LENGTH),

@@ -57,6 +57,16 @@ def wait_for(throttle: GraphThrottle, clock: Clock, path: str) -> float | None:
     return result
 
 
+def test_a_call_whose_budget_ran_out_is_sent_when_nothing_holds_its_scope(throttle: GraphThrottle) -> None:
+    """Only a wait the throttle imposes is reported: a call with no time left that nothing holds back is not
+    answered as throttled with no wait."""
+    permit = throttle.acquire(MEETINGS, within=-1.0)
+
+    assert isinstance(permit, Permit)
+    with permit:
+        permit.answered(200, None)
+
+
 def test_a_429_closes_the_app_to_every_call_of_the_instance_for_its_retry_after(throttle: GraphThrottle, clock: Clock) -> None:
     sent(throttle, MEETINGS, 429, "3")
 
@@ -199,4 +209,6 @@ def test_a_call_after_a_429_is_answered_throttled_without_reaching_graph_when_it
 
     assert requests_after == requests_before, "the call went to Graph during the Retry-After"
     assert throttled.value.info.code == "ThrottledHere"
+    assert throttled.value.info.http_status is None, "Graph answered nothing: the request was not sent"
+    assert not throttled.value.maybe_applied
     assert throttled.value.retry_after_seconds >= 1.0
