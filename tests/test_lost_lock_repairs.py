@@ -210,6 +210,7 @@ def test_an_older_upsert_whose_lost_answer_made_a_meeting_after_a_cancel_leaves_
     time.sleep(0.4)  # lock lost: revision 2 runs on another invocation
     host.deliver(_cancel(revision=2), message_id="cancel-2")
     upsert.join()
+    host.wait_out_retry_after()
     if errors:  # redelivered: its next delivery is superseded
         host.deliver(booking(revision=1), message_id="upsert-1", delivery_count=2)
     host.deliver(_cancel(revision=3), message_id="cancel-3")
