@@ -242,7 +242,7 @@ class BookingPipeline:
         """Why the bridge will not act on a valid booking: the operator's policy, or a session that breaks ordering."""
         if booking.calendar is not None and not self._calendar_events:
             return _calendar_not_enabled()
-        if asks_for_attendance(booking) and not self._follow_ups.enabled:
+        if asks_for_attendance(booking) and booking.action != "cancel" and not self._follow_ups.enabled:
             return attendance_not_enabled()
         if not self._policy.permits(booking.source, booking.organizer_id):
             return ResultError(
