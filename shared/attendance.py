@@ -20,9 +20,10 @@ A follow-up is trusted only as far as the record state backs it (its message id 
 any producer): the state must show that its revision asked for attendance and scheduled it (AttendanceScheduled), and
 every fact a look acts on (organizer, onlineMeeting id, channel, the meeting's times, the booking that asked) is the
 state's (AttendanceWindow), never the message body's; a message the state does not back is ignored with a log line.
-A follow-up reads the meeting its revision applied: a booking moved to another organizer is a newer revision, whose follow-up reads the meeting
-that then took place under the new organizer. A calendar booking's meeting is the event's onlineMeeting, found by its
-join URL when the booking was applied (shared.calendar_lifecycle): both modes read the same reports.
+A follow-up reads the meeting its revision applied: a booking moved to another organizer is a newer revision, whose
+follow-up reads the meeting that then took place under the new organizer. A calendar booking's meeting is the event's
+onlineMeeting, found by its join URL when the booking was applied (shared.calendar_lifecycle): both modes read the same
+reports.
 
 At most one follow-up per revision: the record state remembers the revision whose follow-up was scheduled, written with
 the booking's own state, so a re-send or a redelivery of that revision schedules no second one. The result's message id

@@ -26,7 +26,7 @@ import pytest
 from shared.attendance import FollowUp, follow_up_id
 from shared.errors import GraphThrottled, GraphUnavailable
 from shared.external_id import derive_external_id
-from shared.graph_client import GraphClient
+from shared.graph_client import MAX_NEXT_LINK_LENGTH, GraphClient
 from shared.requeue import ORIGINAL_MESSAGE_ID_PROPERTY, REQUEUE_COUNT_PROPERTY, REQUEUE_MESSAGE_NAMESPACE
 from shared.result import ResultMessage, ResultStatus
 from shared.runtime import reset_pipeline
@@ -207,10 +207,16 @@ def test_a_next_link_with_encoded_dot_segments_never_leaves_the_api_version(host
     assert followed == []
 
 
-def test_an_unit_check_of_own_path_refuses_encoded_dot_segments(graph: GraphSimulator) -> None:
-    """The same break at the unit: _own_path returns a path for "%2E%2E" and for "%2e%2e%2f" (an encoded slash too)."""
+def test_a_next_link_with_encoded_dot_segments_slashes_or_excess_length_is_not_followed(graph: GraphSimulator) -> None:
+    """The same at the unit: "%2E%2E" is a dot segment, "%2e%2e%2f" an encoded slash, and a link longer than any Graph
+    sends is not followed; a plain link below the API version is."""
     client = GraphClient(graph.graph_base_url, lambda: "token")
     try:
+        assert client._own_path(f"{graph.graph_base_url}/users/x/onlineMeetings/y/attendanceReports?$skiptoken=a") == (
+            "/users/x/onlineMeetings/y/attendanceReports?$skiptoken=a"
+        )
+        assert client._own_path(f"{graph.graph_base_url}/users/x%5c..%5cbeta/attendanceReports") is None
+        assert client._own_path(f"{graph.graph_base_url}/users/{'x' * MAX_NEXT_LINK_LENGTH}/attendanceReports") is None
         assert client._own_path(f"{graph.graph_base_url}/%2E%2E/beta/users/x/onlineMeetings/y/attendanceReports") is None
         assert client._own_path(f"{graph.graph_base_url}/%2e%2e%2fbeta/users/x/onlineMeetings/y/attendanceReports") is None
     finally:
