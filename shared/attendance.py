@@ -135,6 +135,17 @@ def follow_up_id(external_id: str, revision: int) -> str:
     return str(uuid.uuid5(FOLLOW_UP_NAMESPACE, f"{external_id}\n{revision}"))
 
 
+def _looks() -> int:
+    offset, looks = FIRST_LOOK, 1
+    while offset < LAST_LOOK:
+        offset, looks = offset * 2, looks + 1
+    return looks
+
+
+# How many looks a follow-up takes at most (its copies' counts up to this are looks, beyond it throttle re-enqueues).
+LOOKS = _looks()
+
+
 def after_end(end: datetime, offset: timedelta) -> datetime:
     """`offset` after the meeting's end, no later than LATEST_LOOK (a valid end late in year 9999 has no later time)."""
     return end + offset if end <= LATEST_LOOK - offset else LATEST_LOOK
