@@ -16,10 +16,14 @@ failure rule (shared.failure_policy) apply to it as to a booking. When it comes 
   time) up to LAST_LOOK after the end; a look then that finds none publishes one `attendance` result with
   attendance_unavailable.
 
-A follow-up reads the meeting its revision applied (its organizer and onlineMeeting id, kept in the message and checked
-against the record state): a booking moved to another organizer is a newer revision, whose follow-up reads the meeting
-that then took place under the new organizer. A calendar booking's meeting is the event's onlineMeeting, found by its
-join URL when the booking was applied (shared.calendar_lifecycle): both modes read the same reports.
+A follow-up is trusted only as far as the record state backs it (its message id and properties can be computed by
+any producer): the state must show that its revision asked for attendance and scheduled it (AttendanceScheduled), and
+every fact a look acts on (organizer, onlineMeeting id, channel, the meeting's times, the booking that asked) is the
+state's (AttendanceWindow), never the message body's; a message the state does not back is ignored with a log line.
+A follow-up reads the meeting its revision applied: a booking moved to another organizer is a newer revision, whose
+follow-up reads the meeting that then took place under the new organizer. A calendar booking's meeting is the event's
+onlineMeeting, found by its join URL when the booking was applied (shared.calendar_lifecycle): both modes read the same
+reports.
 
 At most one follow-up per revision: the record state remembers the revision whose follow-up was scheduled, written with
 the booking's own state, so a re-send or a redelivery of that revision schedules no second one. The result's message id
@@ -34,7 +38,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import AwareDatetime, ConfigDict, ValidationError
@@ -65,7 +69,7 @@ from shared.graph_client import GraphClient
 from shared.inbound import InboundMessage
 from shared.log_text import escaped
 from shared.meeting import Meeting
-from shared.record_state import RecordState, RecordStateStore
+from shared.record_state import UNKNOWN_MEETING, AttendanceWindow, RecordState, RecordStateStore
 from shared.requeue import Requeue, requeued_copy
 from shared.result import ResultError, ResultMessage, ResultStatus, failure_error, graph_error
 from shared.telemetry import describe_booking
@@ -83,6 +87,8 @@ FIRST_LOOK = timedelta(minutes=10)
 # Long enough for a meeting that ran hours over, short enough that the source hears within a day.
 LAST_LOOK = timedelta(hours=24)
 # Result codes (the result's error.code), defined once.
+# The latest time a look is scheduled for: a day short of datetime's end, room for Service Bus' scheduling margin.
+LATEST_LOOK = datetime(9999, 12, 30, tzinfo=UTC)
 ATTENDANCE_NOT_ENABLED = "attendance_not_enabled"
 ATTENDANCE_UNAVAILABLE = "attendance_unavailable"
 
@@ -129,15 +135,36 @@ def follow_up_id(external_id: str, revision: int) -> str:
     return str(uuid.uuid5(FOLLOW_UP_NAMESPACE, f"{external_id}\n{revision}"))
 
 
+def _looks() -> int:
+    offset, looks = FIRST_LOOK, 1
+    while offset < LAST_LOOK:
+        offset, looks = offset * 2, looks + 1
+    return looks
+
+
+# How many looks a follow-up takes at most (its copies' counts up to this are looks, beyond it throttle re-enqueues).
+LOOKS = _looks()
+
+
+def after_end(end: datetime, offset: timedelta) -> datetime:
+    """`offset` after the meeting's end, no later than LATEST_LOOK (a valid end late in year 9999 has no later time)."""
+    return end + offset if end <= LATEST_LOOK - offset else LATEST_LOOK
+
+
+def first_look(end: datetime) -> datetime:
+    return after_end(end, FIRST_LOOK)
+
+
 def next_look(end: datetime, after: datetime) -> datetime | None:
     """The first look after `after`: FIRST_LOOK after the end, then twice as long after it each time, the last
     LAST_LOOK after the end; None once that has passed."""
     offset = FIRST_LOOK
     while offset < LAST_LOOK:
-        if end + offset > after:
-            return end + offset
+        if after_end(end, offset) > after:
+            return after_end(end, offset)
         offset *= 2
-    return end + LAST_LOOK if end + LAST_LOOK > after else None
+    last = after_end(end, LAST_LOOK)
+    return last if last > after else None
 
 
 class AttendanceFollowUps:
@@ -200,8 +227,9 @@ class AttendanceFollowUps:
             booking_message_id=message.original_id,
         )
         now = self._now()
-        self._send(follow_up, 1, max(now, follow_up.end + FIRST_LOOK), now, message.correlation_id or message.original_id)
-        return replace(stored, attendance_scheduled=booking.revision)
+        self._send(follow_up, 1, max(now, first_look(follow_up.end)), now, message.correlation_id or message.original_id)
+        window = AttendanceWindow(booking.start, booking.end, message.original_id)
+        return replace(stored, attendance_scheduled=booking.revision, attendance_window=window)
 
     def run(self, follow_up: FollowUp, delivery: Delivery, publish: Publish) -> ResultMessage | None:
         """One look: the result to publish (its earlier parts already published), or None when stale or looking later."""
@@ -211,7 +239,7 @@ class AttendanceFollowUps:
             external_id=follow_up.external_id, source=follow_up.source, revision=follow_up.revision, message_id=message.message_id
         )
         state = self._states.read(follow_up.external_id)
-        if not _current(state, follow_up):
+        if state is None or state.cancelled or state.revision != follow_up.revision:
             logger.info(
                 "attendance follow-up is stale; nothing reported externalId=%s revision=%s appliedRevision=%s cancelled=%s "
                 "look=%d",
@@ -222,9 +250,23 @@ class AttendanceFollowUps:
                 message.requeue_count,
             )
             return None
+        backed = _backed(state, follow_up)
+        if backed is None:
+            logger.warning(
+                "a message with an attendance follow-up's body that the record state does not back is ignored; nothing "
+                "reported externalId=%s revision=%s attendanceScheduled=%s messageId=%s",
+                follow_up.external_id,
+                follow_up.revision,
+                state.attendance_scheduled,
+                escaped(message.message_id),
+            )
+            return None
+        follow_up = delivery.follow_up = backed
+        delivery.identity = follow_up.identity
         if not self.enabled:
             return self._answer(delivery, follow_up, error=attendance_not_enabled())
-        reports, request_id = self._reports(follow_up)
+        # In a channel, or not known whether (a state written before channels): the channel's filter, the careful side.
+        reports, request_id = self._reports(follow_up, in_channel=state.channel_thread_id != "")
         if reports:
             parts = attendance_parts(follow_up.meeting_id, reports)
             for attendance in parts[:-1]:
@@ -259,13 +301,13 @@ class AttendanceFollowUps:
         request_id = error.info.request_id if isinstance(error, GraphRefused) else None
         return self._answer(delivery, follow_up, error=answer, graph_request_id=request_id, gave_up=deliveries is not None)
 
-    def _reports(self, follow_up: FollowUp) -> tuple[list[AttendanceReport], str | None]:
+    def _reports(self, follow_up: FollowUp, *, in_channel: bool) -> tuple[list[AttendanceReport], str | None]:
         """The meeting's reports with all their records, oldest first (a channel's: only the meeting's own)."""
         organizer, meeting = follow_up.organizer_id, follow_up.meeting_id
         deadline = self._graph.deadline()
         try:
             listed, request_id = self._graph.attendance_reports(organizer, meeting, deadline)
-            if follow_up.channel_thread_id:
+            if in_channel:
                 listed = [report for report in listed if in_meeting_window(report, follow_up.start, follow_up.end)]
             reports = [
                 report_from_graph(report, self._graph.attendance_records(organizer, meeting, report_id(report), deadline))
@@ -340,12 +382,22 @@ class AttendanceFollowUps:
         )
 
 
-def _current(state: RecordState | None, follow_up: FollowUp) -> bool:
-    """Whether the record still is as the follow-up's revision left it: that revision, live, the same meeting."""
-    return (
-        state is not None
-        and not state.cancelled
-        and state.revision == follow_up.revision
-        and state.organizer_id == follow_up.organizer_id
-        and state.meeting_id == follow_up.meeting_id
+def _backed(state: RecordState, follow_up: FollowUp) -> FollowUp | None:
+    """The follow-up as the record state has it, or None when the state does not show that this revision asked for
+    attendance and scheduled it: every fact a look acts on (organizer, meeting, channel, times, the booking that asked)
+    is the state's, never the message's."""
+    window = state.attendance_window
+    if state.attendance_scheduled != follow_up.revision or window is None:
+        return None
+    if state.organizer_id is None or state.meeting_id is None or state.meeting_id == UNKNOWN_MEETING:
+        return None
+    return follow_up.model_copy(
+        update={
+            "organizer_id": state.organizer_id,
+            "meeting_id": state.meeting_id,
+            "channel_thread_id": state.channel_thread_id or None,
+            "start": window.start,
+            "end": window.end,
+            "booking_message_id": window.booking_message_id,
+        }
     )

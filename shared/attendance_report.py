@@ -35,9 +35,11 @@ MAX_EMAIL_ADDRESS_LENGTH = 320
 MAX_DISPLAY_NAME_LENGTH = 256
 MAX_ROLE_LENGTH = 32
 MAX_USER_ID_LENGTH = 128
-# A channel's report list holds every meeting of the channel: a report belongs to the booked meeting when it started
-# from this long before the meeting's scheduled start up to its scheduled end (people join a little early).
+# A channel's report list holds every meeting of the channel, and a report names no meeting (only its times): a report
+# belongs to the booked meeting when it started from EARLY_JOIN before the meeting's start up to LATE_START after it
+# (people join a little early or late), so a meeting of the channel that starts later while this one runs is not it.
 EARLY_JOIN = timedelta(minutes=15)
+LATE_START = timedelta(minutes=15)
 _LAST = datetime.max.replace(tzinfo=UTC)
 
 
@@ -94,9 +96,12 @@ def report_start(report: Any) -> datetime | None:
 
 
 def in_meeting_window(report: Any, start: datetime, end: datetime) -> bool:
-    """Whether a channel's report is the booked meeting's: it started from EARLY_JOIN before its start up to its end."""
+    """Whether a channel's report is the booked meeting's: it started from EARLY_JOIN before the meeting's start up to
+    LATE_START after it, and before its end."""
     started = report_start(report)
-    return started is not None and start - EARLY_JOIN <= started < end
+    if started is None or started >= end:
+        return False
+    return abs(started - start) <= (EARLY_JOIN if started < start else LATE_START)
 
 
 def report_id(report: Any) -> str:

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from shared.errors import BridgeError, GraphAccessDenied, GraphErrorInfo, GraphRefused, GraphThrottled, GraphUnavailable
 from shared.graph_responses import MAX_REQUEST_ID_LENGTH, ResponseKind, bounded, classify, error_info
@@ -52,6 +52,8 @@ THROTTLED_HERE = "ThrottledHere"
 NOT_SENT_WHILE_THROTTLED = "not sent: this instance is waiting out Graph's Retry-After"
 
 MAX_PAGES = 200
+# Far longer than any nextLink Graph sends (a path of ids and a skip token): a longer one is not followed.
+MAX_NEXT_LINK_LENGTH = 4096
 _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
@@ -213,7 +215,7 @@ class GraphClient:
 
     def _own_path(self, link: object) -> str | None:
         """The path and query of a nextLink below the client's base URL, or None if it leads anywhere else."""
-        if not isinstance(link, str) or not link.isascii() or not link.isprintable():
+        if not isinstance(link, str) or len(link) > MAX_NEXT_LINK_LENGTH or not link.isascii() or not link.isprintable():
             return None
         try:
             target, base = urlsplit(link), urlsplit(self._endpoint.base_url)
@@ -225,7 +227,14 @@ class GraphClient:
             )
         except ValueError:  # a port that is not a number
             return None
-        below = target.path.startswith(base.path + "/") and not {".", ".."} & set(target.path.split("/"))
+        # Checked as servers and proxies read it (percent-decoded, RFC 3986 6.2.2.2): an encoded dot segment is one; an
+        # encoded slash or backslash (which some decode into a separator) and an encoded "%" (decoded twice) are refused.
+        decoded = unquote(target.path)
+        below = (
+            target.path.startswith(base.path + "/")
+            and not any(refused in target.path.lower() for refused in ("%2f", "%5c", "%25", "\\"))
+            and not {".", ".."} & set(decoded.split("/"))
+        )
         if not same_origin or not below or target.username or target.password or target.fragment:
             return None
         return target.path.removeprefix(base.path) + (f"?{target.query}" if target.query else "")

@@ -84,6 +84,7 @@ def applied_state(
         meeting_unknown=meeting_unknown and meeting_id is None,
         channel_thread_id=None if cancelled else _channel(booking, previous),
         attendance_scheduled=previous.attendance_scheduled if previous is not None else None,
+        attendance_window=previous.attendance_window if previous is not None else None,
     )
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from shared.attendance import AttendanceFollowUps, FollowUp, asks_for_attendance, attendance_not_enabled
+from shared.attendance import LOOKS, AttendanceFollowUps, FollowUp, asks_for_attendance, attendance_not_enabled
 from shared.booking import Booking, parse_booking
 from shared.calendar_lifecycle import (
     CALENDAR_MODE_CHANGED,
@@ -242,7 +242,7 @@ class BookingPipeline:
         """Why the bridge will not act on a valid booking: the operator's policy, or a session that breaks ordering."""
         if booking.calendar is not None and not self._calendar_events:
             return _calendar_not_enabled()
-        if asks_for_attendance(booking) and not self._follow_ups.enabled:
+        if asks_for_attendance(booking) and booking.action != "cancel" and not self._follow_ups.enabled:
             return attendance_not_enabled()
         if not self._policy.permits(booking.source, booking.organizer_id):
             return ResultError(
@@ -301,9 +301,11 @@ class BookingPipeline:
         failure = Failure(
             error=error,
             last_delivery=message.is_last_delivery(self._limits.max_delivery_count),
-            requeue_count=message.requeue_count,
+            # A follow-up's copies count its looks too; only those beyond them count as throttle re-enqueues.
+            requeue_count=max(0, message.requeue_count - LOOKS) if delivery.follow_up else message.requeue_count,
             graph_changed=delivery.progress.changed or _maybe_applied(error),
-            has_revision=booking is not None and booking.revision is not None,
+            # A follow-up is always of one revision, and reads only: its copy is re-enqueued as a booking's is.
+            has_revision=delivery.follow_up is not None or (booking is not None and booking.revision is not None),
             can_requeue=self._requeue is not None,
         )
         decision = decide(failure, self._limits.max_throttle_requeues)

@@ -55,7 +55,7 @@ MAX_KEPT_BOOKING_BYTES = 48 * 1024
 _FORBIDDEN_KEY_CHARACTERS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 
 
-__all__ = ["AppliedOutcome", "RecordState", "RecordStateStore", "StateConflict", "StateStoreError"]
+__all__ = ["AppliedOutcome", "AttendanceWindow", "RecordState", "RecordStateStore", "StateConflict", "StateStoreError"]
 
 
 # Each write's own random id, stored with the state: a write sent again after its answer was lost recognises its
@@ -86,6 +86,30 @@ class AppliedOutcome:
             return cls(str(key), str(status), existed if isinstance(existed, bool) else None, tuple(map(str, changed)))
         except (TypeError, ValueError, RecursionError):
             return None
+
+
+@dataclass(frozen=True)
+class AttendanceWindow:
+    """What the attendance follow-up of the revision in AttendanceScheduled acts on, kept from the booking that
+    asked for it (shared.attendance): the meeting's start and end, and the booking message the result names."""
+
+    start: datetime
+    end: datetime
+    booking_message_id: str
+
+    def to_json(self) -> str:
+        return json.dumps([self.start.isoformat(), self.end.isoformat(), self.booking_message_id])
+
+    @classmethod
+    def from_json(cls, text: object) -> AttendanceWindow | None:
+        """The stored window, or None when absent or unreadable (the follow-up is then not believed)."""
+        try:
+            start, end, message_id = json.loads(str(text))
+            window = cls(datetime.fromisoformat(start), datetime.fromisoformat(end), str(message_id))
+        except (TypeError, ValueError, RecursionError):
+            return None
+        aware = window.start.tzinfo is not None and window.end.tzinfo is not None
+        return window if aware and window.start <= window.end else None
 
 
 @dataclass(frozen=True)
@@ -122,6 +146,8 @@ class RecordState:
     # The revision whose attendance follow-up is scheduled (shared.attendance): a re-send or a redelivery of it
     # schedules no second one. Kept across later writes; a newer revision differs from it, so it schedules its own.
     attendance_scheduled: int | None = None
+    # Its meeting's times and the booking that asked: a follow-up acts on these, never on its own body's.
+    attendance_window: AttendanceWindow | None = None
     # Exchange invited attendees to the record's live event (sendInvitations, with attendees): they would be mailed a
     # cancellation if invitations were turned off, so a later revision may not do that.
     invitations: bool = False
@@ -319,6 +345,8 @@ def _to_entity(state: RecordState) -> dict[str, Any]:
     if state.attendance_scheduled is not None:
         entity["AttendanceScheduled"] = str(state.attendance_scheduled)
         entity["AttendanceScheduled@odata.type"] = "Edm.Int64"
+    if state.attendance_window is not None:
+        entity["AttendanceWindow"] = state.attendance_window.to_json()
     if state.invitations:
         entity["Invitations"] = True
     return entity
@@ -350,6 +378,7 @@ def _from_entity(external_id: str, entity: dict[str, Any], etag: str) -> RecordS
         event_id=event_id if isinstance(event_id, str) else None,
         incarnation=_count(entity.get("Incarnation")),
         attendance_scheduled=_revision_or_none(entity.get("AttendanceScheduled")),
+        attendance_window=AttendanceWindow.from_json(entity["AttendanceWindow"]) if entity.get("AttendanceWindow") else None,
         invitations=entity.get("Invitations") is True,
     )
 

@@ -6,6 +6,7 @@ Through create_meeting as the host calls it, as tests/test_attendance_follow_up.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -14,6 +15,7 @@ from azure.servicebus import ServiceBusMessage
 from shared.attendance import ATTENDANCE_NOT_ENABLED
 from shared.attendance_report import MAX_PART_BYTES
 from shared.errors import GraphAccessDenied, GraphUnavailable
+from shared.requeue import ORIGINAL_MESSAGE_ID_PROPERTY, REQUEUE_COUNT_PROPERTY
 from shared.result import ResultMessage, ResultStatus
 from shared.runtime import reset_pipeline
 from shared.settings import ATTENDANCE_REPORTS_ENABLED, DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, DEFAULT_RESULTS_QUEUE
@@ -104,17 +106,23 @@ def test_a_meeting_deleted_in_teams_answers_the_follow_up_with_graphs_404(
     assert not result.error.message.startswith("gave up")
 
 
-def test_a_throttled_follow_up_is_redelivered_first_in_its_session(
+def test_a_throttled_follow_up_is_re_enqueued_for_after_graphs_retry_after(
     host: HostInvoker, graph: GraphSimulator, follow_up: ServiceBusMessage
 ) -> None:
-    """Not re-enqueued: a copy of it would be a booking's copy; redelivery keeps it first in the record's session."""
+    """As a throttled booking: a scheduled copy of the follow-up (its body, its original id, the next count) for after
+    Graph's Retry-After, so the instance's own throttle does not use up its deliveries in seconds."""
     graph.inject(Fault(status=429, retry_after="600"))
 
-    with pytest.raises(GraphUnavailable):
-        deliver(host, follow_up)
+    deliver(host, follow_up)
 
     assert attendance_messages(host) == []
-    assert len(scheduled(host.sent)) == 1
+    first, copy = scheduled(host.sent)
+    assert body(copy) == body(first)
+    assert copy.application_properties is not None and first.application_properties is not None
+    assert copy.application_properties[REQUEUE_COUNT_PROPERTY] == first.application_properties[REQUEUE_COUNT_PROPERTY] + 1
+    assert copy.application_properties[ORIGINAL_MESSAGE_ID_PROPERTY] == first.application_properties[ORIGINAL_MESSAGE_ID_PROPERTY]
+    assert copy.scheduled_enqueue_time_utc is not None
+    assert copy.scheduled_enqueue_time_utc >= datetime.now(UTC) + timedelta(seconds=590)
 
 
 @pytest.mark.parametrize("answer", ["a record that is not an object", "a next link to another origin"])

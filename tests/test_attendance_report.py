@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from shared.attendance import FIRST_LOOK, LAST_LOOK, next_look
 from shared.attendance_report import (
     EARLY_JOIN,
+    LATE_START,
     MAX_INTERVALS_PER_RECORD,
     MalformedAttendance,
     attendance_parts,
@@ -163,7 +164,8 @@ def test_an_attendance_that_fits_is_one_part() -> None:
         (timedelta(minutes=-16), False),
         (-EARLY_JOIN, True),
         (timedelta(0), True),
-        (timedelta(minutes=29, seconds=59), True),
+        (LATE_START, True),
+        (LATE_START + timedelta(seconds=1), False),
         (timedelta(minutes=30), False),
     ],
 )
