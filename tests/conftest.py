@@ -229,6 +229,11 @@ def indexed_functions() -> dict[str, Any]:
     return {function.get_function_name(): function for function in function_app.app.get_functions()}
 
 
+# The longest the Graph throttle closes an instance in the tests that run a broker in real time (the fault run, the
+# stateful property): long enough to be a pause, short enough that a drain never waits on it.
+SHORTEST_PAUSE_SECONDS = 0.2
+
+
 class ThrottleClock:
     """The clock of the process's Graph throttle in host tests: real time, plus the time a test lets pass."""
 
