@@ -15,12 +15,14 @@ param principalId string
 @description('Also grant Calendars.ReadWrite in Entra (calendar mode with calendarAccess entra): it reaches every mailbox of the tenant; with calendarAccess exchange it is never granted here (docs/infrastructure.md).')
 param calendarsReadWrite bool = false
 
-// Well-known ids, identical in every tenant: the Microsoft Graph application and its
-// OnlineMeetings.ReadWrite.All application role ("Read and create online meetings").
+// Well-known ids, identical in every tenant: the Microsoft Graph application and its application
+// roles. Parameters and variables share one namespace in Bicep, so these names differ from the
+// parameters above.
 var microsoftGraphAppId = '00000003-0000-0000-c000-000000000000'
-var onlineMeetingsReadWriteAll = 'b8bb2037-6e08-44ac-a4ea-4674e010e2a4'
+// OnlineMeetings.ReadWrite.All ("Read and create online meetings").
+var onlineMeetingsReadWriteAllRoleId = 'b8bb2037-6e08-44ac-a4ea-4674e010e2a4'
 // Calendars.ReadWrite, application ("Read and write calendars in all mailboxes").
-var calendarsReadWrite = 'ef54d2bf-783f-4e0f-bca1-3210c0444d99'
+var calendarsReadWriteRoleId = 'ef54d2bf-783f-4e0f-bca1-3210c0444d99'
 
 resource microsoftGraph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
   appId: microsoftGraphAppId
@@ -29,13 +31,13 @@ resource microsoftGraph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
 resource onlineMeetingsRole 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
   principalId: principalId
   resourceId: microsoftGraph.id
-  appRoleId: onlineMeetingsReadWriteAll
+  appRoleId: onlineMeetingsReadWriteAllRoleId
 }
 
 resource calendarsRole 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (calendarsReadWrite) {
   principalId: principalId
   resourceId: microsoftGraph.id
-  appRoleId: calendarsReadWrite
+  appRoleId: calendarsReadWriteRoleId
 }
 
 output appRoleAssignmentId string = onlineMeetingsRole.id
