@@ -19,6 +19,9 @@ readonly ONLINE_MEETINGS_ROLE="OnlineMeetings.ReadWrite.All"
 # Calendar mode (--calendar-events): Calendars.ReadWrite, application.
 readonly CALENDARS_ROLE_ID="ef54d2bf-783f-4e0f-bca1-3210c0444d99"
 readonly CALENDARS_ROLE="Calendars.ReadWrite"
+# Attendance reports (--attendance-reports): OnlineMeetingArtifact.Read.All, application.
+readonly ARTIFACTS_ROLE_ID="df01ed3b-eb61-4eca-9965-6b3d789751b2"
+readonly ARTIFACTS_ROLE="OnlineMeetingArtifact.Read.All"
 readonly TEAMS_POLICY_NAME="BookingBridge"
 # Storage Blob Data Contributor: the deployment identity holds it on the package's container only
 # while deploy.sh publishes (publish_function_code).
@@ -74,6 +77,8 @@ calendar_events=""
 calendar_events_from=""
 calendar_access=""
 calendar_access_from=""
+attendance_reports=""
+attendance_reports_from=""
 private_networking=""
 private_networking_from=""
 # --local-access (true) or --no-local-access (false); empty keeps the last deployment's.
@@ -116,6 +121,12 @@ Options:
                              Exchange administrator scopes it to the organizers' mailboxes with
                              the commands printed at the end). Kept by later runs; a deployment
                              made before this choice existed must name it.
+      --attendance-reports   Turn attendance reports on (ATTENDANCE_REPORTS_ENABLED): bookings
+                             with "attendance" get who attended after the meeting; grants
+                             $ARTIFACTS_ROLE. Kept by later runs.
+      --no-attendance-reports
+                             Turn attendance reports off (an $ARTIFACTS_ROLE grant
+                             left from earlier is named with the command that removes it).
       --private-networking   Join the app to a virtual network and reach storage (and Service
                              Bus Premium) through private endpoints only; costs extra, see
                              docs/infrastructure.md. Kept by later runs.
@@ -242,6 +253,16 @@ parse_arguments() {
         calendar_access="$2"
         calendar_access_from="given"
         shift 2
+        ;;
+      --attendance-reports)
+        attendance_reports=true
+        attendance_reports_from="given"
+        shift
+        ;;
+      --no-attendance-reports)
+        attendance_reports=false
+        attendance_reports_from="given"
+        shift
         ;;
       --private-networking)
         private_networking=true
@@ -385,12 +406,12 @@ load_previous_choices() {
   fi
   previous_deployment=true
   answer="$(az deployment group show --resource-group "$resource_group" --name "$(deployment_name)" \
-    --query "properties.parameters.[to_string(alertEmail.value), to_string(calendarEvents.value), to_string(calendarAccess.value), to_string(privateNetworking.value), to_string(deployerPrincipalId.value), to_string(deployerPrincipalType.value)]" \
+    --query "properties.parameters.[to_string(alertEmail.value), to_string(calendarEvents.value), to_string(calendarAccess.value), to_string(privateNetworking.value), to_string(deployerPrincipalId.value), to_string(deployerPrincipalType.value), to_string(attendanceReports.value)]" \
     --output tsv)"
   while IFS= read -r line; do
     values+=("$line")
   done <<<"$answer"
-  ((${#values[@]} == 6)) ||
+  ((${#values[@]} == 7)) ||
     die "could not read the choices of the last deployment $(deployment_name): pass them on the command line"
   # Each value is checked before it is used: a parameter a deployment predates reads "null".
   if [[ -z "$alert_email_from" && "${values[0]}" != null ]]; then
@@ -411,6 +432,12 @@ load_previous_choices() {
       die "the last deployment's calendarAccess is not entra or exchange: pass --calendar-access"
     calendar_access="${values[2]}"
     calendar_access_from="kept"
+  fi
+  if [[ -z "$attendance_reports_from" && "${values[6]}" != null ]]; then
+    [[ "${values[6]}" == true || "${values[6]}" == false ]] ||
+      die "the last deployment's attendanceReports is not true or false: pass --attendance-reports or --no-attendance-reports"
+    attendance_reports="${values[6]}"
+    attendance_reports_from="kept"
   fi
   if [[ -z "$private_networking_from" && "${values[3]}" != null ]]; then
     [[ "${values[3]}" == true || "${values[3]}" == false ]] ||
@@ -494,6 +521,8 @@ settle_choices() {
   fi
   [[ -n "$calendar_access" ]] || calendar_access=entra
   [[ -n "$calendar_access_from" ]] || calendar_access_from="default"
+  [[ -n "$attendance_reports" ]] || attendance_reports=false
+  [[ -n "$attendance_reports_from" ]] || attendance_reports_from="default"
   [[ -n "$private_networking" ]] || private_networking=false
   [[ -n "$private_networking_from" ]] || private_networking_from="default"
   [[ -n "$alert_email_from" ]] || alert_email_from="default"
@@ -518,6 +547,11 @@ settle_choices() {
     printf '  Calendar mode:       on, %s from %s (%s)\n' "$CALENDARS_ROLE" "$calendar_access" "$calendar_events_from, $calendar_access_from"
   else
     printf '  Calendar mode:       off (%s)\n' "$calendar_events_from"
+  fi
+  if [[ "$attendance_reports" == true ]]; then
+    printf '  Attendance reports:  on, %s (%s)\n' "$ARTIFACTS_ROLE" "$attendance_reports_from"
+  else
+    printf '  Attendance reports:  off (%s)\n' "$attendance_reports_from"
   fi
   if [[ "$private_networking" == true ]]; then
     printf '  Private networking:  on (%s)\n' "$private_networking_from"
@@ -577,6 +611,7 @@ export_parameters() {
   export BOOKING_BRIDGE_ALERT_EMAIL="$alert_email"
   export BOOKING_BRIDGE_CALENDAR_EVENTS="$calendar_events"
   export BOOKING_BRIDGE_CALENDAR_ACCESS="$calendar_access"
+  export BOOKING_BRIDGE_ATTENDANCE_REPORTS="$attendance_reports"
   export BOOKING_BRIDGE_PRIVATE_NETWORKING="$private_networking"
   export BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_ID="$deployer_principal_id"
   export BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_TYPE="$deployer_principal_type"
@@ -771,7 +806,7 @@ list_app_role_assignments() {
 }
 
 # Grants a Microsoft Graph application role (OnlineMeetings.ReadWrite.All; Calendars.ReadWrite in calendar
-# mode with Entra access) to the identity, unless it has it.
+# mode with Entra access; OnlineMeetingArtifact.Read.All with attendance reports) to the identity, unless it has it.
 grant_graph_app_role() {
   local principal_id="$1" role_id="$2" role="$3" graph graph_sp_id role_known body listed=0
   step "Microsoft Graph app role $role"
@@ -812,37 +847,30 @@ grant_graph_app_role() {
     "$graph/servicePrincipals/$graph_sp_id/appRoleAssignedTo" "$body" >&2
 }
 
-# Where Calendars.ReadWrite must not be granted in Entra (calendar mode off, or its access from
-# Exchange, whose scope an Entra grant would widen to every mailbox), a grant left from an earlier
-# run is named with the command that removes it. deploy.sh never deletes a grant itself.
-check_no_tenant_wide_calendars() {
-  local principal_id="$1" graph graph_sp_id id listed=0
-  if [[ "$calendar_events" == true ]]; then
-    step "Microsoft Graph app role $CALENDARS_ROLE (not granted: calendar access comes from Exchange)"
-  else
-    step "Microsoft Graph app role $CALENDARS_ROLE (not needed: calendar mode is off)"
-  fi
+# A Microsoft Graph app role the identity must not hold (its feature off; Calendars.ReadWrite also with its access
+# from Exchange, whose scope an Entra grant would widen to every mailbox): a grant left from an earlier run is named
+# with the command that removes it. deploy.sh never deletes a grant itself. $4 says why the role is not granted,
+# $5 what a grant left standing still allows.
+name_grant_left_behind() {
+  local principal_id="$1" role_id="$2" role="$3" reason="$4" still_allows="$5" graph graph_sp_id id listed=0
+  step "Microsoft Graph app role $role ($reason)"
   graph="$(graph_url)"
   graph_sp_id="$(az ad sp show --id "$MICROSOFT_GRAPH_APP_ID" --query id --output tsv)"
-  list_app_role_assignments "$graph" "$principal_id" "$(assignments_query "$CALENDARS_ROLE_ID" "$graph_sp_id" '[].id')" ||
+  list_app_role_assignments "$graph" "$principal_id" "$(assignments_query "$role_id" "$graph_sp_id" '[].id')" ||
     listed=$?
   if ((listed == 1)); then
     printf 'The identity is not in Microsoft Graph yet, so it holds no grant.\n'
     return
   fi
   if ((listed == 2)); then
-    warn "could not list the identity's Microsoft Graph app roles (the answer is above): check that $CALENDARS_ROLE is not granted to $principal_id in Entra"
+    warn "could not list the identity's Microsoft Graph app roles (the answer is above): check that $role is not granted to $principal_id in Entra"
     return
   fi
   if [[ -z "$graph_answer" ]]; then
     printf 'Not granted in Entra.\n'
     return
   fi
-  if [[ "$calendar_events" == true ]]; then
-    warn "$CALENDARS_ROLE is still granted in Entra, on EVERY mailbox, which the Exchange scope cannot narrow. Remove it:"
-  else
-    warn "$CALENDARS_ROLE is still granted in Entra, on EVERY mailbox, though calendar mode is off. Remove it:"
-  fi
+  warn "$role is still granted in Entra, $still_allows. Remove it:"
   while IFS= read -r id; do
     [[ "$id" =~ ^[A-Za-z0-9_-]+$ ]] || die "Microsoft Graph answered an app role assignment id that is not one"
     printf "  az rest --method delete --url '%s'\n" "$graph/servicePrincipals/$principal_id/appRoleAssignments/$id" >&2
@@ -850,10 +878,9 @@ check_no_tenant_wide_calendars() {
 }
 
 print_graph_grant_skipped() {
-  local principal_id="$1" roles="$ONLINE_MEETINGS_ROLE"
-  if [[ "$calendar_events" == true && "$calendar_access" == entra ]]; then
-    roles+=" and $CALENDARS_ROLE"
-  fi
+  local principal_id="$1" roles="$2" left_behind=()
+  [[ "$calendar_events" == true && "$calendar_access" == entra ]] || left_behind+=("a tenant-wide $CALENDARS_ROLE")
+  [[ "$attendance_reports" == true ]] || left_behind+=("$ARTIFACTS_ROLE")
   step "Microsoft Graph app roles: not checked (--skip-graph-grant)"
   cat <<EOF
 The identity $principal_id needs $roles (Microsoft Graph, application).
@@ -861,13 +888,15 @@ A Privileged Role Administrator grants what is missing by running, from a checko
 
   infra/deploy.sh --resource-group $resource_group --app-name $app_name --skip-code
 EOF
-  if [[ "$calendar_events" == false || "$calendar_access" == exchange ]]; then
-    printf '(which also names a tenant-wide %s left from an earlier run, to remove).\n' "$CALENDARS_ROLE"
+  if ((${#left_behind[@]} == 2)); then
+    printf '(which also names %s or %s left from an earlier run, to remove).\n' "${left_behind[0]}" "${left_behind[1]}"
+  elif ((${#left_behind[@]} == 1)); then
+    printf '(which also names %s left from an earlier run, to remove).\n' "${left_behind[0]}"
   fi
 }
 
 print_teams_policy_step() {
-  local client_id="$1" grant_lines="" organizer
+  local client_id="$1" grant_lines="" allows global_artifacts="" organizer
   if ((${#organizers[@]} > 0)); then
     for organizer in "${organizers[@]}"; do
       grant_lines+="  Grant-CsApplicationAccessPolicy -PolicyName $TEAMS_POLICY_NAME -Identity \"$(shown "$organizer")\""$'\n'
@@ -875,10 +904,21 @@ print_teams_policy_step() {
   else
     grant_lines="  Grant-CsApplicationAccessPolicy -PolicyName $TEAMS_POLICY_NAME -Identity \"<organizer UPN, such as ana@contoso.com>\""$'\n'
   fi
+  allows="Microsoft Graph lets the bridge create meetings only for organizers an application access
+policy allows."
+  # Graph lets an app read a user's meeting artifacts only where an application access policy allows it for that
+  # user (the attendance report pages of Microsoft Graph): the meetings' policy is that policy.
+  if [[ "$attendance_reports" == true ]]; then
+    allows="Microsoft Graph lets the bridge create meetings, and read their attendance reports
+($ARTIFACTS_ROLE: attendance reports are on), only for organizers an application
+access policy allows: the same policy covers both, and no other is needed."
+    global_artifacts="
+With attendance reports on, -Global also lets it read the attendance reports of every user's meetings."
+  fi
   step "Last step, by a Teams administrator (no API for it): the application access policy"
   cat <<EOF
-Microsoft Graph lets the bridge create meetings only for organizers an application access
-policy allows. In PowerShell with the MicrosoftTeams module (Install-Module MicrosoftTeams):
+${allows}
+In PowerShell with the MicrosoftTeams module (Install-Module MicrosoftTeams):
 
   Connect-MicrosoftTeams
   New-CsApplicationAccessPolicy -Identity $TEAMS_POLICY_NAME -AppIds "$client_id" -Description "Booking Bridge creates Teams meetings for booking organizers"
@@ -888,7 +928,7 @@ or, to allow every organizer in the tenant instead:
   Grant-CsApplicationAccessPolicy -PolicyName $TEAMS_POLICY_NAME -Global
 
 WARNING: -Global lets the bridge create meetings for EVERY user of the tenant, not only the
-organizers named above: grant per organizer unless every user may be one.
+organizers named above: grant per organizer unless every user may be one.${global_artifacts}
 
 If the policy already exists (a redeploy with a new identity), add the client id instead:
 
@@ -926,23 +966,43 @@ EOF
 EOF
 }
 
+# The identity's Microsoft Graph app roles: those the choices need granted (here, or by the template), and a
+# grant of one they do not need, left from an earlier run, named.
 grant_graph_roles() {
-  local principal_id="$1" granted_by_template="$2"
+  local principal_id="$1" granted_by_template="$2" role_ids=("$ONLINE_MEETINGS_ROLE_ID") roles=("$ONLINE_MEETINGS_ROLE") index listed
+  if [[ "$calendar_events" == true && "$calendar_access" == entra ]]; then
+    role_ids+=("$CALENDARS_ROLE_ID")
+    roles+=("$CALENDARS_ROLE")
+  fi
+  if [[ "$attendance_reports" == true ]]; then
+    role_ids+=("$ARTIFACTS_ROLE_ID")
+    roles+=("$ARTIFACTS_ROLE")
+  fi
+  printf -v listed '%s, ' "${roles[@]}"
+  listed="${listed%, }"
   if [[ "$skip_graph_grant" == true ]]; then
-    print_graph_grant_skipped "$principal_id"
+    print_graph_grant_skipped "$principal_id" "$listed"
     return
   fi
   if [[ "$granted_by_template" == [Tt]rue ]]; then
-    step "Microsoft Graph app role $ONLINE_MEETINGS_ROLE"
+    step "Microsoft Graph app roles $listed"
     printf 'Granted by the Bicep deployment.\n'
   else
-    grant_graph_app_role "$principal_id" "$ONLINE_MEETINGS_ROLE_ID" "$ONLINE_MEETINGS_ROLE"
-    if [[ "$calendar_events" == true && "$calendar_access" == entra ]]; then
-      grant_graph_app_role "$principal_id" "$CALENDARS_ROLE_ID" "$CALENDARS_ROLE"
-    fi
+    for index in "${!roles[@]}"; do
+      grant_graph_app_role "$principal_id" "${role_ids[index]}" "${roles[index]}"
+    done
   fi
-  if [[ "$calendar_events" == false || "$calendar_access" == exchange ]]; then
-    check_no_tenant_wide_calendars "$principal_id"
+  if [[ "$calendar_events" == false ]]; then
+    name_grant_left_behind "$principal_id" "$CALENDARS_ROLE_ID" "$CALENDARS_ROLE" \
+      "not needed: calendar mode is off" "on EVERY mailbox, though calendar mode is off"
+  elif [[ "$calendar_access" == exchange ]]; then
+    name_grant_left_behind "$principal_id" "$CALENDARS_ROLE_ID" "$CALENDARS_ROLE" \
+      "not granted: calendar access comes from Exchange" "on EVERY mailbox, which the Exchange scope cannot narrow"
+  fi
+  if [[ "$attendance_reports" == false ]]; then
+    name_grant_left_behind "$principal_id" "$ARTIFACTS_ROLE_ID" "$ARTIFACTS_ROLE" \
+      "not needed: attendance reports are off" \
+      "reading who attended the meetings of every organizer the Teams policy allows, though attendance reports are off"
   fi
 }
 

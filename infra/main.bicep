@@ -2,7 +2,7 @@
 // identity, a Flex Consumption function app and its storage, the deployment package's own
 // storage account and identity, the Service Bus namespace with the bookings and results
 // queues, Log Analytics + Application Insights, the role assignments that tie them together,
-// the operators' alerts and, optionally, the Microsoft Graph app role and private networking.
+// the operators' alerts and, optionally, the Microsoft Graph app roles and private networking.
 // Deploy with ./deploy.sh (see docs/infrastructure.md); parameters live in main.bicepparam.
 
 targetScope = 'resourceGroup'
@@ -108,6 +108,9 @@ param calendarEvents bool = false
   'exchange'
 ])
 param calendarAccess string = 'entra'
+
+@description('Attendance reports (ATTENDANCE_REPORTS_ENABLED): a booking with `attendance` gets, after its meeting, who attended. Needs OnlineMeetingArtifact.Read.All (granted with grantGraphAppRole or by deploy.sh), under the same Teams application access policy as the meetings.')
+param attendanceReports bool = false
 
 @description('Private networking: the app joins a virtual network, storage is reached through private endpoints only, and Service Bus too when serviceBusSku is Premium (Standard has no private endpoints). Costs extra: docs/infrastructure.md.')
 param privateNetworking bool = false
@@ -269,6 +272,7 @@ module functionApp 'modules/functionapp.bicep' = {
     graphBaseUrl: graphBaseUrl
     allowedOrganizers: allowedOrganizers
     calendarEventsEnabled: calendarEvents
+    attendanceReportsEnabled: attendanceReports
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     // Built from names rather than read from the conditional module, which has no outputs when off.
     appSubnetId: privateNetworking ? resourceId('Microsoft.Network/virtualNetworks/subnets', virtualNetworkName, appSubnetName) : ''
@@ -300,6 +304,7 @@ module graphAppRole 'modules/graph-app-role.bicep' = if (grantGraphAppRole) {
   params: {
     principalId: identity.outputs.principalId
     calendarsReadWrite: calendarEvents && calendarAccess == 'entra'
+    onlineMeetingArtifactRead: attendanceReports
   }
 }
 
@@ -315,6 +320,7 @@ output resultsQueueName string = serviceBus.outputs.resultsQueueName
 output graphAppRoleGrantedByTemplate bool = grantGraphAppRole
 output calendarEvents bool = calendarEvents
 output calendarAccess string = calendarAccess
+output attendanceReports bool = attendanceReports
 output privateNetworking bool = privateNetworking
 output alertActionGroupName string = alerts.outputs.actionGroupName
 output alertsNotifyAnyone bool = alerts.outputs.notifiesAnyone

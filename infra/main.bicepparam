@@ -33,6 +33,7 @@ param failedInvocationsThreshold = 10
 
 param calendarEvents = bool(readEnvironmentVariable('BOOKING_BRIDGE_CALENDAR_EVENTS', 'false'))
 param calendarAccess = readEnvironmentVariable('BOOKING_BRIDGE_CALENDAR_ACCESS', 'entra')
+param attendanceReports = bool(readEnvironmentVariable('BOOKING_BRIDGE_ATTENDANCE_REPORTS', 'false'))
 param privateNetworking = bool(readEnvironmentVariable('BOOKING_BRIDGE_PRIVATE_NETWORKING', 'false'))
 param virtualNetworkAddressPrefix = '10.80.0.0/16'
 param appSubnetPrefix = '10.80.0.0/24'

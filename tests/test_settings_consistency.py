@@ -6,11 +6,8 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-
 from shared.settings import (
     APP_SETTINGS,
-    ATTENDANCE_REPORTS_ENABLED,
     BOOKINGS_QUEUE,
     DEFAULT_BOOKINGS_QUEUE,
     DEFAULT_GRAPH_BASE_URL,
@@ -27,10 +24,6 @@ OPERATIONS_DOC = (REPO_ROOT / "docs" / "operations.md").read_text(encoding="utf-
 EXAMPLE = json.loads((REPO_ROOT / "local.settings.json.example").read_text(encoding="utf-8"))["Values"]
 # Settings the Functions host or worker reads, not the bridge.
 HOST_SETTINGS = {"FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", "PYTHON_THREADPOOL_THREAD_COUNT"}
-# infra/ does not set ATTENDANCE_REPORTS_ENABLED (nor grant OnlineMeetingArtifact.Read.All) yet; docs/contract.md says
-# what it needs. The strict xfail below fails as soon as infra sets it, so that this exception (here and in
-# tests/infra/test_bicep_settings.py) leaves with it.
-NOT_YET_IN_INFRA = {ATTENDANCE_REPORTS_ENABLED}
 
 
 def documented_settings_table() -> dict[str, str]:
@@ -59,14 +52,9 @@ def test_local_settings_example_lists_every_setting_and_only_known_ones() -> Non
 
 
 def test_infra_sets_every_setting_the_code_reads_except_tuning_and_local_ones() -> None:
-    wired = set(APP_SETTINGS) - set(TUNING_SETTINGS) - set(LOCAL_ONLY_SETTINGS) - NOT_YET_IN_INFRA
+    wired = set(APP_SETTINGS) - set(TUNING_SETTINGS) - set(LOCAL_ONLY_SETTINGS)
     assert wired <= bicep_app_setting_names()
     assert not (set(TUNING_SETTINGS) | set(LOCAL_ONLY_SETTINGS)) & bicep_app_setting_names()
-
-
-@pytest.mark.xfail(strict=True, reason="infra/ does not wire ATTENDANCE_REPORTS_ENABLED yet (docs/contract.md: what it needs)")
-def test_infra_sets_attendance_reports_enabled() -> None:
-    assert ATTENDANCE_REPORTS_ENABLED in bicep_app_setting_names()
 
 
 def test_worker_threads_cover_host_concurrency_everywhere() -> None:

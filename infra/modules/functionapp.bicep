@@ -81,6 +81,9 @@ param allowedOrganizers string
 @description('Calendar mode: bookings with `calendar` become Outlook events (the identity then needs Calendars.ReadWrite).')
 param calendarEventsEnabled bool
 
+@description('Attendance reports: a booking with `attendance` gets who attended after its meeting (the identity then needs OnlineMeetingArtifact.Read.All).')
+param attendanceReportsEnabled bool
+
 @description('Microsoft Graph base URL the bridge calls.')
 param graphBaseUrl string
 
@@ -159,6 +162,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'RECORD_STATE_TABLE', value: recordStateTableName }
         { name: 'ALLOWED_ORGANIZERS', value: allowedOrganizers }
         { name: 'CALENDAR_EVENTS_ENABLED', value: string(calendarEventsEnabled) }
+        { name: 'ATTENDANCE_REPORTS_ENABLED', value: string(attendanceReportsEnabled) }
         { name: 'PYTHON_THREADPOOL_THREAD_COUNT', value: string(workerThreadCount) }
       ]
     }

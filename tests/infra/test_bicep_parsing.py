@@ -65,3 +65,17 @@ def test_every_module_path_exists_and_every_module_param_is_declared() -> None:
 def test_every_parameter_has_a_description(path: Path) -> None:
     undocumented = [name for name, param in parse_bicep(path).get("parameters", {}).items() if not description(param)]
     assert not undocumented, f"{path.name}: parameters without @description: {undocumented}"
+
+
+@pytest.mark.parametrize("path", bicep_files(), ids=lambda path: str(path.relative_to(INFRA)))
+def test_every_name_is_declared_once(path: Path) -> None:
+    """Bicep gives extensions, parameters, variables, resources and modules one namespace: a name declared twice, a
+    parameter and a variable say, is error BCP028 and the file does not build (pycep reads each kind on its own, so
+    it would not notice)."""
+    tree = parse_bicep(path)
+    kinds: dict[str, list[str]] = {}
+    for kind in ("extensions", "parameters", "variables", "resources", "modules"):
+        for name in tree.get(kind) or {}:
+            kinds.setdefault(name, []).append(kind)
+    twice = {name: found for name, found in kinds.items() if len(found) > 1}
+    assert not twice, f"{path.name} declares these names more than once: {twice}"

@@ -38,13 +38,12 @@ from tests.infra.bicep import (
     timespan_seconds,
     unwrap_condition,
 )
-from tests.test_settings_consistency import NOT_YET_IN_INFRA
 
 
 def test_app_setting_names_are_the_codes_plus_the_hosts() -> None:
     names = bicep_app_setting_names()
     # Tuning knobs keep the code's default as their one source; local-only settings never reach Azure.
-    wired = set(APP_SETTINGS) - set(TUNING_SETTINGS) - set(LOCAL_ONLY_SETTINGS) - NOT_YET_IN_INFRA
+    wired = set(APP_SETTINGS) - set(TUNING_SETTINGS) - set(LOCAL_ONLY_SETTINGS)
     assert names == wired | HOST_SETTINGS, (
         f"missing from infra: {sorted(wired | HOST_SETTINGS - names)}; "
         f"unknown to the code or not meant for infra: {sorted(names - wired - HOST_SETTINGS)}"
