@@ -385,7 +385,7 @@ def _from_entity(external_id: str, entity: dict[str, Any], etag: str) -> RecordS
 
 def _compressed(body: bytes) -> bytes:
     """zlib with a 4 KiB window: zlib.compress's default 32 KiB window and hash tables take about 50 µs to
-    set up, eight times what a booking of a few hundred bytes takes to compress (issue 12). Any zlib
+    set up, eight times what a booking of a few hundred bytes takes to compress. Any zlib
     reader inflates it; a booking's repeats (its attendees) lie within a few KiB of each other."""
     compressor = zlib.compressobj(6, zlib.DEFLATED, 12, 4)
     return compressor.compress(body) + compressor.flush()

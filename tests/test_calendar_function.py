@@ -1,4 +1,4 @@
-"""Calendar bookings (issue 15), through create_meeting as the host calls it: the event on the organizer's calendar,
+"""Calendar bookings, through create_meeting as the host calls it: the event on the organizer's calendar,
 its Teams meeting, invitations, updates and cancellations, recovery without the state table, and the mode rules.
 
 Graph is the simulator on loopback (its events side), the state table Azurite, the Service Bus leg intercepted."""

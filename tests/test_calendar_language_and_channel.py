@@ -1,4 +1,4 @@
-"""`language` and `channel` on a calendar booking (issue 15's mode): every Graph request carries the language, so the
+"""`language` and `channel` on a calendar booking: every Graph request carries the language, so the
 result's joinInformation is in it as for a standalone meeting; a channel with `calendar` is rejected, never ignored."""
 
 from __future__ import annotations

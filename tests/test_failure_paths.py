@@ -1,4 +1,4 @@
-"""Every booking ends in one truthful result: the failure paths an attack on the bridge found (issue 10).
+"""Every booking ends in one truthful result: the failure paths an attack on the bridge found.
 
 Each test names the defect it pins. They run through create_meeting as the host calls it, with Graph
 on loopback (the simulator), the state table on Azurite and the Service Bus leg intercepted at the SDK.

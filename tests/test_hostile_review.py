@@ -1,4 +1,4 @@
-"""Regressions from the hostile review of the hardening (issue 10): each test pins one defect it proved.
+"""Regressions of the hardening: each test pins one defect an attack on the bridge proved.
 
 The two lost-lock cases are answered by the record state's leftovers (a meeting an undo could not remove
 is retired by the record's next delivery) and by the cancel's second look at the state before its DELETE."""

@@ -1,6 +1,6 @@
 """Lost session locks: two deliveries of one record overlap, and the newer booking must win in Graph too.
 
-Each test pins a case a hostile review of the repair proved (issue 10).
+Each test pins a case an attack on the repair proved.
 
 Two deliveries of one record overlap (the session lock was lost). The interleavings are forced with the
 simulator's `delay_seconds` (Graph answers late and still applies the request after the delay), the same

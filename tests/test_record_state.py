@@ -275,7 +275,7 @@ def test_a_kept_booking_reads_back_byte_for_byte(store: RecordStateStore, body: 
 
 
 def test_a_booking_kept_by_an_earlier_version_still_reads_back(azurite: str) -> None:
-    """Before issue 12 a kept booking was zlib.compress's default stream: states already stored must stay readable."""
+    """An older kept booking was zlib.compress's default stream: states already stored must stay readable."""
     store = TableRecordStateStore.for_emulator(azurite, table_name())
     client = TableClient.for_emulator(azurite, store._table, **CLIENT_OPTIONS)
     external_id, body = new_record(), b'{"source":"crm","recordId":"r-1","subject":"Weekly review"}' * 20

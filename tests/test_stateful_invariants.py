@@ -9,7 +9,7 @@ whichever call comes next, 403 for one organizer); and run two deliveries of one
 revisions, or one message twice), as when a session lock is lost. After every step:
 
 - at most one live meeting per record, under the organizer the record state names, and none for a
-  cancelled record; its subject is that of the newest applied revision. For the calendar record (issue 15)
+  cancelled record; its subject is that of the newest applied revision. For the calendar record
   the same of its Outlook events: at most one live, under that organizer, with the newest applied revision's
   subject, and none after a cancel. The one allowance: a moved booking's old meeting (or event) that Graph
   refused to delete stays live while the record state lists it as left behind (the result warned; the
