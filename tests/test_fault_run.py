@@ -269,7 +269,9 @@ def assert_one_answer_per_booking(workload: Workload, broker: ServiceBusBroker) 
         assert result is not None, f"{message_id} ({message.answer}) has no result"
         if message.answer == "rejected":
             assert result.status is ResultStatus.REJECTED, message_id
-        elif message.answer == "failed_404":
+        elif message.answer == "failed_404" and result.status is not ResultStatus.SUPERSEDED:
+            # Superseded is as truthful: a copy re-enqueued while the instance waited out a Retry-After can arrive
+            # after its record's newer revision was applied.
             assert result.status is ResultStatus.FAILED and result.error is not None, message_id
             assert result.error.http_status == 404, message_id
         else:
