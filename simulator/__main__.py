@@ -44,12 +44,14 @@ class _OneLineErrors(argparse.ArgumentParser):
         self.exit(USAGE_ERROR, f"{self.prog}: error: {message} (see --help)\n")
 
 
-_PORT = re.compile(r"-?[0-9]+")  # ASCII digits: int() also reads other scripts' digits, spaces, "+" and "_"
+# ASCII only: int() and float() also read other scripts' digits, surrounding spaces, "+" and "_".
+_INTEGER = re.compile(r"-?[0-9]+")
+_NUMBER = re.compile(r"[-+.0-9a-zA-Z]+")  # what float() reads, "nan" and "1e3" included, refused below if not finite
 
 
 def port_number(text: str) -> int:
     """A TCP port, 0-65535 (0 picks a free one), written as any other program takes a port."""
-    if not _PORT.fullmatch(text):
+    if not _INTEGER.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number")
     port = int(text)
     if not 0 <= port <= 65535:
@@ -75,10 +77,9 @@ def non_negative_number(text: str) -> float:
 
 def positive_integer(text: str) -> int:
     """A whole number, 1 or more."""
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not _INTEGER.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    number = int(text)
     if number < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not 1 or more")
     return number
@@ -86,6 +87,8 @@ def positive_integer(text: str) -> int:
 
 def _finite(text: str) -> float:
     try:
+        if not _NUMBER.fullmatch(text):
+            raise ValueError(text)
         number = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None

@@ -89,6 +89,11 @@ def test_given_an_invalid_port_when_started_then_one_line_says_why(port: str, re
         ("--mailbox-concurrency=0", "'0' is not 1 or more"),
         ("--mailbox-concurrency=4.5", "'4.5' is not a whole number"),
         ("--latency-p99-ms=-1", "'-1' is below 0"),
+        ("--rate=\u0664\u0660", "is not a number"),
+        ("--rate=1_000", "'1_000' is not a number"),
+        ("--latency-ms= 100", "' 100' is not a number"),
+        ("--mailbox-concurrency=\uff14", "is not a whole number"),
+        ("--mailbox-concurrency=+4", "'+4' is not a whole number"),
     ],
 )
 def test_given_a_bad_value_when_started_then_one_line_names_the_argument_and_why(argument: str, reason: str) -> None:
