@@ -32,10 +32,11 @@ reports.
 At most one follow-up per revision: the record state remembers the revision whose follow-up was scheduled, written with
 the booking's own state, so a re-send or a redelivery of that revision schedules no second one. The result's message id
 is derived from the record, the revision and the part, and before the first part is published the record state
-remembers the reports the answer carries and a digest of its parts (AttendanceAnswer), so a redelivered follow-up
-publishes the same parts under the same ids, or, reading anything else, none (it fails as on a bad answer); a follow-up
-that gave up (dead-lettered) answers under an id of its own, so a replay that then finds the report still reaches the
-source. Attendees' addresses go to the result only: the log lines here carry ids and counts.
+remembers the reports the answer carries and a digest of its parts, or the code of an answer without reports
+(AttendanceAnswer), so a redelivered follow-up publishes the same under the same ids, or, reading anything else, none
+(it fails as on a bad answer); a follow-up that gave up (dead-lettered) answers under an id of its own, so a replay
+that then finds the report still reaches the source. Attendees' addresses go to the result only: the log lines here
+carry ids and counts.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import AwareDatetime, ConfigDict, ValidationError
 
 from shared.attendance_report import (
+    MAX_ATTENDANCE_BYTES,
+    MAX_RECORDS,
     MAX_REPORTS,
     Attendance,
     AttendanceBudget,
@@ -143,6 +146,27 @@ def attendance_not_enabled() -> ResultError:
         "(ATTENDANCE_REPORTS_ENABLED, with the OnlineMeetingArtifact.Read.All permission); send it without "
         "`attendance`, or ask the operator",
     )
+
+
+def attendance_unavailable() -> ResultError:
+    return ResultError(
+        code=ATTENDANCE_UNAVAILABLE,
+        message=f"Teams made no attendance report of the meeting within {LAST_LOOK.total_seconds() / 3600:.0f} hours of "
+        "its end (nobody joined, or the organizer's policy turns attendance reports off)",
+    )
+
+
+def attendance_too_large() -> ResultError:
+    return ResultError(
+        code=ATTENDANCE_TOO_LARGE,
+        message=f"the meeting's attendance runs over what one follow-up holds ({MAX_REPORTS} reports, {MAX_RECORDS} "
+        f"records, {MAX_ATTENDANCE_BYTES // 2**20} MiB), far beyond any meeting Teams holds, so none of it is reported; "
+        "the organizer can download the attendance report in Teams",
+    )
+
+
+# The answers without a report, by their code: once published, a redelivery publishes the same.
+_ANSWERS_WITHOUT_REPORTS = {ATTENDANCE_UNAVAILABLE: attendance_unavailable, ATTENDANCE_TOO_LARGE: attendance_too_large}
 
 
 def follow_up_id(external_id: str, revision: int) -> str:
@@ -310,45 +334,31 @@ class AttendanceFollowUps:
         if not self.enabled:
             return self._answer(delivery, follow_up, error=attendance_not_enabled())
         published = state.attendance_answer
+        if published is not None and published.digest in _ANSWERS_WITHOUT_REPORTS:
+            return self._answer_without_reports(delivery, follow_up, state, _ANSWERS_WITHOUT_REPORTS[published.digest]())
         try:
             # In a channel, or not known whether (a state written before channels): the channel's filter, the careful side.
             reports, request_id = self._reports(follow_up, in_channel=state.channel_thread_id != "", published=published)
         except AttendanceTooLarge as error:
             if published is not None:
                 raise _changed() from error
-            return self._answer(
-                delivery,
-                follow_up,
-                error=ResultError(
-                    code=ATTENDANCE_TOO_LARGE,
-                    message=f"{error}, more than one follow-up takes (far beyond any meeting Teams holds), so none is "
-                    "reported; the organizer can download the meeting's attendance report in Teams",
-                ),
+            logger.warning(
+                "attendance follow-up holds no more; answered too large externalId=%s revision=%s bound=%s",
+                follow_up.external_id,
+                follow_up.revision,
+                error,
             )
+            return self._answer_without_reports(delivery, follow_up, state, attendance_too_large())
         if reports or published is not None:
             parts = attendance_parts(follow_up.meeting_id, reports)
-            answer = AttendanceAnswer(tuple(map(_digest, (report.id for report in reports))), _digest(*map(_json, parts)))
-            if published is None:
-                self._states.write(replace(state, attendance_answer=answer), state)
-            elif answer != published:
-                raise _changed()
+            self._remember(state, AttendanceAnswer(tuple(_digest(report.id) for report in reports), _digest(*map(_json, parts))))
             for attendance in parts[:-1]:
                 publish(delivery, self._answer(delivery, follow_up, attendance=attendance, graph_request_id=request_id))
             return self._answer(delivery, follow_up, attendance=parts[-1], graph_request_id=request_id)
         now = self._now()
         later = next_look(follow_up.end, now)
         if later is None:
-            return self._answer(
-                delivery,
-                follow_up,
-                attendance=Attendance(meeting_id=follow_up.meeting_id),
-                graph_request_id=request_id,
-                error=ResultError(
-                    code=ATTENDANCE_UNAVAILABLE,
-                    message=f"Teams made no attendance report of the meeting within {LAST_LOOK.total_seconds() / 3600:.0f} "
-                    "hours of its end (nobody joined, or the organizer's policy turns attendance reports off)",
-                ),
-            )
+            return self._answer_without_reports(delivery, follow_up, state, attendance_unavailable(), request_id)
         self._send(follow_up, message.requeue_count + 1, later, now, message.correlation_id)
         return None
 
@@ -363,6 +373,27 @@ class AttendanceFollowUps:
             answer = failure_error(error, deliveries)
         request_id = error.info.request_id if isinstance(error, GraphRefused) else None
         return self._answer(delivery, follow_up, error=answer, graph_request_id=request_id, gave_up=deliveries is not None)
+
+    def _remember(self, state: RecordState, answer: AttendanceAnswer) -> None:
+        """Write what the answer carries before its first part is published; a redelivery must find the same."""
+        if state.attendance_answer is None:
+            self._states.write(replace(state, attendance_answer=answer), state)
+        elif state.attendance_answer != answer:
+            raise _changed()
+
+    def _answer_without_reports(
+        self,
+        delivery: Delivery,
+        follow_up: FollowUp,
+        state: RecordState,
+        error: ResultError,
+        graph_request_id: str | None = None,
+    ) -> ResultMessage:
+        """The revision's final answer that carries no report, remembered first, so a redelivery answers it again
+        whatever Graph holds by then."""
+        self._remember(state, AttendanceAnswer((), error.code))
+        attendance = Attendance(meeting_id=follow_up.meeting_id) if error.code == ATTENDANCE_UNAVAILABLE else None
+        return self._answer(delivery, follow_up, attendance=attendance, error=error, graph_request_id=graph_request_id)
 
     def _reports(
         self, follow_up: FollowUp, *, in_channel: bool, published: AttendanceAnswer | None

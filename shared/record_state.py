@@ -123,8 +123,9 @@ class AttendanceWindow:
 @dataclass(frozen=True)
 class AttendanceAnswer:
     """What the attendance follow-up of the revision in AttendanceScheduled published (shared.attendance), written
-    before its first part: the reports it carries (a digest of each id) and a digest of every part, so that a
-    redelivery republishes the same parts under the same message ids, or none."""
+    before its first part: the reports it carries (a digest of each id) and a digest of every part, or, for an answer
+    without reports, none and its error code; so that a redelivery republishes the same under the same message ids,
+    or nothing."""
 
     reports: tuple[str, ...]
     digest: str

@@ -1,8 +1,9 @@
 """What an attendance follow-up promises at its edges: across redeliveries, against a Graph that answers without end,
 against a copy that comes early, and for a follow-up scheduled by a release that kept no AttendanceWindow.
 
-- The results of one follow-up are the same across its redeliveries: a report Teams makes in between is not in them,
-  and parts already published are never cut again differently under their message ids.
+- The results of one follow-up are the same across its redeliveries: a report Teams makes in between is not in them
+  (nor does it follow an answer that there is none), and parts already published are never cut again differently
+  under their message ids.
 - One follow-up holds a bounded attendance: beyond it the source gets an `attendance` result with
   attendance_too_large, never a result with records silently left out.
 - A copy of a backed follow-up that comes before the follow-up is due is ignored and consumes no message id.
@@ -24,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from shared.attendance import ATTENDANCE_TOO_LARGE, ATTENDANCE_UNAVAILABLE, FollowUp, follow_up_id
+from shared.attendance import ATTENDANCE_TOO_LARGE, ATTENDANCE_UNAVAILABLE, LAST_LOOK, FollowUp, follow_up_id
 from shared.attendance_report import MAX_RECORDS
 from shared.errors import GraphUnavailable
 from shared.external_id import derive_external_id
@@ -113,6 +114,27 @@ def test_a_redelivered_follow_up_publishes_nothing_new_when_teams_made_another_r
         r.email_address for result in parts if result.attendance for p in result.attendance.reports for r in p.attendance_records
     ]
     assert sorted(addresses) == sorted(person["emailAddress"] for person in first)
+
+
+def test_a_redelivered_last_look_answers_unavailable_again_when_teams_made_a_report_meanwhile(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
+    """The last look found no report and answered attendance_unavailable, its settlement was lost, and Teams made a
+    report of several parts before it came back: the source keeps the one answer it has, no part 2 of 1."""
+    host.deliver(attendance_booking(**times(-LAST_LOOK - timedelta(hours=1))))
+    booked = host.last_result().meeting
+    assert booked is not None
+    [follow_up] = scheduled(host.sent)
+    deliver(host, follow_up)
+    published = heard(host)
+    late = [record(f"late-{n:04d}-with-a-rather-long-mailbox-name@lecture-hall.contoso.com", intervals=3) for n in range(1500)]
+    graph.add_attendance_report(ORGANIZER_ID, booked.id, start="2026-12-01T09:00:00Z", end="2026-12-01T09:30:00Z", records=late)
+
+    deliver(host, follow_up, delivery_count=2)
+
+    assert heard(host) == published
+    [answer] = published.values()
+    assert answer.error is not None and answer.error.code == ATTENDANCE_UNAVAILABLE
 
 
 def test_a_redelivery_that_reads_other_records_than_it_published_publishes_none_of_them(
