@@ -217,6 +217,7 @@ def run_simulation(
                 follow_ups,
                 calendar_events=True,
                 attendance_reports=True,
+                now=follow_ups.now,
             )
             # The embedded simulator answers at once; another endpoint may not answer at all.
             graph = None if graph_url is None else f"Graph at {escaped(urlsplit(base_url).netloc, 200)}"

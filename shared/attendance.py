@@ -9,6 +9,8 @@ failure rule (shared.failure_policy) apply to it as to a booking. When it comes 
 - stale: the record state is at another revision, cancelled, or holds another meeting (a reschedule, a cancel, a move
   since) -> nothing is published and Graph is not called; a newer revision that asks for it has its own follow-up;
 - the operator turned attendance reports off since -> one `attendance` result with attendance_not_enabled, no Graph call;
+- more reports or records than one follow-up holds (shared.attendance_report) -> one `attendance` result with
+  attendance_too_large;
 - Graph has reports of the meeting -> one `attendance` result with every report and every record, from every page
   (in parts when too large for one message: shared.attendance_report); for a channel meeting only the reports that
   started around the meeting's own times, since Graph lists every meeting of the channel;
@@ -19,7 +21,9 @@ failure rule (shared.failure_policy) apply to it as to a booking. When it comes 
 A follow-up is trusted only as far as the record state backs it (its message id and properties can be computed by
 any producer): the state must show that its revision asked for attendance and scheduled it (AttendanceScheduled), and
 every fact a look acts on (organizer, onlineMeeting id, channel, the meeting's times, the booking that asked) is the
-state's (AttendanceWindow), never the message body's; a message the state does not back is ignored with a log line.
+state's (AttendanceWindow), never the message body's; a message the state does not back, or that comes before the
+first look the state's end makes due, is ignored with a log line. A state written before AttendanceWindow existed
+gives the times of the booking it keeps, or, keeping none, is answered attendance_unavailable.
 A follow-up reads the meeting its revision applied: a booking moved to another organizer is a newer revision, whose
 follow-up reads the meeting that then took place under the new organizer. A calendar booking's meeting is the event's
 onlineMeeting, found by its join URL when the booking was applied (shared.calendar_lifecycle): both modes read the same
@@ -27,13 +31,17 @@ reports.
 
 At most one follow-up per revision: the record state remembers the revision whose follow-up was scheduled, written with
 the booking's own state, so a re-send or a redelivery of that revision schedules no second one. The result's message id
-is derived from the record, the revision and the part, so a redelivered follow-up publishes nothing new; a follow-up
-that gave up (dead-lettered) answers under an id of its own, so a replay that then finds the report still reaches the
-source. Attendees' addresses go to the result only: the log lines here carry ids and counts.
+is derived from the record, the revision and the part, and before the first part is published the record state
+remembers the reports the answer carries and a digest of its parts, or the code of an answer without reports
+(AttendanceAnswer), so a redelivered follow-up publishes the same under the same ids, or, reading anything else, none
+(it fails as on a bad answer); a follow-up that gave up (dead-lettered) answers under an id of its own, so a replay
+that then finds the report still reaches the source. Attendees' addresses go to the result only: the log lines here
+carry ids and counts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -44,12 +52,18 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import AwareDatetime, ConfigDict, ValidationError
 
 from shared.attendance_report import (
+    MAX_ATTENDANCE_BYTES,
+    MAX_RECORDS,
+    MAX_REPORTS,
     Attendance,
+    AttendanceBudget,
     AttendanceReport,
+    AttendanceTooLarge,
     MalformedAttendance,
     attendance_parts,
     in_meeting_window,
     in_order,
+    listed_reports,
     record_count,
     report_from_graph,
     report_id,
@@ -69,7 +83,8 @@ from shared.graph_client import GraphClient
 from shared.inbound import InboundMessage
 from shared.log_text import escaped
 from shared.meeting import Meeting
-from shared.record_state import UNKNOWN_MEETING, AttendanceWindow, RecordState, RecordStateStore
+from shared.record_lifecycle import kept_booking
+from shared.record_state import UNKNOWN_MEETING, AttendanceAnswer, AttendanceWindow, RecordState, RecordStateStore
 from shared.requeue import Requeue, requeued_copy
 from shared.result import ResultError, ResultMessage, ResultStatus, failure_error, graph_error
 from shared.telemetry import describe_booking
@@ -86,11 +101,14 @@ ATTENDANCE_RESULT_NAMESPACE = uuid.UUID("b7d3c2a9-5e14-4f08-9b6a-8c1e0f4d2a53")
 FIRST_LOOK = timedelta(minutes=10)
 # Long enough for a meeting that ran hours over, short enough that the source hears within a day.
 LAST_LOOK = timedelta(hours=24)
-# Result codes (the result's error.code), defined once.
 # The latest time a look is scheduled for: a day short of datetime's end, room for Service Bus' scheduling margin.
 LATEST_LOOK = datetime(9999, 12, 30, tzinfo=UTC)
+# Result codes (the result's error.code), defined once.
 ATTENDANCE_NOT_ENABLED = "attendance_not_enabled"
 ATTENDANCE_UNAVAILABLE = "attendance_unavailable"
+ATTENDANCE_TOO_LARGE = "attendance_too_large"
+# Service Bus' clock and the function's may differ a little: a copy this little before its first look is the bridge's.
+CLOCK_SKEW = timedelta(minutes=1)
 
 Publish = Callable[["Delivery", ResultMessage], None]
 
@@ -128,6 +146,27 @@ def attendance_not_enabled() -> ResultError:
         "(ATTENDANCE_REPORTS_ENABLED, with the OnlineMeetingArtifact.Read.All permission); send it without "
         "`attendance`, or ask the operator",
     )
+
+
+def attendance_unavailable() -> ResultError:
+    return ResultError(
+        code=ATTENDANCE_UNAVAILABLE,
+        message=f"Teams made no attendance report of the meeting within {LAST_LOOK.total_seconds() / 3600:.0f} hours of "
+        "its end (nobody joined, or the organizer's policy turns attendance reports off)",
+    )
+
+
+def attendance_too_large() -> ResultError:
+    return ResultError(
+        code=ATTENDANCE_TOO_LARGE,
+        message=f"the meeting's attendance runs over what one follow-up holds ({MAX_REPORTS} reports, {MAX_RECORDS} "
+        f"records, {MAX_ATTENDANCE_BYTES // 2**20} MiB), far beyond any meeting Teams holds, so none of it is reported; "
+        "the organizer can download the attendance report in Teams",
+    )
+
+
+# The answers without a report, by their code: once published, a redelivery publishes the same.
+_ANSWERS_WITHOUT_REPORTS = {ATTENDANCE_UNAVAILABLE: attendance_unavailable, ATTENDANCE_TOO_LARGE: attendance_too_large}
 
 
 def follow_up_id(external_id: str, revision: int) -> str:
@@ -229,7 +268,7 @@ class AttendanceFollowUps:
         now = self._now()
         self._send(follow_up, 1, max(now, first_look(follow_up.end)), now, message.correlation_id or message.original_id)
         window = AttendanceWindow(booking.start, booking.end, message.original_id)
-        return replace(stored, attendance_scheduled=booking.revision, attendance_window=window)
+        return replace(stored, attendance_scheduled=booking.revision, attendance_window=window, attendance_answer=None)
 
     def run(self, follow_up: FollowUp, delivery: Delivery, publish: Publish) -> ResultMessage | None:
         """One look: the result to publish (its earlier parts already published), or None when stale or looking later."""
@@ -250,7 +289,25 @@ class AttendanceFollowUps:
                 message.requeue_count,
             )
             return None
-        backed = _backed(state, follow_up)
+        window = state.attendance_window or _window_kept_before(state, follow_up)
+        backed = _backed(state, follow_up, window)
+        if backed is None and _scheduled_before_windows(state, follow_up):
+            # Scheduled by a release that kept no AttendanceWindow, and the booking is no longer kept to read it from.
+            logger.warning(
+                "attendance follow-up of a record state that keeps no meeting times; answered unavailable externalId=%s "
+                "revision=%s",
+                follow_up.external_id,
+                follow_up.revision,
+            )
+            return self._answer(
+                delivery,
+                follow_up.model_copy(update={"organizer_id": state.organizer_id}),
+                error=ResultError(
+                    code=ATTENDANCE_UNAVAILABLE,
+                    message="the record's state was written by an earlier release of the bridge and keeps no meeting "
+                    "times to read the attendance reports with; send the booking again with a newer revision",
+                ),
+            )
         if backed is None:
             logger.warning(
                 "a message with an attendance follow-up's body that the record state does not back is ignored; nothing "
@@ -261,31 +318,47 @@ class AttendanceFollowUps:
                 escaped(message.message_id),
             )
             return None
+        due = first_look(backed.end) - CLOCK_SKEW
+        if self._now() < due:
+            logger.warning(
+                "a message with an attendance follow-up's body that comes before the follow-up is due is ignored; "
+                "nothing reported externalId=%s revision=%s dueAt=%s messageId=%s",
+                follow_up.external_id,
+                follow_up.revision,
+                due.isoformat(),
+                escaped(message.message_id),
+            )
+            return None
         follow_up = delivery.follow_up = backed
         delivery.identity = follow_up.identity
         if not self.enabled:
             return self._answer(delivery, follow_up, error=attendance_not_enabled())
-        # In a channel, or not known whether (a state written before channels): the channel's filter, the careful side.
-        reports, request_id = self._reports(follow_up, in_channel=state.channel_thread_id != "")
-        if reports:
+        published = state.attendance_answer
+        if published is not None and published.digest in _ANSWERS_WITHOUT_REPORTS:
+            return self._answer_without_reports(delivery, follow_up, state, _ANSWERS_WITHOUT_REPORTS[published.digest]())
+        try:
+            # In a channel, or not known whether (a state written before channels): the channel's filter, the careful side.
+            reports, request_id = self._reports(follow_up, in_channel=state.channel_thread_id != "", published=published)
+        except AttendanceTooLarge as error:
+            if published is not None:
+                raise _changed() from error
+            logger.warning(
+                "attendance follow-up holds no more; answered too large externalId=%s revision=%s bound=%s",
+                follow_up.external_id,
+                follow_up.revision,
+                error,
+            )
+            return self._answer_without_reports(delivery, follow_up, state, attendance_too_large())
+        if reports or published is not None:
             parts = attendance_parts(follow_up.meeting_id, reports)
+            self._remember(state, AttendanceAnswer(tuple(_digest(report.id) for report in reports), _digest(*map(_json, parts))))
             for attendance in parts[:-1]:
                 publish(delivery, self._answer(delivery, follow_up, attendance=attendance, graph_request_id=request_id))
             return self._answer(delivery, follow_up, attendance=parts[-1], graph_request_id=request_id)
         now = self._now()
         later = next_look(follow_up.end, now)
         if later is None:
-            return self._answer(
-                delivery,
-                follow_up,
-                attendance=Attendance(meeting_id=follow_up.meeting_id),
-                graph_request_id=request_id,
-                error=ResultError(
-                    code=ATTENDANCE_UNAVAILABLE,
-                    message=f"Teams made no attendance report of the meeting within {LAST_LOOK.total_seconds() / 3600:.0f} "
-                    "hours of its end (nobody joined, or the organizer's policy turns attendance reports off)",
-                ),
-            )
+            return self._answer_without_reports(delivery, follow_up, state, attendance_unavailable(), request_id)
         self._send(follow_up, message.requeue_count + 1, later, now, message.correlation_id)
         return None
 
@@ -301,16 +374,44 @@ class AttendanceFollowUps:
         request_id = error.info.request_id if isinstance(error, GraphRefused) else None
         return self._answer(delivery, follow_up, error=answer, graph_request_id=request_id, gave_up=deliveries is not None)
 
-    def _reports(self, follow_up: FollowUp, *, in_channel: bool) -> tuple[list[AttendanceReport], str | None]:
-        """The meeting's reports with all their records, oldest first (a channel's: only the meeting's own)."""
+    def _remember(self, state: RecordState, answer: AttendanceAnswer) -> None:
+        """Write what the answer carries before its first part is published; a redelivery must find the same."""
+        if state.attendance_answer is None:
+            self._states.write(replace(state, attendance_answer=answer), state)
+        elif state.attendance_answer != answer:
+            raise _changed()
+
+    def _answer_without_reports(
+        self,
+        delivery: Delivery,
+        follow_up: FollowUp,
+        state: RecordState,
+        error: ResultError,
+        graph_request_id: str | None = None,
+    ) -> ResultMessage:
+        """The revision's final answer that carries no report, remembered first, so a redelivery answers it again
+        whatever Graph holds by then."""
+        self._remember(state, AttendanceAnswer((), error.code))
+        attendance = Attendance(meeting_id=follow_up.meeting_id) if error.code == ATTENDANCE_UNAVAILABLE else None
+        return self._answer(delivery, follow_up, attendance=attendance, error=error, graph_request_id=graph_request_id)
+
+    def _reports(
+        self, follow_up: FollowUp, *, in_channel: bool, published: AttendanceAnswer | None
+    ) -> tuple[list[AttendanceReport], str | None]:
+        """The meeting's reports with all their records, oldest first (a channel's: only the meeting's own; once an
+        answer is published, only the reports it carries). AttendanceTooLarge past what one follow-up holds."""
         organizer, meeting = follow_up.organizer_id, follow_up.meeting_id
         deadline = self._graph.deadline()
+        budget = AttendanceBudget()
         try:
-            listed, request_id = self._graph.attendance_reports(organizer, meeting, deadline)
-            if in_channel:
+            listed, request_id = self._graph.attendance_reports(organizer, meeting, MAX_REPORTS, deadline)
+            listed = listed_reports(listed)
+            if published is not None:
+                listed = [report for report in listed if _digest(report_id(report)) in published.reports]
+            elif in_channel:
                 listed = [report for report in listed if in_meeting_window(report, follow_up.start, follow_up.end)]
             reports = [
-                report_from_graph(report, self._graph.attendance_records(organizer, meeting, report_id(report), deadline))
+                report_from_graph(report, self._graph.attendance_records(organizer, meeting, report_id(report), deadline), budget)
                 for report in listed
             ]
         except GraphAccessDenied as error:
@@ -382,11 +483,10 @@ class AttendanceFollowUps:
         )
 
 
-def _backed(state: RecordState, follow_up: FollowUp) -> FollowUp | None:
+def _backed(state: RecordState, follow_up: FollowUp, window: AttendanceWindow | None) -> FollowUp | None:
     """The follow-up as the record state has it, or None when the state does not show that this revision asked for
     attendance and scheduled it: every fact a look acts on (organizer, meeting, channel, times, the booking that asked)
     is the state's, never the message's."""
-    window = state.attendance_window
     if state.attendance_scheduled != follow_up.revision or window is None:
         return None
     if state.organizer_id is None or state.meeting_id is None or state.meeting_id == UNKNOWN_MEETING:
@@ -400,4 +500,39 @@ def _backed(state: RecordState, follow_up: FollowUp) -> FollowUp | None:
             "end": window.end,
             "booking_message_id": window.booking_message_id,
         }
+    )
+
+
+def _scheduled_before_windows(state: RecordState, follow_up: FollowUp) -> bool:
+    """Whether the state shows this revision's follow-up scheduled, by a release that kept no AttendanceWindow."""
+    live = state.organizer_id is not None and state.meeting_id not in (None, UNKNOWN_MEETING)
+    return live and state.attendance_scheduled == follow_up.revision and state.attendance_window is None
+
+
+def _window_kept_before(state: RecordState, follow_up: FollowUp) -> AttendanceWindow | None:
+    """The window of a follow-up scheduled by a release that kept none: the meeting's times from the booking the state
+    keeps, when it is the revision that asked; the booking message the result names is the one the follow-up's copy
+    names, the only fact such a follow-up takes from its body (that release kept it nowhere else)."""
+    if not _scheduled_before_windows(state, follow_up):
+        return None
+    booking = kept_booking(state)
+    if booking is None or booking.revision != follow_up.revision or not asks_for_attendance(booking):
+        return None
+    if booking.start is None or booking.end is None:
+        return None
+    return AttendanceWindow(booking.start, booking.end, follow_up.booking_message_id)
+
+
+def _digest(*texts: str) -> str:
+    return hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()[:32]
+
+
+def _json(attendance: Attendance) -> str:
+    return attendance.model_dump_json(by_alias=True)
+
+
+def _changed() -> GraphUnavailable:
+    """A look after the answer was published reads other reports than it carries: never published under its ids."""
+    return GraphUnavailable(
+        GraphErrorInfo(200, "InvalidResponse", "the attendance reports differ from those the follow-up published"), 1
     )

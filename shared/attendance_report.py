@@ -10,7 +10,9 @@ cut between records, so that every record is in exactly one part; a report whose
 each with its share of them, and its id ties them together. The order of reports and records is fixed (by time, then
 by content), so a redelivered follow-up cuts the same parts and repeats their message ids. A record carries at most
 MAX_INTERVALS_PER_RECORD join/leave intervals (its total seconds stay whole; `moreAttendanceIntervals` counts the
-rest), which bounds a record far below a part.
+rest), which bounds a record far below a part. One follow-up holds at most MAX_REPORTS reports, MAX_RECORDS records
+and MAX_ATTENDANCE_BYTES of their JSON (an AttendanceBudget), far above any meeting Teams holds: beyond them Graph's
+answer is AttendanceTooLarge, which the follow-up answers as such, never a record left out without a word.
 
 The records name people, their e-mail addresses above all: the source's own data, which goes to the result and
 nowhere else (never a log line, a span or a metric).
@@ -18,7 +20,10 @@ nowhere else (never a log line, a span or a metric).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from pydantic import Field
@@ -30,6 +35,11 @@ from shared.wire_format import graph_instant
 # What one result message's `attendance` may take: the rest of a result is a few KiB, Service Bus Standard's limit 256 KiB.
 MAX_PART_BYTES = 192 * 1024
 MAX_INTERVALS_PER_RECORD = 100
+# What one follow-up holds at most. Graph lists at most the 50 most recent reports; Teams meetings take at most
+# 1,000 interactive attendees (view-only ones beyond), each recorded once per report.
+MAX_REPORTS = 100
+MAX_RECORDS = 20_000
+MAX_ATTENDANCE_BYTES = 4 * 1024 * 1024
 # Longer than any real address (RFC 5321 allows 254), display name, role or id.
 MAX_EMAIL_ADDRESS_LENGTH = 320
 MAX_DISPLAY_NAME_LENGTH = 256
@@ -45,6 +55,18 @@ _LAST = datetime.max.replace(tzinfo=UTC)
 
 class MalformedAttendance(ValueError):
     """Graph answered success, but with a report or a record that is not an object (no value is quoted)."""
+
+
+class AttendanceTooLarge(ValueError):
+    """Graph answered with more reports, records or bytes of them than one follow-up holds (the bound is named)."""
+
+
+@dataclass
+class AttendanceBudget:
+    """What one follow-up may still hold, taken as the reports are read: records, and bytes of their JSON."""
+
+    records: int = MAX_RECORDS
+    size: int = MAX_ATTENDANCE_BYTES
 
 
 class AttendanceInterval(ContractModel):
@@ -112,11 +134,33 @@ def report_id(report: Any) -> str:
     return found
 
 
-def report_from_graph(report: Any, records: list[Any]) -> AttendanceReport:
-    """A report and its records (every page) as the result carries them, records in a fixed order."""
+def listed_reports(listed: list[Any]) -> list[Any]:
+    """Graph's list of reports, AttendanceTooLarge when it runs over MAX_REPORTS."""
+    if len(listed) > MAX_REPORTS:
+        raise AttendanceTooLarge(f"Graph lists more than {MAX_REPORTS} attendance reports of the meeting")
+    return listed
+
+
+def report_from_graph(report: Any, records: Iterable[Any], budget: AttendanceBudget | None = None) -> AttendanceReport:
+    """A report and its records (every page, taken one by one) as the result carries them, records in a fixed order;
+    their number and size are taken from `budget`: AttendanceTooLarge, and no record taken further, past it."""
     identifier = report_id(report)
-    mapped = [_record(record) for record in records]
-    mapped.sort(key=lambda record: record.model_dump_json())
+    budget = budget or AttendanceBudget()
+    keyed: list[tuple[str, AttendanceRecord]] = []
+    for item in records:
+        budget.records -= 1
+        if budget.records < 0:
+            raise AttendanceTooLarge(f"the meeting's attendance reports hold more than {MAX_RECORDS} records")
+        record = _record(item)
+        key = record.model_dump_json(by_alias=True)
+        budget.size -= len(key) + 1
+        if budget.size < 0:
+            raise AttendanceTooLarge(
+                f"the meeting's attendance records take more than {MAX_ATTENDANCE_BYTES // 2**20} MiB of JSON"
+            )
+        keyed.append((key, record))
+    keyed.sort(key=itemgetter(0))
+    mapped = [record for _, record in keyed]
     return AttendanceReport(
         id=identifier,
         meeting_start_date_time=graph_instant(report.get("meetingStartDateTime")),

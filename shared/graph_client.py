@@ -8,11 +8,12 @@ Each request is a span of the booking's trace and carries its traceparent (share
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -174,38 +175,47 @@ class GraphClient:
     # Attendance (shared.attendance): Teams' reports of a meeting's sessions, read after the meeting.
 
     def attendance_reports(
-        self, organizer_id: str, meeting_id: str, deadline: float | None = None
+        self, organizer_id: str, meeting_id: str, limit: int, deadline: float | None = None
     ) -> tuple[list[Any], str | None]:
-        """GET /users/{organizerId}/onlineMeetings/{id}/attendanceReports, every page: (the reports, the first request-id).
+        """GET /users/{organizerId}/onlineMeetings/{id}/attendanceReports, every page up to `limit` reports (one more
+        when there are more, so the caller knows): (the reports, the first request-id).
 
         Graph lists at most the 50 most recent; for a channel meeting, those of every meeting in the channel."""
         path = f"{self._meetings_path(organizer_id)}/{quote(meeting_id, safe='')}/attendanceReports"
-        return self._all_pages(ATTENDANCE_REPORTS, path, deadline)
+        reports: list[Any] = []
+        first_request_id: str | None = None
+        for number, (values, request_id) in enumerate(self._pages(ATTENDANCE_REPORTS, path, deadline)):
+            first_request_id = request_id if number == 0 else first_request_id
+            reports.extend(values[: limit + 1 - len(reports)])
+            if len(reports) > limit:
+                break
+        return reports, first_request_id
 
-    def attendance_records(self, organizer_id: str, meeting_id: str, report_id: str, deadline: float | None = None) -> list[Any]:
-        """GET .../attendanceReports/{reportId}/attendanceRecords, every page. (Get meetingAttendanceReport with
-        $expand would save a request, but Graph documents it as not supporting channel meetings.)"""
+    def attendance_records(
+        self, organizer_id: str, meeting_id: str, report_id: str, deadline: float | None = None
+    ) -> Iterator[Any]:
+        """GET .../attendanceReports/{reportId}/attendanceRecords, every page, each read when the records before it
+        are taken (a caller that stops taking reads no further page). (Get meetingAttendanceReport with $expand would
+        save a request, but Graph documents it as not supporting channel meetings.)"""
         path = (
             f"{self._meetings_path(organizer_id)}/{quote(meeting_id, safe='')}/attendanceReports/"
             f"{quote(report_id, safe='')}/attendanceRecords"
         )
-        return self._all_pages(ATTENDANCE_RECORDS, path, deadline)[0]
+        return itertools.chain.from_iterable(values for values, _ in self._pages(ATTENDANCE_RECORDS, path, deadline))
 
-    def _all_pages(self, operation: str, path: str, deadline: float | None) -> tuple[list[Any], str | None]:
-        """A collection's `value`, page after page while Graph sends @odata.nextLink (only ever on Graph's own origin)."""
-        items: list[Any] = []
-        first_request_id: str | None = None
-        for page in range(1, MAX_PAGES + 1):
+    def _pages(self, operation: str, path: str, deadline: float | None) -> Iterator[tuple[list[Any], str | None]]:
+        """A collection's `value` and request-id, page after page while Graph sends @odata.nextLink (only ever on
+        Graph's own origin), each page requested when the one before is taken."""
+        for _ in range(MAX_PAGES):
             response = self._send("GET", operation, path, None, deadline)
-            first_request_id = first_request_id if page > 1 else response.request_id
             payload = response.payload if isinstance(response.payload, dict) else {}
             values = payload.get("value")
             if not isinstance(values, list):
                 raise _invalid(response, "the success response is not a collection (no `value` list)")
-            items.extend(values)
             next_link = payload.get("@odata.nextLink")
+            yield values, response.request_id
             if next_link is None:
-                return items, first_request_id
+                return
             next_path = self._own_path(next_link)
             if next_path is None:
                 # Never followed: the request would carry the bridge's token, and the answer people's addresses.

@@ -85,6 +85,7 @@ def applied_state(
         channel_thread_id=None if cancelled else _channel(booking, previous),
         attendance_scheduled=previous.attendance_scheduled if previous is not None else None,
         attendance_window=previous.attendance_window if previous is not None else None,
+        attendance_answer=previous.attendance_answer if previous is not None else None,
     )
 
 

@@ -55,7 +55,15 @@ MAX_KEPT_BOOKING_BYTES = 48 * 1024
 _FORBIDDEN_KEY_CHARACTERS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 
 
-__all__ = ["AppliedOutcome", "AttendanceWindow", "RecordState", "RecordStateStore", "StateConflict", "StateStoreError"]
+__all__ = [
+    "AppliedOutcome",
+    "AttendanceAnswer",
+    "AttendanceWindow",
+    "RecordState",
+    "RecordStateStore",
+    "StateConflict",
+    "StateStoreError",
+]
 
 
 # Each write's own random id, stored with the state: a write sent again after its answer was lost recognises its
@@ -113,6 +121,28 @@ class AttendanceWindow:
 
 
 @dataclass(frozen=True)
+class AttendanceAnswer:
+    """What the attendance follow-up of the revision in AttendanceScheduled published (shared.attendance), written
+    before its first part: the reports it carries (a digest of each id) and a digest of every part, or, for an answer
+    without reports, none and its error code; so that a redelivery republishes the same under the same message ids,
+    or nothing."""
+
+    reports: tuple[str, ...]
+    digest: str
+
+    def to_json(self) -> str:
+        return json.dumps([list(self.reports), self.digest])
+
+    @classmethod
+    def from_json(cls, text: object) -> AttendanceAnswer | None:
+        try:
+            reports, digest = json.loads(str(text))
+            return cls(tuple(map(str, reports)), str(digest))
+        except (TypeError, ValueError, RecursionError):
+            return None
+
+
+@dataclass(frozen=True)
 class RecordState:
     """What the bridge last applied for one record."""
 
@@ -148,6 +178,8 @@ class RecordState:
     attendance_scheduled: int | None = None
     # Its meeting's times and the booking that asked: a follow-up acts on these, never on its own body's.
     attendance_window: AttendanceWindow | None = None
+    # What that follow-up published, once it found reports: a redelivery publishes the same or nothing.
+    attendance_answer: AttendanceAnswer | None = None
     # Exchange invited attendees to the record's live event (sendInvitations, with attendees): they would be mailed a
     # cancellation if invitations were turned off, so a later revision may not do that.
     invitations: bool = False
@@ -347,6 +379,8 @@ def _to_entity(state: RecordState) -> dict[str, Any]:
         entity["AttendanceScheduled@odata.type"] = "Edm.Int64"
     if state.attendance_window is not None:
         entity["AttendanceWindow"] = state.attendance_window.to_json()
+    if state.attendance_answer is not None:
+        entity["AttendanceAnswer"] = state.attendance_answer.to_json()
     if state.invitations:
         entity["Invitations"] = True
     return entity
@@ -379,6 +413,7 @@ def _from_entity(external_id: str, entity: dict[str, Any], etag: str) -> RecordS
         incarnation=_count(entity.get("Incarnation")),
         attendance_scheduled=_revision_or_none(entity.get("AttendanceScheduled")),
         attendance_window=AttendanceWindow.from_json(entity["AttendanceWindow"]) if entity.get("AttendanceWindow") else None,
+        attendance_answer=AttendanceAnswer.from_json(entity["AttendanceAnswer"]) if entity.get("AttendanceAnswer") else None,
         invitations=entity.get("Invitations") is True,
     )
 

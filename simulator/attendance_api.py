@@ -107,6 +107,12 @@ class AttendanceApi:
             self._reports.append(_Report(meeting_id, thread_id, next(self._sequence), document, tuple(records)))
         return report_id
 
+    def remove_report(self, organizer_id: str, meeting_id: str, report_id: str) -> None:
+        """The report is no longer listed (Graph lists only the 50 most recent of a meeting)."""
+        self._meeting(organizer_id, meeting_id)
+        with self._lock:
+            self._reports = [report for report in self._reports if report.document["id"] != report_id]
+
     def hold_meeting(self, organizer_id: str, meeting_id: str) -> str:
         """The meeting takes place as booked: the organizer and every attendee join at its start and leave at its end."""
         meeting = self._meeting(organizer_id, meeting_id)

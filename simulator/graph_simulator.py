@@ -209,6 +209,10 @@ class GraphSimulator:
             organizer_id, meeting_id, start=start, end=end, records=records, participant_count=participant_count
         )
 
+    def remove_attendance_report(self, organizer_id: str, meeting_id: str, report_id: str) -> None:
+        """The report is no longer listed (Graph lists only the 50 most recent of a meeting)."""
+        self._attendance.remove_report(organizer_id, meeting_id, report_id)
+
     def hold_meeting(self, organizer_id: str, meeting_id: str) -> str:
         """The meeting takes place as booked (everyone invited joins at its start, leaves at its end): its report's id."""
         return self._attendance.hold_meeting(organizer_id, meeting_id)

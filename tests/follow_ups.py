@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from azure.servicebus import ServiceBusMessage
 
 from shared.attendance import FollowUp
+from shared.pipeline import BookingPipeline
 from tests.bookings import booking
 from tests.conftest import HostInvoker, SentResults
 
 ASKS = {"report": True}
 # The meeting tests.bookings.booking() books, in UTC.
 _MEETING_START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+class BridgeClock:
+    """The bridge's clock: the real one, or the time the follow-up being delivered was scheduled for when that is
+    later (Service Bus hands it to the function only then)."""
+
+    def __init__(self) -> None:
+        self.at: datetime | None = None
+
+    def __call__(self) -> datetime:
+        now = datetime.now(UTC)
+        return self.at if self.at is not None and self.at > now else now
+
+
+CLOCK = BridgeClock()
+
+
+def on_the_bridge_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host's pipeline reads CLOCK, which deliver() moves to each follow-up's scheduled time."""
+    monkeypatch.setattr("shared.runtime.BookingPipeline", functools.partial(BookingPipeline, now=CLOCK))
 
 
 def attendance_booking(**overrides: Any) -> dict[str, Any]:
@@ -41,15 +64,19 @@ def follow_up_of(message: ServiceBusMessage) -> FollowUp:
 
 
 def deliver(host: HostInvoker, message: ServiceBusMessage, delivery_count: int = 1) -> None:
-    """The follow-up as Service Bus hands it to the function once its scheduled time came."""
-    host.deliver(
-        body(message),
-        message_id=str(message.message_id),
-        delivery_count=delivery_count,
-        correlation_id=message.correlation_id,
-        session_id=message.session_id,
-        application_properties={str(name): value for name, value in (message.application_properties or {}).items()},
-    )
+    """The follow-up as Service Bus hands it to the function once its scheduled time came (on CLOCK)."""
+    CLOCK.at = message.scheduled_enqueue_time_utc
+    try:
+        host.deliver(
+            body(message),
+            message_id=str(message.message_id),
+            delivery_count=delivery_count,
+            correlation_id=message.correlation_id,
+            session_id=message.session_id,
+            application_properties={str(name): value for name, value in (message.application_properties or {}).items()},
+        )
+    finally:
+        CLOCK.at = None
 
 
 def record(address: str, seconds: int = 1500, *, role: str = "Attendee", intervals: int = 1) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from shared.settings import ATTENDANCE_REPORTS_ENABLED, CALENDAR_EVENTS_ENABLED,
 from simulator import GraphSimulator
 from tests.bookings import ORGANIZER_ID
 from tests.conftest import HostInvoker
-from tests.follow_ups import attendance_booking, deliver, follow_up_of, record, scheduled, times
+from tests.follow_ups import attendance_booking, deliver, follow_up_of, on_the_bridge_clock, record, scheduled, times
 
 EXTERNAL_ID = derive_external_id("crm-eu", "BK-10023")
 OTHER_ORGANIZER = "2b9d4c1e-5f3a-4e8b-9c7d-1a2b3c4d5e6f"
@@ -39,6 +39,7 @@ def graph() -> Iterator[GraphSimulator]:
 @pytest.fixture(autouse=True)
 def attendance_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ATTENDANCE_REPORTS_ENABLED, "true")
+    on_the_bridge_clock(monkeypatch)
 
 
 def attendance_results(host: HostInvoker) -> list[tuple[str, object]]:

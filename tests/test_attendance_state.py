@@ -1,4 +1,5 @@
-"""What the record state keeps for the attendance follow-up: the revision whose follow-up is scheduled."""
+"""What the record state keeps for the attendance follow-up: the revision whose follow-up is scheduled, and what its
+answer published."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from shared.ordering import applied_state
 from shared.record_state import (
     STATE_ROW_KEY,
     AppliedOutcome,
+    AttendanceAnswer,
     MemoryRecordStateStore,
     RecordState,
     RecordStateStore,
@@ -46,6 +48,13 @@ def test_the_scheduled_revision_reads_back(store: RecordStateStore) -> None:
     assert store.read(written.external_id) == written
 
 
+def test_the_published_answer_reads_back(store: RecordStateStore) -> None:
+    answer = AttendanceAnswer(("a" * 32, "b" * 32), "c" * 32)
+    written = store.write(state(attendance_scheduled=3, attendance_answer=answer), expected=None)
+
+    assert store.read(written.external_id) == written
+
+
 @pytest.mark.parametrize("stored", ["", "-1", "3.0", "9223372036854775808", "1" * 5000, "٣"])
 def test_an_unreadable_scheduled_revision_reads_as_none_scheduled(azurite: str, stored: str) -> None:
     store = TableRecordStateStore.for_emulator(azurite, f"state{uuid.uuid4().hex}")
@@ -62,9 +71,9 @@ def test_an_unreadable_scheduled_revision_reads_as_none_scheduled(azurite: str, 
 
 
 @pytest.mark.parametrize("action", ["upsert", "cancel"])
-def test_every_later_write_keeps_the_scheduled_revision(action: str) -> None:
+def test_every_later_write_keeps_the_scheduled_revision_and_its_published_answer(action: str) -> None:
     """A redelivery of the revision then finds it (and schedules no second follow-up); a newer revision does not."""
-    previous = state(attendance_scheduled=3)
+    previous = state(attendance_scheduled=3, attendance_answer=AttendanceAnswer(("a" * 32,), "c" * 32))
     booking = parse_booking(json.dumps(attendance_booking(revision=4, action=action)).encode())
 
     stored = applied_state(
@@ -77,3 +86,4 @@ def test_every_later_write_keeps_the_scheduled_revision(action: str) -> None:
     )
 
     assert stored.attendance_scheduled == 3
+    assert stored.attendance_answer == previous.attendance_answer

@@ -38,7 +38,7 @@ from shared.settings import (
 from simulator import Fault, GraphSimulator
 from tests.bookings import ORGANIZER_ID, booking
 from tests.conftest import HostInvoker
-from tests.follow_ups import attendance_booking, deliver, record, scheduled, times
+from tests.follow_ups import attendance_booking, deliver, on_the_bridge_clock, record, scheduled, times
 
 EXTERNAL_ID = derive_external_id("crm-eu", "BK-10023")
 CHANNEL = "19:7ebda77322dd4505ac4dedb5b67df076@thread.tacv2"
@@ -53,6 +53,7 @@ def graph() -> Iterator[GraphSimulator]:
 @pytest.fixture(autouse=True)
 def attendance_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ATTENDANCE_REPORTS_ENABLED, "true")
+    on_the_bridge_clock(monkeypatch)
 
 
 def attendance_results(host: HostInvoker) -> list[tuple[str, ResultMessage]]:

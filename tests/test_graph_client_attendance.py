@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -9,6 +10,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from shared.attendance_report import MAX_REPORTS
 from shared.errors import GraphRefused, GraphUnavailable
 from shared.graph_client import GraphClient
 from shared.retry_policy import RetryPolicy
@@ -72,12 +74,35 @@ def test_every_page_of_reports_and_records_is_read(client: GraphClient, graph: G
         graph.add_attendance_report(ORGANIZER_ID, meeting_id, start=start, end=start, records=[])
     graph.page_attendance(2)
 
-    reports, request_id = client.attendance_reports(ORGANIZER_ID, meeting_id)
-    records = client.attendance_records(ORGANIZER_ID, meeting_id, report_id)
+    reports, request_id = client.attendance_reports(ORGANIZER_ID, meeting_id, MAX_REPORTS)
+    records = list(client.attendance_records(ORGANIZER_ID, meeting_id, report_id))
 
     assert len(reports) == 5 and request_id
     assert sorted(r["emailAddress"] for r in records) == sorted(f"person-{n}@contoso.com" for n in range(11))
     assert len(graph.graph_requests()) == 1 + 3 + 6
+
+
+def test_a_caller_that_stops_taking_reads_no_further_page(client: GraphClient, graph: GraphSimulator, meeting_id: str) -> None:
+    """What bounds a follow-up's memory: records are read a page at a time as they are taken, reports up to one past
+    the caller's limit."""
+    report_id = graph.add_attendance_report(
+        ORGANIZER_ID,
+        meeting_id,
+        start="2026-12-01T09:00:00Z",
+        end="2026-12-01T09:30:00Z",
+        records=[record(f"person-{n}@contoso.com") for n in range(11)],
+    )
+    for hour in range(10, 14):
+        start = f"2026-12-01T{hour}:00:00Z"
+        graph.add_attendance_report(ORGANIZER_ID, meeting_id, start=start, end=start, records=[])
+    graph.page_attendance(2)
+
+    taken = list(itertools.islice(client.attendance_records(ORGANIZER_ID, meeting_id, report_id), 3))
+    reports, _ = client.attendance_reports(ORGANIZER_ID, meeting_id, 2)
+
+    assert len(taken) == 3
+    assert len(reports) == 3
+    assert len(graph.graph_requests()) == 1 + 2 + 2
 
 
 @pytest.mark.parametrize(
@@ -119,7 +144,7 @@ def test_a_next_link_that_leaves_graphs_origin_or_version_is_never_followed(
     )
 
     with pytest.raises(GraphUnavailable) as raised:
-        client.attendance_reports(ORGANIZER_ID, meeting_id)
+        client.attendance_reports(ORGANIZER_ID, meeting_id, MAX_REPORTS)
 
     assert raised.value.info.code == "InvalidResponse"
     assert "nextLink" in raised.value.info.message
@@ -129,5 +154,5 @@ def test_a_next_link_that_leaves_graphs_origin_or_version_is_never_followed(
 
 def test_a_meeting_graph_does_not_know_is_refused_with_404(client: GraphClient) -> None:
     with pytest.raises(GraphRefused) as refused:
-        client.attendance_reports(ORGANIZER_ID, "MSpub3QtYS1tZWV0aW5n")
+        client.attendance_reports(ORGANIZER_ID, "MSpub3QtYS1tZWV0aW5n", MAX_REPORTS)
     assert refused.value.info.http_status == 404
