@@ -81,7 +81,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--round-trip-ms", type=float, default=10.0, help="one Service Bus operation (default 10)")
     parser.add_argument("--messages", type=int, help="bookings in the CPU guard (default 2000)")
     parser.add_argument("--cold-runs", type=int, help="cold starts per side; the median is reported (default 15)")
-    parser.add_argument("--burst-only", action="store_true", help="the bursts alone, without the guards")
+    alone = parser.add_mutually_exclusive_group()
+    alone.add_argument("--burst-only", action="store_true", help="the bursts alone, without the guards")
+    alone.add_argument("--cpu-only", action="store_true", help="the CPU per booking guard alone: no burst, no cold start")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every measurement, figures meaningless")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON report (default bench/out/latest.json)")
     args = parser.parse_args(argv)
@@ -133,14 +135,16 @@ def bursts(args: argparse.Namespace, model: burst.Model) -> list[dict[str, Any]]
 
 
 def guards(args: argparse.Namespace) -> dict[str, Any]:
-    """Cold start, then CPU per booking, against a simulator with no added latency."""
+    """Cold start (not with --cpu-only), then CPU per booking, against a simulator with no added latency."""
     with SimulatorProcess() as simulator:
         environment = simulator.function_environment()
-        _progress(f"first result after start: {args.cold_runs} runs per side")
-        started = cold_start(environment, simulator.graph_base_url, args.cold_runs)
+        measured: dict[str, Any] = {}
+        if not args.cpu_only:
+            _progress(f"first result after start: {args.cold_runs} runs per side")
+            measured["cold_start"] = cold_start(environment, simulator.graph_base_url, args.cold_runs)
         _progress(f"CPU per booking: {args.messages} bookings, interleaved with the design floor")
-        per_message = _measure(environment, messages=args.messages, warmup=min(50, args.messages), block=100)
-    return {"cold_start": started, "per_message": per_message}
+        measured["per_message"] = _measure(environment, messages=args.messages, warmup=min(50, args.messages), block=100)
+    return measured
 
 
 def _measure(environment: dict[str, str], **params: Any) -> dict[str, Any]:
@@ -174,12 +178,14 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("the host model runs one call per session: host.json's maxConcurrentCallsPerSession must be 1")
     model = burst.Model(host, round_trip_ms=args.round_trip_ms)
 
-    runs = bursts(args, model)
+    runs = [] if args.cpu_only else bursts(args, model)
     sections: dict[str, Any] = {"bursts": runs}
     checks = [check for run in runs for check in report.burst_checks(run)]
     if not args.burst_only:
         sections |= guards(args)
-        checks += report.cpu_checks(sections["per_message"]) + report.cold_start_checks(sections["cold_start"])
+        checks += report.cpu_checks(sections["per_message"])
+        if "cold_start" in sections:
+            checks += report.cold_start_checks(sections["cold_start"])
     table = report.render_table(checks)
     document = {
         "meta": {

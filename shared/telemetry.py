@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, MutableMapping, Set
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -94,11 +94,10 @@ def booking_span(trace_parent: str | None, trace_state: str | None) -> Iterator[
     if trace_parent:
         carrier = {TRACEPARENT: trace_parent, **({TRACESTATE: trace_state} if trace_state else {})}
         parent = _propagator.extract(carrier)
-    with _tracer.start_as_current_span(
-        BOOKING_SPAN, context=parent, kind=SpanKind.INTERNAL, record_exception=False, set_status_on_exception=False
-    ) as span:
-        # INTERNAL, not CONSUMER: the host's invocation span is the message's request already; Azure
-        # Monitor would count a CONSUMER span as a second one.
+    # INTERNAL, not CONSUMER: the host's invocation span is the message's request already; Azure
+    # Monitor would count a CONSUMER span as a second one.
+    span = _tracer.start_span(BOOKING_SPAN, context=parent, kind=SpanKind.INTERNAL)
+    with _current(span):
         try:
             yield span
         except BaseException as error:
@@ -108,12 +107,14 @@ def booking_span(trace_parent: str | None, trace_state: str | None) -> Iterator[
 
 def describe_booking(*, external_id: str, source: str, revision: int | None, message_id: str) -> None:
     """Name the booking on its span once it is known (these are not personal data; the logs carry them too)."""
-    span = trace.get_current_span()
-    span.set_attribute("bridge.external_id", external_id)
-    span.set_attribute("bridge.source", source)
-    span.set_attribute("messaging.message.id", message_id)
+    attributes: dict[str, str | int] = {
+        "bridge.external_id": external_id,
+        "bridge.source": source,
+        "messaging.message.id": message_id,
+    }
     if revision is not None:
-        span.set_attribute("bridge.revision", revision)
+        attributes["bridge.revision"] = revision
+    trace.get_current_span().set_attributes(attributes)
 
 
 def record_result(status: str, source: str | None, error_code: str | None, named_sources: Set[str]) -> None:
@@ -200,11 +201,9 @@ def record_retry_after_wait(operation: str, seconds: float) -> None:
     _retry_after_waited.record(seconds, {"operation": operation})
 
 
-@contextmanager
-def table_request(method: str, operation: str, server_address: str | None, attempt: int) -> Iterator[HttpCall]:
+def table_request(method: str, operation: str, server_address: str | None, attempt: int) -> AbstractContextManager[HttpCall]:
     """One request to the state table: a dependency span."""
-    with _client_span(f"table {method} {operation}", method, server_address, attempt, "az.service_request_id") as call:
-        yield call
+    return _client_span(f"table {method} {operation}", method, server_address, attempt, "az.service_request_id")
 
 
 @contextmanager
@@ -216,14 +215,20 @@ def _client_span(
         attributes["server.address"] = server_address
     if attempt > 1:
         attributes["http.request.resend_count"] = attempt - 1
-    with _tracer.start_as_current_span(
-        name, kind=SpanKind.CLIENT, attributes=attributes, record_exception=False, set_status_on_exception=False
-    ) as span:
+    span = _tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+    with _current(span):
         try:
             yield HttpCall(span, request_id_attribute)
         except BaseException as error:
             _failed(span, type(error).__name__)
             raise
+
+
+def _current(span: Span) -> AbstractContextManager[Span]:
+    """`span` as the current span until the block ends, then ended: what start_as_current_span does after start_span,
+    without the generator layers it adds (its own, and the API's proxy tracer's). The caller records a failure on the
+    span, by its code, never its message."""
+    return trace.use_span(span, end_on_exit=True, record_exception=False, set_status_on_exception=False)
 
 
 def _failed(span: Span, kind: str) -> None:
