@@ -40,10 +40,9 @@ from shared.graph_client import GraphClient, GraphResponse
 from shared.meeting import MAX_GRAPH_TEXT_LENGTH, Meeting, meeting_from_graph
 from shared.meeting_changes import MeetingUpdate, meeting_update, undoing
 from shared.meeting_lifecycle import MeetingLifecycle
-from shared.record_lifecycle import Found, GraphProgress, Held, Outcome, RecordLifecycle, log_refusal
+from shared.record_lifecycle import Found, GraphProgress, Held, Outcome, RecordLifecycle, live_under, log_refusal, patched_found
 from shared.record_state import UNKNOWN_MEETING, RecordState
 from shared.result import ResultStatus, ResultWarning
-from shared.wire_format import encoded
 
 # Rejection codes (the result's error.code) and a warning code, defined once.
 CALENDAR_NOT_ENABLED = "calendar_not_enabled"
@@ -96,7 +95,8 @@ def with_mode(stored: RecordState, booking: Booking, previous: RecordState | Non
     Exchange invited the event's attendees is kept, for changes_mode."""
     calendar = uses_calendar(booking, previous)
     held = progress.held.item_id if progress.held is not None and progress.held.calendar and progress.held.known else None
-    event_id = None if stored.cancelled or not calendar else held or _known_event(previous, booking.organizer_id)
+    live = live_under(previous, booking.organizer_id)
+    event_id = None if stored.cancelled or not calendar else held or (live.event_id if live is not None else None)
     # A failed cancel leaves the event as it was, invitations and all.
     invitations = invites(booking) if booking.action == "upsert" else previous is not None and previous.invitations
     return replace(
@@ -167,13 +167,9 @@ class CalendarLifecycle(RecordLifecycle):
             update = event_update(booking, event)
             if update:
                 progress.patching = update.changed_fields
-                try:
-                    patched = self._graph.update_event(organizer, event["id"], encoded(update.body), deadline, language=language)
-                except GraphRefused as error:
-                    if error.info.http_status == 404:
-                        # Deleted between our two calls: the next delivery creates a new one.
-                        raise GraphUnavailable(error.info, 1) from error
-                    raise
+                patched = patched_found(
+                    lambda: self._graph.update_event(organizer, event["id"], update.encoded(), deadline, language=language)
+                )
                 progress.applied()
                 event, request_id, status = _event(patched), patched.request_id, ResultStatus.UPDATED
                 changed = update.changed_fields
@@ -222,15 +218,14 @@ class CalendarLifecycle(RecordLifecycle):
         found = calendar if calendar.meeting_existed or not standalone.meeting_existed else standalone
         return Outcome(ResultStatus.CANCELLED, found.graph_request_id, meeting_existed=existed)
 
-    def retire_unknown(
+    def _retire_unknown(
         self,
         organizer_id: str,
         external_id: str,
         progress: GraphProgress,
         deadline: float,
-        *,
-        language: str | None = None,
-        keep: str | None = None,
+        language: str | None,
+        keep: str | None,
     ) -> bool:
         """Retire the record's events under an organizer, found by the externalId property, but `keep`: two deliveries
         at once may each have made one."""
@@ -344,12 +339,6 @@ class CalendarLifecycle(RecordLifecycle):
         progress.applied()
         progress.undo.append((organizer_id, online["id"], undoing(options, online)))
         return fields
-
-
-def _known_event(state: RecordState | None, organizer_id: str) -> str | None:
-    if state is None or state.cancelled or state.organizer_id != organizer_id:
-        return None
-    return state.event_id
 
 
 def _live(event: Any) -> bool:

@@ -21,10 +21,9 @@ from dataclasses import replace
 from shared.booking import Booking
 from shared.calendar_lifecycle import CalendarLifecycle
 from shared.errors import GraphAccessDenied, GraphError, GraphRefused, StateConflict
-from shared.log_text import escaped
 from shared.meeting_lifecycle import MeetingLifecycle
 from shared.ordering import superseding_revision
-from shared.record_lifecycle import GraphProgress, RecordLifecycle, kept_booking
+from shared.record_lifecycle import GraphProgress, RecordLifecycle, kept_booking, log_refusal
 from shared.record_state import UNKNOWN_MEETING, RecordState, RecordStateStore
 
 logger = logging.getLogger(__name__)
@@ -90,14 +89,17 @@ class ConcurrentRepair:
         ):
             # A meeting is retired by the lifecycle of its own mode; one whose id is unknown is looked up by externalId.
             mine = self._calendar if held.calendar else self._meetings
+            keep = winner.event_id if same_place else None
             try:
-                if held.known:
-                    mine.retire(booking.organizer_id, held.item_id, progress, deadline, language=booking.language)
-                else:
-                    keep = winner.event_id if same_place else None
-                    mine.retire_unknown(
-                        booking.organizer_id, winner.external_id, progress, deadline, language=booking.language, keep=keep
-                    )
+                mine.retire(
+                    booking.organizer_id,
+                    held.item_id,
+                    winner.external_id,
+                    progress,
+                    deadline,
+                    language=booking.language,
+                    keep=keep,
+                )
             except GraphError as error:
                 logger.warning("could not undo a concurrent delivery's meeting; left for the next error=%s", error.code)
                 if not other_mode:  # a leftover is retired in the record's mode: one in the other mode is logged only
@@ -125,17 +127,15 @@ class ConcurrentRepair:
         if not (progress.created or not held.known) or current.event_id in (None, held.item_id):
             return
         try:
-            if held.known:
-                self._calendar.retire(booking.organizer_id, held.item_id, progress, deadline, language=booking.language)
-            else:
-                self._calendar.retire_unknown(
-                    booking.organizer_id,
-                    current.external_id,
-                    progress,
-                    deadline,
-                    language=booking.language,
-                    keep=current.event_id,
-                )
+            self._calendar.retire(
+                booking.organizer_id,
+                held.item_id,
+                current.external_id,
+                progress,
+                deadline,
+                language=booking.language,
+                keep=current.event_id,
+            )
         except GraphError as error:
             logger.warning("could not retire an event a conflicting delivery made; left for the next error=%s", error.code)
             if held.known:
@@ -155,17 +155,9 @@ class ConcurrentRepair:
         kept = []
         for organizer_id, held in leftovers:
             try:
-                if held == UNKNOWN_MEETING:
-                    lifecycle.retire_unknown(organizer_id, external_id, progress, deadline, language=language)
-                else:
-                    lifecycle.retire(organizer_id, held, progress, deadline, language=language)
+                lifecycle.retire(organizer_id, held, external_id, progress, deadline, language=language)
             except (GraphAccessDenied, GraphRefused) as error:
-                logger.warning(
-                    "could not remove a meeting left behind status=%s code=%s graphRequestId=%s",
-                    error.info.http_status,
-                    escaped(error.info.code),
-                    escaped(error.info.request_id),
-                )
+                log_refusal("could not remove a meeting left behind", error)
                 kept.append((organizer_id, held))
         return tuple(kept)
 

@@ -23,7 +23,7 @@ from shared.join_information import JOIN_INFORMATION_TOO_LARGE, MAX_JOIN_INFORMA
 from shared.meeting import Meeting, meeting_from_graph
 from shared.meeting_changes import meeting_update, undoing
 from shared.meeting_request import build_create_or_get_body
-from shared.record_lifecycle import Found, GraphProgress, Held, Outcome, RecordLifecycle
+from shared.record_lifecycle import Found, GraphProgress, Held, Outcome, RecordLifecycle, patched_found
 from shared.record_state import UNKNOWN_MEETING, RecordState
 from shared.result import ResultStatus, ResultWarning
 from shared.wire_format import lookup_body
@@ -75,13 +75,9 @@ class MeetingLifecycle(RecordLifecycle):
         if not update:
             return Outcome(status, response.request_id, meeting)
         progress.patching = update.changed_fields
-        try:
-            patched = self._graph.update_meeting(organizer, meeting.id, update.encoded(), deadline, language=language)
-        except GraphRefused as error:
-            if error.info.http_status == 404:
-                # Deleted between our two calls: the next delivery's createOrGet makes a new one.
-                raise GraphUnavailable(error.info, 1) from error
-            raise
+        patched = patched_found(
+            lambda: self._graph.update_meeting(organizer, meeting.id, update.encoded(), deadline, language=language)
+        )
         progress.applied()
         progress.undo.append((organizer, meeting.id, undoing(update, response.payload)))
         meeting = progress.meeting = _meeting(patched, progress)

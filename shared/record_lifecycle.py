@@ -26,8 +26,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from shared.booking import Booking, parse_booking
-from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused, InvalidBooking
-from shared.graph_client import GraphClient
+from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused, GraphUnavailable, InvalidBooking
+from shared.graph_client import GraphClient, GraphResponse
 from shared.log_text import escaped
 from shared.meeting import Meeting
 from shared.meeting_changes import meeting_update
@@ -173,15 +173,9 @@ class RecordLifecycle(ABC):
         return outcome.meeting
 
     def retire(
-        self, organizer_id: str, item_id: str, progress: GraphProgress, deadline: float, *, language: str | None = None
-    ) -> bool:
-        """Lock a meeting people may hold the link to, then end it; False if it was already gone."""
-        found = self._find_by_id(organizer_id, item_id, deadline, language)
-        return found is not None and self._retire_found(organizer_id, found, progress, deadline, language)
-
-    def retire_unknown(
         self,
         organizer_id: str,
+        item_id: str,
         external_id: str,
         progress: GraphProgress,
         deadline: float,
@@ -189,23 +183,27 @@ class RecordLifecycle(ABC):
         language: str | None = None,
         keep: str | None = None,
     ) -> bool:
-        """Retire the record's meeting under an organizer whose id the bridge never learned (looked up by externalId),
-        unless it is `keep`, the record's live meeting there."""
-        found = self._find(organizer_id, external_id, None, progress, deadline, language)[0]
-        if found is None or found.id == keep:
-            return False
-        progress.changed |= not found.existed
-        return self._retire_found(organizer_id, found, progress, deadline, language)
+        """Lock a meeting people may hold the link to, then end it; False if it was already gone.
+
+        A meeting whose id the bridge never learned (UNKNOWN_MEETING) is the record's, looked up by externalId, and
+        is left alone if it is `keep`, the record's live meeting there."""
+        if item_id == UNKNOWN_MEETING:
+            return self._retire_unknown(organizer_id, external_id, progress, deadline, language, keep)
+        found = self._find_by_id(organizer_id, item_id, deadline, language)
+        return found is not None and self._retire_found(organizer_id, found, progress, deadline, language)
 
     def undo(self, progress: GraphProgress, deadline: float, *, language: str | None = None) -> None:
         """Put back the options and locks this delivery's PATCHes changed, newest first (a meeting gone meanwhile is
         skipped)."""
-        put_back(
-            progress.undo,
-            lambda organizer_id, meeting_id, body: self._graph.update_meeting(
-                organizer_id, meeting_id, body, deadline, language=language
-            ),
-        )
+        for organizer_id, item_id, body in reversed(progress.undo):
+            if not body:
+                continue
+            try:
+                self._graph.update_meeting(organizer_id, item_id, encoded(body), deadline, language=language)
+            except GraphRefused as error:
+                if error.info.http_status != 404:
+                    raise
+        progress.undo.clear()
 
     # What each mode does its own way.
 
@@ -247,18 +245,17 @@ class RecordLifecycle(ABC):
     # The life both modes share.
 
     def _known_under(self, state: RecordState | None, organizer_id: str) -> str | None:
-        if state is None or state.cancelled or state.organizer_id != organizer_id:
-            return None
-        return self._known(state)
+        live = live_under(state, organizer_id)
+        return self._known(live) if live is not None else None
 
     def _may_hold(self, state: RecordState | None, organizer_id: str) -> bool:
         """Whether the record state knows, or suspects, a meeting of the record under the organizer: a lookup that
         answers with one after a lost answer found one that was there before it, not one of its own making."""
         if state is None:
             return False
-        live = not state.cancelled and state.organizer_id == organizer_id
-        left = any(organizer == organizer_id for organizer, _ in state.leftovers)
-        return left or (live and (self._known(state) is not None or state.meeting_unknown))
+        if any(organizer == organizer_id for organizer, _ in state.leftovers):
+            return True
+        return live_under(state, organizer_id) is not None and (self._known(state) is not None or state.meeting_unknown)
 
     def _cancel(
         self,
@@ -285,8 +282,7 @@ class RecordLifecycle(ABC):
         progress.changed |= not found.existed
         progress.held = Held(found.id, self.calendar)
         if found.existed:
-            live = state is not None and not state.cancelled and state.organizer_id == organizer
-            self._lock(organizer, found, progress, deadline, language, kept_booking(state) if live else None)
+            self._lock(organizer, found, progress, deadline, language, kept_booking(live_under(state, organizer)))
         if newer_applied():
             raise NewerBookingApplied
         self._end(organizer, found, deadline, language)
@@ -294,6 +290,21 @@ class RecordLifecycle(ABC):
         progress.undo.clear()
         progress.held = progress.meeting = None
         return Outcome(ResultStatus.CANCELLED, request_id, meeting_existed=existed)
+
+    def _retire_unknown(
+        self,
+        organizer_id: str,
+        external_id: str,
+        progress: GraphProgress,
+        deadline: float,
+        language: str | None,
+        keep: str | None,
+    ) -> bool:
+        found = self._find(organizer_id, external_id, None, progress, deadline, language)[0]
+        if found is None or found.id == keep:
+            return False
+        progress.changed |= not found.existed
+        return self._retire_found(organizer_id, found, progress, deadline, language)
 
     def _retire_found(
         self,
@@ -409,6 +420,22 @@ class RecordLifecycle(ABC):
         )
 
 
+def live_under(state: RecordState | None, organizer_id: str) -> RecordState | None:
+    """The record state, if the record's live meeting is under the organizer (neither cancelled nor moved away)."""
+    return state if state is not None and not state.cancelled and state.organizer_id == organizer_id else None
+
+
+def patched_found(patch: Callable[[], GraphResponse]) -> GraphResponse:
+    """A PATCH of the meeting (or event) a lookup just found: one deleted between the two calls is Graph's failure
+    for now, and the record's next delivery makes a new one."""
+    try:
+        return patch()
+    except GraphRefused as error:
+        if error.info.http_status == 404:
+            raise GraphUnavailable(error.info, 1) from error
+        raise
+
+
 def repeats_cancel(booking: Booking, state: RecordState | None) -> bool:
     """A cancel the record state says was applied already (the same revision under the same organizer, a redelivery
     or a re-send, or any cancel without a revision): nothing was applied since, so there is no meeting to look for.
@@ -426,19 +453,6 @@ def kept_booking(state: RecordState | None) -> Booking | None:
         return parse_booking(state.applied_booking)
     except InvalidBooking:
         return None
-
-
-def put_back(undo: list[Undo], patch: Callable[[str, str, bytes], object]) -> None:
-    """PATCH each recorded undo body, newest first, then forget them; what is gone meanwhile (404) is skipped."""
-    for organizer_id, item_id, body in reversed(undo):
-        if not body:
-            continue
-        try:
-            patch(organizer_id, item_id, encoded(body))
-        except GraphRefused as error:
-            if error.info.http_status != 404:
-                raise
-    undo.clear()
 
 
 def log_refusal(what: str, error: GraphError) -> None:
