@@ -484,45 +484,33 @@ def _problem(detail: Any) -> FieldProblem:
     return FieldProblem(location, _reason(detail["type"], detail.get("ctx", {}), detail["msg"]))
 
 
-# Wrong JSON types, by pydantic's error type.
-_EXPECTED_TYPES = {
+# What each kind of pydantic error means, in the contract's words (a template over the error's context). Pydantic's own
+# text for an impossible date-time (2026-02-30, hour 25, an offset of +25:00, year 0) quotes its parser.
+_REASONS = {
     "string_type": "must be a JSON string",
     "int_type": "must be a JSON integer",
     "bool_type": "must be true or false",
     "list_type": "must be a JSON array",
     "model_type": "must be a JSON object",
+    "datetime_parsing": f"must be a date and time that exists, as {_DATE_TIME_HINT}",
+    "datetime_from_date_parsing": f"must be a date and time that exists, as {_DATE_TIME_HINT}",
+    "missing": "is required",
+    "extra_forbidden": "is not a field of schema version 1",
+    "literal_error": "must be {expected}",
+    "string_too_long": "must be at most {max_length} characters",
+    "too_long": "must have at most {max_length} entries, not {actual_length}",
+    "int_parsing_size": "is larger than any value this field takes",  # beyond a 64-bit integer, where no field's values are
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
 }
-# A date-time of the right shape that names no moment (2026-02-30, hour 25, an offset of +25:00, year 0): pydantic's
-# text for these quotes its parser ("unexpected extra characters at the end of the input" for hour 25).
-_IMPOSSIBLE_DATE_TIMES = frozenset({"datetime_parsing", "datetime_from_date_parsing"})
 
 
 def _reason(kind: str, context: dict[str, Any], message: str) -> str:
     if kind == "value_error":  # the contract's own validators, whose words are already the contract's
         return message.removeprefix("Value error, ")
-    if kind in _EXPECTED_TYPES:
-        return _EXPECTED_TYPES[kind]
-    if kind in _IMPOSSIBLE_DATE_TIMES:
-        return f"must be a date and time that exists, as {_DATE_TIME_HINT}"
-    if kind == "missing":
-        return "is required"
-    if kind == "extra_forbidden":
-        return "is not a field of schema version 1"
-    if kind == "literal_error":
-        return f"must be {context['expected']}"
     if kind == "string_too_short":
         return "must not be empty" if context["min_length"] == 1 else f"must be at least {context['min_length']} characters"
-    if kind == "string_too_long":
-        return f"must be at most {context['max_length']} characters"
-    if kind == "too_long":
-        return f"must have at most {context['max_length']} entries, not {context['actual_length']}"
-    if kind == "int_parsing_size":  # beyond a 64-bit integer, where no field's values are
-        return "is larger than any value this field takes"
-    if kind == "greater_than_equal":
-        return f"must be at least {context['ge']}"
-    if kind == "less_than_equal":
-        return f"must be at most {context['le']}"
-    return "does not have the form schema version 1 gives this field"
+    return _REASONS.get(kind, "does not have the form schema version 1 gives this field").format(**context)
 
 
 _IDENTITY_ADAPTERS: dict[str, TypeAdapter[Any]] = {
