@@ -38,7 +38,7 @@ from shared.event_request import (
 )
 from shared.graph_client import GraphClient, GraphResponse
 from shared.meeting import MAX_GRAPH_TEXT_LENGTH, Meeting, meeting_from_graph
-from shared.meeting_changes import MeetingUpdate, meeting_update, undoing
+from shared.meeting_changes import options_update, undoing
 from shared.meeting_lifecycle import MeetingLifecycle
 from shared.record_lifecycle import Found, GraphProgress, Held, Outcome, RecordLifecycle, live_under, log_refusal, patched_found
 from shared.record_state import UNKNOWN_MEETING, RecordState
@@ -314,13 +314,10 @@ class CalendarLifecycle(RecordLifecycle):
                     "event has no roles; options.allowedPresenters decides who presents",
                 )
             )
-        update = meeting_update(booking, online) if booking.options is not None else MeetingUpdate((), {})
-        fields = tuple(name for name in update.changed_fields if name.startswith("options."))
-        if not fields:
+        options = options_update(booking, online)
+        if not options:
             return ()
-        names = [name.removeprefix("options.") for name in fields]
-        options = MeetingUpdate(fields, {name: update.body[name] for name in names})
-        progress.patching = fields
+        fields = progress.patching = options.changed_fields
         try:
             self._graph.update_meeting(organizer_id, online["id"], options.encoded(), deadline, language=booking.language)
         except GraphRefused as error:
