@@ -301,6 +301,25 @@ Seconds = Annotated[
 Flag = Annotated[
     bool, _rule(lambda value: value.lower() in ("true", "false"), "is not true or false", lambda value: value.lower() == "true")
 ]
+# Real namespaces and storage accounts are reached with the managed identity, so no secret ever sits in app settings.
+EmulatorConnection = Annotated[
+    str,
+    _rule(
+        is_service_bus_emulator,
+        "a connection string is accepted only for the local Service Bus emulator (UseDevelopmentEmulator=true with an "
+        f"Endpoint on loopback, such as sb://localhost); for a real namespace remove it and set {SERVICE_BUS_NAMESPACE} "
+        "so the managed identity is used",
+    ),
+]
+AzuriteConnection = Annotated[
+    str,
+    _rule(
+        lambda value: azurite_fields(value) is not None,
+        f"a connection string is accepted only for Azurite (UseDevelopmentStorage=true, or AccountName={AZURITE_ACCOUNT} "
+        f"with its key and a loopback TableEndpoint); in Azure remove it and set {RECORD_STATE_TABLE_SERVICE_URI} so the "
+        "managed identity is used",
+    ),
+]
 TableEndpoint = Annotated[str, BeforeValidator(_table_endpoint)]
 GraphBaseUrl = Annotated[str, BeforeValidator(_graph_base_url)]
 IdentityEndpoint = Annotated[str, BeforeValidator(_identity_endpoint)]
@@ -315,12 +334,12 @@ class Settings(BaseModel):
     bookings_queue: QueueName = Field(DEFAULT_BOOKINGS_QUEUE, validation_alias=BOOKINGS_QUEUE)
     results_queue: QueueName = Field(DEFAULT_RESULTS_QUEUE, validation_alias=RESULTS_QUEUE)
     graph_base_url: GraphBaseUrl = Field(DEFAULT_GRAPH_BASE_URL, validation_alias=GRAPH_BASE_URL)
-    service_bus_connection: str | None = Field(None, validation_alias=SERVICE_BUS_CONNECTION, repr=False)
+    service_bus_connection: EmulatorConnection | None = Field(None, validation_alias=SERVICE_BUS_CONNECTION, repr=False)
     service_bus_namespace: HostName | None = Field(None, validation_alias=SERVICE_BUS_NAMESPACE)
     service_bus_credential: Credential | None = Field(None, validation_alias=SERVICE_BUS_CREDENTIAL)
     azure_client_id: ClientId | None = Field(None, validation_alias=AZURE_CLIENT_ID)
     trigger_client_id: ClientId | None = Field(None, validation_alias=SERVICE_BUS_CLIENT_ID)
-    record_state_connection: str | None = Field(None, validation_alias=RECORD_STATE_CONNECTION, repr=False)
+    record_state_connection: AzuriteConnection | None = Field(None, validation_alias=RECORD_STATE_CONNECTION, repr=False)
     record_state_table_service_uri: TableEndpoint | None = Field(None, validation_alias=RECORD_STATE_TABLE_SERVICE_URI)
     record_state_table: TableName = Field(DEFAULT_RECORD_STATE_TABLE, validation_alias=RECORD_STATE_TABLE)
     max_delivery_count: Annotated[int, _whole_number(1, 2000)] = Field(
@@ -350,21 +369,6 @@ class Settings(BaseModel):
         if self.service_bus_connection is None and self.service_bus_namespace is None:
             raise ConfigurationError(
                 SERVICE_BUS_NAMESPACE, "is not set: give the namespace host name, such as contoso-bookings.servicebus.windows.net"
-            )
-        if self.service_bus_connection is not None and not is_service_bus_emulator(self.service_bus_connection):
-            # Real namespaces are reached with the managed identity, so no secret ever sits in app settings.
-            raise ConfigurationError(
-                SERVICE_BUS_CONNECTION,
-                "a connection string is accepted only for the local Service Bus emulator "
-                "(UseDevelopmentEmulator=true with an Endpoint on loopback, such as sb://localhost); for a real "
-                f"namespace remove it and set {SERVICE_BUS_NAMESPACE} so the managed identity is used",
-            )
-        if self.record_state_connection is not None and azurite_fields(self.record_state_connection) is None:
-            raise ConfigurationError(
-                RECORD_STATE_CONNECTION,
-                "a connection string is accepted only for Azurite (UseDevelopmentStorage=true, or "
-                f"AccountName={AZURITE_ACCOUNT} with its key and a loopback TableEndpoint); in Azure remove it and set "
-                f"{RECORD_STATE_TABLE_SERVICE_URI} so the managed identity is used",
             )
         if self.azure_client_id and self.trigger_client_id and self.azure_client_id != self.trigger_client_id:
             raise ConfigurationError(
