@@ -69,7 +69,7 @@ def changes_mode(booking: Booking, state: RecordState | None) -> bool:
         return False
     if state.calendar != (booking.calendar is not None):
         return True
-    return state.invitations and not state.cancelled and not invites(booking)
+    return state.invitations and not state.cancelled and not invited(booking)
 
 
 def cancels_in_both_modes(booking: Booking, state: RecordState | None) -> bool:
@@ -98,7 +98,7 @@ def with_mode(stored: RecordState, booking: Booking, previous: RecordState | Non
     live = live_under(previous, booking.organizer_id)
     event_id = None if stored.cancelled or not calendar else held or (live.event_id if live is not None else None)
     # A failed cancel leaves the event as it was, invitations and all.
-    invitations = invites(booking) if booking.action == "upsert" else previous is not None and previous.invitations
+    invitations = bool(invited(booking)) if booking.action == "upsert" else previous is not None and previous.invitations
     return replace(
         stored,
         calendar=calendar,
@@ -121,11 +121,6 @@ def mode_change_refusal(booking: Booking, state: RecordState) -> str:
         f"this revision is {now} `calendar`, but the record's meeting was made {before} it; a record keeps its mode: "
         "cancel the record and book it again (a newer revision) to change it"
     )
-
-
-def invites(booking: Booking) -> bool:
-    """Whether Exchange invites attendees to the booking's event."""
-    return bool(invited(booking))
 
 
 class CalendarLifecycle(RecordLifecycle):
