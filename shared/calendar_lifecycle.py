@@ -36,7 +36,7 @@ from shared.event_request import (
     join_url_filter,
     transaction_id,
 )
-from shared.graph_client import GraphClient, GraphResponse
+from shared.graph_client import GraphClient, GraphResponse, unusable_response
 from shared.meeting import MAX_GRAPH_TEXT_LENGTH, Meeting, meeting_from_graph
 from shared.meeting_changes import options_update, undoing
 from shared.meeting_lifecycle import MeetingLifecycle
@@ -343,8 +343,7 @@ def _live(event: Any) -> bool:
 
 def _event(response: GraphResponse) -> dict[str, Any]:
     if not _live(response.payload):
-        info = GraphErrorInfo(response.status, "InvalidResponse", "the success response is not a live event", response.request_id)
-        raise GraphUnavailable(info, 1)
+        raise unusable_response(response, "the success response is not a live event")
     return response.payload
 
 

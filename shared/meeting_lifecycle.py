@@ -13,12 +13,10 @@ from shared.booking import Booking, Channel
 from shared.errors import (
     ChannelCannotChange,
     GraphAccessDenied,
-    GraphErrorInfo,
     GraphRefused,
-    GraphUnavailable,
     MalformedMeeting,
 )
-from shared.graph_client import GraphResponse
+from shared.graph_client import GraphResponse, unusable_response
 from shared.join_information import JOIN_INFORMATION_TOO_LARGE, MAX_JOIN_INFORMATION_BYTES, read_join_information
 from shared.meeting import Meeting, meeting_from_graph
 from shared.meeting_changes import meeting_update, undoing
@@ -139,8 +137,7 @@ def _meeting(response: GraphResponse, progress: GraphProgress) -> Meeting:
     try:
         meeting = meeting_from_graph(response.payload)
     except MalformedMeeting as error:
-        info = GraphErrorInfo(response.status, "InvalidResponse", str(error), response.request_id)
-        raise GraphUnavailable(info, 1) from error
+        raise unusable_response(response, str(error)) from error
     if meeting.join_information is None and not any(w.code == JOIN_INFORMATION_TOO_LARGE for w in progress.warnings):
         payload = response.payload
         if read_join_information(payload.get("joinInformation") if isinstance(payload, dict) else None).too_large:

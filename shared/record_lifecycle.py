@@ -300,6 +300,7 @@ class RecordLifecycle(ABC):
         language: str | None,
         keep: str | None,
     ) -> bool:
+        """The record's meeting under the organizer, found by externalId, retired unless it is `keep`."""
         found = self._find(organizer_id, external_id, None, progress, deadline, language)[0]
         if found is None or found.id == keep:
             return False
