@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from shared.booking import ROLES_NEEDING_USER_ID, Booking
-from shared.errors import GraphErrorInfo, GraphRefused, GraphUnavailable, MalformedMeeting
+from shared.errors import GraphErrorInfo, GraphRefused, GraphUnavailable
 from shared.event_request import (
     another_incarnation,
     build_event_body,
@@ -37,10 +37,20 @@ from shared.event_request import (
     transaction_id,
 )
 from shared.graph_client import GraphClient, GraphResponse, unusable_response
-from shared.meeting import MAX_GRAPH_TEXT_LENGTH, Meeting, meeting_from_graph
+from shared.meeting import MAX_GRAPH_TEXT_LENGTH, Meeting
 from shared.meeting_changes import options_update, undoing
 from shared.meeting_lifecycle import MeetingLifecycle
-from shared.record_lifecycle import Found, GraphProgress, Held, Outcome, RecordLifecycle, live_under, log_refusal, patched_found
+from shared.record_lifecycle import (
+    Found,
+    GraphProgress,
+    Held,
+    Outcome,
+    RecordLifecycle,
+    live_under,
+    log_refusal,
+    patched_found,
+    read_meeting,
+)
 from shared.record_state import UNKNOWN_MEETING, RecordState
 from shared.result import ResultStatus, ResultWarning
 
@@ -169,8 +179,8 @@ class CalendarLifecycle(RecordLifecycle):
                 event, request_id, status = _event(patched), patched.request_id, ResultStatus.UPDATED
                 changed = update.changed_fields
         online = self._online_meeting(organizer, event, deadline, language)
-        meeting = progress.meeting = _meeting(online, event)
-        applied = self._apply_options(booking, organizer, online, progress, deadline)
+        meeting = progress.meeting = _meeting(online, event, progress)
+        applied = self._apply_options(booking, organizer, online.payload, progress, deadline)
         if applied and status is ResultStatus.EXISTING:
             status = ResultStatus.UPDATED
         return Outcome(status, request_id, meeting, (*changed, *applied))
@@ -263,7 +273,7 @@ class CalendarLifecycle(RecordLifecycle):
         return Found(response.payload["id"], response.payload, request_id=response.request_id)
 
     def _teams_meeting(self, organizer_id: str, found: Found, deadline: float, language: str | None) -> dict[str, Any]:
-        return self._online_meeting(organizer_id, found.document, deadline, language)
+        return self._online_meeting(organizer_id, found.document, deadline, language).payload
 
     def _end(self, organizer_id: str, found: Found, deadline: float, language: str | None) -> bool:
         """Cancel an event with attendees (Exchange sends them the cancellation), delete one without."""
@@ -282,8 +292,9 @@ class CalendarLifecycle(RecordLifecycle):
     def _known(self, state: RecordState) -> str | None:
         return state.event_id
 
-    def _online_meeting(self, organizer_id: str, event: dict[str, Any], deadline: float, language: str | None) -> dict[str, Any]:
-        """The event's Teams meeting, found by its join URL; GraphUnavailable while Exchange has not made it yet."""
+    def _online_meeting(self, organizer_id: str, event: dict[str, Any], deadline: float, language: str | None) -> GraphResponse:
+        """The event's Teams meeting, found by its join URL (the lookup's response, with the meeting as its payload);
+        GraphUnavailable while Exchange has not made it yet."""
         url = join_url(event)
         if url is None:
             raise GraphUnavailable(GraphErrorInfo(None, "OnlineMeetingNotReady", "the event has no Teams join URL yet"), 1)
@@ -294,7 +305,7 @@ class CalendarLifecycle(RecordLifecycle):
             problem = "no onlineMeeting has the event's join URL yet"
             info = GraphErrorInfo(response.status, "OnlineMeetingNotFound", problem, response.request_id)
             raise GraphUnavailable(info, 1)
-        return meetings[0]
+        return replace(response, payload=meetings[0])
 
     def _apply_options(
         self, booking: Booking, organizer_id: str, online: dict[str, Any], progress: GraphProgress, deadline: float
@@ -347,12 +358,9 @@ def _event(response: GraphResponse) -> dict[str, Any]:
     return response.payload
 
 
-def _meeting(online: dict[str, Any], event: dict[str, Any]) -> Meeting:
+def _meeting(online: GraphResponse, event: dict[str, Any], progress: GraphProgress) -> Meeting:
     """The result's meeting: join details from the Teams meeting; subject and times from the event, which owns them."""
-    try:
-        meeting = meeting_from_graph(online)
-    except MalformedMeeting as error:
-        raise GraphUnavailable(GraphErrorInfo(200, "InvalidResponse", str(error)), 1) from error
+    meeting = read_meeting(online, progress)
     subject = event.get("subject")
     return meeting.model_copy(
         update={

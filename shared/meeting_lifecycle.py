@@ -14,16 +14,12 @@ from shared.errors import (
     ChannelCannotChange,
     GraphAccessDenied,
     GraphRefused,
-    MalformedMeeting,
 )
-from shared.graph_client import GraphResponse, unusable_response
-from shared.join_information import JOIN_INFORMATION_TOO_LARGE, MAX_JOIN_INFORMATION_BYTES, read_join_information
-from shared.meeting import Meeting, meeting_from_graph
 from shared.meeting_changes import meeting_update, undoing
 from shared.meeting_request import build_create_or_get_body
-from shared.record_lifecycle import Found, GraphProgress, Held, Outcome, RecordLifecycle, patched_found
+from shared.record_lifecycle import Found, GraphProgress, Held, Outcome, RecordLifecycle, patched_found, read_meeting
 from shared.record_state import UNKNOWN_MEETING, RecordState
-from shared.result import ResultStatus, ResultWarning
+from shared.result import ResultStatus
 from shared.wire_format import lookup_body
 
 
@@ -63,7 +59,7 @@ class MeetingLifecycle(RecordLifecycle):
         # A 200 after an attempt whose answer was lost is that attempt's meeting where the record had none before.
         progress.created = response.status == 201 or (response.repeated and not self._may_hold(state, organizer))
         progress.changed |= progress.created
-        meeting = progress.meeting = _meeting(response, progress)
+        meeting = progress.meeting = read_meeting(response, progress)
         progress.held = Held(meeting.id, calendar=False)
         current = meeting.chat_thread_id
         if channel is not None and not progress.created and current and current.lower() != channel.thread_id.lower():
@@ -78,7 +74,7 @@ class MeetingLifecycle(RecordLifecycle):
         )
         progress.applied()
         progress.undo.append((organizer, meeting.id, undoing(update, response.payload)))
-        meeting = progress.meeting = _meeting(patched, progress)
+        meeting = progress.meeting = read_meeting(patched, progress)
         if status is ResultStatus.EXISTING:
             status = ResultStatus.UPDATED
         return Outcome(status, patched.request_id, meeting, update.changed_fields)
@@ -95,7 +91,7 @@ class MeetingLifecycle(RecordLifecycle):
         """createOrGet with only the externalId, whatever the state knows: Graph's one lookup of a meeting by it. If
         none existed it makes one, empty and known to nobody (Found.existed False), which the caller removes."""
         response = self._graph.create_or_get(organizer_id, lookup_body(external_id), deadline, language=language)
-        meeting = _meeting(response, progress)
+        meeting = read_meeting(response, progress)
         payload = response.payload if isinstance(response.payload, dict) else {}
         found = Found(meeting.id, payload, response.status == 200, response.request_id, response.repeated)
         return found, response.request_id
@@ -131,22 +127,3 @@ def _in_records_channel(booking: Booking, state: RecordState | None) -> Booking:
     if booking.channel is not None or state is None or state.cancelled or not state.channel_thread_id:
         return booking
     return booking.model_copy(update={"channel": Channel.model_validate({"threadId": state.channel_thread_id})})
-
-
-def _meeting(response: GraphResponse, progress: GraphProgress) -> Meeting:
-    try:
-        meeting = meeting_from_graph(response.payload)
-    except MalformedMeeting as error:
-        raise unusable_response(response, str(error)) from error
-    if meeting.join_information is None and not any(w.code == JOIN_INFORMATION_TOO_LARGE for w in progress.warnings):
-        payload = response.payload
-        if read_join_information(payload.get("joinInformation") if isinstance(payload, dict) else None).too_large:
-            progress.warnings.append(
-                ResultWarning(
-                    code=JOIN_INFORMATION_TOO_LARGE,
-                    message=f"Graph's invitation text (joinInformation) is larger than {MAX_JOIN_INFORMATION_BYTES} "
-                    "bytes, so the result leaves it out; the meeting's joinWebUrl and dial-in details are complete",
-                    request_id=response.request_id,
-                )
-            )
-    return meeting

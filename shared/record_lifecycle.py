@@ -26,10 +26,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from shared.booking import Booking, parse_booking
-from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused, GraphUnavailable, InvalidBooking
-from shared.graph_client import GraphClient, GraphResponse
+from shared.errors import (
+    GraphAccessDenied,
+    GraphError,
+    GraphErrorInfo,
+    GraphRefused,
+    GraphUnavailable,
+    InvalidBooking,
+    MalformedMeeting,
+)
+from shared.graph_client import GraphClient, GraphResponse, unusable_response
+from shared.join_information import JOIN_INFORMATION_TOO_LARGE, MAX_JOIN_INFORMATION_BYTES, read_join_information
 from shared.log_text import escaped
-from shared.meeting import Meeting
+from shared.meeting import Meeting, meeting_from_graph
 from shared.meeting_changes import meeting_update
 from shared.record_state import UNKNOWN_MEETING, RecordState
 from shared.result import ResultStatus, ResultWarning
@@ -435,6 +444,27 @@ def patched_found(patch: Callable[[], GraphResponse]) -> GraphResponse:
         if error.info.http_status == 404:
             raise GraphUnavailable(error.info, 1) from error
         raise
+
+
+def read_meeting(response: GraphResponse, progress: GraphProgress) -> Meeting:
+    """The result's meeting from the onlineMeeting Graph answered with (GraphUnavailable if it is not one). An
+    invitation text left out for its size is said in a warning, once a delivery."""
+    try:
+        meeting = meeting_from_graph(response.payload)
+    except MalformedMeeting as error:
+        raise unusable_response(response, str(error)) from error
+    if meeting.join_information is None and not any(w.code == JOIN_INFORMATION_TOO_LARGE for w in progress.warnings):
+        payload = response.payload
+        if read_join_information(payload.get("joinInformation") if isinstance(payload, dict) else None).too_large:
+            progress.warnings.append(
+                ResultWarning(
+                    code=JOIN_INFORMATION_TOO_LARGE,
+                    message=f"Graph's invitation text (joinInformation) is larger than {MAX_JOIN_INFORMATION_BYTES} "
+                    "bytes, so the result leaves it out; the meeting's joinWebUrl and dial-in details are complete",
+                    request_id=response.request_id,
+                )
+            )
+    return meeting
 
 
 def repeats_cancel(booking: Booking, state: RecordState | None) -> bool:
