@@ -154,7 +154,7 @@ class CalendarLifecycle(RecordLifecycle):
     ) -> Outcome:
         """Find the record's event (or create it), PATCH what differs, then the options on its Teams meeting."""
         organizer, language = booking.organizer_id, booking.language
-        found, request_id = self._find(organizer, external_id, self._known_under(state, organizer), progress, deadline, language)
+        found, request_id = self._find(organizer, external_id, self._known_under(state, organizer), deadline, language)
         status = ResultStatus.EXISTING
         changed: tuple[str, ...] = ()
         if found is None:
@@ -241,13 +241,7 @@ class CalendarLifecycle(RecordLifecycle):
         return ended
 
     def _find(
-        self,
-        organizer_id: str,
-        external_id: str,
-        known: str | None,
-        progress: GraphProgress,
-        deadline: float,
-        language: str | None,
+        self, organizer_id: str, external_id: str, known: str | None, deadline: float, language: str | None
     ) -> tuple[Found | None, str | None]:
         """The record's live event under the organizer: by its known id, else by the externalId property."""
         if known is not None:

@@ -17,7 +17,7 @@ from shared.errors import (
 )
 from shared.meeting_changes import meeting_update, undoing
 from shared.meeting_request import build_create_or_get_body
-from shared.record_lifecycle import Found, GraphProgress, Held, Outcome, RecordLifecycle, patched_found, read_meeting
+from shared.record_lifecycle import Found, GraphProgress, Held, Outcome, RecordLifecycle, meeting_in, patched_found, read_meeting
 from shared.record_state import UNKNOWN_MEETING, RecordState
 from shared.result import ResultStatus
 from shared.wire_format import lookup_body
@@ -80,18 +80,12 @@ class MeetingLifecycle(RecordLifecycle):
         return Outcome(status, patched.request_id, meeting, update.changed_fields)
 
     def _find(
-        self,
-        organizer_id: str,
-        external_id: str,
-        known: str | None,
-        progress: GraphProgress,
-        deadline: float,
-        language: str | None,
+        self, organizer_id: str, external_id: str, known: str | None, deadline: float, language: str | None
     ) -> tuple[Found | None, str | None]:
         """createOrGet with only the externalId, whatever the state knows: Graph's one lookup of a meeting by it. If
         none existed it makes one, empty and known to nobody (Found.existed False), which the caller removes."""
         response = self._graph.create_or_get(organizer_id, lookup_body(external_id), deadline, language=language)
-        meeting = read_meeting(response, progress)
+        meeting = meeting_in(response)
         payload = response.payload if isinstance(response.payload, dict) else {}
         found = Found(meeting.id, payload, response.status == 200, response.request_id, response.repeated)
         return found, response.request_id

@@ -224,13 +224,7 @@ class RecordLifecycle(ABC):
 
     @abstractmethod
     def _find(
-        self,
-        organizer_id: str,
-        external_id: str,
-        known: str | None,
-        progress: GraphProgress,
-        deadline: float,
-        language: str | None,
+        self, organizer_id: str, external_id: str, known: str | None, deadline: float, language: str | None
     ) -> tuple[Found | None, str | None]:
         """The record's live meeting under the organizer (None: it has none), and the request-id of the lookup.
         `known` is the id the record state knows there, if any."""
@@ -282,7 +276,7 @@ class RecordLifecycle(ABC):
         organizer, language = booking.organizer_id, booking.language
         if self.lookup_creates:
             progress.held = Held(UNKNOWN_MEETING, self.calendar)
-        found, request_id = self._find(organizer, external_id, self._known_under(state, organizer), progress, deadline, language)
+        found, request_id = self._find(organizer, external_id, self._known_under(state, organizer), deadline, language)
         if found is not None and found.repeated and not self._may_hold(state, organizer):
             found = replace(found, existed=False)  # the lookup's own meeting, made by the attempt whose answer was lost
         existed = progress.meeting_existed = found is not None and found.existed
@@ -310,7 +304,7 @@ class RecordLifecycle(ABC):
         keep: str | None,
     ) -> bool:
         """The record's meeting under the organizer, found by externalId, retired unless it is `keep`."""
-        found = self._find(organizer_id, external_id, None, progress, deadline, language)[0]
+        found = self._find(organizer_id, external_id, None, deadline, language)[0]
         if found is None or found.id == keep:
             return False
         progress.changed |= not found.existed
@@ -400,7 +394,7 @@ class RecordLifecycle(ABC):
         try:
             found = self._find_by_id(previous, known, deadline, language) if known is not None else None
             if found is None:  # its id not known, or it is gone: the lookup by externalId finds the record's
-                found = self._find(previous, external_id, None, progress, deadline, language)[0]
+                found = self._find(previous, external_id, None, deadline, language)[0]
             if found is not None:
                 item_id = found.id
                 progress.changed |= not found.existed
@@ -446,13 +440,18 @@ def patched_found(patch: Callable[[], GraphResponse]) -> GraphResponse:
         raise
 
 
-def read_meeting(response: GraphResponse, progress: GraphProgress) -> Meeting:
-    """The result's meeting from the onlineMeeting Graph answered with (GraphUnavailable if it is not one). An
-    invitation text left out for its size is said in a warning, once a delivery."""
+def meeting_in(response: GraphResponse) -> Meeting:
+    """The onlineMeeting Graph answered with; GraphUnavailable if it is not one."""
     try:
-        meeting = meeting_from_graph(response.payload)
+        return meeting_from_graph(response.payload)
     except MalformedMeeting as error:
         raise unusable_response(response, str(error)) from error
+
+
+def read_meeting(response: GraphResponse, progress: GraphProgress) -> Meeting:
+    """The result's meeting, from the onlineMeeting Graph answered with: an invitation text left out for its size is
+    said in a warning, once a delivery."""
+    meeting = meeting_in(response)
     if meeting.join_information is None and not any(w.code == JOIN_INFORMATION_TOO_LARGE for w in progress.warnings):
         payload = response.payload
         if read_join_information(payload.get("joinInformation") if isinstance(payload, dict) else None).too_large:
