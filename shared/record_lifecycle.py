@@ -29,7 +29,6 @@ from shared.booking import Booking, parse_booking
 from shared.errors import (
     GraphAccessDenied,
     GraphError,
-    GraphErrorInfo,
     GraphRefused,
     GraphUnavailable,
     InvalidBooking,
@@ -165,14 +164,13 @@ class RecordLifecycle(ABC):
         (GraphProgress.left_behind), so the record state knows of both and the record's next delivery retires
         it. Every request carries the booking's language (Accept-Language), so every meeting Graph returns has
         its invitation in it."""
-        language = booking.language
         if booking.action == "cancel":
-            self._retire_previous(state, booking.organizer_id, external_id, progress, deadline, newer_applied, language)
+            self._retire_previous(booking, external_id, state, progress, deadline, newer_applied)
             if repeats_cancel(booking, state):
                 return Outcome(ResultStatus.CANCELLED, None, meeting_existed=False)
             return self._cancel(booking, external_id, state, progress, deadline, newer_applied)
         outcome = self._upsert(booking, external_id, state, progress, deadline)
-        self._retire_previous(state, booking.organizer_id, external_id, progress, deadline, newer_applied, language)
+        self._retire_previous(booking, external_id, state, progress, deadline, newer_applied)
         return outcome
 
     def reapply(self, booking: Booking, state: RecordState, progress: GraphProgress, deadline: float) -> Meeting:
@@ -366,13 +364,12 @@ class RecordLifecycle(ABC):
 
     def _retire_previous(
         self,
-        state: RecordState | None,
-        organizer_id: str,
+        booking: Booking,
         external_id: str,
+        state: RecordState | None,
         progress: GraphProgress,
         deadline: float,
         newer_applied: Callable[[], bool],
-        language: str | None,
     ) -> None:
         """A booking moved to another organizer leaves a meeting under the old one: lock and end it.
 
@@ -381,8 +378,8 @@ class RecordLifecycle(ABC):
         touch the old organizer's meetings any more (403, or another refusal), the move still goes ahead: the result
         carries a warning naming the meeting to remove by hand, rather than the record failing on every revision to
         come. If Graph fails for now, the old meeting is noted as left behind and the error raised."""
-        previous = state.organizer_id if state is not None else None
-        if state is None or state.cancelled or previous is None or previous == organizer_id:
+        previous, language = (state.organizer_id if state is not None else None), booking.language
+        if state is None or state.cancelled or previous is None or previous == booking.organizer_id:
             return
         known = self._known(state)
         if known is None and self.lookup_creates and not state.meeting_unknown:
@@ -402,7 +399,18 @@ class RecordLifecycle(ABC):
             progress.previous_retired = True
         except (GraphAccessDenied, GraphRefused) as error:
             log_refusal(f"could not remove the moved booking's previous {self.item}", error)
-            progress.warnings.append(self._not_removed(error.info, item_id))
+            info = error.info
+            progress.warnings.append(
+                ResultWarning(
+                    code=PREVIOUS_MEETING_NOT_REMOVED,
+                    message=f"the booking moved to another organizer, but Graph refused to remove the previous organizer's "
+                    f"{self.item} {item_id or '(its id not known)'} ({info.http_status} {info.code}); its join link still "
+                    f"works until the bridge may remove it (the record's next booking tries again), or until it is removed "
+                    f"in {self.removed_by_hand} (for 403: {self.access_fix})",
+                    http_status=info.http_status,
+                    request_id=info.request_id,
+                )
+            )
             progress.left_behind.append((previous, item_id or UNKNOWN_MEETING))
             progress.previous_retired = True
         except GraphError:
@@ -411,17 +419,6 @@ class RecordLifecycle(ABC):
             progress.previous_settled = progress.previous_retired = True
             raise
         progress.previous_settled = True
-
-    def _not_removed(self, info: GraphErrorInfo, item_id: str | None) -> ResultWarning:
-        return ResultWarning(
-            code=PREVIOUS_MEETING_NOT_REMOVED,
-            message=f"the booking moved to another organizer, but Graph refused to remove the previous organizer's "
-            f"{self.item} {item_id or '(its id not known)'} ({info.http_status} {info.code}); its join link still works "
-            f"until the bridge may remove it (the record's next booking tries again), or until it is removed in "
-            f"{self.removed_by_hand} (for 403: {self.access_fix})",
-            http_status=info.http_status,
-            request_id=info.request_id,
-        )
 
 
 def live_under(state: RecordState | None, organizer_id: str) -> RecordState | None:
