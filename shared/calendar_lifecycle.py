@@ -36,7 +36,7 @@ from shared.event_request import (
     join_url_filter,
     transaction_id,
 )
-from shared.graph_client import GraphClient, GraphResponse, unusable_response
+from shared.graph_client import GraphClient, GraphResponse
 from shared.meeting import MAX_GRAPH_TEXT_LENGTH, Meeting
 from shared.meeting_changes import options_update, undoing
 from shared.meeting_lifecycle import MeetingLifecycle
@@ -50,6 +50,7 @@ from shared.record_lifecycle import (
     log_refusal,
     patched_found,
     read_meeting,
+    unusable_response,
 )
 from shared.record_state import UNKNOWN_MEETING, RecordState
 from shared.result import ResultStatus, ResultWarning

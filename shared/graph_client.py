@@ -195,7 +195,7 @@ class GraphClient:
             payload = response.payload if isinstance(response.payload, dict) else {}
             values = payload.get("value")
             if not isinstance(values, list):
-                raise unusable_response(response, "the success response is not a collection (no `value` list)")
+                raise _invalid(response, "the success response is not a collection (no `value` list)")
             items.extend(values)
             next_link = payload.get("@odata.nextLink")
             if next_link is None:
@@ -203,9 +203,9 @@ class GraphClient:
             next_path = self._own_path(next_link)
             if next_path is None:
                 # Never followed: the request would carry the bridge's token, and the answer people's addresses.
-                raise unusable_response(response, "@odata.nextLink is not a URL on Graph's own origin and API version")
+                raise _invalid(response, "@odata.nextLink is not a URL on Graph's own origin and API version")
             path = next_path
-        raise unusable_response(response, f"the collection runs over more than {MAX_PAGES} pages")
+        raise _invalid(response, f"the collection runs over more than {MAX_PAGES} pages")
 
     def _own_path(self, link: object) -> str | None:
         """The path and query of a nextLink below the client's base URL, or None if it leads anywhere else."""
@@ -387,7 +387,7 @@ def _success(response: HttpResponse, client_request_id: str, attempt: int) -> Gr
     return GraphResponse(response.status, payload, request_id)
 
 
-def unusable_response(response: GraphResponse, problem: str) -> GraphUnavailable:
+def _invalid(response: GraphResponse, problem: str) -> GraphUnavailable:
     """A success Graph's caller cannot use: the call may succeed later (a later delivery), as any bad answer."""
     return GraphUnavailable(GraphErrorInfo(response.status, "InvalidResponse", problem, response.request_id), 1)
 

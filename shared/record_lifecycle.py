@@ -29,12 +29,13 @@ from shared.booking import Booking, parse_booking
 from shared.errors import (
     GraphAccessDenied,
     GraphError,
+    GraphErrorInfo,
     GraphRefused,
     GraphUnavailable,
     InvalidBooking,
     MalformedMeeting,
 )
-from shared.graph_client import GraphClient, GraphResponse, unusable_response
+from shared.graph_client import GraphClient, GraphResponse
 from shared.join_information import JOIN_INFORMATION_TOO_LARGE, MAX_JOIN_INFORMATION_BYTES, read_join_information
 from shared.log_text import escaped
 from shared.meeting import Meeting, meeting_from_graph
@@ -435,6 +436,11 @@ def patched_found(patch: Callable[[], GraphResponse]) -> GraphResponse:
         if error.info.http_status == 404:
             raise GraphUnavailable(error.info, 1) from error
         raise
+
+
+def unusable_response(response: GraphResponse, problem: str) -> GraphUnavailable:
+    """A success the bridge cannot use: the call may succeed later (a later delivery), as any bad answer."""
+    return GraphUnavailable(GraphErrorInfo(response.status, "InvalidResponse", problem, response.request_id), 1)
 
 
 def meeting_in(response: GraphResponse) -> Meeting:
