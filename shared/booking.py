@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import unquote
@@ -132,10 +133,15 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("must be within years 1 to 9999 once converted to UTC") from None
 
 
-def _guid(value: str) -> str:
-    if not GUID.fullmatch(value):
-        raise ValueError("must be a GUID such as 6f1c3a2e-8d4b-4a57-9e2f-0c1d2b3a4f5e (an Entra object id, not a UPN)")
-    return value.lower()
+def _shaped(pattern: re.Pattern[str], reason: str, read: Callable[[str], str] = str) -> AfterValidator:
+    """The value, read with `read`, where `pattern` matches all of it; else ValueError(reason)."""
+
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(reason)
+        return read(value)
+
+    return AfterValidator(check)
 
 
 def normalized_thread_id(value: str) -> str:
@@ -145,30 +151,10 @@ def normalized_thread_id(value: str) -> str:
 
 def _channel_thread_id(value: str) -> str:
     # The value as sent must have one of the two published forms (the JSON Schema's pattern), before decoding.
-    if not _CHANNEL_THREAD_ID_SENT_FORM.fullmatch(value):
-        raise ValueError(f"must be {_CHANNEL_THREAD_HINT} (or @thread.skype), as Teams shows it or percent-encoded")
     thread_id = normalized_thread_id(value)
-    if not _CHANNEL_THREAD_ID.fullmatch(thread_id):
+    if not _CHANNEL_THREAD_ID_SENT_FORM.fullmatch(value) or not _CHANNEL_THREAD_ID.fullmatch(thread_id):
         raise ValueError(f"must be {_CHANNEL_THREAD_HINT} (or @thread.skype), as Teams shows it or percent-encoded")
     return thread_id
-
-
-def _source_name(value: str) -> str:
-    if not SOURCE_NAME.fullmatch(value):
-        raise ValueError(f"must be {SOURCE_NAME_HINT} (ASCII letters, digits, dot, underscore, hyphen)")
-    return value
-
-
-def _upn(value: str) -> str:
-    if not _UPN.fullmatch(value):
-        raise ValueError("must be a user principal name or e-mail address, name@domain, without spaces or control characters")
-    return value
-
-
-def _message_id(value: str) -> str:
-    if not _MESSAGE_ID.fullmatch(value):
-        raise ValueError("must be a Teams chat message id: 1-20 digits")
-    return value
 
 
 def _language_tag(value: str) -> str:
@@ -179,9 +165,21 @@ def _language_tag(value: str) -> str:
 
 # The published patterns are JSON Schema's (json_schema_extra); the validators check the same with Python's re and
 # say what is expected in the contract's words.
-Guid = Annotated[str, AfterValidator(_guid), Field(json_schema_extra={"pattern": GUID_PATTERN})]
-SourceName = Annotated[str, AfterValidator(_source_name), Field(json_schema_extra={"pattern": SOURCE_NAME_PATTERN})]
-MessageId = Annotated[str, AfterValidator(_message_id), Field(json_schema_extra={"pattern": _MESSAGE_ID_PATTERN})]
+Guid = Annotated[
+    str,
+    _shaped(GUID, "must be a GUID such as 6f1c3a2e-8d4b-4a57-9e2f-0c1d2b3a4f5e (an Entra object id, not a UPN)", str.lower),
+    Field(json_schema_extra={"pattern": GUID_PATTERN}),
+]
+SourceName = Annotated[
+    str,
+    _shaped(SOURCE_NAME, f"must be {SOURCE_NAME_HINT} (ASCII letters, digits, dot, underscore, hyphen)"),
+    Field(json_schema_extra={"pattern": SOURCE_NAME_PATTERN}),
+]
+MessageId = Annotated[
+    str,
+    _shaped(_MESSAGE_ID, "must be a Teams chat message id: 1-20 digits"),
+    Field(json_schema_extra={"pattern": _MESSAGE_ID_PATTERN}),
+]
 RecordId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_one_line)]
 Revision = Annotated[int, Strict(), Field(ge=0, le=MAX_REVISION)]
 DateTimeWithOffset = Annotated[
@@ -199,7 +197,9 @@ class Attendee(_Contract):
     """A meeting participant. Graph has failed on attendees without a UPN, so it is required."""
 
     upn: Annotated[
-        str, Field(min_length=3, max_length=256, json_schema_extra={"pattern": _UPN_PATTERN}), AfterValidator(_upn)
+        str,
+        Field(min_length=3, max_length=256, json_schema_extra={"pattern": _UPN_PATTERN}),
+        _shaped(_UPN, "must be a user principal name or e-mail address, name@domain, without spaces or control characters"),
     ] = Field(description="The attendee's user principal name or email address.")
     user_id: Guid | None = Field(default=None, description="The attendee's Entra object id, when known.")
     role: AttendeeRole = Field(
@@ -484,45 +484,33 @@ def _problem(detail: Any) -> FieldProblem:
     return FieldProblem(location, _reason(detail["type"], detail.get("ctx", {}), detail["msg"]))
 
 
-# Wrong JSON types, by pydantic's error type.
-_EXPECTED_TYPES = {
+# What each kind of pydantic error means, in the contract's words (a template over the error's context). Pydantic's own
+# text for an impossible date-time (2026-02-30, hour 25, an offset of +25:00, year 0) quotes its parser.
+_REASONS = {
     "string_type": "must be a JSON string",
     "int_type": "must be a JSON integer",
     "bool_type": "must be true or false",
     "list_type": "must be a JSON array",
     "model_type": "must be a JSON object",
+    "datetime_parsing": f"must be a date and time that exists, as {_DATE_TIME_HINT}",
+    "datetime_from_date_parsing": f"must be a date and time that exists, as {_DATE_TIME_HINT}",
+    "missing": "is required",
+    "extra_forbidden": "is not a field of schema version 1",
+    "literal_error": "must be {expected}",
+    "string_too_long": "must be at most {max_length} characters",
+    "too_long": "must have at most {max_length} entries, not {actual_length}",
+    "int_parsing_size": "is larger than any value this field takes",  # beyond a 64-bit integer, where no field's values are
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
 }
-# A date-time of the right shape that names no moment (2026-02-30, hour 25, an offset of +25:00, year 0): pydantic's
-# text for these quotes its parser ("unexpected extra characters at the end of the input" for hour 25).
-_IMPOSSIBLE_DATE_TIMES = frozenset({"datetime_parsing", "datetime_from_date_parsing"})
 
 
 def _reason(kind: str, context: dict[str, Any], message: str) -> str:
     if kind == "value_error":  # the contract's own validators, whose words are already the contract's
         return message.removeprefix("Value error, ")
-    if kind in _EXPECTED_TYPES:
-        return _EXPECTED_TYPES[kind]
-    if kind in _IMPOSSIBLE_DATE_TIMES:
-        return f"must be a date and time that exists, as {_DATE_TIME_HINT}"
-    if kind == "missing":
-        return "is required"
-    if kind == "extra_forbidden":
-        return "is not a field of schema version 1"
-    if kind == "literal_error":
-        return f"must be {context['expected']}"
     if kind == "string_too_short":
         return "must not be empty" if context["min_length"] == 1 else f"must be at least {context['min_length']} characters"
-    if kind == "string_too_long":
-        return f"must be at most {context['max_length']} characters"
-    if kind == "too_long":
-        return f"must have at most {context['max_length']} entries, not {context['actual_length']}"
-    if kind == "int_parsing_size":  # beyond a 64-bit integer, where no field's values are
-        return "is larger than any value this field takes"
-    if kind == "greater_than_equal":
-        return f"must be at least {context['ge']}"
-    if kind == "less_than_equal":
-        return f"must be at most {context['le']}"
-    return "does not have the form schema version 1 gives this field"
+    return _REASONS.get(kind, "does not have the form schema version 1 gives this field").format(**context)
 
 
 _IDENTITY_ADAPTERS: dict[str, TypeAdapter[Any]] = {

@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from shared.booking import ROLES_NEEDING_USER_ID, Booking
-from shared.errors import GraphErrorInfo, GraphRefused, GraphUnavailable, MalformedMeeting
+from shared.errors import GraphErrorInfo, GraphRefused, GraphUnavailable
 from shared.event_request import (
     another_incarnation,
     build_event_body,
@@ -37,13 +37,23 @@ from shared.event_request import (
     transaction_id,
 )
 from shared.graph_client import GraphClient, GraphResponse
-from shared.meeting import MAX_GRAPH_TEXT_LENGTH, Meeting, meeting_from_graph
-from shared.meeting_changes import MeetingUpdate, meeting_update, undoing
+from shared.meeting import MAX_GRAPH_TEXT_LENGTH, Meeting
+from shared.meeting_changes import options_update, undoing
 from shared.meeting_lifecycle import MeetingLifecycle
-from shared.record_lifecycle import Found, GraphProgress, Held, Outcome, RecordLifecycle, log_refusal
+from shared.record_lifecycle import (
+    Found,
+    GraphProgress,
+    Held,
+    Outcome,
+    RecordLifecycle,
+    live_under,
+    log_refusal,
+    patched_found,
+    read_meeting,
+    unusable_response,
+)
 from shared.record_state import UNKNOWN_MEETING, RecordState
 from shared.result import ResultStatus, ResultWarning
-from shared.wire_format import encoded
 
 # Rejection codes (the result's error.code) and a warning code, defined once.
 CALENDAR_NOT_ENABLED = "calendar_not_enabled"
@@ -70,7 +80,7 @@ def changes_mode(booking: Booking, state: RecordState | None) -> bool:
         return False
     if state.calendar != (booking.calendar is not None):
         return True
-    return state.invitations and not state.cancelled and not invites(booking)
+    return state.invitations and not state.cancelled and not invited(booking)
 
 
 def cancels_in_both_modes(booking: Booking, state: RecordState | None) -> bool:
@@ -96,9 +106,10 @@ def with_mode(stored: RecordState, booking: Booking, previous: RecordState | Non
     Exchange invited the event's attendees is kept, for changes_mode."""
     calendar = uses_calendar(booking, previous)
     held = progress.held.item_id if progress.held is not None and progress.held.calendar and progress.held.known else None
-    event_id = None if stored.cancelled or not calendar else held or _known_event(previous, booking.organizer_id)
+    live = live_under(previous, booking.organizer_id)
+    event_id = None if stored.cancelled or not calendar else held or (live.event_id if live is not None else None)
     # A failed cancel leaves the event as it was, invitations and all.
-    invitations = invites(booking) if booking.action == "upsert" else previous is not None and previous.invitations
+    invitations = bool(invited(booking)) if booking.action == "upsert" else previous is not None and previous.invitations
     return replace(
         stored,
         calendar=calendar,
@@ -123,11 +134,6 @@ def mode_change_refusal(booking: Booking, state: RecordState) -> str:
     )
 
 
-def invites(booking: Booking) -> bool:
-    """Whether Exchange invites attendees to the booking's event."""
-    return bool(invited(booking))
-
-
 class CalendarLifecycle(RecordLifecycle):
     """The Graph side of a calendar booking, one at a time (thread-safe, stateless).
 
@@ -149,7 +155,7 @@ class CalendarLifecycle(RecordLifecycle):
     ) -> Outcome:
         """Find the record's event (or create it), PATCH what differs, then the options on its Teams meeting."""
         organizer, language = booking.organizer_id, booking.language
-        found, request_id = self._find(organizer, external_id, self._known_under(state, organizer), progress, deadline, language)
+        found, request_id = self._find(organizer, external_id, self._known_under(state, organizer), deadline, language)
         status = ResultStatus.EXISTING
         changed: tuple[str, ...] = ()
         if found is None:
@@ -167,19 +173,15 @@ class CalendarLifecycle(RecordLifecycle):
             update = event_update(booking, event)
             if update:
                 progress.patching = update.changed_fields
-                try:
-                    patched = self._graph.update_event(organizer, event["id"], encoded(update.body), deadline, language=language)
-                except GraphRefused as error:
-                    if error.info.http_status == 404:
-                        # Deleted between our two calls: the next delivery creates a new one.
-                        raise GraphUnavailable(error.info, 1) from error
-                    raise
+                patched = patched_found(
+                    lambda: self._graph.update_event(organizer, event["id"], update.encoded(), deadline, language=language)
+                )
                 progress.applied()
                 event, request_id, status = _event(patched), patched.request_id, ResultStatus.UPDATED
                 changed = update.changed_fields
         online = self._online_meeting(organizer, event, deadline, language)
-        meeting = progress.meeting = _meeting(online, event)
-        applied = self._apply_options(booking, organizer, online, progress, deadline)
+        meeting = progress.meeting = _meeting(online, event, progress)
+        applied = self._apply_options(booking, organizer, online.payload, progress, deadline)
         if applied and status is ResultStatus.EXISTING:
             status = ResultStatus.UPDATED
         return Outcome(status, request_id, meeting, (*changed, *applied))
@@ -222,15 +224,14 @@ class CalendarLifecycle(RecordLifecycle):
         found = calendar if calendar.meeting_existed or not standalone.meeting_existed else standalone
         return Outcome(ResultStatus.CANCELLED, found.graph_request_id, meeting_existed=existed)
 
-    def retire_unknown(
+    def _retire_unknown(
         self,
         organizer_id: str,
         external_id: str,
         progress: GraphProgress,
         deadline: float,
-        *,
-        language: str | None = None,
-        keep: str | None = None,
+        language: str | None,
+        keep: str | None,
     ) -> bool:
         """Retire the record's events under an organizer, found by the externalId property, but `keep`: two deliveries
         at once may each have made one."""
@@ -241,13 +242,7 @@ class CalendarLifecycle(RecordLifecycle):
         return ended
 
     def _find(
-        self,
-        organizer_id: str,
-        external_id: str,
-        known: str | None,
-        progress: GraphProgress,
-        deadline: float,
-        language: str | None,
+        self, organizer_id: str, external_id: str, known: str | None, deadline: float, language: str | None
     ) -> tuple[Found | None, str | None]:
         """The record's live event under the organizer: by its known id, else by the externalId property."""
         if known is not None:
@@ -273,7 +268,7 @@ class CalendarLifecycle(RecordLifecycle):
         return Found(response.payload["id"], response.payload, request_id=response.request_id)
 
     def _teams_meeting(self, organizer_id: str, found: Found, deadline: float, language: str | None) -> dict[str, Any]:
-        return self._online_meeting(organizer_id, found.document, deadline, language)
+        return self._online_meeting(organizer_id, found.document, deadline, language).payload
 
     def _end(self, organizer_id: str, found: Found, deadline: float, language: str | None) -> bool:
         """Cancel an event with attendees (Exchange sends them the cancellation), delete one without."""
@@ -292,8 +287,9 @@ class CalendarLifecycle(RecordLifecycle):
     def _known(self, state: RecordState) -> str | None:
         return state.event_id
 
-    def _online_meeting(self, organizer_id: str, event: dict[str, Any], deadline: float, language: str | None) -> dict[str, Any]:
-        """The event's Teams meeting, found by its join URL; GraphUnavailable while Exchange has not made it yet."""
+    def _online_meeting(self, organizer_id: str, event: dict[str, Any], deadline: float, language: str | None) -> GraphResponse:
+        """The event's Teams meeting, found by its join URL (the lookup's response, with the meeting as its payload);
+        GraphUnavailable while Exchange has not made it yet."""
         url = join_url(event)
         if url is None:
             raise GraphUnavailable(GraphErrorInfo(None, "OnlineMeetingNotReady", "the event has no Teams join URL yet"), 1)
@@ -304,7 +300,7 @@ class CalendarLifecycle(RecordLifecycle):
             problem = "no onlineMeeting has the event's join URL yet"
             info = GraphErrorInfo(response.status, "OnlineMeetingNotFound", problem, response.request_id)
             raise GraphUnavailable(info, 1)
-        return meetings[0]
+        return replace(response, payload=meetings[0])
 
     def _apply_options(
         self, booking: Booking, organizer_id: str, online: dict[str, Any], progress: GraphProgress, deadline: float
@@ -319,13 +315,10 @@ class CalendarLifecycle(RecordLifecycle):
                     "event has no roles; options.allowedPresenters decides who presents",
                 )
             )
-        update = meeting_update(booking, online) if booking.options is not None else MeetingUpdate((), {})
-        fields = tuple(name for name in update.changed_fields if name.startswith("options."))
-        if not fields:
+        options = options_update(booking, online)
+        if not options:
             return ()
-        names = [name.removeprefix("options.") for name in fields]
-        options = MeetingUpdate(fields, {name: update.body[name] for name in names})
-        progress.patching = fields
+        fields = progress.patching = options.changed_fields
         try:
             self._graph.update_meeting(organizer_id, online["id"], options.encoded(), deadline, language=booking.language)
         except GraphRefused as error:
@@ -346,12 +339,6 @@ class CalendarLifecycle(RecordLifecycle):
         return fields
 
 
-def _known_event(state: RecordState | None, organizer_id: str) -> str | None:
-    if state is None or state.cancelled or state.organizer_id != organizer_id:
-        return None
-    return state.event_id
-
-
 def _live(event: Any) -> bool:
     """An event Graph returned that is the record's and not cancelled (a cancelled one waits in Deleted Items)."""
     if not isinstance(event, dict):
@@ -362,17 +349,13 @@ def _live(event: Any) -> bool:
 
 def _event(response: GraphResponse) -> dict[str, Any]:
     if not _live(response.payload):
-        info = GraphErrorInfo(response.status, "InvalidResponse", "the success response is not a live event", response.request_id)
-        raise GraphUnavailable(info, 1)
+        raise unusable_response(response, "the success response is not a live event")
     return response.payload
 
 
-def _meeting(online: dict[str, Any], event: dict[str, Any]) -> Meeting:
+def _meeting(online: GraphResponse, event: dict[str, Any], progress: GraphProgress) -> Meeting:
     """The result's meeting: join details from the Teams meeting; subject and times from the event, which owns them."""
-    try:
-        meeting = meeting_from_graph(online)
-    except MalformedMeeting as error:
-        raise GraphUnavailable(GraphErrorInfo(200, "InvalidResponse", str(error)), 1) from error
+    meeting = read_meeting(online, progress)
     subject = event.get("subject")
     return meeting.model_copy(
         update={

@@ -21,10 +21,9 @@ from dataclasses import replace
 from shared.booking import Booking
 from shared.calendar_lifecycle import CalendarLifecycle
 from shared.errors import GraphAccessDenied, GraphError, GraphRefused, StateConflict
-from shared.log_text import escaped
 from shared.meeting_lifecycle import MeetingLifecycle
 from shared.ordering import superseding_revision
-from shared.record_lifecycle import GraphProgress, RecordLifecycle, kept_booking
+from shared.record_lifecycle import GraphProgress, RecordLifecycle, kept_booking, live_under, log_refusal
 from shared.record_state import UNKNOWN_MEETING, RecordState, RecordStateStore
 
 logger = logging.getLogger(__name__)
@@ -83,21 +82,21 @@ class ConcurrentRepair:
         undo. What Graph will not retire now is left in the winner's state for the record's next delivery."""
         held = progress.held
         other_mode = held is not None and held.calendar != winner.calendar
-        same_place = not (winner.cancelled or winner.organizer_id != booking.organizer_id or other_mode)
-        if held is not None and (
-            not same_place
-            or (held.calendar and (progress.created or not held.known) and winner.event_id not in (None, held.item_id))
-        ):
+        same_place = live_under(winner, booking.organizer_id) is not None and not other_mode
+        if held is not None and (not same_place or _event_beside(progress, winner, booking.organizer_id)):
             # A meeting is retired by the lifecycle of its own mode; one whose id is unknown is looked up by externalId.
             mine = self._calendar if held.calendar else self._meetings
+            keep = winner.event_id if same_place else None
             try:
-                if held.known:
-                    mine.retire(booking.organizer_id, held.item_id, progress, deadline, language=booking.language)
-                else:
-                    keep = winner.event_id if same_place else None
-                    mine.retire_unknown(
-                        booking.organizer_id, winner.external_id, progress, deadline, language=booking.language, keep=keep
-                    )
+                mine.retire(
+                    booking.organizer_id,
+                    held.item_id,
+                    winner.external_id,
+                    progress,
+                    deadline,
+                    language=booking.language,
+                    keep=keep,
+                )
             except GraphError as error:
                 logger.warning("could not undo a concurrent delivery's meeting; left for the next error=%s", error.code)
                 if not other_mode:  # a leftover is retired in the record's mode: one in the other mode is logged only
@@ -120,22 +119,18 @@ class ConcurrentRepair:
         have made: its POST's answer was lost) would be in no state, live with its attendees invited. It is retired now;
         one Graph will not retire now is listed in the state as left behind, for the record's next delivery."""
         held = progress.held
-        if held is None or not held.calendar or current.cancelled or current.organizer_id != booking.organizer_id:
+        if held is None or not _event_beside(progress, current, booking.organizer_id):
             return  # a standalone meeting is one per organizer; an event elsewhere is the redelivery's to find
-        if not (progress.created or not held.known) or current.event_id in (None, held.item_id):
-            return
         try:
-            if held.known:
-                self._calendar.retire(booking.organizer_id, held.item_id, progress, deadline, language=booking.language)
-            else:
-                self._calendar.retire_unknown(
-                    booking.organizer_id,
-                    current.external_id,
-                    progress,
-                    deadline,
-                    language=booking.language,
-                    keep=current.event_id,
-                )
+            self._calendar.retire(
+                booking.organizer_id,
+                held.item_id,
+                current.external_id,
+                progress,
+                deadline,
+                language=booking.language,
+                keep=current.event_id,
+            )
         except GraphError as error:
             logger.warning("could not retire an event a conflicting delivery made; left for the next error=%s", error.code)
             if held.known:
@@ -155,17 +150,9 @@ class ConcurrentRepair:
         kept = []
         for organizer_id, held in leftovers:
             try:
-                if held == UNKNOWN_MEETING:
-                    lifecycle.retire_unknown(organizer_id, external_id, progress, deadline, language=language)
-                else:
-                    lifecycle.retire(organizer_id, held, progress, deadline, language=language)
+                lifecycle.retire(organizer_id, held, external_id, progress, deadline, language=language)
             except (GraphAccessDenied, GraphRefused) as error:
-                logger.warning(
-                    "could not remove a meeting left behind status=%s code=%s graphRequestId=%s",
-                    error.info.http_status,
-                    escaped(error.info.code),
-                    escaped(error.info.request_id),
-                )
+                log_refusal("could not remove a meeting left behind", error)
                 kept.append((organizer_id, held))
         return tuple(kept)
 
@@ -192,6 +179,15 @@ class ConcurrentRepair:
 
     def _lifecycle(self, state: RecordState) -> RecordLifecycle:
         return self._calendar if state.calendar else self._meetings
+
+
+def _event_beside(progress: GraphProgress, state: RecordState, organizer_id: str) -> bool:
+    """This delivery made an event (or may have: its POST's answer was lost) under the organizer of the record's live
+    meeting, and it is not the event the record state names."""
+    held = progress.held
+    if held is None or not held.calendar or live_under(state, organizer_id) is None:
+        return False
+    return (progress.created or not held.known) and state.event_id not in (None, held.item_id)
 
 
 def _with(leftovers: tuple[tuple[str, str], ...], left: tuple[str, str]) -> tuple[tuple[str, str], ...]:

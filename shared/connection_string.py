@@ -7,7 +7,6 @@ Azurite's well-known account, or the Service Bus emulator. Nothing here quotes a
 from __future__ import annotations
 
 import base64
-import binascii
 import ipaddress
 import re
 from urllib.parse import urlsplit
@@ -64,7 +63,7 @@ def azurite_fields(connection_string: str) -> dict[str, str] | None:
         return None
     try:
         base64.b64decode(fields.get("accountkey", ""), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a plain ValueError for a character beyond ASCII
         return None
     return fields if fields.get("accountkey") else None
 

@@ -25,7 +25,7 @@ class BridgeError(Exception):
     may have applied the request although this error says otherwise (a meeting may exist that nobody has an id
     of); set on whatever error the call ends with, a token failure on its retry included."""
 
-    code: ClassVar[str] = "internal_error"
+    code: ClassVar[str] = "internal_error"  # also the code of a failure the bridge did not foresee (shared.result)
     fix: ClassVar[str] = ""
     maybe_applied = False
 
@@ -98,24 +98,21 @@ class GraphError(BridgeError):
     raised error reaches the host's log: only the status, the code and the request-id; the result, which goes
     to the booking's own source, carries the message (shared.result)."""
 
-    def __init__(self, summary: str, info: GraphErrorInfo) -> None:
-        super().__init__(summary)
+    def __init__(self, info: GraphErrorInfo, summary: str | None = None) -> None:
+        super().__init__(summary or _graph_answered(info))
         self.info = info
-
-
-class GraphRefused(GraphError):
-    """Graph refused the request for a reason that retrying the same booking cannot fix."""
-
-    code = "graph_refused"
-
-    def __init__(self, info: GraphErrorInfo) -> None:
-        super().__init__(_graph_answered(info), info)
 
 
 def _graph_answered(info: GraphErrorInfo) -> str:
     """Graph's status, code and request-id (when it sent one); never its message."""
     request_id = f" (request-id {info.request_id})" if info.request_id else ""
     return f"Graph answered {info.http_status} {info.code}{request_id}"
+
+
+class GraphRefused(GraphError):
+    """Graph refused the request for a reason that retrying the same booking cannot fix."""
+
+    code = "graph_refused"
 
 
 class RetryableError(BridgeError):
@@ -142,7 +139,7 @@ class GraphUnavailable(GraphError, RetryableError):
         # Without a status there was no response, and the message is the bridge's own sentence for what happened
         # (could not connect, no answer in time), not Graph's text.
         happened = info.message if info.http_status is None else _graph_answered(info)
-        super().__init__(f"Graph call failed after {attempts} attempt(s): {happened}", info)
+        super().__init__(info, f"Graph call failed after {attempts} attempt(s): {happened}")
         self.attempts = attempts
 
 
@@ -167,10 +164,7 @@ class GraphAccessDenied(GraphError, RetryableError):
     )
 
     def __init__(self, info: GraphErrorInfo) -> None:
-        super().__init__(
-            f"{_graph_answered(info)}. To fix: {self.fix}",
-            info,
-        )
+        super().__init__(info, f"{_graph_answered(info)}. To fix: {self.fix}")
 
 
 class AttendanceAccessDenied(GraphAccessDenied):
@@ -213,10 +207,3 @@ class StateStoreError(RetryableError):
 
 class MalformedMeeting(ValueError):
     """Graph answered success but the body is not an onlineMeeting the bridge can read (no value is quoted)."""
-
-
-class InternalError(BridgeError):
-    """Something the bridge did not foresee: a defect. The result names no detail beyond the exception's type."""
-
-    code = "internal_error"
-    fix = "report it with the invocation id; the function's log has the stack trace"

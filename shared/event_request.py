@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from shared.booking import Attendee, Booking
+from shared.meeting_changes import MeetingUpdate
 from shared.wire_format import encoded
 
 # The bridge's MAPI property set: fixed forever, like the externalId namespace (changing it loses every event).
@@ -32,17 +32,6 @@ TEAMS = "teamsForBusiness"
 ATTENDEE_TYPE = "required"
 # The comment attendees read in the cancellation Exchange sends them.
 CANCEL_COMMENT = "This appointment has been cancelled."
-
-
-@dataclass(frozen=True)
-class EventUpdate:
-    """The booking fields that differ (contract names) and the event PATCH body."""
-
-    changed_fields: tuple[str, ...]
-    body: dict[str, Any]
-
-    def __bool__(self) -> bool:
-        return bool(self.changed_fields)
 
 
 # A first incarnation is below this (it is stored as a Table Int64, and counted up from there).
@@ -117,7 +106,7 @@ def event_attendee(attendee: Attendee) -> dict[str, Any]:
     return {"emailAddress": {"address": attendee.upn}, "type": ATTENDEE_TYPE}
 
 
-def event_update(booking: Booking, event: dict[str, Any]) -> EventUpdate:
+def event_update(booking: Booking, event: dict[str, Any]) -> MeetingUpdate:
     """Compare an upsert booking with the event Graph holds; start and end travel together, attendees whole."""
     changed: list[str] = []
     body: dict[str, Any] = {}
@@ -133,7 +122,7 @@ def event_update(booking: Booking, event: dict[str, Any]) -> EventUpdate:
     if {attendee.upn.lower() for attendee in wanted_attendees} != _addresses(event):
         changed.append("attendees")
         body["attendees"] = [event_attendee(attendee) for attendee in wanted_attendees]
-    return EventUpdate(tuple(changed), body)
+    return MeetingUpdate(tuple(changed), body)
 
 
 def event_instant(event: dict[str, Any], name: str) -> datetime | None:

@@ -110,13 +110,7 @@ class GraphClient:
     ) -> bool:
         """DELETE /users/{organizerId}/onlineMeetings/{id}: True if deleted now, False if it was already gone (404)."""
         path = f"{self._meetings_path(organizer_id)}/{quote(meeting_id, safe='')}"
-        try:
-            self._send("DELETE", ONLINE_MEETING, path, None, deadline, language)
-        except GraphRefused as error:
-            if error.info.http_status == 404:
-                return False
-            raise
-        return True
+        return self._gone_if_404("DELETE", ONLINE_MEETING, path, None, deadline, language)
 
     # Calendar mode (shared.calendar_lifecycle): the organizer's Outlook events, and an event's online meeting.
 

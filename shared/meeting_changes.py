@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from shared.booking import Attendee, Booking, MeetingOptions
+from shared.booking import Attendee, Booking
 from shared.wire_format import encoded, graph_date_time, graph_instant, graph_participant
 
 # What every upsert booking sets in full (Graph's names): the newest booking's values are the ones to send again.
@@ -49,11 +49,23 @@ def meeting_update(booking: Booking, meeting: dict[str, Any]) -> MeetingUpdate:
     if _attendee_keys(booking.attendees) != _graph_attendee_keys(meeting, booking.attendees):
         changed.append("attendees")
         body["participants"] = {"attendees": [graph_participant(attendee) for attendee in booking.attendees]}
-    if booking.options is not None:
-        for name, value in _option_changes(booking.options, meeting).items():
-            changed.append(f"options.{name}")
-            body[name] = value
-    return MeetingUpdate(tuple(changed), body)
+    options = options_update(booking, meeting)
+    return MeetingUpdate((*changed, *options.changed_fields), {**body, **options.body})
+
+
+def options_update(booking: Booking, meeting: dict[str, Any]) -> MeetingUpdate:
+    """The booking's options whose meeting value differs; lobbyBypassSettings is sent whole (Graph replaces complex
+    values)."""
+    changes: dict[str, Any] = {}
+    for name, wanted in (booking.options.to_graph() if booking.options is not None else {}).items():
+        current = meeting.get(name)
+        if isinstance(wanted, dict):
+            current = _object(current)
+            if any(current.get(key) != value for key, value in wanted.items()):
+                changes[name] = {**{key: current[key] for key in ("scope", "isDialInBypassEnabled") if key in current}, **wanted}
+        elif current != wanted:
+            changes[name] = wanted
+    return MeetingUpdate(tuple(f"options.{name}" for name in changes), changes)
 
 
 def undoing(update: MeetingUpdate, meeting: dict[str, Any]) -> dict[str, Any]:
@@ -99,17 +111,3 @@ def _object(value: Any) -> dict[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _option_changes(options: MeetingOptions, meeting: dict[str, Any]) -> dict[str, Any]:
-    """The options whose meeting value differs; lobbyBypassSettings is sent whole (Graph replaces complex values)."""
-    changes: dict[str, Any] = {}
-    for name, wanted in options.to_graph().items():
-        current = meeting.get(name)
-        if isinstance(wanted, dict):
-            current = _object(current)
-            if any(current.get(key) != value for key, value in wanted.items()):
-                changes[name] = {**{key: current[key] for key in ("scope", "isDialInBypassEnabled") if key in current}, **wanted}
-        elif current != wanted:
-            changes[name] = wanted
-    return changes

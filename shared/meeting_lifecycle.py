@@ -13,19 +13,13 @@ from shared.booking import Booking, Channel
 from shared.errors import (
     ChannelCannotChange,
     GraphAccessDenied,
-    GraphErrorInfo,
     GraphRefused,
-    GraphUnavailable,
-    MalformedMeeting,
 )
-from shared.graph_client import GraphResponse
-from shared.join_information import JOIN_INFORMATION_TOO_LARGE, MAX_JOIN_INFORMATION_BYTES, read_join_information
-from shared.meeting import Meeting, meeting_from_graph
 from shared.meeting_changes import meeting_update, undoing
 from shared.meeting_request import build_create_or_get_body
-from shared.record_lifecycle import Found, GraphProgress, Held, Outcome, RecordLifecycle
+from shared.record_lifecycle import Found, GraphProgress, Held, Outcome, RecordLifecycle, meeting_in, patched_found, read_meeting
 from shared.record_state import UNKNOWN_MEETING, RecordState
-from shared.result import ResultStatus, ResultWarning
+from shared.result import ResultStatus
 from shared.wire_format import lookup_body
 
 
@@ -65,7 +59,7 @@ class MeetingLifecycle(RecordLifecycle):
         # A 200 after an attempt whose answer was lost is that attempt's meeting where the record had none before.
         progress.created = response.status == 201 or (response.repeated and not self._may_hold(state, organizer))
         progress.changed |= progress.created
-        meeting = progress.meeting = _meeting(response, progress)
+        meeting = progress.meeting = read_meeting(response, progress)
         progress.held = Held(meeting.id, calendar=False)
         current = meeting.chat_thread_id
         if channel is not None and not progress.created and current and current.lower() != channel.thread_id.lower():
@@ -75,33 +69,23 @@ class MeetingLifecycle(RecordLifecycle):
         if not update:
             return Outcome(status, response.request_id, meeting)
         progress.patching = update.changed_fields
-        try:
-            patched = self._graph.update_meeting(organizer, meeting.id, update.encoded(), deadline, language=language)
-        except GraphRefused as error:
-            if error.info.http_status == 404:
-                # Deleted between our two calls: the next delivery's createOrGet makes a new one.
-                raise GraphUnavailable(error.info, 1) from error
-            raise
+        patched = patched_found(
+            lambda: self._graph.update_meeting(organizer, meeting.id, update.encoded(), deadline, language=language)
+        )
         progress.applied()
         progress.undo.append((organizer, meeting.id, undoing(update, response.payload)))
-        meeting = progress.meeting = _meeting(patched, progress)
+        meeting = progress.meeting = read_meeting(patched, progress)
         if status is ResultStatus.EXISTING:
             status = ResultStatus.UPDATED
         return Outcome(status, patched.request_id, meeting, update.changed_fields)
 
     def _find(
-        self,
-        organizer_id: str,
-        external_id: str,
-        known: str | None,
-        progress: GraphProgress,
-        deadline: float,
-        language: str | None,
+        self, organizer_id: str, external_id: str, known: str | None, deadline: float, language: str | None
     ) -> tuple[Found | None, str | None]:
         """createOrGet with only the externalId, whatever the state knows: Graph's one lookup of a meeting by it. If
         none existed it makes one, empty and known to nobody (Found.existed False), which the caller removes."""
         response = self._graph.create_or_get(organizer_id, lookup_body(external_id), deadline, language=language)
-        meeting = _meeting(response, progress)
+        meeting = meeting_in(response)
         payload = response.payload if isinstance(response.payload, dict) else {}
         found = Found(meeting.id, payload, response.status == 200, response.request_id, response.repeated)
         return found, response.request_id
@@ -137,23 +121,3 @@ def _in_records_channel(booking: Booking, state: RecordState | None) -> Booking:
     if booking.channel is not None or state is None or state.cancelled or not state.channel_thread_id:
         return booking
     return booking.model_copy(update={"channel": Channel.model_validate({"threadId": state.channel_thread_id})})
-
-
-def _meeting(response: GraphResponse, progress: GraphProgress) -> Meeting:
-    try:
-        meeting = meeting_from_graph(response.payload)
-    except MalformedMeeting as error:
-        info = GraphErrorInfo(response.status, "InvalidResponse", str(error), response.request_id)
-        raise GraphUnavailable(info, 1) from error
-    if meeting.join_information is None and not any(w.code == JOIN_INFORMATION_TOO_LARGE for w in progress.warnings):
-        payload = response.payload
-        if read_join_information(payload.get("joinInformation") if isinstance(payload, dict) else None).too_large:
-            progress.warnings.append(
-                ResultWarning(
-                    code=JOIN_INFORMATION_TOO_LARGE,
-                    message=f"Graph's invitation text (joinInformation) is larger than {MAX_JOIN_INFORMATION_BYTES} "
-                    "bytes, so the result leaves it out; the meeting's joinWebUrl and dial-in details are complete",
-                    request_id=response.request_id,
-                )
-            )
-    return meeting

@@ -26,10 +26,19 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from shared.booking import Booking, parse_booking
-from shared.errors import GraphAccessDenied, GraphError, GraphErrorInfo, GraphRefused, InvalidBooking
-from shared.graph_client import GraphClient
+from shared.errors import (
+    GraphAccessDenied,
+    GraphError,
+    GraphErrorInfo,
+    GraphRefused,
+    GraphUnavailable,
+    InvalidBooking,
+    MalformedMeeting,
+)
+from shared.graph_client import GraphClient, GraphResponse
+from shared.join_information import JOIN_INFORMATION_TOO_LARGE, MAX_JOIN_INFORMATION_BYTES, read_join_information
 from shared.log_text import escaped
-from shared.meeting import Meeting
+from shared.meeting import Meeting, meeting_from_graph
 from shared.meeting_changes import meeting_update
 from shared.record_state import UNKNOWN_MEETING, RecordState
 from shared.result import ResultStatus, ResultWarning
@@ -156,14 +165,13 @@ class RecordLifecycle(ABC):
         (GraphProgress.left_behind), so the record state knows of both and the record's next delivery retires
         it. Every request carries the booking's language (Accept-Language), so every meeting Graph returns has
         its invitation in it."""
-        language = booking.language
         if booking.action == "cancel":
-            self._retire_previous(state, booking.organizer_id, external_id, progress, deadline, newer_applied, language)
+            self._retire_previous(booking, external_id, state, progress, deadline, newer_applied)
             if repeats_cancel(booking, state):
                 return Outcome(ResultStatus.CANCELLED, None, meeting_existed=False)
             return self._cancel(booking, external_id, state, progress, deadline, newer_applied)
         outcome = self._upsert(booking, external_id, state, progress, deadline)
-        self._retire_previous(state, booking.organizer_id, external_id, progress, deadline, newer_applied, language)
+        self._retire_previous(booking, external_id, state, progress, deadline, newer_applied)
         return outcome
 
     def reapply(self, booking: Booking, state: RecordState, progress: GraphProgress, deadline: float) -> Meeting:
@@ -173,15 +181,9 @@ class RecordLifecycle(ABC):
         return outcome.meeting
 
     def retire(
-        self, organizer_id: str, item_id: str, progress: GraphProgress, deadline: float, *, language: str | None = None
-    ) -> bool:
-        """Lock a meeting people may hold the link to, then end it; False if it was already gone."""
-        found = self._find_by_id(organizer_id, item_id, deadline, language)
-        return found is not None and self._retire_found(organizer_id, found, progress, deadline, language)
-
-    def retire_unknown(
         self,
         organizer_id: str,
+        item_id: str,
         external_id: str,
         progress: GraphProgress,
         deadline: float,
@@ -189,23 +191,27 @@ class RecordLifecycle(ABC):
         language: str | None = None,
         keep: str | None = None,
     ) -> bool:
-        """Retire the record's meeting under an organizer whose id the bridge never learned (looked up by externalId),
-        unless it is `keep`, the record's live meeting there."""
-        found = self._find(organizer_id, external_id, None, progress, deadline, language)[0]
-        if found is None or found.id == keep:
-            return False
-        progress.changed |= not found.existed
-        return self._retire_found(organizer_id, found, progress, deadline, language)
+        """Lock a meeting people may hold the link to, then end it; False if it was already gone.
+
+        A meeting whose id the bridge never learned (UNKNOWN_MEETING) is the record's, looked up by externalId, and
+        is left alone if it is `keep`, the record's live meeting there."""
+        if item_id == UNKNOWN_MEETING:
+            return self._retire_unknown(organizer_id, external_id, progress, deadline, language, keep)
+        found = self._find_by_id(organizer_id, item_id, deadline, language)
+        return found is not None and self._retire_found(organizer_id, found, progress, deadline, language)
 
     def undo(self, progress: GraphProgress, deadline: float, *, language: str | None = None) -> None:
         """Put back the options and locks this delivery's PATCHes changed, newest first (a meeting gone meanwhile is
         skipped)."""
-        put_back(
-            progress.undo,
-            lambda organizer_id, meeting_id, body: self._graph.update_meeting(
-                organizer_id, meeting_id, body, deadline, language=language
-            ),
-        )
+        for organizer_id, item_id, body in reversed(progress.undo):
+            if not body:
+                continue
+            try:
+                self._graph.update_meeting(organizer_id, item_id, encoded(body), deadline, language=language)
+            except GraphRefused as error:
+                if error.info.http_status != 404:
+                    raise
+        progress.undo.clear()
 
     # What each mode does its own way.
 
@@ -217,13 +223,7 @@ class RecordLifecycle(ABC):
 
     @abstractmethod
     def _find(
-        self,
-        organizer_id: str,
-        external_id: str,
-        known: str | None,
-        progress: GraphProgress,
-        deadline: float,
-        language: str | None,
+        self, organizer_id: str, external_id: str, known: str | None, deadline: float, language: str | None
     ) -> tuple[Found | None, str | None]:
         """The record's live meeting under the organizer (None: it has none), and the request-id of the lookup.
         `known` is the id the record state knows there, if any."""
@@ -247,18 +247,17 @@ class RecordLifecycle(ABC):
     # The life both modes share.
 
     def _known_under(self, state: RecordState | None, organizer_id: str) -> str | None:
-        if state is None or state.cancelled or state.organizer_id != organizer_id:
-            return None
-        return self._known(state)
+        live = live_under(state, organizer_id)
+        return self._known(live) if live is not None else None
 
     def _may_hold(self, state: RecordState | None, organizer_id: str) -> bool:
         """Whether the record state knows, or suspects, a meeting of the record under the organizer: a lookup that
         answers with one after a lost answer found one that was there before it, not one of its own making."""
         if state is None:
             return False
-        live = not state.cancelled and state.organizer_id == organizer_id
-        left = any(organizer == organizer_id for organizer, _ in state.leftovers)
-        return left or (live and (self._known(state) is not None or state.meeting_unknown))
+        if any(organizer == organizer_id for organizer, _ in state.leftovers):
+            return True
+        return live_under(state, organizer_id) is not None and (self._known(state) is not None or state.meeting_unknown)
 
     def _cancel(
         self,
@@ -276,7 +275,7 @@ class RecordLifecycle(ABC):
         organizer, language = booking.organizer_id, booking.language
         if self.lookup_creates:
             progress.held = Held(UNKNOWN_MEETING, self.calendar)
-        found, request_id = self._find(organizer, external_id, self._known_under(state, organizer), progress, deadline, language)
+        found, request_id = self._find(organizer, external_id, self._known_under(state, organizer), deadline, language)
         if found is not None and found.repeated and not self._may_hold(state, organizer):
             found = replace(found, existed=False)  # the lookup's own meeting, made by the attempt whose answer was lost
         existed = progress.meeting_existed = found is not None and found.existed
@@ -285,8 +284,7 @@ class RecordLifecycle(ABC):
         progress.changed |= not found.existed
         progress.held = Held(found.id, self.calendar)
         if found.existed:
-            live = state is not None and not state.cancelled and state.organizer_id == organizer
-            self._lock(organizer, found, progress, deadline, language, kept_booking(state) if live else None)
+            self._lock(organizer, found, progress, deadline, language, kept_booking(live_under(state, organizer)))
         if newer_applied():
             raise NewerBookingApplied
         self._end(organizer, found, deadline, language)
@@ -294,6 +292,22 @@ class RecordLifecycle(ABC):
         progress.undo.clear()
         progress.held = progress.meeting = None
         return Outcome(ResultStatus.CANCELLED, request_id, meeting_existed=existed)
+
+    def _retire_unknown(
+        self,
+        organizer_id: str,
+        external_id: str,
+        progress: GraphProgress,
+        deadline: float,
+        language: str | None,
+        keep: str | None,
+    ) -> bool:
+        """The record's meeting under the organizer, found by externalId, retired unless it is `keep`."""
+        found = self._find(organizer_id, external_id, None, deadline, language)[0]
+        if found is None or found.id == keep:
+            return False
+        progress.changed |= not found.existed
+        return self._retire_found(organizer_id, found, progress, deadline, language)
 
     def _retire_found(
         self,
@@ -351,13 +365,12 @@ class RecordLifecycle(ABC):
 
     def _retire_previous(
         self,
-        state: RecordState | None,
-        organizer_id: str,
+        booking: Booking,
         external_id: str,
+        state: RecordState | None,
         progress: GraphProgress,
         deadline: float,
         newer_applied: Callable[[], bool],
-        language: str | None,
     ) -> None:
         """A booking moved to another organizer leaves a meeting under the old one: lock and end it.
 
@@ -366,8 +379,8 @@ class RecordLifecycle(ABC):
         touch the old organizer's meetings any more (403, or another refusal), the move still goes ahead: the result
         carries a warning naming the meeting to remove by hand, rather than the record failing on every revision to
         come. If Graph fails for now, the old meeting is noted as left behind and the error raised."""
-        previous = state.organizer_id if state is not None else None
-        if state is None or state.cancelled or previous is None or previous == organizer_id:
+        previous, language = (state.organizer_id if state is not None else None), booking.language
+        if state is None or state.cancelled or previous is None or previous == booking.organizer_id:
             return
         known = self._known(state)
         if known is None and self.lookup_creates and not state.meeting_unknown:
@@ -379,7 +392,7 @@ class RecordLifecycle(ABC):
         try:
             found = self._find_by_id(previous, known, deadline, language) if known is not None else None
             if found is None:  # its id not known, or it is gone: the lookup by externalId finds the record's
-                found = self._find(previous, external_id, None, progress, deadline, language)[0]
+                found = self._find(previous, external_id, None, deadline, language)[0]
             if found is not None:
                 item_id = found.id
                 progress.changed |= not found.existed
@@ -387,7 +400,18 @@ class RecordLifecycle(ABC):
             progress.previous_retired = True
         except (GraphAccessDenied, GraphRefused) as error:
             log_refusal(f"could not remove the moved booking's previous {self.item}", error)
-            progress.warnings.append(self._not_removed(error.info, item_id))
+            info = error.info
+            progress.warnings.append(
+                ResultWarning(
+                    code=PREVIOUS_MEETING_NOT_REMOVED,
+                    message=f"the booking moved to another organizer, but Graph refused to remove the previous organizer's "
+                    f"{self.item} {item_id or '(its id not known)'} ({info.http_status} {info.code}); its join link still "
+                    f"works until the bridge may remove it (the record's next booking tries again), or until it is removed "
+                    f"in {self.removed_by_hand} (for 403: {self.access_fix})",
+                    http_status=info.http_status,
+                    request_id=info.request_id,
+                )
+            )
             progress.left_behind.append((previous, item_id or UNKNOWN_MEETING))
             progress.previous_retired = True
         except GraphError:
@@ -397,16 +421,52 @@ class RecordLifecycle(ABC):
             raise
         progress.previous_settled = True
 
-    def _not_removed(self, info: GraphErrorInfo, item_id: str | None) -> ResultWarning:
-        return ResultWarning(
-            code=PREVIOUS_MEETING_NOT_REMOVED,
-            message=f"the booking moved to another organizer, but Graph refused to remove the previous organizer's "
-            f"{self.item} {item_id or '(its id not known)'} ({info.http_status} {info.code}); its join link still works "
-            f"until the bridge may remove it (the record's next booking tries again), or until it is removed in "
-            f"{self.removed_by_hand} (for 403: {self.access_fix})",
-            http_status=info.http_status,
-            request_id=info.request_id,
-        )
+
+def live_under(state: RecordState | None, organizer_id: str) -> RecordState | None:
+    """The record state, if the record's live meeting is under the organizer (neither cancelled nor moved away)."""
+    return state if state is not None and not state.cancelled and state.organizer_id == organizer_id else None
+
+
+def patched_found(patch: Callable[[], GraphResponse]) -> GraphResponse:
+    """A PATCH of the meeting (or event) a lookup just found: one deleted between the two calls is Graph's failure
+    for now, and the record's next delivery makes a new one."""
+    try:
+        return patch()
+    except GraphRefused as error:
+        if error.info.http_status == 404:
+            raise GraphUnavailable(error.info, 1) from error
+        raise
+
+
+def unusable_response(response: GraphResponse, problem: str) -> GraphUnavailable:
+    """A success the bridge cannot use: the call may succeed later (a later delivery), as any bad answer."""
+    return GraphUnavailable(GraphErrorInfo(response.status, "InvalidResponse", problem, response.request_id), 1)
+
+
+def meeting_in(response: GraphResponse) -> Meeting:
+    """The onlineMeeting Graph answered with; GraphUnavailable if it is not one."""
+    try:
+        return meeting_from_graph(response.payload)
+    except MalformedMeeting as error:
+        raise unusable_response(response, str(error)) from error
+
+
+def read_meeting(response: GraphResponse, progress: GraphProgress) -> Meeting:
+    """The result's meeting, from the onlineMeeting Graph answered with: an invitation text left out for its size is
+    said in a warning, once a delivery."""
+    meeting = meeting_in(response)
+    if meeting.join_information is None and not any(w.code == JOIN_INFORMATION_TOO_LARGE for w in progress.warnings):
+        payload = response.payload
+        if read_join_information(payload.get("joinInformation") if isinstance(payload, dict) else None).too_large:
+            progress.warnings.append(
+                ResultWarning(
+                    code=JOIN_INFORMATION_TOO_LARGE,
+                    message=f"Graph's invitation text (joinInformation) is larger than {MAX_JOIN_INFORMATION_BYTES} "
+                    "bytes, so the result leaves it out; the meeting's joinWebUrl and dial-in details are complete",
+                    request_id=response.request_id,
+                )
+            )
+    return meeting
 
 
 def repeats_cancel(booking: Booking, state: RecordState | None) -> bool:
@@ -426,19 +486,6 @@ def kept_booking(state: RecordState | None) -> Booking | None:
         return parse_booking(state.applied_booking)
     except InvalidBooking:
         return None
-
-
-def put_back(undo: list[Undo], patch: Callable[[str, str, bytes], object]) -> None:
-    """PATCH each recorded undo body, newest first, then forget them; what is gone meanwhile (404) is skipped."""
-    for organizer_id, item_id, body in reversed(undo):
-        if not body:
-            continue
-        try:
-            patch(organizer_id, item_id, encoded(body))
-        except GraphRefused as error:
-            if error.info.http_status != 404:
-                raise
-    undo.clear()
 
 
 def log_refusal(what: str, error: GraphError) -> None:

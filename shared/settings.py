@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import SplitResult, urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from shared.connection_string import AZURITE_ACCOUNT, HOST_NAME, azurite_fields, is_host, is_loopback, is_service_bus_emulator
 from shared.errors import ConfigurationError
@@ -126,24 +126,27 @@ _ROUTE_SETTINGS = (
     *GRAPH_SIGN_IN_SETTINGS,
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING,
 )
-# A result is still published when the delivery count is broken (its default) or Graph's sign-in is (none).
+# A result is still published when the delivery count is broken (its default) or Graph's sign-in is (none):
+# the settings a broken one is dropped with.
 _SIGN_IN_RULES = (*GRAPH_SIGN_IN_SETTINGS, APPLICATIONINSIGHTS_AUTHENTICATION_STRING)
+_LENIENT = {BOOKINGS_MAX_DELIVERY_COUNT: (BOOKINGS_MAX_DELIVERY_COUNT,), **dict.fromkeys(_SIGN_IN_RULES, _SIGN_IN_RULES)}
 
-# GRAPH_CREDENTIAL's values and the settings each one takes, with what to give when one is missing.
+# GRAPH_CREDENTIAL's values, the settings each one takes, and what to give when one is missing.
 _SIGN_IN_KINDS = {
-    "simulator": (GRAPH_IDENTITY_ENDPOINT, GRAPH_IDENTITY_HEADER),
-    "certificate": (GRAPH_TENANT_ID, GRAPH_CLIENT_ID, GRAPH_CERTIFICATE_PATH),
-}
-_SIGN_IN_HINTS = {
-    GRAPH_IDENTITY_ENDPOINT: "give the identity endpoint the simulator prints",
-    GRAPH_IDENTITY_HEADER: "give the IDENTITY_HEADER the simulator prints (new on every start)",
-    GRAPH_TENANT_ID: "give the test tenant's id (a GUID) or its domain",
-    GRAPH_CLIENT_ID: "give the app registration's client id",
-    GRAPH_CERTIFICATE_PATH: "give the path of the app registration's certificate with its key",
+    "simulator": {
+        GRAPH_IDENTITY_ENDPOINT: "give the identity endpoint the simulator prints",
+        GRAPH_IDENTITY_HEADER: "give the IDENTITY_HEADER the simulator prints (new on every start)",
+    },
+    "certificate": {
+        GRAPH_TENANT_ID: "give the test tenant's id (a GUID) or its domain",
+        GRAPH_CLIENT_ID: "give the app registration's client id",
+        GRAPH_CERTIFICATE_PATH: "give the path of the app registration's certificate with its key",
+    },
 }
 
 _QUEUE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._/-]{0,258}[A-Za-z0-9])?")
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
+# Digits 0-9 only: str.isdigit, int() and float() also take "²", other scripts' digits, "1_0" and "nan".
 _WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
 _SECONDS = re.compile(r"[0-9]{1,6}(?:\.[0-9]{1,6})?")
 
@@ -205,60 +208,28 @@ class _Problem(ValueError):
     standard library's own errors, urlsplit's among them, quote the value)."""
 
 
-def _shaped(pattern: re.Pattern[str], expected: str) -> AfterValidator:
-    def check(value: str) -> str:
-        if not pattern.fullmatch(value):
-            raise _Problem(expected)
-        return value
+def _rule(holds: Callable[[str], object], problem: str, read: Callable[[str], Any] = str) -> BeforeValidator:
+    """The setting's value read with `read` where `holds` says it is well formed; else _Problem(problem)."""
 
-    return AfterValidator(check)
-
-
-def _whole_number(low: int, high: int) -> BeforeValidator:
-    """Digits 0-9 only: str.isdigit and int() also take "²" and other scripts' digits."""
-
-    def check(value: object) -> int:
-        if not isinstance(value, str) or not _WHOLE_NUMBER.fullmatch(value) or not low <= int(value) <= high:
-            raise _Problem(f"is not a whole number from {low} to {high}")
-        return int(value)
+    def check(value: str) -> Any:
+        if not holds(value):
+            raise _Problem(problem)
+        return read(value)
 
     return BeforeValidator(check)
 
 
-def _seconds(value: object) -> float:
-    # More than four minutes would outlast the host's lock renewal and function timeout (5 minutes).
-    if not isinstance(value, str) or not _SECONDS.fullmatch(value) or not 1.0 <= float(value) <= 240.0:
-        raise _Problem("is not a number of seconds from 1 to 240")
-    return float(value)
+def _whole_number(low: int, high: int) -> BeforeValidator:
+    return _rule(
+        lambda value: _WHOLE_NUMBER.fullmatch(value) and low <= int(value) <= high,
+        f"is not a whole number from {low} to {high}",
+        int,
+    )
 
 
-def _flag(value: object) -> bool:
-    if not isinstance(value, str) or value.lower() not in ("true", "false"):
-        raise _Problem("is not true or false")
-    return value.lower() == "true"
-
-
-def _client_id(value: str) -> str:
-    if not GUID.fullmatch(value):
-        raise _Problem("is not a client id (a GUID)")
-    return value.lower()
-
-
-def _managed_identity(value: str) -> str:
-    if value.lower() != "managedidentity":
-        raise _Problem("is not supported: the only value is 'managedidentity'")
-    return value
-
-
-def _tenant_id(value: str) -> str:
-    if not (GUID.fullmatch(value) or HOST_NAME.fullmatch(value)):
-        raise _Problem("is not a tenant id (a GUID) or a domain name")
-    return value
-
-
-def _organizer_policy(value: object) -> OrganizerPolicy:
+def _organizer_policy(value: str) -> OrganizerPolicy:
     try:
-        policy = parse_organizer_policy(value if isinstance(value, str) else "")
+        policy = parse_organizer_policy(value)
     except ValueError as error:  # its messages name an entry by its position, never its text
         raise _Problem(str(error)) from None
     if not policy.restricts:
@@ -303,21 +274,55 @@ def _url(example: str, *, path_suffix: str = "") -> Callable[[str], str]:
     return check
 
 
-_GRAPH_URL_EXAMPLE = "such as https://graph.microsoft.com/v1.0 or https://graph.microsoft.us/v1.0"
-_IDENTITY_EXAMPLE = "such as http://127.0.0.1:8010/msi/token, as the simulator prints it"
+_graph_base_url = _url("such as https://graph.microsoft.com/v1.0 or https://graph.microsoft.us/v1.0", path_suffix="/v1.0")
+_identity_endpoint = _url("such as http://127.0.0.1:8010/msi/token, as the simulator prints it")
 _QUEUE_NAME_HINT = "1-260 letters, digits, '.', '-', '_' or '/', starting and ending with a letter or digit"
-_NAMESPACE_HINT = "give only the host, such as contoso-bookings.servicebus.windows.net"
-QueueName = Annotated[str, _shaped(_QUEUE_NAME, f"is not a Service Bus queue name ({_QUEUE_NAME_HINT})")]
-HostName = Annotated[str, _shaped(HOST_NAME, f"is not a host name: {_NAMESPACE_HINT}")]
-TableName = Annotated[str, _shaped(_TABLE_NAME, "is not a table name (3-63 letters and digits, starting with a letter)")]
-TableEndpoint = Annotated[str, AfterValidator(_table_endpoint)]
-GraphBaseUrl = Annotated[str, AfterValidator(_url(_GRAPH_URL_EXAMPLE, path_suffix="/v1.0"))]
-IdentityEndpoint = Annotated[str, AfterValidator(_url(_IDENTITY_EXAMPLE))]
-ClientId = Annotated[str, AfterValidator(_client_id)]
-TenantId = Annotated[str, AfterValidator(_tenant_id)]
-Credential = Annotated[str, AfterValidator(_managed_identity)]
-Seconds = Annotated[float, BeforeValidator(_seconds)]
-Flag = Annotated[bool, BeforeValidator(_flag)]
+QueueName = Annotated[str, _rule(_QUEUE_NAME.fullmatch, f"is not a Service Bus queue name ({_QUEUE_NAME_HINT})")]
+HostName = Annotated[
+    str, _rule(HOST_NAME.fullmatch, "is not a host name: give only the host, such as contoso-bookings.servicebus.windows.net")
+]
+TableName = Annotated[str, _rule(_TABLE_NAME.fullmatch, "is not a table name (3-63 letters and digits, starting with a letter)")]
+ClientId = Annotated[str, _rule(GUID.fullmatch, "is not a client id (a GUID)", str.lower)]
+TenantId = Annotated[
+    str, _rule(lambda value: GUID.fullmatch(value) or HOST_NAME.fullmatch(value), "is not a tenant id (a GUID) or a domain name")
+]
+Credential = Annotated[
+    str, _rule(lambda value: value.lower() == "managedidentity", "is not supported: the only value is 'managedidentity'")
+]
+# More than four minutes would outlast the host's lock renewal and function timeout (5 minutes).
+Seconds = Annotated[
+    float,
+    _rule(
+        lambda value: _SECONDS.fullmatch(value) and 1.0 <= float(value) <= 240.0,
+        "is not a number of seconds from 1 to 240",
+        float,
+    ),
+]
+Flag = Annotated[
+    bool, _rule(lambda value: value.lower() in ("true", "false"), "is not true or false", lambda value: value.lower() == "true")
+]
+# Real namespaces and storage accounts are reached with the managed identity, so no secret ever sits in app settings.
+EmulatorConnection = Annotated[
+    str,
+    _rule(
+        is_service_bus_emulator,
+        "a connection string is accepted only for the local Service Bus emulator (UseDevelopmentEmulator=true with an "
+        f"Endpoint on loopback, such as sb://localhost); for a real namespace remove it and set {SERVICE_BUS_NAMESPACE} "
+        "so the managed identity is used",
+    ),
+]
+AzuriteConnection = Annotated[
+    str,
+    _rule(
+        lambda value: azurite_fields(value) is not None,
+        f"a connection string is accepted only for Azurite (UseDevelopmentStorage=true, or AccountName={AZURITE_ACCOUNT} "
+        f"with its key and a loopback TableEndpoint); in Azure remove it and set {RECORD_STATE_TABLE_SERVICE_URI} so the "
+        "managed identity is used",
+    ),
+]
+TableEndpoint = Annotated[str, BeforeValidator(_table_endpoint)]
+GraphBaseUrl = Annotated[str, BeforeValidator(_graph_base_url)]
+IdentityEndpoint = Annotated[str, BeforeValidator(_identity_endpoint)]
 Policy = Annotated[OrganizerPolicy, BeforeValidator(_organizer_policy)]
 
 
@@ -329,12 +334,12 @@ class Settings(BaseModel):
     bookings_queue: QueueName = Field(DEFAULT_BOOKINGS_QUEUE, validation_alias=BOOKINGS_QUEUE)
     results_queue: QueueName = Field(DEFAULT_RESULTS_QUEUE, validation_alias=RESULTS_QUEUE)
     graph_base_url: GraphBaseUrl = Field(DEFAULT_GRAPH_BASE_URL, validation_alias=GRAPH_BASE_URL)
-    service_bus_connection: str | None = Field(None, validation_alias=SERVICE_BUS_CONNECTION, repr=False)
+    service_bus_connection: EmulatorConnection | None = Field(None, validation_alias=SERVICE_BUS_CONNECTION, repr=False)
     service_bus_namespace: HostName | None = Field(None, validation_alias=SERVICE_BUS_NAMESPACE)
     service_bus_credential: Credential | None = Field(None, validation_alias=SERVICE_BUS_CREDENTIAL)
     azure_client_id: ClientId | None = Field(None, validation_alias=AZURE_CLIENT_ID)
     trigger_client_id: ClientId | None = Field(None, validation_alias=SERVICE_BUS_CLIENT_ID)
-    record_state_connection: str | None = Field(None, validation_alias=RECORD_STATE_CONNECTION, repr=False)
+    record_state_connection: AzuriteConnection | None = Field(None, validation_alias=RECORD_STATE_CONNECTION, repr=False)
     record_state_table_service_uri: TableEndpoint | None = Field(None, validation_alias=RECORD_STATE_TABLE_SERVICE_URI)
     record_state_table: TableName = Field(DEFAULT_RECORD_STATE_TABLE, validation_alias=RECORD_STATE_TABLE)
     max_delivery_count: Annotated[int, _whole_number(1, 2000)] = Field(
@@ -364,21 +369,6 @@ class Settings(BaseModel):
         if self.service_bus_connection is None and self.service_bus_namespace is None:
             raise ConfigurationError(
                 SERVICE_BUS_NAMESPACE, "is not set: give the namespace host name, such as contoso-bookings.servicebus.windows.net"
-            )
-        if self.service_bus_connection is not None and not is_service_bus_emulator(self.service_bus_connection):
-            # Real namespaces are reached with the managed identity, so no secret ever sits in app settings.
-            raise ConfigurationError(
-                SERVICE_BUS_CONNECTION,
-                "a connection string is accepted only for the local Service Bus emulator "
-                "(UseDevelopmentEmulator=true with an Endpoint on loopback, such as sb://localhost); for a real "
-                f"namespace remove it and set {SERVICE_BUS_NAMESPACE} so the managed identity is used",
-            )
-        if self.record_state_connection is not None and azurite_fields(self.record_state_connection) is None:
-            raise ConfigurationError(
-                RECORD_STATE_CONNECTION,
-                "a connection string is accepted only for Azurite (UseDevelopmentStorage=true, or "
-                f"AccountName={AZURITE_ACCOUNT} with its key and a loopback TableEndpoint); in Azure remove it and set "
-                f"{RECORD_STATE_TABLE_SERVICE_URI} so the managed identity is used",
             )
         if self.azure_client_id and self.trigger_client_id and self.azure_client_id != self.trigger_client_id:
             raise ConfigurationError(
@@ -416,7 +406,11 @@ class Settings(BaseModel):
     @property
     def graph_sign_in(self) -> GraphSignIn | None:
         """Graph's own sign-in for local runs; None means Graph uses the process's one credential."""
-        given = {name: value for name, value in self._sign_in_settings().items() if value is not None}
+        given = {
+            str(field.validation_alias): getattr(self, name)
+            for name, field in type(self).model_fields.items()
+            if field.validation_alias in GRAPH_SIGN_IN_SETTINGS and getattr(self, name) is not None
+        }
         if not given:
             return None
         if not self.developer_credential:
@@ -438,9 +432,9 @@ class Settings(BaseModel):
         for name in given:
             if name not in (GRAPH_CREDENTIAL, *used):
                 raise ConfigurationError(name, f"is not used with {GRAPH_CREDENTIAL}={kind}: remove it")
-        for name in used:
+        for name, hint in used.items():
             if name not in given:
-                raise ConfigurationError(name, f"is not set: {_SIGN_IN_HINTS[name]}")
+                raise ConfigurationError(name, f"is not set: {hint}")
         if kind == "certificate":
             return CertificateSignIn(given[GRAPH_TENANT_ID], given[GRAPH_CLIENT_ID], given[GRAPH_CERTIFICATE_PATH])
         if self.insights_authentication is not None:
@@ -453,16 +447,6 @@ class Settings(BaseModel):
                 "(or use GRAPH_CREDENTIAL=certificate)",
             )
         return SimulatorIdentity(given[GRAPH_IDENTITY_ENDPOINT], given[GRAPH_IDENTITY_HEADER])
-
-    def _sign_in_settings(self) -> dict[str, str | None]:
-        return {
-            GRAPH_CREDENTIAL: self.graph_credential,
-            GRAPH_IDENTITY_ENDPOINT: self.graph_identity_endpoint,
-            GRAPH_IDENTITY_HEADER: self.graph_identity_header,
-            GRAPH_TENANT_ID: self.graph_tenant_id,
-            GRAPH_CLIENT_ID: self.graph_client_id,
-            GRAPH_CERTIFICATE_PATH: self.graph_certificate_path,
-        }
 
 
 def _given(environ: Mapping[str, str] | None, names: tuple[str, ...] | None = None) -> dict[str, str]:
@@ -505,11 +489,7 @@ def load_result_route(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             return _validated(values)
         except ConfigurationError as error:
-            lenient = {
-                BOOKINGS_MAX_DELIVERY_COUNT: (BOOKINGS_MAX_DELIVERY_COUNT,),
-                **dict.fromkeys(_SIGN_IN_RULES, _SIGN_IN_RULES),
-            }
-            dropped = lenient.get(error.setting, ())
+            dropped = _LENIENT.get(error.setting, ())
             if not any(name in values for name in dropped):
                 raise
             values = {name: value for name, value in values.items() if name not in dropped}
@@ -528,18 +508,18 @@ def graph_scope_for(graph_base_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/.default"
 
 
-def _checked(name: str, validator: Callable[[str], Any], value: str) -> str:
+def _checked(name: str, validator: Callable[[str], str], value: str) -> str:
     try:
-        return str(validator(value))
+        return validator(value)
     except _Problem as error:
         raise ConfigurationError(name, str(error)) from None
 
 
 def check_graph_base_url(value: str) -> str:
     """A Graph URL given elsewhere (the CLI's --graph-url), held to GRAPH_BASE_URL's rules; ConfigurationError if broken."""
-    return _checked(GRAPH_BASE_URL, _url(_GRAPH_URL_EXAMPLE, path_suffix="/v1.0"), value)
+    return _checked(GRAPH_BASE_URL, _graph_base_url, value)
 
 
 def check_identity_endpoint(name: str, value: str) -> str:
     """A managed-identity endpoint URL: absolute, plain http only on loopback; ConfigurationError naming `name`."""
-    return _checked(name, _url(_IDENTITY_EXAMPLE), value)
+    return _checked(name, _identity_endpoint, value)

@@ -97,6 +97,21 @@ def test_an_oversized_invitation_is_left_out_with_a_warning(
     assert len(result.model_dump_json(by_alias=True).encode()) < 16 * 1024
 
 
+def test_a_cancel_says_nothing_of_the_invitation_text_of_the_meeting_it_removed(
+    host: HostInvoker, graph: GraphSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cancel's lookup reads the meeting only to find it: its result has no meeting, so no warning about one."""
+    huge = {"contentType": "html", "content": quote_plus("data:text/html,<p>" + "x" * (MAX_JOIN_INFORMATION_BYTES + 1))}
+    monkeypatch.setattr("simulator.graph_api.join_information", lambda *args: huge)
+
+    host.deliver(booking(revision=1))
+    host.deliver(booking(revision=2, action="cancel"))
+
+    result = host.last_result()
+    assert result.status is ResultStatus.CANCELLED and result.meeting is None
+    assert result.warnings == []
+
+
 # The decoding, on Graph's own example and on values Graph should never send.
 
 

@@ -18,6 +18,7 @@ from shared.settings import (
     BOOKINGS_MAX_DELIVERY_COUNT,
     GRAPH_RETRY_BUDGET_SECONDS,
     MAX_THROTTLE_REQUEUES,
+    RECORD_STATE_CONNECTION,
     SERVICE_BUS_NAMESPACE,
     load_result_route,
     load_settings,
@@ -44,6 +45,15 @@ def test_no_setting_quotes_a_secret_pasted_into_it(name: str) -> None:
     except ConfigurationError as error:
         assert SECRET not in str(error), str(error)
         assert error.setting == name or error.setting in APP_SETTINGS
+
+
+def test_an_azurite_key_base64_cannot_hold_is_named_with_what_the_setting_should_hold() -> None:
+    """base64 refuses a key with a character beyond ASCII with a plain ValueError, not binascii.Error."""
+    value = f"AccountName=devstoreaccount1;AccountKey=\u00e9{SECRET};TableEndpoint=http://127.0.0.1:10002/devstoreaccount1"
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings({**NAMESPACE, RECORD_STATE_CONNECTION: value})
+    assert raised.value.setting == RECORD_STATE_CONNECTION
+    assert "accepted only for Azurite" in str(raised.value) and SECRET not in str(raised.value)
 
 
 @given(value=st.text(min_size=1, max_size=40).filter(lambda text: text.strip() != ""))
