@@ -46,12 +46,12 @@ _MAYBE_APPLIED_STATUSES = frozenset({408, 500, 502, 504})
 # Successes without a body: DELETE (204) and an event's cancel action (202 Accepted).
 _NO_CONTENT = (202, 204)
 _JSON_BOTH_WAYS = {"Accept": "application/json", "Content-Type": "application/json"}
-# The most pages of one collection read in one call: Graph pages a collection with @odata.nextLink, and a Graph that
-# kept sending one would otherwise be read for ever.
 # The error of a call this instance's own throttle (shared.graph_throttle) did not send: no Graph status, its own code.
 THROTTLED_HERE = "ThrottledHere"
 NOT_SENT_WHILE_THROTTLED = "not sent: this instance is waiting out Graph's Retry-After"
 
+# The most pages of one collection read in one call: Graph pages a collection with @odata.nextLink, and a Graph that
+# kept sending one would otherwise be read for ever.
 MAX_PAGES = 200
 # Far longer than any nextLink Graph sends (a path of ids and a skip token): a longer one is not followed.
 MAX_NEXT_LINK_LENGTH = 4096

@@ -23,7 +23,7 @@ ORIGINAL_MESSAGE_ID_PROPERTY = "bridgeOriginalMessageId"
 REQUEUE_COUNT_PROPERTY = "bridgeRequeueCount"
 # Fixed for ever: a redelivered original re-sends the same copy id for the same count.
 REQUEUE_MESSAGE_NAMESPACE = uuid.UUID("0c3f5d7e-9a41-4b6f-8e2d-5f1a7c9b3e60")
-# A little past Retry-After, spread so that throttled bookings do not all return in the same second.
+# A little past Retry-After, so that the copy arrives after the throttle has lifted, not at its last moment.
 _SCHEDULE_MARGIN_SECONDS = 1.0
 
 

@@ -571,9 +571,8 @@ def test_the_cli_graph_url_check_does_not_quote_it_either() -> None:
     ids=["service-bus-open-bracket", "service-bus-bracketed", "azurite-open-bracket", "azurite-bracketed"],
 )
 def test_a_malformed_connection_string_is_named_and_never_quoted(setting: str, value: str) -> None:
-    """A connection string whose endpoint urlsplit refuses: the ValueError comes out of the model validator, whose
-    errors have no location, so the ConfigurationError names "a setting" (`setting a setting: Invalid IPv6 URL`),
-    and a bracketed value is quoted in it."""
+    """A connection string whose endpoint urlsplit refuses is named by its own setting, and urlsplit's message,
+    which quotes the value, stays out of the error."""
     environment = {setting: value} if setting == SERVICE_BUS_CONNECTION else {**NAMESPACE, setting: value}
     with pytest.raises(ConfigurationError) as raised:
         load_settings(environment)
