@@ -113,7 +113,9 @@ def row(run: dict[str, Any], scenario: burst.Scenario, memory_gb: float, prices:
         "billed_instance_seconds": billed,
         "gb_seconds": gb_seconds,
         "cost_per_1000_bookings": 1000 * cost / bookings,
-        "every_booking_created_once": run["every_booking_created_once"] and run["dead_lettered"] == 0,
+        "every_booking_created_once": run["every_booking_created_once"]
+        and run["dead_lettered"] == 0
+        and run["duplicate_meetings"] + run["duplicate_events"] == 0,
     }
     if scenario.pace_per_second is not None:
         per_day = day_bookings / bookings
