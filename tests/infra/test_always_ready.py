@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-import function_app
+from tests.conftest import indexed_functions
 from tests.infra.bicep import INFRA, MODULES, module_params, parse_bicep, parse_bicepparam, properties_of, variable
 from tests.infra.fake_azure import FakeAzure, fake_azure  # noqa: F401  (the fixture)
 
@@ -39,8 +39,7 @@ def test_when_on_one_instance_is_kept_for_the_function_the_app_registers_and_non
     assert (choice["type"], choice["operands"]["condition"]) == ("conditional", "alwaysReady")
     assert choice["operands"]["true_value"] == [{"name": "bookingsFunctionScaleGroup", "instanceCount": 1}]
     assert choice["operands"]["false_value"] == []
-    registered = [function.get_function_name() for function in function_app.app.get_functions()]
-    assert [variable(tree, "bookingsFunctionScaleGroup")] == [f"function:{name}" for name in registered]
+    assert [variable(tree, "bookingsFunctionScaleGroup")] == [f"function:{name}" for name in indexed_functions()]
 
 
 def test_a_kept_always_ready_that_is_not_true_or_false_stops_the_run(fake_azure: FakeAzure) -> None:  # noqa: F811
