@@ -1,6 +1,7 @@
 """Instances that share one mailbox and never talk to each other (shared.graph_throttle): each keeps its own window
 and learns of the others only from Graph's 429s, as separate processes do. Together they settle at the mailbox's 4
-requests in progress, with few requests answered 429 and the mailbox kept busy.
+requests in progress, with few requests answered 429 and the mailbox kept busy. (With more instances than the
+mailbox has slots, a window cannot go below one request: docs/performance.md gives what the host model measured.)
 
 A model on the test's clock, stepped rather than timed: each instance is one GraphThrottle with 16 session slots;
 a free slot takes the next booking of the burst, as a session receiver accepts the next session, and makes its two
