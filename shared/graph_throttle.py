@@ -10,11 +10,17 @@ increase and multiplicative decrease, the way TCP senders share a link without m
   by a random 0-50% so that instances and threads do not come back in step; it then paces its requests at 0.7
   times the rate it was sending at, slowed so again on each 429 to a request sent at the current pace, and two
   requests a second faster for each second without one.
-- A mailbox (a request on /users/{id}/events): a window of requests this instance may have in progress, from
-  Outlook's 4 down to 1. A 429 halves it (once for the requests sent at that window), and only the throttled
-  request waits for its Retry-After: the mailbox is over its concurrency, not its rate. Each success widens it by
-  a fraction, a whole request after about MAILBOX_GROWTH rounds at that width (a round: as many successes as the
-  window is wide), so that instances sharing a mailbox probe for a free slot rarely.
+- A mailbox (a request on /users/{id}/events): a window of requests this instance may have in progress, at most
+  Outlook's 4. It starts at one request and grows by one with each success (slow start, as TCP's), so that
+  instances that start a burst together do not send 4 each at once. A 429 ends that growth and halves the window
+  (once for the requests sent at that window; never below one). When the throttled request was the instance's only
+  one in progress on that mailbox, the instance holds none of its slots: its next request on the mailbox waits out
+  the Retry-After too, instead of each of its invocations meeting the same full mailbox in turn. Otherwise its
+  requests in progress still hold slots, and the narrower window alone keeps it from sending more. After a 429, each
+  success widens the window by a fraction, a whole request after about MAILBOX_GROWTH rounds at that width (a round:
+  as many successes as the window is wide), so that instances sharing a mailbox probe for a free slot rarely. A
+  success with more of the instance's requests in progress than it held when the 429 came shows that a slot came
+  free (another instance finished, or its window narrowed), and growth is fast again until the next 429.
 
 A call that could not be sent before its invocation's deadline is not waited for: acquire() says how long it would
 have waited, and the caller answers it as throttled, so the failure policy re-enqueues the booking rather than
@@ -52,6 +58,8 @@ _TOO_MANY_REQUESTS = 429
 @dataclass
 class _Scope:
     window: float | None = None  # a mailbox's requests in progress allowed (its whole part); None: the app, unbounded
+    slow_start: bool = False  # a mailbox's window grows by a whole request a success, until a 429
+    held_when_full: int = 0  # a mailbox's other requests of the instance in progress when a 429 last narrowed it
     rate: float | None = None  # requests a second; None: unpaced
     next_send: float = 0.0
     not_before: float = 0.0
@@ -70,15 +78,16 @@ class _Scope:
 class Permit:
     """Leave to send one request; say what Graph answered with answered(), and leave the block to release it."""
 
-    def __init__(self, throttle: GraphThrottle | None, scopes: list[_Scope], sent_at: float) -> None:
+    def __init__(self, throttle: GraphThrottle | None, scopes: list[_Scope], sent_at: float, level: int) -> None:
         self._throttle = throttle
         self._scopes = scopes
         self._sent_at = sent_at
+        self._level = level
 
     @classmethod
     def unthrottled(cls) -> Permit:
         """The permit of a client without a throttle: nothing waits, nothing is counted."""
-        return cls(None, [], 0.0)
+        return cls(None, [], 0.0, 0)
 
     def __enter__(self) -> Permit:
         return self
@@ -89,7 +98,7 @@ class Permit:
 
     def answered(self, status: int, retry_after: str | None) -> None:
         if self._throttle is not None:
-            self._throttle._answered(self._scopes, self._sent_at, status, parse_retry_after(retry_after))
+            self._throttle._answered(self._scopes, self._sent_at, self._level, status, parse_retry_after(retry_after))
 
 
 class GraphThrottle:
@@ -126,13 +135,13 @@ class GraphThrottle:
                     scope.sent.append(now)
                     if scope.rate:
                         scope.next_send = max(now, scope.next_send) + 1 / scope.rate
-                return Permit(self, scopes, now)
+                return Permit(self, scopes, now, scopes[-1].in_progress)
 
     def _mailbox_scope(self, path: str) -> list[_Scope]:
         match = _MAILBOX.match(path)
         if match is None:
             return []
-        return [self._mailboxes.setdefault(match["user"].lower(), _Scope(window=float(MAILBOX_CONCURRENCY)))]
+        return [self._mailboxes.setdefault(match["user"].lower(), _Scope(window=1.0, slow_start=True))]
 
     def _release(self, scopes: list[_Scope]) -> None:
         with self._condition:
@@ -140,7 +149,7 @@ class GraphThrottle:
                 scope.in_progress -= 1
             self._condition.notify_all()
 
-    def _answered(self, scopes: list[_Scope], sent_at: float, status: int, retry_after: float | None) -> None:
+    def _answered(self, scopes: list[_Scope], sent_at: float, level: int, status: int, retry_after: float | None) -> None:
         """A 429 narrows the scope the request was limited by (its mailbox, else the app); a success widens or speeds
         up every scope it went through."""
         with self._condition:
@@ -151,25 +160,45 @@ class GraphThrottle:
             if status == _TOO_MANY_REQUESTS:
                 scope = scopes[-1]
                 if scope.window is not None:
-                    if sent_at > scope.slowed_at:  # sent at the current window: that window is too wide
-                        scope.window = max(1.0, scope.window / 2)
-                        scope.slowed_at = now
+                    self._narrow(scope, now, sent_at, retry_after)
                 else:
                     self._slow_down(scope, now, sent_at, retry_after)
             elif 200 <= status < 300:
                 for scope in scopes:
                     if scope.window is not None:
-                        scope.window = min(float(MAILBOX_CONCURRENCY), scope.window + 1 / (MAILBOX_GROWTH * scope.window))
+                        self._widen(scope, sent_at, level)
                     elif scope.rate:
                         scope.rate += RATE_STEP_PER_SECOND * (now - scope.raised_at)
                         scope.raised_at = now
             self._condition.notify_all()
 
+    def _narrow(self, scope: _Scope, now: float, sent_at: float, retry_after: float | None) -> None:
+        assert scope.window is not None
+        if sent_at > scope.slowed_at:  # sent at the current window: that window is too wide
+            scope.window = max(1.0, scope.window / 2)
+            scope.slowed_at = now
+            scope.held_when_full = scope.in_progress - 1
+        scope.slow_start = False
+        if scope.in_progress == 1:  # the throttled request is the instance's only one: it holds no slot of the mailbox
+            scope.not_before = max(scope.not_before, now + self._pause(retry_after))
+
+    def _widen(self, scope: _Scope, sent_at: float, level: int) -> None:
+        """`level`: the instance's requests of the mailbox in progress when this one was sent, itself included."""
+        assert scope.window is not None
+        if sent_at > scope.slowed_at and level > scope.held_when_full:
+            scope.slow_start = True
+        step = 1.0 if scope.slow_start else 1 / (MAILBOX_GROWTH * scope.window)
+        scope.window = min(float(MAILBOX_CONCURRENCY), scope.window + step)
+
     def _slow_down(self, scope: _Scope, now: float, sent_at: float, retry_after: float | None) -> None:
-        pause = min(LONGEST_PAUSE_SECONDS, retry_after if retry_after is not None else 1.0)
-        scope.not_before = max(scope.not_before, now + pause * (1 + 0.5 * self._spread()))
+        scope.not_before = max(scope.not_before, now + self._pause(retry_after))
         if sent_at > scope.slowed_at:  # sent at the current pace: that pace is too fast
             current = scope.rate if scope.rate else max(1.0, float(len(scope.sent)))
             scope.rate = max(SLOWEST_RATE, current * RATE_DECREASE)
             scope.slowed_at = scope.raised_at = now
             scope.next_send = max(scope.next_send, now + 1 / scope.rate)
+
+    def _pause(self, retry_after: float | None) -> float:
+        """Graph's Retry-After (bounded), stretched by a random 0-50% so that instances do not come back in step."""
+        pause = min(LONGEST_PAUSE_SECONDS, retry_after if retry_after is not None else 1.0)
+        return pause * (1 + 0.5 * self._spread())

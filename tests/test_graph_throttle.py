@@ -1,7 +1,6 @@
-"""Graph's limits as every call of one instance meets them (shared.graph_throttle): a 429 for the app closes it to
-every call for its Retry-After, then paces its requests (0.7 times as fast after a 429, two a second faster each
-second without one); a mailbox has a window of requests in progress, at most Outlook's 4, halved by a 429 (down to
-one) and widened again by successes.
+"""Graph's limits for the app as every call of one instance meets them (shared.graph_throttle): a 429 for the app
+closes it to every call for its Retry-After, then paces its requests (0.7 times as fast after a 429, two a second
+faster each second without one). A mailbox's window: test_graph_throttle_mailbox.py.
 
 The clock is the test's: each acquire asks with a deadline of now, so a call that would wait says how long at once.
 """
@@ -12,22 +11,11 @@ import pytest
 
 from shared.errors import GraphThrottled
 from shared.graph_client import GraphClient
-from shared.graph_throttle import LONGEST_PAUSE_SECONDS, MAILBOX_GROWTH, GraphThrottle, Permit
+from shared.graph_throttle import LONGEST_PAUSE_SECONDS, GraphThrottle, Permit
 from shared.retry_policy import RetryPolicy
 from simulator import GraphSimulator
 from tests.simulator_client import fetch_token
-
-MEETINGS = "/users/6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f/onlineMeetings/createOrGet"
-EVENTS = "/users/6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f/events"
-OTHER_EVENTS = "/users/0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a/events/AAMkAG%3D%3D"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.throttle_calls import MEETINGS, OTHER_EVENTS, Clock, sent, wait_for
 
 
 @pytest.fixture
@@ -38,23 +26,6 @@ def clock() -> Clock:
 @pytest.fixture
 def throttle(clock: Clock) -> GraphThrottle:
     return GraphThrottle(clock=clock, spread=lambda: 0.0)
-
-
-def sent(throttle: GraphThrottle, path: str, status: int, retry_after: str | None = None) -> None:
-    """One request through the throttle that Graph answered with `status`."""
-    permit = throttle.acquire(path, within=float("inf"))
-    assert isinstance(permit, Permit)
-    with permit:
-        permit.answered(status, retry_after)
-
-
-def wait_for(throttle: GraphThrottle, clock: Clock, path: str) -> float | None:
-    """How long a call would wait; None when it gets a permit at once."""
-    result = throttle.acquire(path, within=0.0)
-    if isinstance(result, Permit):
-        with result:
-            return None
-    return result
 
 
 def test_a_call_whose_budget_ran_out_is_sent_when_nothing_holds_its_scope(throttle: GraphThrottle) -> None:
@@ -70,8 +41,8 @@ def test_a_call_whose_budget_ran_out_is_sent_when_nothing_holds_its_scope(thrott
 def test_a_429_closes_the_app_to_every_call_of_the_instance_for_its_retry_after(throttle: GraphThrottle, clock: Clock) -> None:
     sent(throttle, MEETINGS, 429, "3")
 
-    assert wait_for(throttle, clock, MEETINGS) == 3.0
-    assert wait_for(throttle, clock, OTHER_EVENTS) == 3.0, "another call of the instance went ahead of the Retry-After"
+    assert wait_for(throttle, MEETINGS) == 3.0
+    assert wait_for(throttle, OTHER_EVENTS) == 3.0, "another call of the instance went ahead of the Retry-After"
 
 
 def test_the_pause_is_stretched_by_a_random_spread_so_instances_do_not_return_in_step(clock: Clock) -> None:
@@ -79,71 +50,7 @@ def test_the_pause_is_stretched_by_a_random_spread_so_instances_do_not_return_in
 
     sent(throttle, MEETINGS, 429, "2")
 
-    assert wait_for(throttle, clock, MEETINGS) == 3.0
-
-
-def held(throttle: GraphThrottle, path: str, count: int) -> list[Permit]:
-    permits = [throttle.acquire(path, within=0.0) for _ in range(count)]
-    assert all(isinstance(permit, Permit) for permit in permits)
-    return permits  # type: ignore[return-value]
-
-
-def test_a_mailbox_429_halves_that_mailboxs_window_and_closes_nothing(throttle: GraphThrottle, clock: Clock) -> None:
-    sent(throttle, EVENTS, 429, "2")
-
-    assert wait_for(throttle, clock, MEETINGS) is None, "a mailbox's 429 closed the app"
-    two = held(throttle, EVENTS, 2)
-    assert isinstance(throttle.acquire(EVENTS, within=0.0), float), "a third request went into a window of two"
-    assert len(held(throttle, OTHER_EVENTS, 4)) == 4, "another mailbox was narrowed"
-    for permit in two:
-        with permit:
-            pass
-
-
-def test_a_mailbox_window_halves_once_for_the_requests_sent_at_it_and_never_below_one(
-    throttle: GraphThrottle, clock: Clock
-) -> None:
-    in_flight = held(throttle, EVENTS, 4)
-    for permit in in_flight:  # four answered 429 at once: one halving, not four
-        with permit:
-            permit.answered(429, "1")
-    for permit in held(throttle, EVENTS, 2):
-        with permit:
-            pass
-    for _ in range(3):
-        clock.now += 1
-        sent(throttle, EVENTS, 429, "1")
-    [only] = held(throttle, EVENTS, 1)
-    assert isinstance(throttle.acquire(EVENTS, within=0.0), float)
-    with only:
-        pass
-
-
-def test_successes_widen_a_narrowed_mailbox_window_back_to_four(throttle: GraphThrottle, clock: Clock) -> None:
-    for _ in range(3):
-        clock.now += 1
-        sent(throttle, EVENTS, 429, "1")
-    # A whole request per MAILBOX_GROWTH rounds at each width (a round: as many successes as the window is wide),
-    # so from 1 to 4: about MAILBOX_GROWTH * (4 * 4 - 1) / 2 successes.
-    for _ in range(MAILBOX_GROWTH * 8):
-        sent(throttle, EVENTS, 201)
-    assert len(held(throttle, EVENTS, 4)) == 4
-
-
-def test_a_mailbox_has_at_most_four_requests_of_the_instance_in_progress(throttle: GraphThrottle, clock: Clock) -> None:
-    held = [throttle.acquire(EVENTS, within=float("inf")) for _ in range(4)]
-
-    fifth = throttle.acquire(EVENTS, within=0.0)
-    other = wait_for(throttle, clock, OTHER_EVENTS)
-    for permit in held:
-        assert isinstance(permit, Permit)
-        with permit:
-            permit.answered(201, None)
-    after = wait_for(throttle, clock, EVENTS)
-
-    assert isinstance(fifth, float), "a fifth request of the mailbox was let through"
-    assert other is None
-    assert after is None
+    assert wait_for(throttle, MEETINGS) == 3.0
 
 
 def test_after_a_429_the_scope_sends_at_0_7_times_the_rate_it_was_sending_at(throttle: GraphThrottle, clock: Clock) -> None:
@@ -151,10 +58,10 @@ def test_after_a_429_the_scope_sends_at_0_7_times_the_rate_it_was_sending_at(thr
         sent(throttle, MEETINGS, 201)
     sent(throttle, MEETINGS, 429, "0")  # 10 requests in the last second: 7 a second from now on
 
-    first = wait_for(throttle, clock, MEETINGS)
+    first = wait_for(throttle, MEETINGS)
     clock.now += 1 / 7
-    second = wait_for(throttle, clock, MEETINGS)
-    third = wait_for(throttle, clock, OTHER_EVENTS)
+    second = wait_for(throttle, MEETINGS)
+    third = wait_for(throttle, OTHER_EVENTS)
 
     assert first == pytest.approx(1 / 7)
     assert second is None
@@ -169,7 +76,7 @@ def test_a_429_to_a_request_sent_before_the_last_slowing_does_not_slow_it_again(
     with early:
         early.answered(429, "0")  # sent at the old pace: says nothing about the new one
 
-    assert wait_for(throttle, clock, MEETINGS) == pytest.approx(1 / 1.4), "one overshoot slowed the pace twice"
+    assert wait_for(throttle, MEETINGS) == pytest.approx(1 / 1.4), "one overshoot slowed the pace twice"
 
 
 def test_each_second_without_a_429_the_pace_grows_by_two_requests_a_second(throttle: GraphThrottle, clock: Clock) -> None:
@@ -178,14 +85,14 @@ def test_each_second_without_a_429_the_pace_grows_by_two_requests_a_second(throt
     sent(throttle, MEETINGS, 200)  # two seconds without a 429: 4.7 a second
 
     clock.now += 2.0  # the request just sent reserved its interval at the old pace
-    assert wait_for(throttle, clock, MEETINGS) is None
-    assert wait_for(throttle, clock, MEETINGS) == pytest.approx(1 / 4.7)
+    assert wait_for(throttle, MEETINGS) is None
+    assert wait_for(throttle, MEETINGS) == pytest.approx(1 / 4.7)
 
 
 def test_a_huge_retry_after_closes_a_scope_for_a_minute_at_most(throttle: GraphThrottle, clock: Clock) -> None:
     sent(throttle, MEETINGS, 429, "86400")
 
-    assert wait_for(throttle, clock, MEETINGS) == LONGEST_PAUSE_SECONDS
+    assert wait_for(throttle, MEETINGS) == LONGEST_PAUSE_SECONDS
 
 
 def test_a_call_after_a_429_is_answered_throttled_without_reaching_graph_when_it_cannot_wait() -> None:
