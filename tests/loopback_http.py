@@ -117,9 +117,12 @@ def read_request(connection: socket.socket, buffered: bytes) -> tuple[bytes, byt
 
 
 def requested(
-    base_url: str, path: str, timeout: tuple[float, float] = (2.0, 2.0), *, method: str = "GET", body: bytes | None = None
+    base_url: str, path: str, timeout: tuple[float, float] = (10.0, 10.0), *, method: str = "GET", body: bytes | None = None
 ) -> HttpResponse:
-    """One request through a fresh shared.http_transport endpoint, closed after it (it reads the environment when made)."""
+    """One request through a fresh shared.http_transport endpoint, closed after it (it reads the environment when made).
+
+    The default timeouts are for a request expected to succeed: generous, so a loaded machine's slow TLS handshake
+    is not taken for a failure."""
     endpoint = HttpEndpoint(base_url, 1, {}, service="the service")
     try:
         return endpoint.request(method, path, body=body, timeout=timeout)
