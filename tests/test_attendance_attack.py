@@ -15,20 +15,24 @@ Bus leg intercepted; a follow-up is delivered back as Service Bus would hand it 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 import requests
 from azure.servicebus import ServiceBusMessage, ServiceBusSender
 from azure.servicebus.exceptions import ServiceBusConnectionError
 
-from shared.attendance import ATTENDANCE_UNAVAILABLE
+from shared.attendance import ATTENDANCE_TOO_LARGE, ATTENDANCE_UNAVAILABLE
 from shared.errors import GraphUnavailable, PublishError
 from shared.result import ResultMessage, ResultStatus
 from shared.runtime import reset_pipeline
 from shared.settings import ATTENDANCE_REPORTS_ENABLED, DEFAULT_RESULTS_QUEUE, GRAPH_RETRY_BUDGET_SECONDS
 from simulator import Fault, GraphSimulator
+from simulator.attendance_api import AttendanceApi
+from simulator.server import HttpRequest, HttpResponse, json_response
 from tests.bookings import ORGANIZER_ID, booking
 from tests.conftest import HostInvoker
 from tests.follow_ups import CLOCK, attendance_booking, body, deliver, on_the_bridge_clock, record, scheduled, times
@@ -318,3 +322,41 @@ def test_a_meeting_late_in_year_9999_is_not_answered_unavailable_before_it_takes
         and result.processed_at < datetime.fromisoformat(end)
     ]
     assert early == []
+
+
+def test_a_report_list_whose_next_link_leads_back_to_its_first_page_is_a_bad_answer_not_attendance_too_large(
+    host: HostInvoker, graph: GraphSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Contract: answers the bridge cannot read are redelivered, then answered with the error ("gave up"); and
+    attendance_too_large is the answer for "more than 100 reports" (far beyond any meeting Teams holds), remembered and
+    answered again on every redelivery. Graph lists the meeting's three reports and sends a `@odata.nextLink` that
+    leads back to the first page (a paging loop, on Graph's own origin): the bridge takes the same three reports again
+    and again, counts past 100, and answers attendance_too_large for good, with no record, for a meeting of three
+    sessions; the same ids listed twice are never noticed."""
+    host.deliver(attendance_booking())
+    booked = host.last_result().meeting
+    assert booked is not None
+    [follow_up] = scheduled(host.sent)
+    for minute in ("00", "10", "20"):
+        graph.add_attendance_report(
+            ORGANIZER_ID,
+            booked.id,
+            start=f"2026-12-01T09:{minute}:00Z",
+            end=f"2026-12-01T09:{minute}:30Z",
+            records=[record("ada@contoso.com")],
+        )
+    looped = AttendanceApi._page
+
+    def page(api: AttendanceApi, request: HttpRequest, items: list[dict[str, Any]]) -> HttpResponse:
+        if not request.path.endswith("/attendanceReports"):
+            return looped(api, request, items)
+        link = f"{graph.graph_base_url}{request.path.removeprefix('/v1.0')}?$skiptoken=c2tpcD0w"  # skip=0
+        return json_response(200, {"value": items, "@odata.nextLink": link})
+
+    monkeypatch.setattr(AttendanceApi, "_page", page)
+
+    with contextlib.suppress(GraphUnavailable):
+        deliver(host, follow_up)
+
+    too_large = [result for _, result in attendance_results(host) if result.error and result.error.code == ATTENDANCE_TOO_LARGE]
+    assert too_large == []
