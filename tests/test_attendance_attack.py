@@ -9,6 +9,7 @@ produce, and asserts what docs/contract.md ("After the meeting: attendance") pro
 - A look whose settlement was lost leaves two looks scheduled: the answer reaches the source twice, further apart than
   the results queue's duplicate detection window.
 - A meeting late in year 9999 is answered attendance_unavailable before it starts.
+- A report list whose next link loops back to its first page is answered attendance_too_large for good.
 
 Through create_meeting as the host calls it: Graph is the simulator on loopback, the state table Azurite, the Service
 Bus leg intercepted; a follow-up is delivered back as Service Bus would hand it over once its time came."""
