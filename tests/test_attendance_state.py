@@ -109,3 +109,15 @@ def test_a_cancel_drops_the_follow_up_so_that_no_later_booking_backs_it_again(re
     )
 
     assert (stored.attendance_scheduled, stored.attendance_window, stored.attendance_answer) == (None, None, None)
+
+
+def test_an_answer_written_by_the_previous_release_reads_without_its_look() -> None:
+    """Its redelivery publishes it again, as that release did; a later look cannot be told from it."""
+    assert AttendanceAnswer.from_json('[[], "attendance_unavailable"]') == AttendanceAnswer((), "attendance_unavailable")
+
+
+def test_an_answer_given_instead_of_parts_reads_back(store: RecordStateStore) -> None:
+    answer = AttendanceAnswer(("a" * 32,), "c" * 32, 2, '{"code": "NotFound", "message": "gone"}')
+    written = store.write(state(attendance_scheduled=3, attendance_answer=answer), expected=None)
+
+    assert store.read(written.external_id) == written
