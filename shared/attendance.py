@@ -25,7 +25,8 @@ any producer): the state must show that its revision asked for attendance and sc
 every fact a look acts on (organizer, onlineMeeting id, channel, the meeting's times, the booking that asked) is the
 state's (AttendanceWindow), never the message body's; a message the state does not back, or that comes before the
 first look the state's end makes due, is ignored with a log line. A state written before AttendanceWindow existed
-gives the times of the booking it keeps, or, keeping none, is answered attendance_unavailable.
+gives the times of the booking it keeps, or, keeping none, is answered attendance_unavailable once the copy's own end
+(the only one there is) makes it due.
 A follow-up reads the meeting its revision applied: a booking moved to another organizer is a newer revision, whose
 follow-up reads the meeting that then took place under the new organizer. A calendar booking's meeting is the event's
 onlineMeeting, found by its join URL when the booking was applied (shared.calendar_lifecycle): both modes read the same
