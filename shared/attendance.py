@@ -16,27 +16,33 @@ failure rule (shared.failure_policy) apply to it as to a booking. When it comes 
   started around the meeting's own times, since Graph lists every meeting of the channel;
 - none yet -> the next look, scheduled later each time (FIRST_LOOK after the end, then twice as long after the end each
   time) up to LAST_LOOK after the end; a look then that finds none publishes one `attendance` result with
-  attendance_unavailable.
+  attendance_unavailable;
+- a look due before the meeting's end (one late in year 9999: no look can be scheduled after it) -> one `attendance`
+  result with attendance_out_of_range, no Graph call.
 
 A follow-up is trusted only as far as the record state backs it (its message id and properties can be computed by
 any producer): the state must show that its revision asked for attendance and scheduled it (AttendanceScheduled), and
 every fact a look acts on (organizer, onlineMeeting id, channel, the meeting's times, the booking that asked) is the
 state's (AttendanceWindow), never the message body's; a message the state does not back, or that comes before the
 first look the state's end makes due, is ignored with a log line. A state written before AttendanceWindow existed
-gives the times of the booking it keeps, or, keeping none, is answered attendance_unavailable.
+gives the times of the booking it keeps, or, keeping none, is answered attendance_unavailable once the copy's own end
+(the only one there is) makes it due.
 A follow-up reads the meeting its revision applied: a booking moved to another organizer is a newer revision, whose
 follow-up reads the meeting that then took place under the new organizer. A calendar booking's meeting is the event's
 onlineMeeting, found by its join URL when the booking was applied (shared.calendar_lifecycle): both modes read the same
 reports.
 
 At most one follow-up per revision: the record state remembers the revision whose follow-up was scheduled, written with
-the booking's own state, so a re-send or a redelivery of that revision schedules no second one. The result's message id
-is derived from the record, the revision and the part, and before the first part is published the record state
-remembers the reports the answer carries and a digest of its parts, or the code of an answer without reports
-(AttendanceAnswer), so a redelivered follow-up publishes the same under the same ids, or, reading anything else, none
-(it fails as on a bad answer); a follow-up that gave up (dead-lettered) answers under an id of its own, so a replay
-that then finds the report still reaches the source. Attendees' addresses go to the result only: the log lines here
-carry ids and counts.
+the booking's own state, so a re-send or a redelivery of that revision schedules no second one; a cancel forgets it.
+One answer per revision: every answer is remembered in the record state before it is published (AttendanceAnswer),
+with the look that gave it: the reports its parts carry and a digest of them, or an answer without parts (an error
+code: Graph's refusal, attendance_unavailable, ...). A redelivery of that look publishes exactly what is remembered,
+under the same message ids (derived from the record, the revision and the part); any other look of the revision
+publishes nothing. Parts a redelivery cannot read again are a bad answer (redelivered, then given up), and an answer
+without parts that comes after them (a refusal, reports turned off) replaces them in the state under an id of its own:
+no answer ever takes the id of a part the source may hold. A follow-up that gave up (dead-lettered) answers under an
+id of its own too, so a replay that then finds the report still reaches the source. Attendees' addresses go to the
+result only: the log lines here carry ids and counts.
 """
 
 from __future__ import annotations
@@ -76,6 +82,7 @@ from shared.errors import (
     GraphAccessDenied,
     GraphErrorInfo,
     GraphRefused,
+    GraphThrottled,
     GraphUnavailable,
 )
 from shared.external_id import derive_external_id
@@ -107,6 +114,7 @@ LATEST_LOOK = datetime(9999, 12, 30, tzinfo=UTC)
 ATTENDANCE_NOT_ENABLED = "attendance_not_enabled"
 ATTENDANCE_UNAVAILABLE = "attendance_unavailable"
 ATTENDANCE_TOO_LARGE = "attendance_too_large"
+ATTENDANCE_OUT_OF_RANGE = "attendance_out_of_range"
 # Service Bus' clock and the function's may differ a little: a copy this little before its first look is the bridge's.
 CLOCK_SKEW = timedelta(minutes=1)
 
@@ -165,8 +173,16 @@ def attendance_too_large() -> ResultError:
     )
 
 
-# The answers without a report, by their code: once published, a redelivery publishes the same.
-_ANSWERS_WITHOUT_REPORTS = {ATTENDANCE_UNAVAILABLE: attendance_unavailable, ATTENDANCE_TOO_LARGE: attendance_too_large}
+def attendance_out_of_range() -> ResultError:
+    return ResultError(
+        code=ATTENDANCE_OUT_OF_RANGE,
+        message=f"the meeting ends too late in year 9999 for the bridge to look for its attendance report after it (no "
+        f"look is scheduled after {LATEST_LOOK.isoformat()})",
+    )
+
+
+# The answers without reports an earlier release remembered by their code alone.
+_ANSWERS_BY_CODE = {ATTENDANCE_UNAVAILABLE: attendance_unavailable, ATTENDANCE_TOO_LARGE: attendance_too_large}
 
 
 def follow_up_id(external_id: str, revision: int) -> str:
@@ -291,23 +307,10 @@ class AttendanceFollowUps:
             return None
         window = state.attendance_window or _window_kept_before(state, follow_up)
         backed = _backed(state, follow_up, window)
-        if backed is None and _scheduled_before_windows(state, follow_up):
+        kept_no_times = backed is None and _scheduled_before_windows(state, follow_up)
+        if kept_no_times:
             # Scheduled by a release that kept no AttendanceWindow, and the booking is no longer kept to read it from.
-            logger.warning(
-                "attendance follow-up of a record state that keeps no meeting times; answered unavailable externalId=%s "
-                "revision=%s",
-                follow_up.external_id,
-                follow_up.revision,
-            )
-            return self._answer(
-                delivery,
-                follow_up.model_copy(update={"organizer_id": state.organizer_id}),
-                error=ResultError(
-                    code=ATTENDANCE_UNAVAILABLE,
-                    message="the record's state was written by an earlier release of the bridge and keeps no meeting "
-                    "times to read the attendance reports with; send the booking again with a newer revision",
-                ),
-            )
+            backed = follow_up.model_copy(update={"organizer_id": state.organizer_id})
         if backed is None:
             logger.warning(
                 "a message with an attendance follow-up's body that the record state does not back is ignored; nothing "
@@ -319,7 +322,7 @@ class AttendanceFollowUps:
             )
             return None
         due = first_look(backed.end) - CLOCK_SKEW
-        if self._now() < due:
+        if self._now() < due:  # a state that keeps no times: the copy's own end, the only one there is
             logger.warning(
                 "a message with an attendance follow-up's body that comes before the follow-up is due is ignored; "
                 "nothing reported externalId=%s revision=%s dueAt=%s messageId=%s",
@@ -330,12 +333,39 @@ class AttendanceFollowUps:
             )
             return None
         follow_up = delivery.follow_up = backed
-        delivery.identity = follow_up.identity
+        delivery.identity, delivery.state = follow_up.identity, state
+        published, look = state.attendance_answer, message.requeue_count
+        if published is not None and published.look not in (None, look):
+            logger.info(
+                "attendance follow-up answered by another look; nothing reported externalId=%s revision=%s look=%d answeredBy=%s",
+                follow_up.external_id,
+                follow_up.revision,
+                look,
+                published.look,
+            )
+            return None
+        if published is not None and _answered_without_parts(published):
+            return self._recorded(delivery, follow_up, published)
+        if kept_no_times:
+            logger.warning(
+                "attendance follow-up of a record state that keeps no meeting times; answered unavailable externalId=%s "
+                "revision=%s",
+                follow_up.external_id,
+                follow_up.revision,
+            )
+            return self._final(
+                delivery,
+                follow_up,
+                ResultError(
+                    code=ATTENDANCE_UNAVAILABLE,
+                    message="the record's state was written by an earlier release of the bridge and keeps no meeting "
+                    "times to read the attendance reports with; send the booking again with a newer revision",
+                ),
+            )
         if not self.enabled:
-            return self._answer(delivery, follow_up, error=attendance_not_enabled())
-        published = state.attendance_answer
-        if published is not None and published.digest in _ANSWERS_WITHOUT_REPORTS:
-            return self._answer_without_reports(delivery, follow_up, state, _ANSWERS_WITHOUT_REPORTS[published.digest]())
+            return self._final(delivery, follow_up, attendance_not_enabled())
+        if self._now() < follow_up.end:  # a look due before the end: one late in year 9999, with no time after it
+            return self._final(delivery, follow_up, attendance_out_of_range())
         try:
             # In a channel, or not known whether (a state written before channels): the channel's filter, the careful side.
             reports, request_id = self._reports(follow_up, in_channel=state.channel_thread_id != "", published=published)
@@ -348,52 +378,80 @@ class AttendanceFollowUps:
                 follow_up.revision,
                 error,
             )
-            return self._answer_without_reports(delivery, follow_up, state, attendance_too_large())
+            return self._final(delivery, follow_up, attendance_too_large())
+        except GraphThrottled as error:
+            if published is None:
+                raise
+            # Its re-enqueued copy would be another look, which publishes nothing: redelivered instead.
+            raise GraphUnavailable(error.info, error.attempts) from error
         if reports or published is not None:
             parts = attendance_parts(follow_up.meeting_id, reports)
-            self._remember(state, AttendanceAnswer(tuple(_digest(report.id) for report in reports), _digest(*map(_json, parts))))
+            answer = AttendanceAnswer(tuple(_digest(report.id) for report in reports), _digest(*map(_json, parts)), look)
+            if published is not None and (published.reports, published.digest) != (answer.reports, answer.digest):
+                raise _changed()
+            self._remember(delivery, published or answer)
             for attendance in parts[:-1]:
                 publish(delivery, self._answer(delivery, follow_up, attendance=attendance, graph_request_id=request_id))
             return self._answer(delivery, follow_up, attendance=parts[-1], graph_request_id=request_id)
         now = self._now()
         later = next_look(follow_up.end, now)
         if later is None:
-            return self._answer_without_reports(delivery, follow_up, state, attendance_unavailable(), request_id)
-        self._send(follow_up, message.requeue_count + 1, later, now, message.correlation_id)
+            return self._final(delivery, follow_up, attendance_unavailable(), request_id)
+        self._send(follow_up, look + 1, later, now, message.correlation_id)
         return None
 
-    def failed(self, delivery: Delivery, error: Exception, deliveries: int | None) -> ResultMessage:
-        """The `attendance` result of a follow-up that failed: Graph's refusal (final), or giving up on its last
-        delivery (under an id of its own, so a replay that succeeds still reaches the source)."""
+    def failed(self, delivery: Delivery, error: Exception, deliveries: int | None) -> ResultMessage | None:
+        """The `attendance` result of a follow-up that failed: Graph's refusal (final, remembered as any answer), or
+        giving up on its last delivery (under an id of its own, so a replay that succeeds still reaches the source).
+        None when it failed before the record state backed it: its body is not believed, so nobody is answered."""
         follow_up = delivery.follow_up
         assert follow_up is not None
-        if isinstance(error, GraphRefused) and deliveries is None:
-            answer = graph_error(error.info)
-        else:
-            answer = failure_error(error, deliveries)
+        if delivery.state is None:
+            logger.warning(
+                "an attendance follow-up failed before the record state backed it; nothing reported messageId=%s",
+                escaped(delivery.message.message_id),
+            )
+            return None
         request_id = error.info.request_id if isinstance(error, GraphRefused) else None
-        return self._answer(delivery, follow_up, error=answer, graph_request_id=request_id, gave_up=deliveries is not None)
+        if deliveries is None:
+            answer = graph_error(error.info) if isinstance(error, GraphRefused) else failure_error(error)
+            return self._final(delivery, follow_up, answer, request_id)
+        gave_up = failure_error(error, deliveries)
+        return self._answer(delivery, follow_up, error=gave_up, graph_request_id=request_id, gave_up=True)
 
-    def _remember(self, state: RecordState, answer: AttendanceAnswer) -> None:
-        """Write what the answer carries before its first part is published; a redelivery must find the same."""
-        if state.attendance_answer is None:
-            self._states.write(replace(state, attendance_answer=answer), state)
-        elif state.attendance_answer != answer:
-            raise _changed()
+    def _remember(self, delivery: Delivery, answer: AttendanceAnswer) -> None:
+        """Write the revision's answer to the record state before it is published (with the etag the look read)."""
+        state = delivery.state
+        assert state is not None  # set once the state backs the follow-up
+        if state.attendance_answer != answer:
+            delivery.state = self._states.write(replace(state, attendance_answer=answer), state)
 
-    def _answer_without_reports(
-        self,
-        delivery: Delivery,
-        follow_up: FollowUp,
-        state: RecordState,
-        error: ResultError,
-        graph_request_id: str | None = None,
+    def _final(
+        self, delivery: Delivery, follow_up: FollowUp, error: ResultError, graph_request_id: str | None = None
     ) -> ResultMessage:
-        """The revision's final answer that carries no report, remembered first, so a redelivery answers it again
-        whatever Graph holds by then."""
-        self._remember(state, AttendanceAnswer((), error.code))
+        """The revision's answer without parts, remembered first, so that a redelivery answers it again whatever Graph
+        holds by then; instead of the parts remembered before, when a redelivery cannot publish them again."""
+        assert delivery.state is not None
+        published, text = delivery.state.attendance_answer, error.model_dump_json(by_alias=True)
+        look = delivery.message.requeue_count
+        self._remember(delivery, replace(published, error=text) if published else AttendanceAnswer((), error.code, look, text))
+        return self._recorded(delivery, follow_up, delivery.state.attendance_answer, graph_request_id)
+
+    def _recorded(
+        self, delivery: Delivery, follow_up: FollowUp, published: AttendanceAnswer | None, graph_request_id: str | None = None
+    ) -> ResultMessage:
+        """The remembered answer without parts: at once under part 1's id, instead of parts under an id of its own."""
+        assert published is not None and _answered_without_parts(published)
+        error = ResultError.model_validate_json(published.error) if published.error else _ANSWERS_BY_CODE[published.digest]()
         attendance = Attendance(meeting_id=follow_up.meeting_id) if error.code == ATTENDANCE_UNAVAILABLE else None
-        return self._answer(delivery, follow_up, attendance=attendance, error=error, graph_request_id=graph_request_id)
+        return self._answer(
+            delivery,
+            follow_up,
+            attendance=attendance,
+            error=error,
+            graph_request_id=graph_request_id,
+            instead_of_parts=bool(published.reports),
+        )
 
     def _reports(
         self, follow_up: FollowUp, *, in_channel: bool, published: AttendanceAnswer | None
@@ -449,10 +507,12 @@ class AttendanceFollowUps:
         error: ResultError | None = None,
         graph_request_id: str | None = None,
         gave_up: bool = False,
+        instead_of_parts: bool = False,
     ) -> ResultMessage:
-        """An `attendance` result; the delivery's result key is set to the one its message id is derived from."""
+        """An `attendance` result; the delivery's result key is set to the one its message id is derived from: a
+        part's, or one of its own for an answer that is no part (giving up, or an answer instead of parts)."""
         part = attendance.part if attendance is not None else 1
-        outcome = "gave up" if gave_up else f"part {part}"
+        outcome = "gave up" if gave_up else "instead of parts" if instead_of_parts else f"part {part}"
         delivery.result_key = str(
             uuid.uuid5(ATTENDANCE_RESULT_NAMESPACE, f"{follow_up.external_id}\n{follow_up.revision}\n{outcome}")
         )
@@ -521,6 +581,10 @@ def _window_kept_before(state: RecordState, follow_up: FollowUp) -> AttendanceWi
     if booking.start is None or booking.end is None:
         return None
     return AttendanceWindow(booking.start, booking.end, follow_up.booking_message_id)
+
+
+def _answered_without_parts(answer: AttendanceAnswer) -> bool:
+    return answer.error is not None or not answer.reports
 
 
 def _digest(*texts: str) -> str:

@@ -135,7 +135,10 @@ def report_id(report: Any) -> str:
 
 
 def listed_reports(listed: list[Any]) -> list[Any]:
-    """Graph's list of reports, AttendanceTooLarge when it runs over MAX_REPORTS."""
+    """Graph's list of reports: MalformedAttendance when it lists a report twice (pages that repeat themselves),
+    else AttendanceTooLarge when it runs over MAX_REPORTS."""
+    if len({report_id(report) for report in listed}) < len(listed):
+        raise MalformedAttendance("Graph lists the same attendance report twice")
     if len(listed) > MAX_REPORTS:
         raise AttendanceTooLarge(f"Graph lists more than {MAX_REPORTS} attendance reports of the meeting")
     return listed

@@ -49,6 +49,9 @@ _JSON_BOTH_WAYS = {"Accept": "application/json", "Content-Type": "application/js
 # The error of a call this instance's own throttle (shared.graph_throttle) did not send: no Graph status, its own code.
 THROTTLED_HERE = "ThrottledHere"
 NOT_SENT_WHILE_THROTTLED = "not sent: this instance is waiting out Graph's Retry-After"
+# The error of a collection whose next page would be asked for after the caller's deadline: no Graph status.
+OUT_OF_TIME = "OutOfTime"
+NOT_READ_IN_TIME = "not read: the collection's pages take longer than the invocation's Graph budget"
 
 # The most pages of one collection read in one call: Graph pages a collection with @odata.nextLink, and a Graph that
 # kept sending one would otherwise be read for ever.
@@ -199,8 +202,13 @@ class GraphClient:
 
     def _pages(self, operation: str, path: str, deadline: float | None) -> Iterator[tuple[list[Any], str | None]]:
         """A collection's `value` and request-id, page after page while Graph sends @odata.nextLink (only ever on
-        Graph's own origin), each page requested when the one before is taken."""
+        Graph's own origin, never to a page already read), each page requested when the one before is taken, and none
+        after the deadline: the retry budget bounds the whole reading, not only each page's retries."""
+        deadline = deadline if deadline is not None else self.deadline()
+        read = {path}
         for _ in range(MAX_PAGES):
+            if time.monotonic() >= deadline:
+                raise GraphUnavailable(GraphErrorInfo(None, OUT_OF_TIME, NOT_READ_IN_TIME), 1)
             response = self._send("GET", operation, path, None, deadline)
             payload = response.payload if isinstance(response.payload, dict) else {}
             values = payload.get("value")
@@ -214,7 +222,10 @@ class GraphClient:
             if next_path is None:
                 # Never followed: the request would carry the bridge's token, and the answer people's addresses.
                 raise _invalid(response, "@odata.nextLink is not a URL on Graph's own origin and API version")
+            if next_path in read:
+                raise _invalid(response, "@odata.nextLink leads back to a page already read")
             path = next_path
+            read.add(path)
         raise _invalid(response, f"the collection runs over more than {MAX_PAGES} pages")
 
     def _own_path(self, link: object) -> str | None:

@@ -60,12 +60,14 @@ def applied_state(
     body: bytes | None = None,
     meeting_unknown: bool = False,
 ) -> RecordState:
-    """The state to store once `booking` has changed what Graph holds (a booking without a revision keeps the last one).
+    """The state to store once `booking` has changed what Graph holds (a booking without a revision keeps the last one;
+    a cancel drops the attendance follow-up's, so that no later booking backs it again).
 
     `body` is the upsert's message body, kept (when small enough) so that a concurrent older delivery's damage
     to this booking's meeting can be put right by applying it again."""
     revision = booking.revision if booking.revision is not None else (previous.revision if previous else None)
     remembered = outcome if outcome.status in _REMEMBERED else (previous.outcome if previous else None)
+    follow_up = None if cancelled else previous
     return RecordState(
         external_id=external_id,
         revision=revision,
@@ -83,9 +85,10 @@ def applied_state(
         applied_booking=body if not cancelled and body is not None and len(body) <= MAX_KEPT_BOOKING_BYTES else None,
         meeting_unknown=meeting_unknown and meeting_id is None,
         channel_thread_id=None if cancelled else _channel(booking, previous),
-        attendance_scheduled=previous.attendance_scheduled if previous is not None else None,
-        attendance_window=previous.attendance_window if previous is not None else None,
-        attendance_answer=previous.attendance_answer if previous is not None else None,
+        # A cancel ends the record's incarnation, and with it the follow-up it backed (shared.attendance).
+        attendance_scheduled=follow_up.attendance_scheduled if follow_up is not None else None,
+        attendance_window=follow_up.attendance_window if follow_up is not None else None,
+        attendance_answer=follow_up.attendance_answer if follow_up is not None else None,
     )
 
 

@@ -325,7 +325,9 @@ class BookingPipeline:
             # did what the booking asked, else a `failed` one.
             last = delivery.result if decision.republish and delivery.result else None
             try:
-                self._publish(delivery, last or self._failed_result(delivery, error, deliveries=message.delivery_count))
+                answer = last or self._failed_result(delivery, error, deliveries=message.delivery_count)
+                if answer is not None:  # None: a follow-up the record state did not back, which nobody asked for
+                    self._publish(delivery, answer)
             except RetryableError as publish_error:
                 logger.error("could not publish the last delivery's result error=%s", publish_error.code)
         raise error
@@ -464,7 +466,7 @@ class BookingPipeline:
             "" if code else "\n" + "".join(traceback.format_tb(error.__traceback__)),
         )
 
-    def _failed_result(self, delivery: Delivery, error: Exception, deliveries: int | None) -> ResultMessage:
+    def _failed_result(self, delivery: Delivery, error: Exception, deliveries: int | None) -> ResultMessage | None:
         if delivery.follow_up is not None:
             return self._follow_ups.failed(delivery, error, deliveries)
         graph_answer = graph_error(error.info) if isinstance(error, GraphRefused) and deliveries is None else None

@@ -122,22 +122,32 @@ class AttendanceWindow:
 
 @dataclass(frozen=True)
 class AttendanceAnswer:
-    """What the attendance follow-up of the revision in AttendanceScheduled published (shared.attendance), written
-    before its first part: the reports it carries (a digest of each id) and a digest of every part, or, for an answer
-    without reports, none and its error code; so that a redelivery republishes the same under the same message ids,
-    or nothing."""
+    """The answer of the attendance follow-up of the revision in AttendanceScheduled (shared.attendance), written
+    before it is published, so that a redelivery publishes it again under the same message ids, or nothing: the reports
+    its parts carry (a digest of each id) and a digest of every part; or, for an answer without parts, none and its
+    error code. `error` is the JSON of an answer without parts, given at once or, with the reports still named, instead
+    of parts a redelivery could not publish again. `look` is the follow-up copy (its count) that answered: another look
+    of the same revision publishes nothing (None: written by an earlier release, which did not keep it)."""
 
     reports: tuple[str, ...]
     digest: str
+    look: int | None = None
+    error: str | None = None
 
     def to_json(self) -> str:
-        return json.dumps([list(self.reports), self.digest])
+        return json.dumps([list(self.reports), self.digest, self.look, self.error])
 
     @classmethod
     def from_json(cls, text: object) -> AttendanceAnswer | None:
         try:
-            reports, digest = json.loads(str(text))
-            return cls(tuple(map(str, reports)), str(digest))
+            reports, digest, *rest = json.loads(str(text))
+            look, error = (*rest, None, None)[:2]
+            return cls(
+                tuple(map(str, reports)),
+                str(digest),
+                look if type(look) is int else None,
+                error if isinstance(error, str) else None,
+            )
         except (TypeError, ValueError, RecursionError):
             return None
 
@@ -178,7 +188,7 @@ class RecordState:
     attendance_scheduled: int | None = None
     # Its meeting's times and the booking that asked: a follow-up acts on these, never on its own body's.
     attendance_window: AttendanceWindow | None = None
-    # What that follow-up published, once it found reports: a redelivery publishes the same or nothing.
+    # That follow-up's answer, written before it is published: a redelivery publishes the same or nothing.
     attendance_answer: AttendanceAnswer | None = None
     # Exchange invited attendees to the record's live event (sendInvitations, with attendees): they would be mailed a
     # cancellation if invitations were turned off, so a later revision may not do that.

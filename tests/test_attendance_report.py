@@ -15,10 +15,13 @@ from shared.attendance_report import (
     EARLY_JOIN,
     LATE_START,
     MAX_INTERVALS_PER_RECORD,
+    MAX_REPORTS,
+    AttendanceTooLarge,
     MalformedAttendance,
     attendance_parts,
     in_meeting_window,
     in_order,
+    listed_reports,
     report_from_graph,
 )
 from tests.follow_ups import record
@@ -110,6 +113,17 @@ def test_a_value_of_the_wrong_type_is_left_out_and_the_record_kept() -> None:
 def test_a_report_or_record_that_is_not_an_object_is_a_bad_answer_not_a_record_dropped(report: Any, records: list[Any]) -> None:
     with pytest.raises(MalformedAttendance):
         report_from_graph(report, records)
+
+
+def test_a_list_that_names_a_report_twice_is_a_bad_answer_even_past_the_most_reports() -> None:
+    """Pages that repeat themselves (a next link back to a page read) are not a meeting of many sessions: the bridge
+    cannot read them (redelivered, then gave up), rather than answering attendance_too_large for good."""
+    listed = [{**REPORT, "id": f"report-{n % 3}"} for n in range(MAX_REPORTS + 1)]
+
+    with pytest.raises(MalformedAttendance):
+        listed_reports(listed)
+    with pytest.raises(AttendanceTooLarge):
+        listed_reports([{**REPORT, "id": f"report-{n}"} for n in range(MAX_REPORTS + 1)])
 
 
 def test_a_record_keeps_its_first_intervals_and_counts_the_rest() -> None:

@@ -70,20 +70,54 @@ def test_an_unreadable_scheduled_revision_reads_as_none_scheduled(azurite: str, 
     store.close()
 
 
-@pytest.mark.parametrize("action", ["upsert", "cancel"])
-def test_every_later_write_keeps_the_scheduled_revision_and_its_published_answer(action: str) -> None:
+def test_every_later_upsert_keeps_the_scheduled_revision_and_its_published_answer() -> None:
     """A redelivery of the revision then finds it (and schedules no second follow-up); a newer revision does not."""
     previous = state(attendance_scheduled=3, attendance_answer=AttendanceAnswer(("a" * 32,), "c" * 32))
-    booking = parse_booking(json.dumps(attendance_booking(revision=4, action=action)).encode())
+    booking = parse_booking(json.dumps(attendance_booking(revision=4)).encode())
 
     stored = applied_state(
         previous,
         booking,
         previous.external_id,
         meeting_id=previous.meeting_id,
-        cancelled=action == "cancel",
+        cancelled=False,
         outcome=AppliedOutcome("key", "updated"),
     )
 
     assert stored.attendance_scheduled == 3
     assert stored.attendance_answer == previous.attendance_answer
+
+
+@pytest.mark.parametrize("revision", [3, 4, None])
+def test_a_cancel_drops_the_follow_up_so_that_no_later_booking_backs_it_again(revision: int | None) -> None:
+    """A cancel ends the incarnation: its follow-up reports nothing, even once a booking without revision (which keeps
+    the stored revision) books the record again."""
+    previous = state(attendance_scheduled=3, attendance_answer=AttendanceAnswer(("a" * 32,), "c" * 32))
+    cancel = {
+        "schemaVersion": 1,
+        "source": "crm-eu",
+        "recordId": "BK-10023",
+        "action": "cancel",
+        "organizerId": previous.organizer_id,
+    }
+    if revision is not None:
+        cancel["revision"] = revision
+    booking = parse_booking(json.dumps(cancel).encode())
+
+    stored = applied_state(
+        previous, booking, previous.external_id, meeting_id=None, cancelled=True, outcome=AppliedOutcome("key", "cancelled")
+    )
+
+    assert (stored.attendance_scheduled, stored.attendance_window, stored.attendance_answer) == (None, None, None)
+
+
+def test_an_answer_written_by_the_previous_release_reads_without_its_look() -> None:
+    """Its redelivery publishes it again, as that release did; a later look cannot be told from it."""
+    assert AttendanceAnswer.from_json('[[], "attendance_unavailable"]') == AttendanceAnswer((), "attendance_unavailable")
+
+
+def test_an_answer_given_instead_of_parts_reads_back(store: RecordStateStore) -> None:
+    answer = AttendanceAnswer(("a" * 32,), "c" * 32, 2, '{"code": "NotFound", "message": "gone"}')
+    written = store.write(state(attendance_scheduled=3, attendance_answer=answer), expected=None)
+
+    assert store.read(written.external_id) == written

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -12,9 +13,11 @@ import pytest
 
 from shared.attendance_report import MAX_REPORTS
 from shared.errors import GraphRefused, GraphUnavailable
-from shared.graph_client import GraphClient
+from shared.graph_client import OUT_OF_TIME, GraphClient
 from shared.retry_policy import RetryPolicy
 from simulator import GraphSimulator
+from simulator.attendance_api import AttendanceApi
+from simulator.server import HttpRequest, HttpResponse, json_response
 from tests.bookings import ORGANIZER_ID
 from tests.follow_ups import record
 from tests.test_graph_client import BODY, client_for
@@ -156,3 +159,44 @@ def test_a_meeting_graph_does_not_know_is_refused_with_404(client: GraphClient) 
     with pytest.raises(GraphRefused) as refused:
         client.attendance_reports(ORGANIZER_ID, "MSpub3QtYS1tZWV0aW5n", MAX_REPORTS)
     assert refused.value.info.http_status == 404
+
+
+def test_no_page_is_asked_for_once_the_callers_deadline_has_passed(
+    client: GraphClient, graph: GraphSimulator, meeting_id: str
+) -> None:
+    """The retry budget bounds the whole reading of a collection, not only each page's retries: a Graph that answers
+    every page in time, but has more pages than the invocation has time for, fails as a slow Graph does."""
+    report_id = graph.add_attendance_report(
+        ORGANIZER_ID, meeting_id, start="2026-12-01T09:00:00Z", end="2026-12-01T09:30:00Z", records=[record("ada@contoso.com")]
+    )
+    before = len(graph.graph_requests())
+
+    with pytest.raises(GraphUnavailable) as raised:
+        list(client.attendance_records(ORGANIZER_ID, meeting_id, report_id, deadline=time.monotonic()))
+
+    assert (raised.value.info.http_status, raised.value.info.code) == (None, OUT_OF_TIME)
+    assert len(graph.graph_requests()) == before
+
+
+@pytest.mark.parametrize("query", ["", "?$skiptoken=c2tpcD0w"], ids=["the first page", "a page of its own"])
+def test_a_next_link_that_leads_back_to_a_page_already_read_is_a_bad_answer(
+    client: GraphClient, graph: GraphSimulator, meeting_id: str, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    """A paging loop on Graph's own origin: read once, never again, whatever the page count allows."""
+    report_id = graph.add_attendance_report(
+        ORGANIZER_ID, meeting_id, start="2026-12-01T09:00:00Z", end="2026-12-01T09:30:00Z", records=[record("ada@contoso.com")]
+    )
+
+    def page(api: AttendanceApi, request: HttpRequest, items: list[dict[str, Any]]) -> HttpResponse:
+        link = f"{graph.graph_base_url}{request.path.removeprefix('/v1.0')}{query}"
+        return json_response(200, {"value": items, "@odata.nextLink": link})
+
+    monkeypatch.setattr(AttendanceApi, "_page", page)
+    before = len(graph.graph_requests())
+
+    with pytest.raises(GraphUnavailable) as raised:
+        list(client.attendance_records(ORGANIZER_ID, meeting_id, report_id))
+
+    assert raised.value.info.code == "InvalidResponse"
+    assert "already read" in raised.value.info.message
+    assert len(graph.graph_requests()) - before == (1 if not query else 2)
