@@ -1,0 +1,98 @@
+"""Attacks on the simplified lifecycles, settings, booking validation and telemetry, over the real local servers:
+the Graph simulator on loopback (its answers bent where Graph is the untrusted party), Azurite for the state table,
+the Service Bus leg intercepted at the SDK boundary."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from shared.result import ResultStatus
+from shared.settings import CALENDAR_EVENTS_ENABLED
+from simulator import GraphSimulator
+from simulator.events_api import EventsApi
+from simulator.server import HttpResponse
+from tests.bookings import ORGANIZER_ID, booking
+from tests.conftest import HostInvoker
+
+INVITED = {"sendInvitations": True}
+LAST_DELIVERY = 10
+SECOND_ORGANIZER = "2b9d4c1e-5f3a-4e8b-9c7d-1a2b3c4d5e6f"
+
+
+@pytest.fixture
+def graph() -> Iterator[GraphSimulator]:
+    with GraphSimulator(known_organizers=[ORGANIZER_ID, SECOND_ORGANIZER]) as simulator:
+        yield simulator
+
+
+@pytest.fixture(autouse=True)
+def calendar_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CALENDAR_EVENTS_ENABLED, "true")
+
+
+def cancel(**overrides: Any) -> dict[str, Any]:
+    document = booking(action="cancel", **overrides)
+    for name in ("subject", "start", "end", "attendees"):
+        document.pop(name)
+    return document
+
+
+def bend_online_meeting_lookup(monkeypatch: pytest.MonkeyPatch, change: Any, organizer: str | None = None) -> None:
+    """Graph's answer to GET onlineMeetings?$filter=JoinWebUrl eq '...' (under `organizer`, else any) with each
+    meeting changed by `change`."""
+    original = EventsApi._online_meetings
+
+    def answered(self: EventsApi, request: Any, organizer_id: str) -> HttpResponse:
+        response = original(self, request, organizer_id)
+        if organizer is not None and organizer_id != organizer:
+            return response
+        payload = json.loads(response.body)
+        payload["value"] = [change(meeting) for meeting in payload["value"]]
+        return HttpResponse(response.status, json.dumps(payload).encode("utf-8"), response.headers)
+
+    monkeypatch.setattr(EventsApi, "_online_meetings", answered)
+
+
+def without_id(meeting: dict[str, Any], bad_id: Any) -> dict[str, Any]:
+    changed = {name: value for name, value in meeting.items() if name != "id"}
+    return changed if bad_id is None else {**changed, "id": bad_id}
+
+
+@pytest.mark.parametrize("bad_id", [None, 12345], ids=["no-id", "number-id"])
+def test_a_calendar_cancel_ends_the_event_when_graphs_meeting_lookup_answers_a_meeting_without_a_usable_id(
+    host: HostInvoker, graph: GraphSimulator, monkeypatch: pytest.MonkeyPatch, bad_id: Any
+) -> None:
+    host.deliver(booking(calendar=INVITED))
+    assert len(graph.events()) == 1
+
+    bend_online_meeting_lookup(monkeypatch, lambda meeting: without_id(meeting, bad_id))
+    # The lock before the end is a courtesy ("a refusal is logged and the meeting is ended anyway").
+    try:
+        host.deliver(cancel(revision=4), delivery_count=LAST_DELIVERY)
+    except Exception as error:  # the host would dead-letter the message
+        print("raised", type(error).__name__)
+
+    assert host.last_result().status is ResultStatus.CANCELLED, host.last_result().error
+    assert graph.events() == [], "the cancelled booking's event is still live in Outlook, attendees invited"
+
+
+def test_a_moved_calendar_booking_leaves_one_live_event_when_graphs_meeting_lookup_under_the_old_organizer_has_no_id(
+    host: HostInvoker, graph: GraphSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host.deliver(booking(calendar=INVITED))
+    bend_online_meeting_lookup(monkeypatch, lambda meeting: without_id(meeting, None), organizer=ORGANIZER_ID)
+
+    # The move: the new organizer's event is made, then the old organizer's is locked (a courtesy) and ended.
+    try:
+        host.deliver(booking(calendar=INVITED, revision=4, organizerId=SECOND_ORGANIZER), delivery_count=LAST_DELIVERY)
+    except Exception as error:  # the host would dead-letter the message
+        print("raised", type(error).__name__)
+
+    live = [event for event in graph.events()]
+    result = host.last_result()
+    assert len(live) == 1, f"{len(live)} live events with invitations for one record; the source was told {result.status}"
+    assert result.status is ResultStatus.UPDATED, result.error
