@@ -96,3 +96,29 @@ def test_a_moved_calendar_booking_leaves_one_live_event_when_graphs_meeting_look
     result = host.last_result()
     assert len(live) == 1, f"{len(live)} live events with invitations for one record; the source was told {result.status}"
     assert result.status is ResultStatus.UPDATED, result.error
+
+
+def test_a_calendar_bookings_result_and_options_go_to_its_own_events_meeting_not_the_first_one_graphs_lookup_lists(
+    host: HostInvoker, graph: GraphSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host.deliver(booking(calendar=INVITED, recordId="BK-OTHER"))
+    [other] = graph.meetings()
+    original = EventsApi._online_meetings
+
+    def answered(self: EventsApi, request: Any, organizer_id: str) -> HttpResponse:
+        # Graph's lookup by JoinWebUrl lists another meeting of the organizer first (untrusted: its filter not kept).
+        response = original(self, request, organizer_id)
+        payload = json.loads(response.body)
+        payload["value"] = [other, *payload["value"]]
+        return HttpResponse(response.status, json.dumps(payload).encode("utf-8"), response.headers)
+
+    monkeypatch.setattr(EventsApi, "_online_meetings", answered)
+
+    host.deliver(booking(calendar=INVITED, recordId="BK-MINE", options={"allowMeetingChat": "disabled"}))
+
+    mine = next(event for event in graph.events() if event["id"] == host.last_result().meeting.event_id)
+    assert host.last_result().meeting.join_web_url == mine["onlineMeeting"]["joinUrl"], (
+        "the result gives the source another record's join link"
+    )
+    untouched = next(meeting for meeting in graph.meetings() if meeting["id"] == other["id"])
+    assert untouched.get("allowMeetingChat") == other.get("allowMeetingChat"), "another record's meeting was patched"
