@@ -122,3 +122,26 @@ def test_a_calendar_bookings_result_and_options_go_to_its_own_events_meeting_not
     )
     untouched = next(meeting for meeting in graph.meetings() if meeting["id"] == other["id"])
     assert untouched.get("allowMeetingChat") == other.get("allowMeetingChat"), "another record's meeting was patched"
+
+
+def test_a_calendar_cancel_locks_its_own_events_meeting_not_the_first_one_graphs_lookup_lists(
+    host: HostInvoker, graph: GraphSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host.deliver(booking(calendar=INVITED, recordId="BK-OTHER"))
+    [other] = graph.meetings()
+    host.deliver(booking(calendar=INVITED, recordId="BK-MINE"))
+    original = EventsApi._online_meetings
+
+    def answered(self: EventsApi, request: Any, organizer_id: str) -> HttpResponse:
+        response = original(self, request, organizer_id)
+        payload = json.loads(response.body)
+        payload["value"] = [other, *(meeting for meeting in payload["value"] if meeting["id"] != other["id"])]
+        return HttpResponse(response.status, json.dumps(payload).encode("utf-8"), response.headers)
+
+    monkeypatch.setattr(EventsApi, "_online_meetings", answered)
+
+    host.deliver(cancel(recordId="BK-MINE", revision=4))
+
+    assert host.last_result().status is ResultStatus.CANCELLED
+    still = next(meeting for meeting in graph.meetings() if meeting["id"] == other["id"])
+    assert still["lobbyBypassSettings"] == other["lobbyBypassSettings"], "another record's live meeting was locked"
