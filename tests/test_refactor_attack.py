@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 
+from shared.errors import GraphUnavailable
 from shared.result import ResultStatus
 from shared.settings import CALENDAR_EVENTS_ENABLED
-from simulator import GraphSimulator
+from simulator import Fault, GraphSimulator
 from simulator.events_api import EventsApi
+from simulator.graph_errors import _FAULT_CODES
 from simulator.server import HttpResponse
 from tests.bookings import ORGANIZER_ID, booking
 from tests.conftest import HostInvoker
@@ -145,3 +147,19 @@ def test_a_calendar_cancel_locks_its_own_events_meeting_not_the_first_one_graphs
     assert host.last_result().status is ResultStatus.CANCELLED
     still = next(meeting for meeting in graph.meetings() if meeting["id"] == other["id"])
     assert still["lobbyBypassSettings"] == other["lobbyBypassSettings"], "another record's live meeting was locked"
+
+
+def test_graphs_error_code_is_escaped_in_the_error_the_host_logs(
+    host: HostInvoker, graph: GraphSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Graph's error body is outside input; a raised error's text reaches the host's log ("the status, the code and the
+    # request-id"), so what Graph put in its code must not start a forged log line there.
+    forged = "Unavailable\r\n2026-12-01T10:00:00Z ERROR booking completed\x1b[2J"
+    monkeypatch.setitem(_FAULT_CODES, 503, (forged, "The service is temporarily unavailable."))
+    graph.inject(Fault(status=503, times=50))
+
+    with pytest.raises(GraphUnavailable) as raised:
+        host.deliver(booking())
+
+    logged = str(raised.value)
+    assert not any(character in logged for character in "\r\n\x1b"), logged
