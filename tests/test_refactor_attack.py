@@ -118,11 +118,11 @@ def test_a_calendar_bookings_result_and_options_go_to_its_own_events_meeting_not
 
     host.deliver(booking(calendar=INVITED, recordId="BK-MINE", options={"allowMeetingChat": "disabled"}))
 
-    mine = next(event for event in graph.events() if event["id"] == host.last_result().meeting.event_id)
-    assert host.last_result().meeting.join_web_url == mine["onlineMeeting"]["joinUrl"], (
-        "the result gives the source another record's join link"
-    )
-    untouched = next(meeting for meeting in graph.meetings() if meeting["id"] == other["id"])
+    meeting = host.last_result().meeting
+    assert meeting is not None
+    mine = next(event for event in graph.events() if event["id"] == meeting.event_id)
+    assert meeting.join_web_url == mine["onlineMeeting"]["joinUrl"], "the result gives the source another record's join link"
+    untouched = next(listed for listed in graph.meetings() if listed["id"] == other["id"])
     assert untouched.get("allowMeetingChat") == other.get("allowMeetingChat"), "another record's meeting was patched"
 
 
