@@ -75,6 +75,7 @@ class Tally:
     bookings_sent: int = 0  # every send to the bookings queue: the producer's and the function's own (re-enqueued copies)
     ready_instances: set[str] = field(default_factory=set)
     instance_cpu_seconds: dict[str, float] = field(default_factory=dict)
+    instance_busy_periods: dict[str, list[float]] = field(default_factory=dict)
 
 
 class Broker:
@@ -195,9 +196,11 @@ class Broker:
             self.tally.ready_instances.add(name)
             self._condition.notify_all()
 
-    def instance_done(self, name: str, cpu_seconds: float) -> None:
+    def instance_done(self, name: str, cpu_seconds: float, busy_periods: list[float] | None = None) -> None:
+        """An instance's CPU seconds and the lengths of its periods with an invocation in progress."""
         with self._condition:
             self.tally.instance_cpu_seconds[name] = cpu_seconds
+            self.tally.instance_busy_periods[name] = list(busy_periods or [])
 
     def kept_results(self) -> list[Result]:
         with self._condition:

@@ -3,14 +3,15 @@
 The parent holds the broker (bench.broker) and serves it on loopback; each instance is a spawned process running
 the real function behind maxConcurrentSessions session slots (bench.instance); Graph is the project's simulator in
 a process of its own, with the scenario's latency and limits; the record state is one table on Azurite. The instances
-start, import and index the function first; the burst is sent once every instance is ready, and the drain is the
-time from that send to the last result the results queue kept.
+start, import and index the function first; the burst is sent once every instance is ready (all at once, or at a
+steady pace), and the drain is the time from the first send to the last result the results queue kept.
 
 The bounds the figures are put beside:
 - a mailbox's concurrency: the mailbox requests Graph let through x the latency each was served / the concurrency
   (no order of those same requests drains sooner);
 - the tenant's rate: the requests a burst needs (one per booking) beyond the bucket's first second, at the rate,
-  plus the last request's latency.
+  plus the last request's latency;
+- a steady pace: the time the last booking is sent, plus the latency.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Scenario:
     latency_p99_ms: float
     rate: float | None = None
     mailbox_concurrency: int | None = None
+    pace_per_second: float | None = None  # None: every booking at once; else sent one by one at this steady rate
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,9 @@ def run(scenario: Scenario, instances: int, model: Model) -> dict[str, Any]:
             simulator.reset()  # Graph's counters from the burst on
             bookings = list(workload.burst(scenario.name, scenario.bookings, scenario.organizers, calendar=scenario.calendar))
             sent_at = time.time()
-            for message_id, session_id, body in bookings:
+            for number, (message_id, session_id, body) in enumerate(bookings):
+                if scenario.pace_per_second is not None:
+                    time.sleep(max(0.0, sent_at + number / scenario.pace_per_second - time.time()))
                 broker.send(DEFAULT_BOOKINGS_QUEUE, Message(body, message_id, session_id, content_type="application/json"))
             _wait_until(lambda: _settled(broker, len(bookings)), processes, model.timeout_seconds, "drained")
             stats, inventory = simulator.stats(), simulator.inventory()
@@ -176,12 +180,16 @@ def _figures(
         "requeued_copies": broker.tally.bookings_sent - scenario.bookings,
         "sessions_accepted": broker.tally.sessions_accepted,
         "cpu_ms_per_booking": 1000 * sum(broker.tally.instance_cpu_seconds.values()) / scenario.bookings,
+        "mailbox_busy_seconds": load["mailbox_busy_seconds"],
+        "instance_busy_periods": [period for periods in broker.tally.instance_busy_periods.values() for period in periods],
         **inventory,
     }
 
 
 def _bound(scenario: Scenario, load: dict[str, Any]) -> float:
     """The least time the scenario's binding limit allows (module docstring)."""
+    if scenario.pace_per_second is not None:
+        return (scenario.bookings - 1) / scenario.pace_per_second + scenario.latency_ms / 1000
     if scenario.mailbox_concurrency is not None:
         return float(load["mailbox_busy_seconds"]) / scenario.mailbox_concurrency
     if scenario.rate is not None:

@@ -2,7 +2,8 @@
 
 host.json: maxConcurrentSessions, maxConcurrentCallsPerSession and sessionIdleTimeout (a .NET TimeSpan,
 "[d.]hh:mm:ss[.fffffff]"). infra/main.bicepparam: the bookings queue's maxDeliveryCount and the Python worker's
-threads (PYTHON_THREADPOOL_THREAD_COUNT, which infra sets from workerThreadCount).
+threads (PYTHON_THREADPOOL_THREAD_COUNT, which infra sets from workerThreadCount); infra_integer reads any other
+integer parameter main.bicepparam sets (the capacity table reads instanceMemoryMB and maximumInstanceCount).
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ def read_host_settings(root: Path = REPO_ROOT) -> HostSettings:
         max_delivery_count=_integer_parameter(parameters, "bookingsMaxDeliveryCount"),
         worker_threads=_integer_parameter(parameters, "workerThreadCount"),
     )
+
+
+def infra_integer(name: str, root: Path = REPO_ROOT) -> int:
+    """An integer parameter as infra/main.bicepparam of the checkout at `root` sets it."""
+    return _integer_parameter((root / "infra" / "main.bicepparam").read_text(encoding="utf-8"), name)
 
 
 def timespan_seconds(text: str) -> float:

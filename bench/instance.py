@@ -4,7 +4,9 @@ Each of the host's maxConcurrentSessions slots behaves as the Service Bus extens
 accept the next session that has a message; receive its messages one at a time; the function returns: complete,
 it raises: abandon (autoCompleteMessages); when no message of the session arrives within sessionIdleTimeout,
 close the session and accept another. Invocations run on the Python worker's threads
-(PYTHON_THREADPOOL_THREAD_COUNT): a slot whose message finds every thread busy waits for one.
+(PYTHON_THREADPOOL_THREAD_COUNT): the worker runs a sync function on a ThreadPoolExecutor of that many threads, so a
+slot whose message finds every thread busy waits for one, its session and message held. The instance also keeps
+the periods in which at least one invocation was in progress: what Flex Consumption bills as execution time.
 
 Everything the bridge does runs for real, in this process as in an instance: the indexed function, azure-identity's
 managed-identity path, Graph on the simulator, the state table on Azurite, the SDK's ServiceBusClient, senders and
@@ -52,6 +54,7 @@ def run(
     functions = {function.get_function_name(): function for function in function_app.app.get_functions()}
     function = functions["create_meeting"].get_user_function()
     threads = threading.BoundedSemaphore(worker_threads)
+    busy = BusyPeriods()
     started_cpu = time.process_time()
     broker.call("instance_ready", name)
 
@@ -60,7 +63,7 @@ def run(
         while (session_id := broker.call("accept_next_session", receiver)) is not None:
             while (message := broker.call("receive", session_id, receiver, session_idle_timeout_seconds)) is not None:
                 try:
-                    with threads:
+                    with busy, threads:
                         function(_trigger(message), HostContext())
                 except Exception:  # the host abandons; Service Bus delivers it again or dead-letters it
                     broker.call("abandon", session_id, receiver)
@@ -73,7 +76,29 @@ def run(
         receiver.start()
     for receiver in receivers:
         receiver.join()
-    broker.call("instance_done", name, time.process_time() - started_cpu)
+    broker.call("instance_done", name, time.process_time() - started_cpu, busy.periods)
+
+
+class BusyPeriods:
+    """The lengths, in seconds, of the periods in which at least one invocation was in progress on the instance."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._in_progress = 0
+        self._since = 0.0
+        self.periods: list[float] = []
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._in_progress == 0:
+                self._since = time.monotonic()
+            self._in_progress += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._in_progress -= 1
+            if self._in_progress == 0:
+                self.periods.append(time.monotonic() - self._since)
 
 
 def _send_to(broker: BrokerClient) -> None:

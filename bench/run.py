@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import burst, report
-from bench.host_settings import read_host_settings
+from bench.host_settings import HostSettings, read_host_settings
 from bench.simulator_process import SimulatorProcess
 from bench.startup import cold_start
 
@@ -78,6 +78,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--session-idle-timeout", type=float, help="seconds a slot waits for its session's next message (default: host.json)"
     )
+    parser.add_argument(
+        "--max-concurrent-sessions", type=int, help="session slots per instance (default: host.json's maxConcurrentSessions)"
+    )
+    parser.add_argument(
+        "--worker-threads", type=int, help="Python worker threads per instance (default: infra's PYTHON_THREADPOOL_THREAD_COUNT)"
+    )
     parser.add_argument("--round-trip-ms", type=float, default=10.0, help="one Service Bus operation (default 10)")
     parser.add_argument("--messages", type=int, help="bookings in the CPU guard (default 2000)")
     parser.add_argument("--cold-runs", type=int, help="cold starts per side; the median is reported (default 15)")
@@ -96,7 +102,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"argument --instances: {args.instances!r} is not a comma-separated list of numbers")
     if args.session_idle_timeout is not None and not args.session_idle_timeout > 0:
         parser.error("argument --session-idle-timeout: must be above 0 (Service Bus refuses 0)")
+    for name in ("max_concurrent_sessions", "worker_threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            parser.error(f"argument --{name.replace('_', '-')}: must be 1 or more")
     return args
+
+
+def host_settings(args: argparse.Namespace) -> HostSettings:
+    """host.json's and infra's settings, with the values given on the command line in their place."""
+    host = read_host_settings()
+    given = {
+        "session_idle_timeout_seconds": args.session_idle_timeout,
+        "max_concurrent_sessions": args.max_concurrent_sessions,
+        "worker_threads": args.worker_threads,
+    }
+    host = replace(host, **{name: value for name, value in given.items() if value is not None})
+    if host.max_concurrent_calls_per_session != 1:
+        raise SystemExit("the host model runs one call per session: host.json's maxConcurrentCallsPerSession must be 1")
+    return host
 
 
 def scenarios(args: argparse.Namespace) -> list[burst.Scenario]:
@@ -128,7 +151,8 @@ def bursts(args: argparse.Namespace, model: burst.Model) -> list[dict[str, Any]]
         for instances in args.instances:
             _progress(
                 f"burst {scenario.name}: {scenario.bookings} bookings, {instances} instances x "
-                f"{model.host.max_concurrent_sessions} sessions, sessionIdleTimeout {model.host.session_idle_timeout_seconds:g} s"
+                f"{model.host.max_concurrent_sessions} sessions, {model.host.worker_threads} threads, sessionIdleTimeout "
+                f"{model.host.session_idle_timeout_seconds:g} s"
             )
             runs.append(burst.run(scenario, instances, model))
     return runs
@@ -171,11 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.time()
     load_before = os.getloadavg()
-    host = read_host_settings()
-    if args.session_idle_timeout is not None:
-        host = replace(host, session_idle_timeout_seconds=args.session_idle_timeout)
-    if host.max_concurrent_calls_per_session != 1:
-        raise SystemExit("the host model runs one call per session: host.json's maxConcurrentCallsPerSession must be 1")
+    host = host_settings(args)
     model = burst.Model(host, round_trip_ms=args.round_trip_ms)
 
     runs = [] if args.cpu_only else bursts(args, model)

@@ -81,6 +81,8 @@ attendance_reports=""
 attendance_reports_from=""
 private_networking=""
 private_networking_from=""
+always_ready=""
+always_ready_from=""
 # --local-access (true) or --no-local-access (false); empty keeps the last deployment's.
 local_access=""
 deployer_principal_id=""
@@ -132,6 +134,10 @@ Options:
                              docs/infrastructure.md. Kept by later runs.
       --no-private-networking
                              Back to public endpoints (the network resources stay until deleted).
+      --always-ready         Keep one instance of the bookings function started: no cold start
+                             after a quiet period, for its memory's baseline price every second
+                             (about \$21 a month at 2,048 MB; docs/infrastructure.md). Kept by later runs.
+      --no-always-ready      Back to scaling to zero (the default): executions alone are billed.
       --local-access         Also let you (the signed-in az principal) send test bookings,
                              read results and replay dead letters with the local tools
                              (your own grants, apart from the function identity's). Kept.
@@ -274,6 +280,16 @@ parse_arguments() {
         private_networking_from="given"
         shift
         ;;
+      --always-ready)
+        always_ready=true
+        always_ready_from="given"
+        shift
+        ;;
+      --no-always-ready)
+        always_ready=false
+        always_ready_from="given"
+        shift
+        ;;
       --local-access)
         local_access=true
         shift
@@ -406,12 +422,12 @@ load_previous_choices() {
   fi
   previous_deployment=true
   answer="$(az deployment group show --resource-group "$resource_group" --name "$(deployment_name)" \
-    --query "properties.parameters.[to_string(alertEmail.value), to_string(calendarEvents.value), to_string(calendarAccess.value), to_string(privateNetworking.value), to_string(deployerPrincipalId.value), to_string(deployerPrincipalType.value), to_string(attendanceReports.value)]" \
+    --query "properties.parameters.[to_string(alertEmail.value), to_string(calendarEvents.value), to_string(calendarAccess.value), to_string(privateNetworking.value), to_string(deployerPrincipalId.value), to_string(deployerPrincipalType.value), to_string(attendanceReports.value), to_string(alwaysReady.value)]" \
     --output tsv)"
   while IFS= read -r line; do
     values+=("$line")
   done <<<"$answer"
-  ((${#values[@]} == 7)) ||
+  ((${#values[@]} == 8)) ||
     die "could not read the choices of the last deployment $(deployment_name): pass them on the command line"
   # Each value is checked before it is used: a parameter a deployment predates reads "null".
   if [[ -z "$alert_email_from" && "${values[0]}" != null ]]; then
@@ -444,6 +460,12 @@ load_previous_choices() {
       die "the last deployment's privateNetworking is not true or false: pass --private-networking or --no-private-networking"
     private_networking="${values[3]}"
     private_networking_from="kept"
+  fi
+  if [[ -z "$always_ready_from" && "${values[7]}" != null ]]; then
+    [[ "${values[7]}" == true || "${values[7]}" == false ]] ||
+      die "the last deployment's alwaysReady is not true or false: pass --always-ready or --no-always-ready"
+    always_ready="${values[7]}"
+    always_ready_from="kept"
   fi
   if [[ -n "${values[4]}" && "${values[4]}" != null ]]; then
     if [[ "${values[4]}" =~ $GUID_PATTERN && "${values[5]}" =~ ^(User|Group|ServicePrincipal)$ ]]; then
@@ -525,6 +547,8 @@ settle_choices() {
   [[ -n "$attendance_reports_from" ]] || attendance_reports_from="default"
   [[ -n "$private_networking" ]] || private_networking=false
   [[ -n "$private_networking_from" ]] || private_networking_from="default"
+  [[ -n "$always_ready" ]] || always_ready=false
+  [[ -n "$always_ready_from" ]] || always_ready_from="default"
   [[ -n "$alert_email_from" ]] || alert_email_from="default"
   case "$local_access" in
     true)
@@ -557,6 +581,11 @@ settle_choices() {
     printf '  Private networking:  on (%s)\n' "$private_networking_from"
   else
     printf '  Private networking:  off (%s)\n' "$private_networking_from"
+  fi
+  if [[ "$always_ready" == true ]]; then
+    printf '  Always ready:        one instance, billed every second (%s)\n' "$always_ready_from"
+  else
+    printf '  Always ready:        off, scales to zero (%s)\n' "$always_ready_from"
   fi
   printf '  Local access for:    %s (%s)\n' "$(shown "$deployer_principal_id" nobody)" "$deployer_from"
 
@@ -613,6 +642,7 @@ export_parameters() {
   export BOOKING_BRIDGE_CALENDAR_ACCESS="$calendar_access"
   export BOOKING_BRIDGE_ATTENDANCE_REPORTS="$attendance_reports"
   export BOOKING_BRIDGE_PRIVATE_NETWORKING="$private_networking"
+  export BOOKING_BRIDGE_ALWAYS_READY="$always_ready"
   export BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_ID="$deployer_principal_id"
   export BOOKING_BRIDGE_DEPLOYER_PRINCIPAL_TYPE="$deployer_principal_type"
 }

@@ -35,10 +35,13 @@ param pythonVersion string = '3.11'
 ])
 param instanceMemoryMB int = 2048
 
-@description('Most instances the app scales out to. Each instance calls Microsoft Graph, so this also caps the load the bridge puts on Graph.')
+@description('Most instances the bookings function scales out to (always-ready instances aside). Each instance calls Microsoft Graph, so this also caps the load the bridge puts on Graph: 4 is Outlook\'s requests in progress per mailbox, and 4 x maxConcurrentSessions slots keep up with a tenant rate of 40 requests/s up to about a second of Graph latency (docs/capacity.md).')
 @minValue(1)
 @maxValue(1000)
-param maximumInstanceCount int = 40
+param maximumInstanceCount int = 4
+
+@description('One always-ready instance for the bookings function: a booking after a quiet period meets a started instance instead of a cold start, for the baseline price of the instance\'s memory every second, about $21 a month at 2,048 MB (docs/infrastructure.md). Off: the app scales to zero and bills executions only. Not counted in maximumInstanceCount.')
+param alwaysReady bool = false
 
 @description('Python worker threads per instance (PYTHON_THREADPOOL_THREAD_COUNT). Keep it at least host.json\'s serviceBus.maxConcurrentSessions, or the worker runs fewer invocations at once than the host hands it.')
 @minValue(1)
@@ -260,6 +263,7 @@ module functionApp 'modules/functionapp.bicep' = {
     pythonVersion: pythonVersion
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
+    alwaysReady: alwaysReady
     workerThreadCount: workerThreadCount
     deploymentContainerUrl: deploymentStorage.outputs.containerUrl
     storageBlobEndpoint: storage.outputs.blobEndpoint
@@ -321,6 +325,7 @@ output graphAppRoleGrantedByTemplate bool = grantGraphAppRole
 output calendarEvents bool = calendarEvents
 output calendarAccess string = calendarAccess
 output attendanceReports bool = attendanceReports
+output alwaysReady bool = alwaysReady
 output privateNetworking bool = privateNetworking
 output alertActionGroupName string = alerts.outputs.actionGroupName
 output alertsNotifyAnyone bool = alerts.outputs.notifiesAnyone

@@ -7,7 +7,9 @@ param appName = readEnvironmentVariable('BOOKING_BRIDGE_APP_NAME', 'bookingbridg
 
 param pythonVersion = '3.11'
 param instanceMemoryMB = 2048
-param maximumInstanceCount = 40
+param maximumInstanceCount = 4
+// deploy.sh --always-ready: one instance kept started for the bookings function (docs/infrastructure.md).
+param alwaysReady = bool(readEnvironmentVariable('BOOKING_BRIDGE_ALWAYS_READY', 'false'))
 param workerThreadCount = 16
 
 // Premium isolates capacity and, with privateNetworking, takes a private endpoint (docs/infrastructure.md).

@@ -42,3 +42,27 @@ def test_quick_benchmark_reports_every_burst_and_guard_with_every_booking_create
     assert "CPU per booking vs the bare-requests design floor" in measured
     assert any(name.startswith("first result after start") for name in measured)
     assert "measurement" in report["table"]
+
+
+def test_quick_capacity_table_prints_every_workload_with_every_booking_created_once(tmp_path: Path) -> None:
+    out = tmp_path / "capacity.json"
+
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.capacity", "--quick", "--out", str(out)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr[-4000:]
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert [row["workload"] for row in report["rows"]] == ["burst", "calendar", "day"]
+    for row in report["rows"]:
+        assert row["every_booking_created_once"], row
+        assert row["gb_seconds"] > 0 and row["cost_per_1000_bookings"] > 0
+    day = report["rows"][2]
+    assert day["day_bookings"] == 50_000 and day["day_graph_requests"] >= 50_000
+    for text in ("burst: 40 bookings", "calendar: 12 bookings", "50,000 bookings a day", "binds first"):
+        assert text in done.stdout

@@ -44,6 +44,9 @@ param instanceMemoryMB int
 @maxValue(1000)
 param maximumInstanceCount int
 
+@description('Keep one always-ready instance for the bookings function\'s scale group.')
+param alwaysReady bool
+
 @description('Python worker threads (PYTHON_THREADPOOL_THREAD_COUNT); at least host.json\'s serviceBus.maxConcurrentSessions, or the worker runs fewer invocations than the host hands it.')
 @minValue(1)
 @maxValue(64)
@@ -92,6 +95,10 @@ param applicationInsightsConnectionString string
 
 @description('Resource id of the subnet the app joins (virtual network integration, delegated to Microsoft.App/environments); empty: no virtual network.')
 param appSubnetId string
+
+// Flex Consumption scales each non-HTTP function in a group of its own, named function:<name> (the name
+// create_meeting_fn registers).
+var bookingsFunctionScaleGroup = 'function:create_meeting'
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225: zone redundancy on Flex Consumption is region-dependent; during a zone outage bookings wait durably on the queue
@@ -184,6 +191,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         instanceMemoryMB: instanceMemoryMB
         maximumInstanceCount: maximumInstanceCount
+        alwaysReady: alwaysReady ? [ { name: bookingsFunctionScaleGroup, instanceCount: 1 } ] : []
       }
     }
   }

@@ -79,10 +79,8 @@ def test_function_app_is_flex_consumption_python_and_locked_down() -> None:
     assert site["siteConfig"]["ftpsState"] == "Disabled"
     config = site["functionAppConfig"]
     assert config["runtime"] == {"name": "python", "version": "pythonVersion"}
-    assert config["scaleAndConcurrency"] == {
-        "instanceMemoryMB": "instanceMemoryMB",
-        "maximumInstanceCount": "maximumInstanceCount",
-    }
+    scale = {name: value for name, value in config["scaleAndConcurrency"].items() if name != "alwaysReady"}
+    assert scale == {"instanceMemoryMB": "instanceMemoryMB", "maximumInstanceCount": "maximumInstanceCount"}
     assert config["deployment"]["storage"]["type"] == "blobContainer"
     policies = resources_of_type(tree, "Microsoft.Web/sites/basicPublishingCredentialsPolicies")
     assert {policy["config"]["name"]: policy["config"]["properties"]["allow"] for policy in policies.values()} == {

@@ -17,6 +17,7 @@ FIRST_RUN_CHOICES = (
     "--calendar-access",
     "exchange",
     "--private-networking",
+    "--always-ready",
     "--local-access",
 )
 
@@ -30,7 +31,7 @@ def test_a_second_run_without_the_flags_of_the_first_keeps_every_choice(fake_azu
 
     assert second.returncode == 0, second.stderr
     kept = fake_azure.recorded_parameters()
-    for name in ("alertEmail", "calendarEvents", "calendarAccess", "privateNetworking", "deployerPrincipalId"):
+    for name in ("alertEmail", "calendarEvents", "calendarAccess", "privateNetworking", "alwaysReady", "deployerPrincipalId"):
         assert kept[name] == chosen[name], name
     assert (kept["alertEmail"], kept["calendarEvents"], kept["calendarAccess"], kept["privateNetworking"]) == (
         "ops@contoso.com",
@@ -38,22 +39,27 @@ def test_a_second_run_without_the_flags_of_the_first_keeps_every_choice(fake_azu
         "exchange",
         True,
     )
+    assert kept["alwaysReady"] is True
     assert kept["deployerPrincipalId"] == "44444444-4444-4444-4444-444444444444"
     out = second.stdout
     assert "Alert email:         ops@contoso.com (kept)" in out
     assert "Calendar mode:       on, Calendars.ReadWrite from exchange (kept, kept)" in out
     assert "Private networking:  on (kept)" in out
+    assert "Always ready:        one instance, billed every second (kept)" in out
     assert "NOBODY" not in second.stderr
 
 
 def test_a_choice_given_again_replaces_the_kept_one(fake_azure: FakeAzure) -> None:  # noqa: F811
     assert fake_azure.run("-g", "rg-bridge", "-l", "swedencentral", "--skip-code", "--yes", *FIRST_RUN_CHOICES).returncode == 0
 
-    changed = fake_azure.run("-g", "rg-bridge", "--skip-code", "--yes", "--no-calendar-events", "--no-alert-email")
+    changed = fake_azure.run(
+        "-g", "rg-bridge", "--skip-code", "--yes", "--no-calendar-events", "--no-alert-email", "--no-always-ready"
+    )
 
     assert changed.returncode == 0, changed.stderr
     parameters = fake_azure.recorded_parameters()
-    assert (parameters["calendarEvents"], parameters["alertEmail"]) == (False, "")
+    assert (parameters["calendarEvents"], parameters["alertEmail"], parameters["alwaysReady"]) == (False, "", False)
+    assert "Always ready:        off, scales to zero (given)" in changed.stdout
     assert (parameters["calendarAccess"], parameters["privateNetworking"]) == ("exchange", True), "the others stay"
     assert "Calendar mode:       off (given)" in changed.stdout
     assert "NOBODY" in changed.stderr
@@ -103,6 +109,7 @@ def test_the_what_if_in_ci_deploys_the_kept_choices_too(fake_azure: FakeAzure) -
     assert env["BOOKING_BRIDGE_CALENDAR_ACCESS"] == "exchange"
     assert env["BOOKING_BRIDGE_ALERT_EMAIL"] == "ops@contoso.com"
     assert env["BOOKING_BRIDGE_PRIVATE_NETWORKING"] == "true"
+    assert env["BOOKING_BRIDGE_ALWAYS_READY"] == "true"
 
 
 def test_kept_choices_are_checked_before_they_are_used(fake_azure: FakeAzure) -> None:  # noqa: F811
@@ -125,6 +132,7 @@ def test_a_deployment_made_before_a_choice_existed_takes_its_default(fake_azure:
     assert first.returncode == 0, first.stderr
     record = json.loads((fake_azure.state / "deployment.json").read_text())
     del record["parameters"]["privateNetworking"]
+    del record["parameters"]["alwaysReady"]
     (fake_azure.state / "deployment.json").write_text(json.dumps(record))
 
     completed = fake_azure.run("-g", "rg-bridge", "--skip-code", "--yes")
@@ -132,6 +140,8 @@ def test_a_deployment_made_before_a_choice_existed_takes_its_default(fake_azure:
     assert completed.returncode == 0, completed.stderr
     kept = fake_azure.recorded_parameters()
     assert (kept["calendarEvents"], kept["calendarAccess"], kept["privateNetworking"]) == (True, "exchange", False)
+    assert kept["alwaysReady"] is False
+    assert "Always ready:        off, scales to zero (default)" in completed.stdout
 
 
 def test_calendar_mode_recorded_without_its_access_is_deployed_once_the_access_is_named(fake_azure: FakeAzure) -> None:  # noqa: F811
