@@ -97,7 +97,8 @@ def test_a_moved_calendar_booking_leaves_one_live_event_when_graphs_meeting_look
     live = [event for event in graph.events()]
     result = host.last_result()
     assert len(live) == 1, f"{len(live)} live events with invitations for one record; the source was told {result.status}"
-    assert result.status is ResultStatus.UPDATED, result.error
+    # The new organizer's event is a meeting Graph created (docs/contract.md: `created`).
+    assert result.status is ResultStatus.CREATED, result.error
 
 
 def test_a_calendar_bookings_result_and_options_go_to_its_own_events_meeting_not_the_first_one_graphs_lookup_lists(
@@ -124,6 +125,24 @@ def test_a_calendar_bookings_result_and_options_go_to_its_own_events_meeting_not
     assert meeting.join_web_url == mine["onlineMeeting"]["joinUrl"], "the result gives the source another record's join link"
     untouched = next(listed for listed in graph.meetings() if listed["id"] == other["id"])
     assert untouched.get("allowMeetingChat") == other.get("allowMeetingChat"), "another record's meeting was patched"
+
+
+def test_a_calendar_booking_takes_its_events_meeting_whose_join_url_graph_escapes_with_other_hex_case(
+    host: HostInvoker, graph: GraphSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One link, its escapes written "%3A" by the lookup and "%3a" by the event: still the event's own meeting.
+    def upper_escapes(meeting: dict[str, Any]) -> dict[str, Any]:
+        return {**meeting, "joinWebUrl": meeting["joinWebUrl"].replace("%3a", "%3A").replace("%7b", "%7B")}
+
+    bend_online_meeting_lookup(monkeypatch, upper_escapes)
+
+    host.deliver(booking(calendar=INVITED, options={"allowMeetingChat": "disabled"}))
+
+    result = host.last_result()
+    assert result.status is ResultStatus.CREATED, result.error
+    [meeting] = graph.meetings()
+    assert result.meeting is not None and result.meeting.id == meeting["id"]
+    assert meeting["allowMeetingChat"] == "disabled"
 
 
 def test_a_calendar_cancel_locks_its_own_events_meeting_not_the_first_one_graphs_lookup_lists(
