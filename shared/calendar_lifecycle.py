@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
+from urllib.parse import unquote
 
 from shared.booking import ROLES_NEEDING_USER_ID, Booking
 from shared.errors import GraphErrorInfo, GraphRefused, GraphUnavailable
@@ -37,7 +38,7 @@ from shared.event_request import (
     transaction_id,
 )
 from shared.graph_client import GraphClient, GraphResponse
-from shared.meeting import MAX_GRAPH_TEXT_LENGTH, Meeting
+from shared.meeting import MAX_GRAPH_TEXT_LENGTH, Meeting, addressable
 from shared.meeting_changes import options_update, undoing
 from shared.meeting_lifecycle import MeetingLifecycle
 from shared.record_lifecycle import (
@@ -289,18 +290,24 @@ class CalendarLifecycle(RecordLifecycle):
 
     def _online_meeting(self, organizer_id: str, event: dict[str, Any], deadline: float, language: str | None) -> GraphResponse:
         """The event's Teams meeting, found by its join URL (the lookup's response, with the meeting as its payload);
-        GraphUnavailable while Exchange has not made it yet."""
+        GraphUnavailable while Exchange has not made it yet.
+
+        Every use of the event's meeting (the result, the options, the lock before a cancel) takes it from here: the
+        listed onlineMeeting whose joinWebUrl is the event's join URL and whose id the bridge can address. The lookup's
+        answer is outside input: a meeting listed that is not the event's (another record's), or one without a usable
+        id, is not the event's meeting; if none is, the meeting is not found (yet)."""
         url = join_url(event)
         if url is None:
             raise GraphUnavailable(GraphErrorInfo(None, "OnlineMeetingNotReady", "the event has no Teams join URL yet"), 1)
         response = self._graph.find_online_meetings(organizer_id, join_url_filter(url), deadline, language=language)
         values = response.payload.get("value") if isinstance(response.payload, dict) else None
-        meetings = [meeting for meeting in values if isinstance(meeting, dict)] if isinstance(values, list) else []
-        if not meetings:
-            problem = "no onlineMeeting has the event's join URL yet"
+        listed = values if isinstance(values, list) else []
+        own = next((meeting for meeting in listed if addressable(meeting) and _same_link(meeting["joinWebUrl"], url)), None)
+        if own is None:
+            problem = "no onlineMeeting with a usable id has the event's join URL yet"
             info = GraphErrorInfo(response.status, "OnlineMeetingNotFound", problem, response.request_id)
             raise GraphUnavailable(info, 1)
-        return replace(response, payload=meetings[0])
+        return replace(response, payload=own)
 
     def _apply_options(
         self, booking: Booking, organizer_id: str, online: dict[str, Any], progress: GraphProgress, deadline: float
@@ -345,6 +352,12 @@ def _live(event: Any) -> bool:
         return False
     event_id = event.get("id")
     return isinstance(event_id, str) and 0 < len(event_id) <= MAX_GRAPH_TEXT_LENGTH and event.get("isCancelled") is not True
+
+
+def _same_link(listed: str, event_url: str) -> bool:
+    """Whether an onlineMeeting's joinWebUrl is an event's join URL: compared percent-decoded, as one link's escapes
+    (the thread id's `%3a`, `%40`) may be written with hex digits in either case."""
+    return listed == event_url or unquote(listed) == unquote(event_url)
 
 
 def _event(response: GraphResponse) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from shared.log_text import escaped
+
 
 class BridgeError(Exception):
     """Base of every error the bridge raises on purpose.
@@ -104,9 +106,10 @@ class GraphError(BridgeError):
 
 
 def _graph_answered(info: GraphErrorInfo) -> str:
-    """Graph's status, code and request-id (when it sent one); never its message."""
-    request_id = f" (request-id {info.request_id})" if info.request_id else ""
-    return f"Graph answered {info.http_status} {info.code}{request_id}"
+    """Graph's status, code and request-id (when it sent one); never its message. The code and the request-id come
+    from Graph's body and headers, so they are escaped: the text reaches the host's log."""
+    request_id = f" (request-id {escaped(info.request_id)})" if info.request_id else ""
+    return f"Graph answered {info.http_status} {escaped(info.code)}{request_id}"
 
 
 class GraphRefused(GraphError):

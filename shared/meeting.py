@@ -52,12 +52,17 @@ class Meeting(ContractModel):
     )
 
 
+def addressable(payload: Any) -> bool:
+    """Whether a Graph body is an onlineMeeting the bridge can address and report: an id and a joinWebUrl it can read."""
+    return isinstance(payload, dict) and bool(_text(payload.get("id"))) and bool(_text(payload.get("joinWebUrl")))
+
+
 def meeting_from_graph(payload: Any) -> Meeting:
     """Map a Graph success body to Meeting; raise MalformedMeeting if it is not an onlineMeeting.
 
     Graph's body is outside input: a value of the wrong type is left out (and never quoted), so a
     surprise in one optional field cannot fail a booking whose meeting exists."""
-    if not isinstance(payload, dict) or not _text(payload.get("id")) or not _text(payload.get("joinWebUrl")):
+    if not addressable(payload):
         raise MalformedMeeting("the success response has no onlineMeeting id or joinWebUrl")
     join_settings = _object(payload.get("joinMeetingIdSettings"))
     thread_id = _text(_object(payload.get("chatInfo")).get("threadId"))
