@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.command import clean_environment
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 USAGE_ERROR = 2
 
@@ -56,3 +58,19 @@ def test_given_parameters_it_cannot_run_when_measure_runs_then_argparse_says_wha
         '{"messages": 1 or more, "warmup": 0 or more, "block": 1 or more} in JSON'
     )
     assert completed.stdout == "", "nothing may look like a measurement"
+
+
+@pytest.mark.parametrize("module", ["bench.cold_start", "bench.measure"])
+def test_every_runnable_module_answers_help_without_a_traceback(module: str) -> None:
+    """Every module a person can run with -m answers --help without a traceback, the benchmarks' too (bench/ is in
+    the README's table of folders)."""
+    completed = subprocess.run(
+        [sys.executable, "-m", module, "--help"],
+        cwd=REPO_ROOT,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert "Traceback" not in completed.stderr, completed.stderr[-300:]

@@ -9,6 +9,14 @@ import sys
 from tests.bookings import REPO_ROOT
 
 
+def clean_environment(**extra: str) -> dict[str, str]:
+    """This process's environment without Azure or identity variables and PYTHONPATH, plus `extra`."""
+    inherited = {
+        key: value for key, value in os.environ.items() if not key.startswith(("IDENTITY_", "MSI_", "AZURE_", "PYTHONPATH"))
+    }
+    return {**inherited, **extra}
+
+
 def run_cli(*args: str, stdin: str | None = None, environment: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run one command with none of the caller's Azure or identity variables, plus `environment`."""
     inherited = {key: value for key, value in os.environ.items() if not key.startswith(("IDENTITY_", "MSI_", "AZURE_"))}
