@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -22,7 +21,7 @@ import shared.graph_client as graph_client_module
 from shared.errors import ConfigurationError, GraphUnavailable
 from shared.result import ResultStatus
 from simulator import Fault, GraphSimulator
-from tests.bookings import ORGANIZER_ID, booking
+from tests.bookings import ORGANIZER_ID, booking, cancel_booking
 from tests.conftest import HostInvoker
 
 
@@ -30,13 +29,6 @@ from tests.conftest import HostInvoker
 def graph() -> Iterator[GraphSimulator]:
     with GraphSimulator(known_organizers=[ORGANIZER_ID]) as simulator:
         yield simulator
-
-
-def cancel(**overrides: Any) -> dict[str, Any]:
-    document = booking(action="cancel", **overrides)
-    for name in ("subject", "start", "end", "attendees"):
-        document.pop(name)
-    return document
 
 
 # A. Lost session lock + a failed undo: the repair's retire fails; the meeting must not stay live for good
@@ -58,7 +50,7 @@ def test_a_meeting_a_failed_repair_could_not_remove_is_retired_by_the_records_ne
     upsert = threading.Thread(target=slow_upsert)
     upsert.start()
     time.sleep(0.4)  # lock lost: the session's next message runs on another invocation
-    host.deliver(cancel(revision=2), message_id="cancel-2")
+    host.deliver(cancel_booking(revision=2), message_id="cancel-2")
     graph.inject(Fault(status=500, times=2))  # the repair's lock and DELETE both meet a Graph hiccup
     upsert.join()
     assert errors == []  # the meeting it could not remove is noted in the record state; the booking is answered
@@ -66,7 +58,7 @@ def test_a_meeting_a_failed_repair_could_not_remove_is_retired_by_the_records_ne
     assert by_message["upsert-1"].status is ResultStatus.SUPERSEDED
     assert len(graph.meetings()) == 1  # still there, for now
 
-    host.deliver(cancel(revision=2), message_id="cancel-2", delivery_count=2)  # the record's next delivery, any
+    host.deliver(cancel_booking(revision=2), message_id="cancel-2", delivery_count=2)  # the record's next delivery, any
 
     assert graph.meetings() == []
 
@@ -84,7 +76,7 @@ def test_an_older_cancel_that_loses_its_lock_leaves_the_newer_upserts_meeting(ho
 
     def slow_cancel() -> None:
         try:
-            host.deliver(cancel(revision=2), message_id="cancel-2")
+            host.deliver(cancel_booking(revision=2), message_id="cancel-2")
         except BaseException as error:
             errors.append(error)
 
@@ -110,9 +102,9 @@ def test_a_redelivered_cancel_reports_a_meeting_that_never_existed(host: HostInv
     graph.inject(Fault())  # lookup createOrGet: normal (creates an empty meeting: none existed)
     graph.inject(Fault(status=500))  # its DELETE fails once
     with pytest.raises(GraphUnavailable):
-        host.deliver(cancel(revision=1), message_id="cancel-1")
+        host.deliver(cancel_booking(revision=1), message_id="cancel-1")
 
-    host.deliver(cancel(revision=1), message_id="cancel-1", delivery_count=2)
+    host.deliver(cancel_booking(revision=1), message_id="cancel-1", delivery_count=2)
 
     result = host.last_result()
     assert result.status is ResultStatus.CANCELLED
