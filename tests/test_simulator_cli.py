@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.command import clean_environment
+from tests.cli.command import clean_environment, run_module
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 USAGE_ERROR = 2
@@ -24,14 +24,7 @@ USAGE_ERROR = 2
 
 def run_simulator(*args: str) -> subprocess.CompletedProcess[str]:
     """The simulator as an operator starts it, expected to stop on its own."""
-    return subprocess.run(
-        [sys.executable, "-m", "simulator", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_module("simulator", *args, timeout=60)
 
 
 def assert_one_line_usage_error(completed: subprocess.CompletedProcess[str], *expected: str) -> None:
@@ -176,14 +169,7 @@ def test_the_simulators_port_is_refused_in_digits_of_other_scripts() -> None:
 
 def test_the_simulators_help_ends_with_examples() -> None:
     """README: each command's --help ends with examples, `python -m simulator --help` too."""
-    completed = subprocess.run(
-        [sys.executable, "-m", "simulator", "--help"],
-        cwd=REPO_ROOT,
-        env=clean_environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    completed = run_simulator("--help")
 
     assert completed.returncode == 0
     assert "\nexamples:\n  python -m simulator" in completed.stdout, completed.stdout[-300:]

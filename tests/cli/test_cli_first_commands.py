@@ -5,8 +5,6 @@ Each answers with one line a person can act on (or the usage and examples), neve
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -14,8 +12,7 @@ import pytest
 
 from bridgectl import cli
 from bridgectl.exit_codes import EXIT_INTERRUPTED
-from tests.bookings import REPO_ROOT
-from tests.cli.command import clean_environment
+from tests.cli.command import run_module
 
 
 def test_ctrl_c_while_bridgectl_is_still_setting_up_its_commands_stops_cleanly(
@@ -46,14 +43,7 @@ def test_a_fresh_environment_without_the_requirements_says_so_in_one_line(tmp_pa
     venv.EnvBuilder(with_pip=False).create(environment)
     python = environment / "bin" / "python"
 
-    completed = subprocess.run(
-        [str(python), "-m", "bridgectl", "simulate", "samples/"],
-        cwd=REPO_ROOT,
-        env=clean_environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    completed = run_module("bridgectl", "simulate", "samples/", python=str(python))
 
     assert "Traceback" not in completed.stderr, completed.stderr[-400:]
     assert completed.returncode == 2
@@ -69,14 +59,7 @@ def test_a_fresh_environment_without_the_requirements_says_so_in_one_line(tmp_pa
 def test_the_command_line_modules_answer_help_as_their_command_does(module: str, usage: str) -> None:
     """`python -m bridgectl.cli` is `python -m bridgectl`, and `python -m bridgectl.simulate` is its simulate
     command: --help prints their usage and examples, never nothing."""
-    completed = subprocess.run(
-        [sys.executable, "-m", module, "--help"],
-        cwd=REPO_ROOT,
-        env=clean_environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    completed = run_module(module, "--help")
 
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.startswith(usage), completed.stdout[:200]
