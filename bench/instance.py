@@ -11,7 +11,7 @@ the periods in which at least one invocation was in progress: what Flex Consumpt
 Everything the bridge does runs for real, in this process as in an instance: the indexed function, azure-identity's
 managed-identity path, Graph on the simulator, the state table on Azurite, the SDK's ServiceBusClient, senders and
 ServiceBusMessage. Only ServiceBusSender.send_messages (the AMQP transfer) is replaced: it hands the message to the
-broker in the parent process, as tests/service_bus_harness.py does in one process.
+broker in the parent process (devtools.service_bus_sends), as tests/service_bus_harness.py does in one process.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import os
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 from azure.functions.servicebus import ServiceBusMessage as TriggerMessage
 from azure.servicebus import ServiceBusMessage, ServiceBusSender
@@ -29,6 +28,7 @@ from azure.servicebus import ServiceBusMessage, ServiceBusSender
 from bench.broker import BrokerClient, Message
 from bench.harness import HostLogHandler
 from devtools.invocation import HostContext
+from devtools.service_bus_sends import body_bytes, routed_send_messages
 
 
 def run(
@@ -104,20 +104,16 @@ class BusyPeriods:
 def _send_to(broker: BrokerClient) -> None:
     """Route every ServiceBusSender.send_messages of this process to the broker, by the sender's queue."""
 
-    def send_messages(sender: ServiceBusSender, message: Any, *args: Any, **kwargs: Any) -> None:
-        for one in message if isinstance(message, list) else [message]:
-            if not isinstance(one, ServiceBusMessage):
-                raise TypeError(f"the model takes ServiceBusMessage or a list of them, not {type(one).__name__}")
-            broker.call("send", sender.entity_name, _wire(one))
+    def deliver(queue: str, message: ServiceBusMessage) -> None:
+        broker.call("send", queue, _wire(message))
 
-    ServiceBusSender.send_messages = send_messages  # type: ignore[method-assign,assignment]
+    ServiceBusSender.send_messages = routed_send_messages(deliver)  # type: ignore[method-assign]
 
 
 def _wire(message: ServiceBusMessage) -> Message:
-    body = message.body
     scheduled = message.scheduled_enqueue_time_utc
     return Message(
-        body=body if isinstance(body, bytes) else b"".join(body),
+        body=body_bytes(message),
         message_id=str(message.message_id),
         session_id=message.session_id,
         correlation_id=message.correlation_id,

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.booking import Attendee, Booking
-from shared.wire_format import encoded, graph_date_time, graph_instant, graph_participant
+from shared.wire_format import encoded, graph_date_time, graph_instant, graph_participants
 
 # What every upsert booking sets in full (Graph's names): the newest booking's values are the ones to send again.
 BOOKING_SETS_IN_FULL = frozenset({"subject", "startDateTime", "endDateTime", "participants"})
@@ -48,7 +48,7 @@ def meeting_update(booking: Booking, meeting: dict[str, Any]) -> MeetingUpdate:
         body["endDateTime"] = graph_date_time(booking.end)
     if _attendee_keys(booking.attendees) != _graph_attendee_keys(meeting, booking.attendees):
         changed.append("attendees")
-        body["participants"] = {"attendees": [graph_participant(attendee) for attendee in booking.attendees]}
+        body["participants"] = graph_participants(booking.attendees)
     options = options_update(booking, meeting)
     return MeetingUpdate((*changed, *options.changed_fields), {**body, **options.body})
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.booking import Booking
-from shared.wire_format import encoded, graph_date_time, graph_participant
+from shared.wire_format import encoded, graph_date_time, graph_participants
 
 # From the v1.0 metadata: createOrGet's parameters, less the binding parameter.
 CREATE_OR_GET_PARAMETERS = frozenset({"externalId", "startDateTime", "endDateTime", "subject", "participants", "chatInfo"})
@@ -24,7 +24,7 @@ def build_create_or_get_body(booking: Booking, external_id: str) -> bytes:
         "subject": booking.subject,
     }
     if booking.attendees:
-        body["participants"] = {"attendees": [graph_participant(attendee) for attendee in booking.attendees]}
+        body["participants"] = graph_participants(booking.attendees)
     if booking.channel is not None:
         # Graph creates the meeting in the channel's chat; an existing meeting keeps the chat it has.
         body["chatInfo"] = booking.channel.to_graph()

@@ -49,8 +49,13 @@ def graph_instant(value: Any) -> datetime | None:
         return None
 
 
-def graph_participant(attendee: Attendee) -> dict[str, Any]:
-    """One attendee as Graph's meetingParticipantInfo (createOrGet and PATCH take the same shape)."""
+def graph_participants(attendees: list[Attendee]) -> dict[str, Any]:
+    """A booking's attendees as Graph's meetingParticipants, the `participants` of createOrGet and of a PATCH alike."""
+    return {"attendees": [_graph_participant(attendee) for attendee in attendees]}
+
+
+def _graph_participant(attendee: Attendee) -> dict[str, Any]:
+    """One attendee as Graph's meetingParticipantInfo."""
     participant: dict[str, Any] = {"upn": attendee.upn, "role": attendee.role}
     if attendee.user_id:
         participant["identity"] = {"user": {"id": attendee.user_id}}

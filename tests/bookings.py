@@ -31,6 +31,14 @@ def booking(**overrides: Any) -> dict[str, Any]:
     return document
 
 
+def cancel_booking(**overrides: Any) -> dict[str, Any]:
+    """A valid cancel of the same record: no subject, times or attendees; keyword arguments replace or add fields."""
+    document = booking(action="cancel", **overrides)
+    for name in ("subject", "start", "end", "attendees"):
+        document.pop(name)
+    return document
+
+
 def encode(document: dict[str, Any]) -> bytes:
     """A booking's body as the tests' host sends it."""
     return json.dumps(document).encode("utf-8")

@@ -43,6 +43,7 @@ from azure.servicebus import ServiceBusMessage, ServiceBusSender
 from azure.servicebus.exceptions import MessagingEntityNotFoundError, ServiceBusConnectionError
 
 from devtools.invocation import HostContext
+from devtools.service_bus_sends import body_bytes, routed_send_messages
 from shared.settings import DEFAULT_BOOKINGS_MAX_DELIVERY_COUNT, DEFAULT_BOOKINGS_QUEUE, DEFAULT_RESULTS_QUEUE
 
 DEAD_LETTER_REASON = "MaxDeliveryCountExceeded"
@@ -129,16 +130,7 @@ class ServiceBusBroker:
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """Route every ServiceBusSender.send_messages in the process to this broker, by the sender's entity."""
-        broker = self
-
-        def send_messages(sender: ServiceBusSender, message: Any, *args: Any, **kwargs: Any) -> None:
-            messages = message if isinstance(message, list) else [message]
-            for one in messages:
-                if not isinstance(one, ServiceBusMessage):
-                    raise TypeError(f"the harness takes ServiceBusMessage or a list of them, not {type(one).__name__}")
-                broker._app_send(sender.entity_name, one)
-
-        monkeypatch.setattr(ServiceBusSender, "send_messages", send_messages)
+        monkeypatch.setattr(ServiceBusSender, "send_messages", routed_send_messages(self._app_send))
 
     # Producers
 
@@ -221,7 +213,7 @@ class ServiceBusBroker:
         if not message.session_id:
             # What Service Bus answers for a session-enabled queue; a harness error, not a transient one.
             raise ValueError("a message without a session id cannot be sent to a queue that requires sessions")
-        body = _body_bytes(message)
+        body = body_bytes(message)
         with self._condition:
             queued = self._new_message(
                 body,
@@ -362,11 +354,6 @@ def _trigger(message: QueuedMessage) -> TriggerMessage:
         sequence_number=message.sequence_number,
         enqueued_time_utc=message.enqueued_time_utc,
     )
-
-
-def _body_bytes(message: ServiceBusMessage) -> bytes:
-    body = message.body
-    return body if isinstance(body, bytes) else b"".join(body)
 
 
 def escaped_counts(errors: list[EscapedError]) -> Counter[str]:

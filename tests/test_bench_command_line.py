@@ -6,20 +6,11 @@ it takes, with exit status 2, before anything is measured.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.cli.command import run_module
+
 USAGE_ERROR = 2
-
-
-def run_module(module: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 @pytest.mark.parametrize("arguments", [["ourz"], [], ["ours", "floor"]], ids=lambda arguments: " ".join(arguments) or "none")
@@ -56,3 +47,12 @@ def test_given_parameters_it_cannot_run_when_measure_runs_then_argparse_says_wha
         '{"messages": 1 or more, "warmup": 0 or more, "block": 1 or more} in JSON'
     )
     assert completed.stdout == "", "nothing may look like a measurement"
+
+
+@pytest.mark.parametrize("module", ["bench.cold_start", "bench.measure"])
+def test_every_runnable_module_answers_help_without_a_traceback(module: str) -> None:
+    """Every module a person can run with -m answers --help without a traceback, the benchmarks' too (bench/ is in
+    the README's table of folders)."""
+    completed = run_module(module, "--help")
+
+    assert "Traceback" not in completed.stderr, completed.stderr[-300:]

@@ -223,3 +223,25 @@ def test_what_the_result_reads_from_the_meeting_exists_in_the_metadata(metadata:
     assert metadata.property_type("onlineMeeting", "joinInformation") == "graph.itemBody"
     assert {"content", "contentType"} <= set(metadata.properties["itemBody"])
     assert "html" in metadata.enums[_short(metadata.property_type("itemBody", "contentType") or "")]
+
+
+def test_createorget_and_a_patch_send_a_bookings_attendees_alike() -> None:
+    """createOrGet and a PATCH take the same meetingParticipants: a booking's attendees, with their roles and user ids,
+    reach Graph in the same shape whether the meeting is new or updated."""
+    user_id = "6f1c3a2e-8d4b-4a57-9e2f-0c1d2b3a4f5e"
+    attendees = [{"upn": "ada@contoso.com", "role": "presenter", "userId": user_id}, {"upn": "grace@contoso.com"}]
+    parsed = parse_booking(json.dumps(booking(attendees=attendees)).encode())
+
+    created = json.loads(build_create_or_get_body(parsed, "ext-1"))["participants"]
+    patched = meeting_update(parsed, {"participants": {}}).body["participants"]
+
+    assert (
+        created
+        == patched
+        == {
+            "attendees": [
+                {"upn": "ada@contoso.com", "role": "presenter", "identity": {"user": {"id": user_id}}},
+                {"upn": "grace@contoso.com", "role": "attendee"},
+            ]
+        }
+    )

@@ -4,7 +4,7 @@ Each test pins a case an attack on the repair proved.
 
 Two deliveries of one record overlap (the session lock was lost). The interleavings are forced with the
 simulator's `delay_seconds` (Graph answers late and still applies the request after the delay), the same
-way tests/test_hostile_review.py does it.
+way tests/test_answers_after_failures.py does it.
 """
 
 from __future__ import annotations

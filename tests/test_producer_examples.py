@@ -182,3 +182,40 @@ def test_every_example_names_the_contract_namespace() -> None:
     assert namespace in (PRODUCERS / "booking-producer.mjs").read_text(encoding="utf-8")
     assert namespace in (PRODUCERS / "ExternalId.java").read_text(encoding="utf-8")
     assert f'Convert.FromHexString("{EXTERNAL_ID_NAMESPACE.hex}")' in (PRODUCERS / "ExternalId.cs").read_text(encoding="utf-8")
+
+
+UNREVISIONED = {key: value for key, value in SAMPLE.items() if key != "revision"}
+
+
+def test_the_python_producer_example_sends_a_valid_booking_without_revision() -> None:
+    """contract.md: `revision` is optional. The Python example sends such a booking too, with a message id that is
+    the same when the same booking is sent again and differs for another booking of the record."""
+    assert parse_booking(json.dumps(UNREVISIONED).encode()).revision is None  # the bridge accepts it
+    producer = _python_example()
+
+    message = producer.booking_message(UNREVISIONED)
+
+    assert message.session_id == derive_external_id(UNREVISIONED["source"], UNREVISIONED["recordId"])
+    assert message.message_id == producer.booking_message(dict(UNREVISIONED)).message_id
+    assert message.message_id != producer.booking_message({**UNREVISIONED, "subject": "Moved"}).message_id
+    assert message.message_id.startswith(f"{message.session_id}:") and "None" not in message.message_id
+
+
+@pytest.mark.skipif(NODE is None, reason="Node.js is not installed")
+def test_the_node_producer_example_gives_a_booking_without_revision_a_real_message_id() -> None:
+    """The same in Node.js: a booking without `revision` gets a message id of its own, the same one the Python
+    example gives the same body."""
+    script = f"""
+import {{ bookingMessage }} from {json.dumps((PRODUCERS / "booking-producer.mjs").as_uri())};
+const booking = {json.dumps(UNREVISIONED)};
+console.log(JSON.stringify([bookingMessage(booking), bookingMessage({{ ...booking, subject: "Moved" }})].map(m => m.messageId)));
+"""
+    completed = subprocess.run(
+        [str(NODE), "--input-type=module", "-e", script], capture_output=True, text=True, timeout=60, check=True
+    )
+
+    first, moved = json.loads(completed.stdout)
+    assert "undefined" not in first and first != moved
+    body = json.dumps(UNREVISIONED, separators=(",", ":"), ensure_ascii=False).encode()
+    session_id = derive_external_id(UNREVISIONED["source"], UNREVISIONED["recordId"])
+    assert first == _python_example().message_id(session_id, UNREVISIONED, body)

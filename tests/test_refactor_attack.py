@@ -17,7 +17,7 @@ from simulator import Fault, GraphSimulator
 from simulator.events_api import EventsApi
 from simulator.graph_errors import _FAULT_CODES
 from simulator.server import HttpResponse
-from tests.bookings import ORGANIZER_ID, booking
+from tests.bookings import ORGANIZER_ID, booking, cancel_booking
 from tests.conftest import HostInvoker
 
 INVITED = {"sendInvitations": True}
@@ -34,13 +34,6 @@ def graph() -> Iterator[GraphSimulator]:
 @pytest.fixture(autouse=True)
 def calendar_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(CALENDAR_EVENTS_ENABLED, "true")
-
-
-def cancel(**overrides: Any) -> dict[str, Any]:
-    document = booking(action="cancel", **overrides)
-    for name in ("subject", "start", "end", "attendees"):
-        document.pop(name)
-    return document
 
 
 def bend_online_meeting_lookup(monkeypatch: pytest.MonkeyPatch, change: Any, organizer: str | None = None) -> None:
@@ -74,7 +67,7 @@ def test_a_calendar_cancel_ends_the_event_when_graphs_meeting_lookup_answers_a_m
     bend_online_meeting_lookup(monkeypatch, lambda meeting: without_id(meeting, bad_id))
     # The lock before the end is a courtesy ("a refusal is logged and the meeting is ended anyway").
     try:
-        host.deliver(cancel(revision=4), delivery_count=LAST_DELIVERY)
+        host.deliver(cancel_booking(revision=4), delivery_count=LAST_DELIVERY)
     except Exception as error:  # the host would dead-letter the message
         print("raised", type(error).__name__)
 
@@ -161,7 +154,7 @@ def test_a_calendar_cancel_locks_its_own_events_meeting_not_the_first_one_graphs
 
     monkeypatch.setattr(EventsApi, "_online_meetings", answered)
 
-    host.deliver(cancel(recordId="BK-MINE", revision=4))
+    host.deliver(cancel_booking(recordId="BK-MINE", revision=4))
 
     assert host.last_result().status is ResultStatus.CANCELLED
     still = next(meeting for meeting in graph.meetings() if meeting["id"] == other["id"])

@@ -6,13 +6,17 @@ value they typed, the way argparse reports any other usage error.
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.cli.command import clean_environment, run_module
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 USAGE_ERROR = 2
@@ -20,14 +24,7 @@ USAGE_ERROR = 2
 
 def run_simulator(*args: str) -> subprocess.CompletedProcess[str]:
     """The simulator as an operator starts it, expected to stop on its own."""
-    return subprocess.run(
-        [sys.executable, "-m", "simulator", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_module("simulator", *args, timeout=60)
 
 
 def assert_one_line_usage_error(completed: subprocess.CompletedProcess[str], *expected: str) -> None:
@@ -124,3 +121,81 @@ def test_given_a_free_port_when_started_then_it_prints_the_settings_and_serves()
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--rate", "0"],
+        ["--rate", "-1"],
+        ["--rate", "nan"],
+        ["--latency-ms", "-5"],
+        ["--latency-ms", "nan"],
+        ["--latency-ms", "inf"],
+    ],
+    ids=" ".join,
+)
+def test_the_simulator_answers_every_bad_number_with_argparses_clean_error(arguments: list[str]) -> None:
+    """`python -m simulator` answers a rate that is not a positive number and a latency that is not a finite number
+    of 0 or more with argparse's usage error (exit status 2), before it serves anything."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--port", "0", *arguments],
+        cwd=REPO_ROOT,
+        env=clean_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    first_line = process.stdout.readline()  # GRAPH_BASE_URL=... once it serves; "" when it stopped
+    if first_line:
+        process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+
+    assert not first_line, f"{' '.join(arguments)} was accepted: the simulator started ({first_line.strip()})"
+    assert "Traceback" not in stderr, stderr
+    assert process.returncode == 2
+    assert stderr.startswith("python -m simulator: error: argument "), stderr
+
+
+def test_the_simulators_port_is_refused_in_digits_of_other_scripts() -> None:
+    """A port is ASCII digits: full-width and Arabic-Indic digits, which int() reads as 8010, are refused."""
+    from simulator.__main__ import port_number
+
+    for text in ("\uff18\uff10\uff11\uff10", "\u0668\u0660\u0661\u0660"):
+        with pytest.raises(Exception):  # noqa: B017 - argparse.ArgumentTypeError, whatever the wording
+            port_number(text)
+
+
+def test_the_simulators_help_ends_with_examples() -> None:
+    """README: each command's --help ends with examples, `python -m simulator --help` too."""
+    completed = run_simulator("--help")
+
+    assert completed.returncode == 0
+    assert "\nexamples:\n  python -m simulator" in completed.stdout, completed.stdout[-300:]
+
+
+def test_ctrl_c_while_the_simulator_starts_stops_cleanly() -> None:
+    """Ctrl-C at any moment stops `python -m simulator` without a traceback, also while its modules load. The
+    interrupt is raised where it can arrive: on importing simulator.graph_simulator."""
+    launcher = textwrap.dedent(
+        """
+        import runpy, sys
+
+        class CtrlC:
+            def find_spec(self, name, path=None, target=None):
+                if name == "simulator.graph_simulator":
+                    raise KeyboardInterrupt
+                return None
+
+        sys.meta_path.insert(0, CtrlC())
+        sys.argv = ["simulator", "--port", "0"]
+        runpy.run_module("simulator", run_name="__main__", alter_sys=True)
+        """
+    )
+
+    completed = subprocess.run(
+        [sys.executable, "-c", launcher], cwd=REPO_ROOT, env=clean_environment(), capture_output=True, text=True, timeout=60
+    )
+
+    assert "Traceback" not in completed.stderr, completed.stderr[-500:]

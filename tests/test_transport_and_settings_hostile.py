@@ -40,7 +40,7 @@ from shared.settings import (
 )
 from shared.table_client import TableClient
 from simulator import Fault, GraphSimulator
-from tests.bookings import ORGANIZER_ID, booking
+from tests.bookings import ORGANIZER_ID, booking, cancel_booking
 from tests.conftest import HostInvoker
 from tests.loopback_http import accept_each, answered_with, closed_port, read_request, scripted_server, self_signed
 
@@ -136,13 +136,6 @@ def test_a_meeting_whose_answer_was_lost_before_a_token_refresh_failed_is_retire
     host.deliver(cancel_booking(revision=3, organizerId=SECOND_ORGANIZER), message_id="cancel-3")
 
     assert graph.meetings() == [], "revision 1's meeting is still live under a cancelled record"
-
-
-def cancel_booking(**overrides: object) -> dict[str, object]:
-    document = booking(action="cancel", **overrides)
-    for name in ("subject", "start", "end", "attendees"):
-        document.pop(name)
-    return document
 
 
 def test_a_redirect_with_a_malformed_location_on_the_retry_keeps_that_the_first_attempt_may_have_been_applied() -> None:
