@@ -407,8 +407,8 @@ class RecordLifecycle(ABC):
                 ResultWarning(
                     code=PREVIOUS_MEETING_NOT_REMOVED,
                     message=f"the booking moved to another organizer, but Graph refused to remove the previous organizer's "
-                    f"{self.item} {item_id or '(its id not known)'} ({info.http_status} {info.code}); its join link still "
-                    f"works until the bridge may remove it (the record's next booking tries again), or until it is removed "
+                    f"{self.item} {item_id or '(its id not known)'} ({info.http_status} {escaped(info.code)}); its join link "
+                    f"still works until the bridge may remove it (the record's next booking tries again), or until it is removed "
                     f"in {self.removed_by_hand} (for 403: {self.access_fix})",
                     http_status=info.http_status,
                     request_id=info.request_id,
