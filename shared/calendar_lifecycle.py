@@ -47,6 +47,7 @@ from shared.record_lifecycle import (
     Held,
     Outcome,
     RecordLifecycle,
+    kept_booking,
     live_under,
     log_refusal,
     patched_found,
@@ -81,7 +82,19 @@ def changes_mode(booking: Booking, state: RecordState | None) -> bool:
         return False
     if state.calendar != (booking.calendar is not None):
         return True
-    return state.invitations and not state.cancelled and not invited(booking)
+    return not invited(booking) and invitations_sent(state)
+
+
+def invitations_sent(state: RecordState) -> bool:
+    """Whether Exchange invited attendees to the record's live event. A state stored before the bridge kept
+    `Invitations` leaves it out; the booking it keeps, the upsert applied last, whose invitations the event carries,
+    says it then (a state without that booking, too large to keep, does not say, and is taken as not invited)."""
+    if state.cancelled or not state.calendar:
+        return False
+    if state.invitations:
+        return True
+    kept = kept_booking(state)
+    return kept is not None and bool(invited(kept))
 
 
 def cancels_in_both_modes(booking: Booking, state: RecordState | None) -> bool:
@@ -110,7 +123,7 @@ def with_mode(stored: RecordState, booking: Booking, previous: RecordState | Non
     live = live_under(previous, booking.organizer_id)
     event_id = None if stored.cancelled or not calendar else held or (live.event_id if live is not None else None)
     # A failed cancel leaves the event as it was, invitations and all.
-    invitations = bool(invited(booking)) if booking.action == "upsert" else previous is not None and previous.invitations
+    invitations = bool(invited(booking)) if booking.action == "upsert" else previous is not None and invitations_sent(previous)
     return replace(
         stored,
         calendar=calendar,

@@ -99,6 +99,18 @@ class GraphClient:
         """POST /users/{organizerId}/onlineMeetings/createOrGet; 201 = created, 200 = existing."""
         return self._send("POST", CREATE_OR_GET, f"{self._meetings_path(organizer_id)}/createOrGet", body, deadline, language)
 
+    def get_meeting(
+        self, organizer_id: str, meeting_id: str, deadline: float | None = None, *, language: str | None = None
+    ) -> GraphResponse | None:
+        """GET /users/{organizerId}/onlineMeetings/{id}; None if it is gone (404)."""
+        path = f"{self._meetings_path(organizer_id)}/{quote(meeting_id, safe='')}"
+        try:
+            return self._send("GET", ONLINE_MEETING, path, None, deadline, language)
+        except GraphRefused as error:
+            if error.info.http_status == 404:
+                return None
+            raise
+
     def update_meeting(
         self, organizer_id: str, meeting_id: str, body: bytes, deadline: float | None = None, *, language: str | None = None
     ) -> GraphResponse:

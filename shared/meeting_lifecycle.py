@@ -91,10 +91,13 @@ class MeetingLifecycle(RecordLifecycle):
         return found, response.request_id
 
     def _find_by_id(self, organizer_id: str, item_id: str, deadline: float, language: str | None) -> Found | None:
-        """The meeting the record state names, not looked up: the lock and the DELETE find out whether it is gone. Its
-        lobby settings are not read, so a lock a repair puts back (a move that stopped at its second look at the state)
-        restores nothing but what the newer booking names."""
-        return Found(item_id, {})
+        """The meeting the record state names, read (lobby and chat included) before it is locked: what the lock puts
+        back, if a newer booking turns out to hold the meeting, is what the meeting had."""
+        response = self._graph.get_meeting(organizer_id, item_id, deadline, language=language)
+        if response is None:
+            return None
+        payload = response.payload if isinstance(response.payload, dict) else {}
+        return Found(meeting_in(response).id, payload, request_id=response.request_id)
 
     def _teams_meeting(self, organizer_id: str, found: Found, deadline: float, language: str | None) -> dict[str, Any]:
         return found.document or {"id": found.id}

@@ -317,9 +317,11 @@ class RecordLifecycle(ABC):
         deadline: float,
         language: str | None,
         newer_applied: Callable[[], bool] = lambda: False,
+        own: Booking | None = None,
     ) -> bool:
-        """Lock, look at the record state again (the meeting may be a newer booking's again), end."""
-        undo = self._lock(organizer_id, found, progress, deadline, language) if found.existed else None
+        """Lock, look at the record state again (the meeting may be a newer booking's again), end. `own` is the
+        booking the record state says set the meeting (see _lock)."""
+        undo = self._lock(organizer_id, found, progress, deadline, language, own) if found.existed else None
         if newer_applied():
             raise NewerBookingApplied  # the lock stays in progress.undo: the repair puts the lobby back
         try:
@@ -396,7 +398,7 @@ class RecordLifecycle(ABC):
             if found is not None:
                 item_id = found.id
                 progress.changed |= not found.existed
-                self._retire_found(previous, found, progress, deadline, language, newer_applied)
+                self._retire_found(previous, found, progress, deadline, language, newer_applied, kept_booking(state))
             progress.previous_retired = True
         except (GraphAccessDenied, GraphRefused) as error:
             log_refusal(f"could not remove the moved booking's previous {self.item}", error)
@@ -405,8 +407,8 @@ class RecordLifecycle(ABC):
                 ResultWarning(
                     code=PREVIOUS_MEETING_NOT_REMOVED,
                     message=f"the booking moved to another organizer, but Graph refused to remove the previous organizer's "
-                    f"{self.item} {item_id or '(its id not known)'} ({info.http_status} {info.code}); its join link still "
-                    f"works until the bridge may remove it (the record's next booking tries again), or until it is removed "
+                    f"{self.item} {item_id or '(its id not known)'} ({info.http_status} {escaped(info.code)}); its join link "
+                    f"still works until the bridge may remove it (the record's next booking tries again), or until it is removed "
                     f"in {self.removed_by_hand} (for 403: {self.access_fix})",
                     http_status=info.http_status,
                     request_id=info.request_id,

@@ -51,7 +51,7 @@ def test_a_meeting_a_failed_repair_could_not_remove_is_retired_by_the_records_ne
     upsert.start()
     time.sleep(0.4)  # lock lost: the session's next message runs on another invocation
     host.deliver(cancel_booking(revision=2), message_id="cancel-2")
-    graph.inject(Fault(status=500, times=2))  # the repair's lock and DELETE both meet a Graph hiccup
+    graph.inject(Fault(status=500))  # the repair's read of the meeting (before its lock) meets a Graph hiccup
     upsert.join()
     assert errors == []  # the meeting it could not remove is noted in the record state; the booking is answered
     by_message = {result.booking_message_id: result for result in host.sent.results()}

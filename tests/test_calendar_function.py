@@ -5,8 +5,10 @@ Graph is the simulator on loopback (its events side), the state table Azurite, t
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from shared.calendar_lifecycle import CALENDAR_MODE_CHANGED, CALENDAR_NOT_ENABLED, OPTIONS_NOT_APPLIED
 from shared.event_request import EXTERNAL_ID_PROPERTY, transaction_id
 from shared.external_id import derive_external_id
+from shared.record_state import TableRecordStateStore
 from shared.result import ResultStatus
 from shared.runtime import reset_pipeline
 from shared.settings import CALENDAR_EVENTS_ENABLED
@@ -254,6 +257,27 @@ def test_invitations_once_sent_are_not_turned_off_by_a_later_revision(
     result = host.last_result()
     assert (result.status, result.error and result.error.code) == (ResultStatus.REJECTED, CALENDAR_MODE_CHANGED)
     assert "sendInvitations" in result.error.message
+    assert len(graph.graph_requests()) == requests_before
+    [event] = graph.events()
+    assert [attendee["emailAddress"]["address"] for attendee in event["attendees"]] == ["ada@contoso.com"]
+
+
+def test_invitations_a_record_stored_before_the_state_kept_them_sent_are_not_turned_off(
+    host: HostInvoker, graph: GraphSimulator, azurite: str
+) -> None:
+    """A record state written before the bridge kept `Invitations` does not say whether Exchange invited anyone; the
+    booking it keeps does (sendInvitations, with attendees), so turning invitations off is refused all the same."""
+    host.deliver(calendar_booking())
+    store = TableRecordStateStore.for_emulator(azurite, os.environ["RECORD_STATE_TABLE"])
+    stored = store.read(EXTERNAL_ID)
+    assert stored is not None and stored.invitations and stored.applied_booking is not None
+    store.write(replace(stored, invitations=False), stored)  # as a writer that did not know the field left it
+    requests_before = len(graph.graph_requests())
+
+    host.deliver(booking(revision=4, calendar={"sendInvitations": False}))
+
+    result = host.last_result()
+    assert (result.status, result.error and result.error.code) == (ResultStatus.REJECTED, CALENDAR_MODE_CHANGED)
     assert len(graph.graph_requests()) == requests_before
     [event] = graph.events()
     assert [attendee["emailAddress"]["address"] for attendee in event["attendees"]] == ["ada@contoso.com"]

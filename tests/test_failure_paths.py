@@ -23,6 +23,7 @@ from shared.requeue import ORIGINAL_MESSAGE_ID_PROPERTY, REQUEUE_COUNT_PROPERTY
 from shared.result import ResultStatus
 from shared.retry_policy import MAX_ATTEMPTS
 from simulator import Fault, GraphSimulator
+from simulator.graph_errors import _FAULT_CODES
 from tests.bookings import ORGANIZER_ID, booking, encode, result_id
 from tests.conftest import HostInvoker
 
@@ -178,6 +179,23 @@ def test_a_move_away_from_a_refused_organizer_goes_ahead_with_a_warning(host: Ho
     [warning] = moved.warnings
     assert warning.code == PREVIOUS_MEETING_NOT_REMOVED and warning.http_status == 403 and old_meeting in warning.message
     assert host.last_result().status is ResultStatus.UPDATED and host.last_result().warnings == []
+
+
+def test_the_warning_of_a_refused_move_escapes_graphs_error_code(
+    host: HostInvoker, graph: GraphSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Graph's error code is outside input; the warning's text reaches the source system and whatever shows it."""
+    host.deliver(booking(revision=1))
+    forged = "Forbidden\r\n2026-12-01T10:00:00Z INFO booking completed\x1b[2J"
+    monkeypatch.setitem(_FAULT_CODES, 403, (forged, "Access denied."))
+    graph.inject(Fault())  # the new organizer's createOrGet
+    graph.inject(Fault(status=403))  # the old organizer's meeting is refused
+
+    host.deliver(booking(revision=2, organizerId=SECOND_ORGANIZER))
+
+    [warning] = host.last_result().warnings
+    assert warning.code == PREVIOUS_MEETING_NOT_REMOVED and "Forbidden" in warning.message
+    assert not any(character in warning.message for character in "\r\n\x1b"), warning.message
 
 
 # 5. Only what ordering protects is re-enqueued.
