@@ -9,7 +9,7 @@ a follow-up the record state backs answers anyone.
 - A meeting late in year 9999, with no time after it for a look, is answered attendance_out_of_range.
 - A copy of a follow-up whose state keeps no meeting times is ignored before its own end makes it due.
 
-Through create_meeting as the host calls it, as tests/test_attendance_attack.py."""
+Through create_meeting as the host calls it, as tests/test_attendance_answers_under_faults.py."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from simulator import Fault, GraphSimulator
 from tests.bookings import ORGANIZER_ID
 from tests.conftest import HostInvoker
 from tests.follow_ups import attendance_booking, deliver, follow_up_of, on_the_bridge_clock, scheduled, times
-from tests.test_attendance_attack import ResultsOutage, attendance_results, heard, large_report, one_answer
+from tests.test_attendance_answers_under_faults import ResultsOutage, attendance_results, heard, large_report, one_answer
 from tests.test_attendance_edges import forged_copy
 
 EXTERNAL_ID = derive_external_id("crm-eu", "BK-10023")

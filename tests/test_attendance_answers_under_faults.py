@@ -1,18 +1,13 @@
-"""Where the attendance follow-up breaks its contract: each test is a sequence a producer, Graph or Service Bus can
-produce, and asserts what docs/contract.md ("After the meeting: attendance") promises.
+"""An attendance follow-up gives one answer per revision whatever a producer, Graph or Service Bus does meanwhile, as
+docs/contract.md ("After the meeting: attendance") promises:
 
-- An answer Graph refuses at once (a 404, a Retry-After over 15 minutes) or attendance reports turned off takes the
-  message id of part 1: after a publish that stopped mid-parts, the source never hears the rest nor why; after an
-  answer whose settlement was lost, the redelivery adds parts 2..N of a report to it.
-- A follow-up of a cancelled revision reports the meeting booked after the cancel without a revision.
-- Pages read past the invocation's Graph budget are read all the same.
-- A look whose settlement was lost leaves two looks scheduled: the answer reaches the source twice, further apart than
-  the results queue's duplicate detection window.
-- A meeting late in year 9999 is answered attendance_unavailable before it starts.
-- A report list whose next link loops back to its first page is answered attendance_too_large for good.
-
-Through create_meeting as the host calls it: Graph is the simulator on loopback, the state table Azurite, the Service
-Bus leg intercepted; a follow-up is delivered back as Service Bus would hand it over once its time came."""
+- an answer Graph refuses at once, or attendance reports turned off, after a publish that stopped mid-parts or after
+  an answer whose settlement was lost, takes an id of its own and is the answer the redelivery gives again;
+- a follow-up of a cancelled revision reports nothing, even when the record is booked again without a revision;
+- records that cannot be read within the invocation's Graph budget fail the follow-up as a slow Graph does;
+- a look whose settlement was lost leaves no second look to answer again;
+- a meeting late in year 9999 is never answered before it takes place;
+- a report list whose next link leads back to a page already read is a bad answer, not attendance_too_large."""
 
 from __future__ import annotations
 

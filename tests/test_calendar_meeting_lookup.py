@@ -1,6 +1,9 @@
-"""Attacks on the simplified lifecycles, settings, booking validation and telemetry, over the real local servers:
-the Graph simulator on loopback (its answers bent where Graph is the untrusted party), Azurite for the state table,
-the Service Bus leg intercepted at the SDK boundary."""
+"""A calendar booking's Teams meeting is its own event's: the meeting Graph's JoinWebUrl lookup lists with the event's
+join URL and an id the bridge can address, for the result, the options and the lock alike; a cancel or move whose
+lookup finds none ends the event without the lock. Graph's error code is escaped in the error the host logs.
+
+Over the real local servers: the Graph simulator on loopback (its answers bent where Graph is the untrusted party),
+Azurite for the state table, the Service Bus leg intercepted at the SDK boundary."""
 
 from __future__ import annotations
 
