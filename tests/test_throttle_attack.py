@@ -1,0 +1,96 @@
+"""Attacks on the instance's Graph throttle (shared.graph_throttle) and on how the client and the failure policy
+answer what it decides. Each test states a promise the bridge makes and the sequence that breaks it.
+
+Unit tests run on the test's clock (tests.throttle_calls.Clock); the end-to-end ones on the host fixture, whose
+throttle clock moves only when the test says so.
+"""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+import uuid
+
+import pytest
+
+from shared.external_id import derive_external_id
+from shared.graph_throttle import GraphThrottle
+from shared.result import ResultStatus
+from simulator import Fault, GraphSimulator
+from tests.bookings import booking
+from tests.conftest import HostInvoker
+from tests.throttle_calls import MEETINGS, OTHER_EVENTS, Clock, sent, wait_for
+
+MAX_DELIVERY_COUNT = 10  # the bookings queue's maxDeliveryCount (infra/main.bicepparam), as the host settings read it
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def throttle(clock: Clock) -> GraphThrottle:
+    return GraphThrottle(clock=clock, spread=lambda: 0.0)
+
+
+def test_a_booking_without_revision_is_not_dead_lettered_by_the_instances_own_pause_without_graph_being_asked(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
+    """One booking's 429 with a Retry-After longer than the invocation's budget closes the app for every call of the
+    instance for up to 90 s. A booking without revision that arrives then cannot be re-enqueued (ordering), so it is
+    abandoned; Service Bus redelivers an abandoned message of a held session at once, so its ten deliveries are
+    spent back to back on the throttle's own ThrottledHere, and it is answered `failed` and dead-lettered, though
+    Graph never saw it and would have created it (requeue.py: a throttle must not spend the booking's deliveries)."""
+    graph.inject(Fault(status=429, retry_after="120"))
+    throttled_session = derive_external_id("crm-eu", "BK-THROTTLED")
+    host.deliver(booking(recordId="BK-THROTTLED"), session_id=throttled_session)  # re-enqueued: it has a revision
+    assert len(host.sent.requeued()) == 1
+    requests_before = len(graph.graph_requests())
+    unrevisioned = booking(recordId="BK-UNREVISIONED")
+    unrevisioned.pop("revision")
+    session = derive_external_id("crm-eu", "BK-UNREVISIONED")
+
+    for delivery_count in range(1, MAX_DELIVERY_COUNT + 1):  # redelivered at once, as Service Bus does after abandon
+        try:
+            host.deliver(unrevisioned, message_id="m-unrevisioned", session_id=session, delivery_count=delivery_count)
+        except Exception:
+            continue
+        break
+
+    answered = [result for result in host.sent.results() if result.record_id == "BK-UNREVISIONED"]
+    assert len(graph.graph_requests()) > requests_before, "the booking never reached Graph"
+    assert [result.status for result in answered] == [ResultStatus.CREATED], (
+        f"answered {[result.status.value for result in answered]} without Graph being asked"
+    )
+
+
+def test_a_503_with_retry_after_holds_the_instances_other_calls_too(throttle: GraphThrottle) -> None:
+    """Graph asks clients to honour Retry-After on 429 and 503 (shared.retry_policy, Graph's throttling guidance),
+    and the throttle exists so that the instance's calls honour it together, not one request each. A 503 with
+    Retry-After: the request's own retry waits it out, but the instance's other 15 threads keep sending."""
+    sent(throttle, MEETINGS, 503, "5")
+
+    assert wait_for(throttle, MEETINGS) == 5.0, "another call of the instance was sent during the 503's Retry-After"
+    assert wait_for(throttle, OTHER_EVENTS) == 5.0
+
+
+def test_a_mailbox_scope_weighs_a_few_hundred_bytes_as_the_docs_say() -> None:
+    """docs/performance.md, failure modes: "A scope per mailbox is kept for the life of the process (a few hundred
+    bytes each)". Measured with tracemalloc, the throttle keeps about a kilobyte per mailbox it has seen, and keeps
+    it for ever: the organizer ids are any GUID a booking names (ALLOWED_ORGANIZERS is empty by default)."""
+    throttle = GraphThrottle(clock=Clock(), spread=lambda: 0.0)
+    paths = [f"/users/{uuid.uuid4()}/events" for _ in range(2000)]
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for path in paths:
+            sent(throttle, path, 201)
+        gc.collect()
+        per_mailbox = (tracemalloc.get_traced_memory()[0] - before) / len(paths)
+    finally:
+        tracemalloc.stop()
+
+    assert per_mailbox < 500, f"{per_mailbox:.0f} bytes kept per mailbox"
