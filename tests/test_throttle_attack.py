@@ -14,10 +14,13 @@ import uuid
 import pytest
 
 from shared.external_id import derive_external_id
-from shared.graph_throttle import GraphThrottle
+from shared.graph_client import READ_TIMEOUT_SECONDS, GraphClient
+from shared.graph_throttle import GraphThrottle, Permit
+from shared.http_transport import HttpEndpoint, HttpResponse
 from shared.result import ResultStatus
+from shared.retry_policy import RetryPolicy
 from simulator import Fault, GraphSimulator
-from tests.bookings import booking
+from tests.bookings import ORGANIZER_ID, booking
 from tests.conftest import HostInvoker
 from tests.throttle_calls import MEETINGS, OTHER_EVENTS, Clock, sent, wait_for
 
@@ -94,3 +97,65 @@ def test_a_mailbox_scope_weighs_a_few_hundred_bytes_as_the_docs_say() -> None:
         tracemalloc.stop()
 
     assert per_mailbox < 500, f"{per_mailbox:.0f} bytes kept per mailbox"
+
+
+class FakeTime:
+    """shared.graph_client's clock and sleep, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_a_request_let_through_late_by_the_throttle_gets_no_read_timeout_past_the_invocations_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The client computes the request's read timeout from what is left of the budget before it asks the throttle
+    for a permit; a permit given after a long wait (a full mailbox window, a Retry-After within the budget) then
+    sends the request with the timeout of before the wait, so the call runs up to READ_TIMEOUT_SECONDS past the
+    invocation's deadline (shared.retry_policy: every wait is bounded by the invocation's budget)."""
+    clock = FakeTime()
+    monkeypatch.setattr("shared.graph_client.time", clock)
+    timeouts: list[tuple[float, float]] = []
+
+    def request(
+        endpoint: HttpEndpoint,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        headers: object = None,
+        timeout: tuple[float, float],
+    ) -> HttpResponse:
+        timeouts.append(timeout)
+        return HttpResponse(201, "Created", {"request-id": "r-1"}, b'{"id": "m-1"}')
+
+    monkeypatch.setattr(HttpEndpoint, "request", request)
+
+    class AdmittedLate(GraphThrottle):
+        """A permit given 2 s before the deadline, as when a slot of the mailbox came free late."""
+
+        def acquire(self, path: str, within: float) -> Permit | float:
+            clock.now += within - 2.0
+            return super().acquire(path, within=2.0)
+
+    client = GraphClient(
+        "https://graph.example/v1.0",
+        lambda: "token",
+        retry_policy=RetryPolicy(budget_seconds=45.0),
+        throttle=AdmittedLate(clock=clock.monotonic, spread=lambda: 0.0),
+    )
+    deadline = client.deadline()
+    client.create_or_get(ORGANIZER_ID, b"{}", deadline)
+    client.close()
+
+    [(_, read_timeout)] = timeouts
+    assert clock.now + read_timeout <= deadline + 1.0, (
+        f"sent {deadline - clock.now:.0f} s before the deadline with a read timeout of {read_timeout:.0f} s "
+        f"(READ_TIMEOUT_SECONDS {READ_TIMEOUT_SECONDS:.0f})"
+    )
