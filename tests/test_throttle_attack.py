@@ -15,14 +15,14 @@ import pytest
 
 from shared.external_id import derive_external_id
 from shared.graph_client import READ_TIMEOUT_SECONDS, GraphClient
-from shared.graph_throttle import GraphThrottle, Permit
+from shared.graph_throttle import MAILBOX_SCOPES, GraphThrottle, Permit
 from shared.http_transport import HttpEndpoint, HttpResponse
 from shared.result import ResultStatus
 from shared.retry_policy import RetryPolicy
 from simulator import Fault, GraphSimulator
 from tests.bookings import ORGANIZER_ID, booking
 from tests.conftest import HostInvoker
-from tests.throttle_calls import MEETINGS, OTHER_EVENTS, Clock, sent, wait_for
+from tests.throttle_calls import EVENTS, MEETINGS, OTHER_EVENTS, Clock, held, room, sent, wait_for
 
 MAX_DELIVERY_COUNT = 10  # the bookings queue's maxDeliveryCount (infra/main.bicepparam), as the host settings read it
 
@@ -159,3 +159,92 @@ def test_a_request_let_through_late_by_the_throttle_gets_no_read_timeout_past_th
         f"sent {deadline - clock.now:.0f} s before the deadline with a read timeout of {read_timeout:.0f} s "
         f"(READ_TIMEOUT_SECONDS {READ_TIMEOUT_SECONDS:.0f})"
     )
+
+
+def _mailbox(number: int) -> str:
+    return f"/users/{uuid.UUID(int=number)}/events"
+
+
+def test_the_mailbox_scopes_kept_stay_bounded_however_many_organizers_are_named() -> None:
+    """Any GUID names an organizer: past MAILBOX_SCOPES mailboxes, the least recently used idle scope is forgotten,
+    so the throttle's memory stops growing."""
+    clock = Clock()
+    throttle = GraphThrottle(clock=clock, spread=lambda: 0.0)
+
+    def send_to(numbers: range) -> None:
+        for number in numbers:
+            clock.now += 0.01  # a hundred requests a second: the app counts those of the last second
+            sent(throttle, _mailbox(number), 201)
+
+    send_to(range(MAILBOX_SCOPES))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        send_to(range(MAILBOX_SCOPES, 2 * MAILBOX_SCOPES))
+        gc.collect()
+        at_the_bound = tracemalloc.get_traced_memory()[0] - before
+        send_to(range(2 * MAILBOX_SCOPES, 5 * MAILBOX_SCOPES))
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+    assert after <= at_the_bound + 1024, f"{after - at_the_bound} bytes more after three times as many mailboxes"
+
+
+def test_a_mailbox_with_a_request_in_progress_or_a_hold_is_not_forgotten_past_the_bound(
+    throttle: GraphThrottle,
+) -> None:
+    [in_progress] = held(throttle, _mailbox(0), 1)
+    sent(throttle, _mailbox(1), 429, "30")  # its only request: the instance holds the mailbox for 30 s
+
+    for number in range(2, MAILBOX_SCOPES + 10):
+        sent(throttle, _mailbox(number), 201)
+
+    assert wait_for(throttle, _mailbox(0)) is not None, "a second request was let into a window of one"
+    assert wait_for(throttle, _mailbox(1)) == 30.0, "the mailbox's hold was forgotten"
+    with in_progress:
+        pass
+
+
+def test_the_least_recently_used_idle_mailbox_is_the_one_forgotten(throttle: GraphThrottle) -> None:
+    sent(throttle, _mailbox(0), 201)  # a window of two now (slow start)
+    for number in range(1, MAILBOX_SCOPES):
+        sent(throttle, _mailbox(number), 201)
+    sent(throttle, _mailbox(0), 201)  # used again: the most recently used
+
+    sent(throttle, _mailbox(MAILBOX_SCOPES), 201)  # one past the bound: mailbox 1 is forgotten, not mailbox 0
+
+    assert room(throttle, _mailbox(0)) == 3, "the recently used mailbox's window was forgotten"
+    assert room(throttle, _mailbox(1)) == 1
+
+
+def test_a_503_with_retry_after_neither_slows_the_pace_nor_narrows_a_mailbox(throttle: GraphThrottle, clock: Clock) -> None:
+    """A 503 says Graph is overloaded, not that the app sends past its share: only its Retry-After is honoured."""
+    sent(throttle, EVENTS, 201)
+    sent(throttle, EVENTS, 503, "5")
+    clock.now += 5.0
+
+    assert [wait_for(throttle, MEETINGS) for _ in range(5)] == [None] * 5, "the app was paced after a 503"
+    assert room(throttle, EVENTS) == 2, "the mailbox's window was narrowed by a 503"
+
+
+def test_a_503_without_retry_after_closes_nothing(throttle: GraphThrottle) -> None:
+    sent(throttle, MEETINGS, 503)
+
+    assert wait_for(throttle, OTHER_EVENTS) is None
+
+
+def test_waiting_out_a_pause_waits_on_the_throttles_clock(clock: Clock) -> None:
+    def wait(condition: object, seconds: float) -> bool:
+        clock.now += seconds
+        return False
+
+    throttle = GraphThrottle(clock=clock, spread=lambda: 0.0, wait=wait)
+    sent(throttle, MEETINGS, 429, "50")
+
+    throttle.wait_out(45.0)
+
+    assert clock.now == 1045.0
+    assert wait_for(throttle, MEETINGS) == 5.0
