@@ -22,8 +22,9 @@ increase and multiplicative decrease, the way TCP senders share a link without m
   success with more of the instance's requests in progress than it held when the 429 came shows that a slot came
   free (another instance finished, or its window narrowed), and growth is fast again until the next 429.
 
-- A 503 with Retry-After (Graph overloaded, whatever the app's rate) closes the app as a 429 does, but leaves its
-  pace and the mailboxes' windows alone: the pace measures the app's share of its limits, which a 503 says nothing of.
+- A 503 is left to the retry of the request it answered (shared.retry_policy honours its Retry-After): it says one of
+  Graph's services is overloaded, not that the app sends past its share, and closing every call of the instance for
+  it would also hold back the undo of what a delivery made, which has to run while the record's next delivery waits.
 
 A call that could not be sent before its invocation's deadline is not waited for: acquire() says how long it would
 have waited, and the caller answers it as throttled, so the failure policy re-enqueues the booking rather than
@@ -64,7 +65,6 @@ SLOWEST_RATE = 0.2
 MAILBOX_SCOPES = 1024
 _MAILBOX = re.compile(r"/users/(?P<user>[^/?]+)/events(?:[/?]|$)")
 _TOO_MANY_REQUESTS = 429
-_SERVICE_UNAVAILABLE = 503
 
 
 @dataclass(slots=True)
@@ -194,16 +194,14 @@ class GraphThrottle:
             self._condition.notify_all()
 
     def _answered(self, scopes: list[_Scope], sent_at: float, level: int, status: int, retry_after: float | None) -> None:
-        """A 429 narrows the scope the request was limited by (its mailbox, else the app); a 503 with Retry-After
-        closes the app; a success widens or speeds up every scope it went through."""
+        """A 429 narrows the scope the request was limited by (its mailbox, else the app); a success widens or speeds up
+        every scope it went through."""
         with self._condition:
             now = self._clock()
             for scope in scopes:
                 while scope.sent and scope.sent[0] < now - 1.0:
                     scope.sent.popleft()
-            if status == _SERVICE_UNAVAILABLE and retry_after is not None:
-                self._app.not_before = max(self._app.not_before, now + self._pause(retry_after))
-            elif status == _TOO_MANY_REQUESTS:
+            if status == _TOO_MANY_REQUESTS:
                 scope = scopes[-1]
                 if scope.window is not None:
                     self._narrow(scope, now, sent_at, retry_after)

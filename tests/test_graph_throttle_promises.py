@@ -1,5 +1,6 @@
-"""Attacks on the instance's Graph throttle (shared.graph_throttle) and on how the client and the failure policy
-answer what it decides. Each test states a promise the bridge makes and the sequence that breaks it.
+"""What the instance's Graph throttle (shared.graph_throttle), the client and the failure policy promise together
+whatever Graph answers: the instance's own pause never spends a booking's deliveries, a 503 holds only its own
+request, a request let through late keeps to its invocation's deadline, and the mailboxes kept stay bounded.
 
 Unit tests run on the test's clock (tests.throttle_calls.Clock); the end-to-end ones on the host fixture, whose
 throttle clock moves only when the test says so.
@@ -68,14 +69,14 @@ def test_a_booking_without_revision_is_not_dead_lettered_by_the_instances_own_pa
     )
 
 
-def test_a_503_with_retry_after_holds_the_instances_other_calls_too(throttle: GraphThrottle) -> None:
-    """Graph asks clients to honour Retry-After on 429 and 503 (shared.retry_policy, Graph's throttling guidance),
-    and the throttle exists so that the instance's calls honour it together, not one request each. A 503 with
-    Retry-After: the request's own retry waits it out, but the instance's other 15 threads keep sending."""
+def test_a_503_with_retry_after_holds_only_the_request_it_answered(throttle: GraphThrottle) -> None:
+    """A 503 says a Graph service is overloaded, not that the app sends past its share: its Retry-After is the retry's
+    of the request it answered (shared.retry_policy), and the instance's other calls, an undo of what a losing
+    delivery made among them, are not held back by it."""
     sent(throttle, MEETINGS, 503, "5")
 
-    assert wait_for(throttle, MEETINGS) == 5.0, "another call of the instance was sent during the 503's Retry-After"
-    assert wait_for(throttle, OTHER_EVENTS) == 5.0
+    assert wait_for(throttle, MEETINGS) is None, "the instance was closed by a 503"
+    assert wait_for(throttle, OTHER_EVENTS) is None
 
 
 def test_a_mailbox_scope_weighs_a_few_hundred_bytes_as_the_docs_say() -> None:
@@ -221,10 +222,9 @@ def test_the_least_recently_used_idle_mailbox_is_the_one_forgotten(throttle: Gra
 
 
 def test_a_503_with_retry_after_neither_slows_the_pace_nor_narrows_a_mailbox(throttle: GraphThrottle, clock: Clock) -> None:
-    """A 503 says Graph is overloaded, not that the app sends past its share: only its Retry-After is honoured."""
+    """A 503 says Graph is overloaded, not that the app sends past its share."""
     sent(throttle, EVENTS, 201)
     sent(throttle, EVENTS, 503, "5")
-    clock.now += 5.0
 
     assert [wait_for(throttle, MEETINGS) for _ in range(5)] == [None] * 5, "the app was paced after a 503"
     assert room(throttle, EVENTS) == 2, "the mailbox's window was narrowed by a 503"
