@@ -287,6 +287,14 @@ class GraphClient:
         """A monotonic deadline one retry budget from now: pass it to every call of one invocation."""
         return time.monotonic() + self._retry_policy.budget_seconds
 
+    def wait_out_throttle(self, error: GraphThrottled, deadline: float | None) -> None:
+        """Wait, up to the deadline, for the pause of this instance's throttle that kept a call from being sent (code
+        ThrottledHere): a booking that cannot be re-enqueued is redelivered at once, so without this wait each of its
+        deliveries would be spent on the pause in no time, and the booking dead-lettered though Graph was never asked."""
+        if self._throttle is None or error.info.code != THROTTLED_HERE or deadline is None:
+            return
+        self._throttle.wait_out(min(error.retry_after_seconds, deadline - time.monotonic()))
+
     def close(self) -> None:
         self._endpoint.close()
 
@@ -328,17 +336,18 @@ class GraphClient:
         while True:
             attempt += 1
             client_request_id = str(uuid.uuid4())
-            remaining = deadline - time.monotonic()
-            timeout = (CONNECT_TIMEOUT_SECONDS, max(1.0, min(self._read_timeout, remaining)))
             headers = {"Authorization": f"Bearer {self._bearer_token()}", "client-request-id": client_request_id}
             if language:
                 headers["Accept-Language"] = language
+            remaining = deadline - time.monotonic()
             permit = self._throttle.acquire(path, remaining) if self._throttle is not None else Permit.unthrottled()
             if isinstance(permit, float):
                 # This instance may not send before the deadline: throttled, but by itself. The request was not sent,
                 # so Graph answered nothing (no status) and this attempt cannot have been applied.
                 info = GraphErrorInfo(None, THROTTLED_HERE, NOT_SENT_WHILE_THROTTLED, None, client_request_id, permit)
                 raise GraphThrottled(info, attempt, permit)
+            # What is left once the throttle let the request through: its wait is part of the budget.
+            timeout = (CONNECT_TIMEOUT_SECONDS, max(1.0, min(self._read_timeout, deadline - time.monotonic())))
             try:
                 with permit:
                     response = self._request(method, operation, attempt, path, body, headers, timeout)

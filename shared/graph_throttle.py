@@ -22,9 +22,19 @@ increase and multiplicative decrease, the way TCP senders share a link without m
   success with more of the instance's requests in progress than it held when the 429 came shows that a slot came
   free (another instance finished, or its window narrowed), and growth is fast again until the next 429.
 
+- A 503 is left to the retry of the request it answered (shared.retry_policy honours its Retry-After): it says one of
+  Graph's services is overloaded, not that the app sends past its share, and closing every call of the instance for
+  it would also hold back the undo of what a delivery made, which has to run while the record's next delivery waits.
+
 A call that could not be sent before its invocation's deadline is not waited for: acquire() says how long it would
 have waited, and the caller answers it as throttled, so the failure policy re-enqueues the booking rather than
-holding its session.
+holding its session. A booking that cannot be re-enqueued waits the rest of its budget out with wait_out() before
+it is redelivered, so that each of its deliveries spends a budget's worth of the pause: the longest pause
+(LONGEST_PAUSE_SECONDS stretched by half) is shorter than the queue's deliveries times the budget, so the pause
+ends before its deliveries do.
+
+The scopes of at most MAILBOX_SCOPES mailboxes are kept: past that, the least recently used scope with no request in
+progress and no hold is forgotten (its mailbox starts again from one request, as a new one does).
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 
 from shared.graph_responses import parse_retry_after
@@ -51,11 +61,13 @@ LONGEST_PAUSE_SECONDS = 60.0
 RATE_STEP_PER_SECOND = 2.0
 RATE_DECREASE = 0.7
 SLOWEST_RATE = 0.2
+# The mailboxes whose scopes are kept, beyond those with a request in progress or a hold (about 250 bytes each).
+MAILBOX_SCOPES = 1024
 _MAILBOX = re.compile(r"/users/(?P<user>[^/?]+)/events(?:[/?]|$)")
 _TOO_MANY_REQUESTS = 429
 
 
-@dataclass
+@dataclass(slots=True)
 class _Scope:
     window: float | None = None  # a mailbox's requests in progress allowed (its whole part); None: the app, unbounded
     slow_start: bool = False  # a mailbox's window grows by a whole request a success, until a 429
@@ -66,7 +78,7 @@ class _Scope:
     slowed_at: float = 0.0
     raised_at: float = 0.0
     in_progress: int = 0
-    sent: deque[float] = field(default_factory=deque)  # send times within the last second
+    sent: deque[float] | None = None  # the app's send times within the last second; None: a mailbox, not counted
 
     def full(self) -> bool:
         return self.window is not None and self.in_progress >= int(self.window)
@@ -104,11 +116,19 @@ class Permit:
 class GraphThrottle:
     """One per process, shared by every invocation thread."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic, spread: Callable[[], float] = random.random) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        spread: Callable[[], float] = random.random,
+        wait: Callable[[threading.Condition, float], object] = threading.Condition.wait,
+    ) -> None:
+        """`wait` waits out a pause on the condition for the seconds given (a test passes one that moves its clock)."""
         self._clock = clock
         self._spread = spread
+        self._wait = wait
         self._condition = threading.Condition()
-        self._app = _Scope()
+        self._app = _Scope(sent=deque())
         self._mailboxes: dict[str, _Scope] = {}
 
     def acquire(self, path: str, within: float) -> Permit | float:
@@ -124,7 +144,7 @@ class GraphThrottle:
                 if ready_at > now and ready_at > deadline:
                     return ready_at - now
                 if ready_at > now:
-                    self._condition.wait(ready_at - now)
+                    self._wait(self._condition, ready_at - now)
                     continue
                 if any(scope.full() for scope in scopes):
                     if not self._condition.wait(deadline - now):
@@ -132,16 +152,40 @@ class GraphThrottle:
                     continue
                 for scope in scopes:
                     scope.in_progress += 1
-                    scope.sent.append(now)
+                    if scope.sent is not None:
+                        scope.sent.append(now)
                     if scope.rate:
                         scope.next_send = max(now, scope.next_send) + 1 / scope.rate
                 return Permit(self, scopes, now, scopes[-1].in_progress)
+
+    def wait_out(self, seconds: float) -> None:
+        """Wait `seconds` on the throttle's clock: a call it did not send, whose booking cannot be re-enqueued, spends
+        the rest of its invocation's budget on the pause here rather than a delivery of the booking at once."""
+        with self._condition:
+            end = self._clock() + seconds
+            while (now := self._clock()) < end:
+                self._wait(self._condition, end - now)
 
     def _mailbox_scope(self, path: str) -> list[_Scope]:
         match = _MAILBOX.match(path)
         if match is None:
             return []
-        return [self._mailboxes.setdefault(match["user"].lower(), _Scope(window=1.0, slow_start=True))]
+        user = match["user"].lower()
+        scope = self._mailboxes.pop(user, None)  # put back last: the dict runs from least to most recently used
+        if scope is None:
+            scope = _Scope(window=1.0, slow_start=True)
+            if len(self._mailboxes) >= MAILBOX_SCOPES:
+                self._forget_an_idle_mailbox()
+        self._mailboxes[user] = scope
+        return [scope]
+
+    def _forget_an_idle_mailbox(self) -> None:
+        """Forget the least recently used mailbox scope that holds nothing: no request in progress, no hold."""
+        now = self._clock()
+        for user, scope in self._mailboxes.items():
+            if scope.in_progress == 0 and scope.not_before <= now:
+                del self._mailboxes[user]
+                return
 
     def _release(self, scopes: list[_Scope]) -> None:
         with self._condition:
@@ -150,8 +194,8 @@ class GraphThrottle:
             self._condition.notify_all()
 
     def _answered(self, scopes: list[_Scope], sent_at: float, level: int, status: int, retry_after: float | None) -> None:
-        """A 429 narrows the scope the request was limited by (its mailbox, else the app); a success widens or speeds
-        up every scope it went through."""
+        """A 429 narrows the scope the request was limited by (its mailbox, else the app); a success widens or speeds up
+        every scope it went through."""
         with self._condition:
             now = self._clock()
             for scope in scopes:
@@ -193,7 +237,7 @@ class GraphThrottle:
     def _slow_down(self, scope: _Scope, now: float, sent_at: float, retry_after: float | None) -> None:
         scope.not_before = max(scope.not_before, now + self._pause(retry_after))
         if sent_at > scope.slowed_at:  # sent at the current pace: that pace is too fast
-            current = scope.rate if scope.rate else max(1.0, float(len(scope.sent)))
+            current = scope.rate if scope.rate else max(1.0, float(len(scope.sent or ())))
             scope.rate = max(SLOWEST_RATE, current * RATE_DECREASE)
             scope.slowed_at = scope.raised_at = now
             scope.next_send = max(scope.next_send, now + 1 / scope.rate)

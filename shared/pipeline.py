@@ -330,6 +330,9 @@ class BookingPipeline:
                     self._publish(delivery, answer)
             except RetryableError as publish_error:
                 logger.error("could not publish the last delivery's result error=%s", publish_error.code)
+        elif isinstance(error, GraphThrottled):
+            # Redelivered at once by Service Bus: the instance's own pause is waited out here, up to the deadline.
+            self._graph.wait_out_throttle(error, delivery.deadline)
         raise error
 
     def _open_locked_lobby(self, delivery: Delivery) -> None:

@@ -243,6 +243,11 @@ class ThrottleClock:
     def __call__(self) -> float:
         return time.monotonic() + self.passed
 
+    def wait(self, condition: threading.Condition, seconds: float) -> bool:
+        """The throttle's wait for a pause to pass: the pause passes at once."""
+        self.passed += seconds
+        return False
+
 
 class HostInvoker:
     """Invokes create_meeting the way the Functions host does, and settles like Service Bus would."""
@@ -292,7 +297,7 @@ class HostInvoker:
 @pytest.fixture
 def host(app_settings: None, sent_results: SentResults, monkeypatch: pytest.MonkeyPatch) -> HostInvoker:
     clock = ThrottleClock()
-    monkeypatch.setattr("shared.runtime.GraphThrottle", functools.partial(GraphThrottle, clock=clock))
+    monkeypatch.setattr("shared.runtime.GraphThrottle", functools.partial(GraphThrottle, clock=clock, wait=clock.wait))
     return HostInvoker(sent_results, clock)
 
 
