@@ -130,7 +130,7 @@ def with_mode(stored: RecordState, booking: Booking, previous: RecordState | Non
         event_id=event_id,
         invitations=calendar and not stored.cancelled and invitations,
         incarnation=max(progress.incarnation or 0, previous.incarnation if previous is not None else 0),
-        leftovers=tuple(leftover for leftover in stored.leftovers if leftover != (booking.organizer_id, event_id)),
+        leftovers=tuple(leftover for leftover in stored.leftovers if leftover[:2] != (booking.organizer_id, event_id)),
     )
 
 

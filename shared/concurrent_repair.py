@@ -23,8 +23,16 @@ from shared.calendar_lifecycle import CalendarLifecycle
 from shared.errors import GraphAccessDenied, GraphError, GraphRefused, StateConflict
 from shared.meeting_lifecycle import MeetingLifecycle
 from shared.ordering import superseding_revision
-from shared.record_lifecycle import GraphProgress, RecordLifecycle, kept_booking, live_under, log_refusal
-from shared.record_state import UNKNOWN_MEETING, RecordState, RecordStateStore
+from shared.record_lifecycle import GraphProgress, Held, RecordLifecycle, kept_booking, live_under, log_refusal
+from shared.record_state import (
+    LEFTOVER_EVENT,
+    LEFTOVER_MEETING,
+    UNKNOWN_MEETING,
+    Leftover,
+    RecordState,
+    RecordStateStore,
+    leftover_is_event,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +50,8 @@ class ConcurrentRepair:
 
     def settle(self, state: RecordState | None, language: str | None, deadline: float) -> RecordState | None:
         """Work a concurrent delivery left for the record goes first, whatever this booking turns out to be:
-        meetings left behind are retired (never the record's own live meeting), and a repair that failed is done."""
+        meetings left behind are retired, each in its own mode (never the record's own live meeting), and a repair that
+        failed is done."""
         if state is None or not (state.leftovers or state.reapply):
             return state
         progress = GraphProgress()  # the record's work, not this booking's
@@ -50,9 +59,15 @@ class ConcurrentRepair:
         # Never the record's live meeting: by its id, or, for one whose id was never learned, by its organizer (the
         # record's meeting under an organizer is the one createOrGet finds by externalId).
         others = tuple(
-            leftover for leftover in state.leftovers if leftover != live and not (live and leftover == (live[0], UNKNOWN_MEETING))
+            leftover
+            for leftover in state.leftovers
+            if not (
+                live
+                and leftover_is_event(leftover, state) == state.calendar
+                and leftover[:2] in (live, (live[0], UNKNOWN_MEETING))
+            )
         )
-        kept = self._retire(self._lifecycle(state), state.external_id, others, progress, deadline, language)
+        kept = self._retire(state, others, progress, deadline, language)
         settled = replace(state, leftovers=kept, reapply=False)
         if state.reapply:
             settled = self._reapplied(settled, progress, deadline)
@@ -99,9 +114,10 @@ class ConcurrentRepair:
                 )
             except GraphError as error:
                 logger.warning("could not undo a concurrent delivery's meeting; left for the next error=%s", error.code)
-                if not other_mode:  # a leftover is retired in the record's mode: one in the other mode is logged only
-                    left = (booking.organizer_id, held.item_id)
-                    winner = self._amend(winner, lambda state: replace(state, leftovers=_with(state.leftovers, left)))
+                organizer_id, left = booking.organizer_id, held
+                winner = self._amend(
+                    winner, lambda state: replace(state, leftovers=_with(state.leftovers, _leftover(state, organizer_id, left)))
+                )
         if winner.cancelled or other_mode or not progress.changed:
             return
         try:
@@ -134,26 +150,29 @@ class ConcurrentRepair:
         except GraphError as error:
             logger.warning("could not retire an event a conflicting delivery made; left for the next error=%s", error.code)
             if held.known:
-                left = (booking.organizer_id, held.item_id)
-                self._amend(current, lambda state: replace(state, leftovers=_with(state.leftovers, left)))
+                organizer_id = booking.organizer_id
+                self._amend(
+                    current, lambda state: replace(state, leftovers=_with(state.leftovers, _leftover(state, organizer_id, held)))
+                )
 
     def _retire(
         self,
-        lifecycle: RecordLifecycle,
-        external_id: str,
-        leftovers: tuple[tuple[str, str], ...],
+        state: RecordState,
+        leftovers: tuple[Leftover, ...],
         progress: GraphProgress,
         deadline: float,
         language: str | None,
-    ) -> tuple[tuple[str, str], ...]:
-        """Retire meetings (or events) left behind; those Graph still refuses are kept (and logged)."""
+    ) -> tuple[Leftover, ...]:
+        """Retire meetings (or events) left behind, each by the lifecycle of its own mode; those Graph still refuses
+        are kept (and logged)."""
         kept = []
-        for organizer_id, held in leftovers:
+        for leftover in leftovers:
+            lifecycle: RecordLifecycle = self._calendar if leftover_is_event(leftover, state) else self._meetings
             try:
-                lifecycle.retire(organizer_id, held, external_id, progress, deadline, language=language)
+                lifecycle.retire(leftover[0], leftover[1], state.external_id, progress, deadline, language=language)
             except (GraphAccessDenied, GraphRefused) as error:
                 log_refusal("could not remove a meeting left behind", error)
-                kept.append((organizer_id, held))
+                kept.append(leftover)
         return tuple(kept)
 
     def _reapplied(self, state: RecordState, progress: GraphProgress, deadline: float) -> RecordState:
@@ -190,6 +209,13 @@ def _event_beside(progress: GraphProgress, state: RecordState, organizer_id: str
     return (progress.created or not held.known) and state.event_id not in (None, held.item_id)
 
 
-def _with(leftovers: tuple[tuple[str, str], ...], left: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+def _leftover(state: RecordState, organizer_id: str, held: Held) -> Leftover:
+    """A meeting left behind, as the state lists it: retired in its own mode, so one in the other mode names it."""
+    if held.calendar == state.calendar:
+        return (organizer_id, held.item_id)
+    return (organizer_id, held.item_id, LEFTOVER_EVENT if held.calendar else LEFTOVER_MEETING)
+
+
+def _with(leftovers: tuple[Leftover, ...], left: Leftover) -> tuple[Leftover, ...]:
     """The leftovers with one more, listed once however often a write of it is retried."""
     return leftovers if left in leftovers else (*leftovers, left)

@@ -79,7 +79,7 @@ def applied_state(
         leftovers=tuple(
             leftover
             for leftover in (*(previous.leftovers if previous else ()), *left_behind)
-            if leftover != (booking.organizer_id, meeting_id)
+            if leftover[:2] != (booking.organizer_id, meeting_id)
             and (cancelled or leftover != (booking.organizer_id, UNKNOWN_MEETING))
         ),
         applied_booking=body if not cancelled and body is not None and len(body) <= MAX_KEPT_BOOKING_BYTES else None,

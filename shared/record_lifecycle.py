@@ -255,7 +255,7 @@ class RecordLifecycle(ABC):
         answers with one after a lost answer found one that was there before it, not one of its own making."""
         if state is None:
             return False
-        if any(organizer == organizer_id for organizer, _ in state.leftovers):
+        if any(leftover[0] == organizer_id for leftover in state.leftovers):
             return True
         return live_under(state, organizer_id) is not None and (self._known(state) is not None or state.meeting_unknown)
 

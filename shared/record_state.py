@@ -73,6 +73,12 @@ WRITE_ID = "WriteId"
 # A meeting left behind whose id was never learned: the record's meeting under that organizer, found by externalId.
 UNKNOWN_MEETING = "?"
 
+# A meeting a concurrent delivery left behind: (organizer id, its id), in the record's mode; or (organizer id, its id,
+# its mode), one in the other mode (a state written before leftovers named a mode holds pairs only).
+Leftover = tuple[str, ...]
+LEFTOVER_EVENT = "event"
+LEFTOVER_MEETING = "meeting"
+
 
 @dataclass(frozen=True)
 class AppliedOutcome:
@@ -164,8 +170,9 @@ class RecordState:
     etag: str | None = None  # the store's concurrency token; None until stored
     outcome: AppliedOutcome | None = None  # what the last booking that changed the record achieved
     # Meetings (organizer id, meeting id) a concurrent delivery left behind and could not remove: the
-    # record's next delivery retires them before anything else.
-    leftovers: tuple[tuple[str, str], ...] = ()
+    # record's next delivery retires them before anything else, each in its own mode. One in the record's mode
+    # is a pair; one in the other mode names it third (LEFTOVER_EVENT or LEFTOVER_MEETING).
+    leftovers: tuple[Leftover, ...] = ()
     # The body of the upsert booking applied last (None after a cancel, or when it is too large to keep), so
     # that what a concurrent older delivery did to its meeting can be put right by applying it again; and
     # whether that is still to be done (a repair that failed is left to the record's next delivery).
@@ -179,7 +186,7 @@ class RecordState:
     channel_thread_id: str | None = None
     # Calendar mode (shared.calendar_lifecycle): the record's meeting is an Outlook event; its id; and how many
     # times the record was booked again after a cancel, which makes each incarnation's transactionId its own.
-    # A calendar record's leftovers are events.
+    # A calendar record's leftovers (the pairs) are events.
     calendar: bool = False
     event_id: str | None = None
     incarnation: int = 0
@@ -451,18 +458,25 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _leftovers(text: object) -> tuple[tuple[str, str], ...]:
+def _leftovers(text: object) -> tuple[Leftover, ...]:
     try:
-        pairs = json.loads(text) if isinstance(text, str) else []
+        items = json.loads(text) if isinstance(text, str) else []
     except (ValueError, RecursionError):
         return ()
-    if not isinstance(pairs, list):
+    if not isinstance(items, list):
         return ()
     return tuple(
-        (pair[0], pair[1])
-        for pair in pairs
-        if isinstance(pair, list) and len(pair) == 2 and all(isinstance(part, str) for part in pair)
+        tuple(item)
+        for item in items
+        if isinstance(item, list)
+        and all(isinstance(part, str) for part in item)
+        and (len(item) == 2 or (len(item) == 3 and item[2] in (LEFTOVER_EVENT, LEFTOVER_MEETING)))
     )
+
+
+def leftover_is_event(leftover: Leftover, state: RecordState) -> bool:
+    """Whether a leftover is an Outlook event: by the mode it names, else (a pair) by the record's mode."""
+    return leftover[2] == LEFTOVER_EVENT if len(leftover) == 3 else state.calendar
 
 
 def _revision_or_none(value: object) -> int | None:

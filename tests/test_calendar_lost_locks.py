@@ -188,6 +188,32 @@ def test_an_older_calendar_upsert_that_fails_after_its_post_leaves_no_event_behi
     assert len(graph.events("cancelled")) == 1
 
 
+def test_an_event_an_older_upsert_cannot_undo_while_throttled_is_retired_in_its_own_mode_after_a_standalone_cancel(
+    host: HostInvoker, graph: GraphSimulator
+) -> None:
+    """As above, but a 429 holds the whole instance back, so the older delivery cannot cancel its event when it loses.
+    The newer cancel stored a standalone state (no state placed it); the event is in the other mode, and is still
+    left in that state, to be cancelled as an event by the record's next delivery."""
+    graph.inject(Fault())  # revision 1's lookup by the externalId property: none
+    graph.inject(Fault(delay_seconds=1.5))  # its POST is slow: revision 2's cancel looks up meanwhile and finds nothing
+    graph.inject(Fault(times=3))  # revision 2's cancel, which no state places: createOrGet, its DELETE, the event lookup
+    graph.inject(Fault(status=429, retry_after="600"))  # revision 1's lookup of the event's Teams meeting is throttled
+    upsert, errors = in_background(host, booking(revision=1, calendar=INVITED), "upsert-1")
+    time.sleep(0.4)
+    host.deliver(cancel(revision=2), message_id="cancel-2")
+    upsert.join()
+    if errors:
+        host.deliver(booking(revision=1, calendar=INVITED), message_id="upsert-1", delivery_count=2)
+    host.deliver(cancel(revision=3), message_id="cancel-3")
+    for copy in host.sent.requeued():
+        host.wait_out_retry_after()
+        host.deliver(b"".join(copy.body), message_id=copy.message_id, application_properties=dict(copy.application_properties))
+
+    assert by_message(host)["upsert-1"].status is ResultStatus.SUPERSEDED
+    assert graph.events() == [], "a live event, its attendees invited, that no cancellation will ever reach"
+    assert len(graph.events("cancelled")) == 1
+
+
 def test_the_repair_after_a_lost_lock_never_sends_attendees_a_time_no_booking_holds(
     host: HostInvoker, graph: GraphSimulator
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import random
 import socket
 import threading
@@ -19,6 +20,8 @@ from azure.core.credentials import AccessToken
 from devtools.azurite import azurite_table_service, emulator_connection_string
 from shared.errors import RetryableError
 from shared.record_state import (
+    LEFTOVER_EVENT,
+    LEFTOVER_MEETING,
     MAX_KEPT_BOOKING_BYTES,
     STATE_ROW_KEY,
     MemoryRecordStateStore,
@@ -27,6 +30,7 @@ from shared.record_state import (
     StateConflict,
     StateStoreError,
     TableRecordStateStore,
+    leftover_is_event,
 )
 from shared.table_client import TableClient, TableReply
 
@@ -292,6 +296,51 @@ def test_a_booking_kept_by_an_earlier_version_still_reads_back(azurite: str) -> 
     read = store.read(external_id)
 
     assert read is not None and read.applied_booking == body
+    client.close()
+    store.close()
+
+
+EVENT_ID = "AAMkAGI2TG93AAA="
+
+
+def test_leftovers_in_either_mode_read_back_each_with_its_mode(store: RecordStateStore) -> None:
+    """A standalone record's state lists a meeting left behind (a pair, in the record's mode) and an event (in the
+    other mode, which it names): each reads back in its own mode."""
+    external_id = new_record()
+    leftovers = ((ORGANIZER_ID, MEETING_ID), (ORGANIZER_ID, EVENT_ID, LEFTOVER_EVENT))
+    written = store.write(replace(state(external_id, cancelled=True), meeting_id=None, leftovers=leftovers), expected=None)
+
+    read = store.read(external_id)
+
+    assert read == written and read.leftovers == leftovers
+    assert [leftover_is_event(leftover, read) for leftover in read.leftovers] == [False, True]
+    calendar = store.write(replace(read, calendar=True, leftovers=((ORGANIZER_ID, MEETING_ID, LEFTOVER_MEETING),)), read)
+    assert [leftover_is_event(leftover, calendar) for leftover in calendar.leftovers] == [False]
+    assert store.read(external_id) == calendar
+
+
+def test_leftovers_stored_as_pairs_by_an_earlier_version_read_back_in_the_records_mode(azurite: str) -> None:
+    """States stored before leftovers named their mode hold pairs, in the record's mode; an unknown mode is dropped."""
+    store = TableRecordStateStore.for_emulator(azurite, table_name())
+    client = TableClient.for_emulator(azurite, store._table, **CLIENT_OPTIONS)
+    external_id = new_record()
+    entity = {
+        "PartitionKey": external_id,
+        "RowKey": STATE_ROW_KEY,
+        "Revision": "2",
+        "Revision@odata.type": "Edm.Int64",
+        "Cancelled": False,
+        "OrganizerId": ORGANIZER_ID,
+        "Calendar": True,
+        "EventId": "AAMkAGI2TG94AAA=",
+        "Leftovers": json.dumps([[ORGANIZER_ID, EVENT_ID], [ORGANIZER_ID, MEETING_ID, "webinar"]]),
+    }
+    assert client.insert(entity).status == 204
+
+    read = store.read(external_id)
+
+    assert read is not None and read.leftovers == ((ORGANIZER_ID, EVENT_ID),)
+    assert leftover_is_event(read.leftovers[0], read)
     client.close()
     store.close()
 

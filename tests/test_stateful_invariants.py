@@ -345,7 +345,7 @@ class BridgeMachine(RuleBasedStateMachine):
         for record in (*RECORDS, UNREVISIONED, *CALENDAR_RECORDS):
             external_id = derive_external_id("stateful", record)
             state = self.states.read(external_id)
-            for organizer, held in state.leftovers if state else ():
+            for organizer, held, *_mode in state.leftovers if state else ():
                 left.add((organizer, external_id) if held == UNKNOWN_MEETING else held)
         return left
 
